@@ -1,0 +1,151 @@
+"""Frozen views of a run, copied out of the coordinator once per poll.
+
+These are the boundary between the engine and every UI (Textual app, headless
+log, JSON). They hold plain data only: no Manager proxies, no locks. A reading
+that is not available is ``None``; turning ``None`` into "–" is the
+formatter's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Device states, in the order a device usually goes through them.
+STARTING = "starting"
+RUNNING = "running"
+IDLE = "idle"
+PAUSED = "paused"
+DRAINING = "draining"
+DRAINED = "drained"
+STALLED = "stalled"
+DEAD = "dead"
+DONE = "done"
+DEVICE_STATES = (STARTING, RUNNING, IDLE, PAUSED, DRAINING, DRAINED, STALLED, DEAD, DONE)
+
+# Event kinds carried in RunSnapshot.events.
+EV_STEAL = "steal"
+EV_STALL = "stall"
+EV_DEATH = "death"
+EV_RETRY = "retry"
+EV_FAILURE = "failure"
+EV_CONTROL = "control"  # pause / resume / drain / stealing on-off / stop
+EV_INFO = "info"
+EV_WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class StealEvent:
+    """One steal: ``thief`` took ``unit`` from the tail of ``victim``'s queue."""
+
+    seq: int  # shared with RunEvent.seq: one counter for all events of a run
+    time: float  # epoch seconds
+    thief: int  # device index (position in the device list)
+    victim: int
+    unit: str  # unit id, e.g. "sample_17.fa" or "big.fa#2"
+    sequences: int
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A line for the event log. ``seq`` grows by one per event, run-wide, so a
+    log widget appends only events with ``seq > last_seq``."""
+
+    seq: int
+    time: float
+    kind: str  # one of the EV_* constants
+    level: str  # "info", "warning" or "error"
+    message: str  # plain text, ready to print
+    device: int | None = None
+    steal: StealEvent | None = None  # set when kind == EV_STEAL
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """Everything known about one device at snapshot time."""
+
+    index: int  # position in the device list (what the CLI and manifest call device_index)
+    name: str  # "NVIDIA H100 80GB HBM3", "cpu0", "sim2 (x1.5)"
+    kind: str  # "cuda", "cpu" or "sim"
+    state: str  # one of DEVICE_STATES
+    weight: float  # capability weight used for assignment
+    utilization: float | None  # percent; NVML for CUDA, busy fraction otherwise
+    memory: float | None  # percent; NVML for CUDA, worker RSS / host RAM otherwise
+    temperature: float | None  # degrees C (CUDA only)
+    power: float | None  # watts (CUDA only)
+    throughput: float | None  # sequences/s, rolling (60 s or last 10 units)
+    queue_depth: int  # units waiting in this device's queue
+    queue_sequences: int  # sequences waiting in this device's queue
+    units_done: int
+    sequences_done: int
+    units_failed: int
+    stolen_in: int
+    stolen_out: int
+    busy_s: float  # seconds spent processing units
+    current_unit: str | None
+    current_progress: float | None  # 0..1 when the task reports progress
+    last_activity: float | None  # epoch seconds of the last progress/heartbeat
+    stalled: bool
+    pid: int | None
+    paused: bool = False  # control flag (state may still be "running" until the unit ends)
+    draining: bool = False
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """The whole run at one instant."""
+
+    time: float  # epoch seconds when the snapshot was taken
+    name: str  # short description of the inputs
+    task: str
+    out_dir: str
+    started_at: float | None  # epoch seconds of the first dispatch
+    elapsed: float  # seconds since the run started
+    eta: float | None  # seconds, None until it can be estimated
+    devices: tuple[DeviceView, ...]
+    units_total: int
+    units_done: int  # completed in this run (skipped-by-resume not included)
+    units_skipped: int  # already done in an earlier run (resume)
+    units_failed: int
+    units_in_flight: int
+    sequences_total: int
+    sequences_done: int
+    throughput: float | None  # sequences/s, run-wide rolling
+    stealing: bool
+    steals_total: int
+    steals: tuple[StealEvent, ...]  # last 50
+    events: tuple[RunEvent, ...]  # last 200, oldest first
+    errors: tuple[str, ...]  # recent errors, oldest first
+    finished: bool
+    stopping: bool  # a stop was requested; no new work is handed out
+    exit_code: int | None  # set once finished
+    summary: dict | None = None  # summary.json contents once finished
+    notices: tuple[str, ...] = field(default_factory=tuple)  # e.g. "demo models: predictions are meaningless"
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """One unit a device finished (or failed), for the device detail screen."""
+
+    unit: str
+    sequences: int
+    seconds: float
+    stolen: bool
+    ok: bool
+    finished_at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceDetail:
+    """The long view of one device: history over the whole run.
+
+    The histories are (epoch seconds, value) samples; the coordinator keeps
+    them bounded by halving their resolution as the run grows, so they cover
+    the whole run rather than the last screen width.
+    """
+
+    device: DeviceView
+    throughput_history: tuple[tuple[float, float], ...]
+    utilization_history: tuple[tuple[float, float], ...]
+    units: tuple[UnitRecord, ...]  # oldest first (bounded: last 1,000)
+    errors: tuple[str, ...]

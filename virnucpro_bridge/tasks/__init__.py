@@ -1,0 +1,35 @@
+"""Task registry: built-in names and ``package.module:Class`` user tasks."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import UsageError
+from .base import Progress, Task
+
+# Built-ins are imported lazily: the virnucpro task pulls in torch,
+# transformers and fair-esm, which a sim run should not pay for.
+BUILTIN = {
+    "sim": "virnucpro_bridge.tasks.sim:SimTask",
+    "virnucpro": "virnucpro_bridge.tasks.virnucpro:VirNucProTask",
+}
+
+
+def load_task(spec: str) -> type[Task]:
+    """Resolve a task name or ``package.module:Class`` to a Task subclass."""
+    target = BUILTIN.get(spec, spec)
+    if ":" not in target:
+        known = ", ".join(sorted(BUILTIN))
+        raise UsageError(f"unknown task {spec!r} (built-in: {known}; or package.module:Class)")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"task {spec!r}: cannot import {module_name}: {exc}") from None
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise UsageError(f"task {spec!r}: {attr} in {module_name} is not a lbtui Task subclass")
+    return cls
+
+
+__all__ = ["BUILTIN", "Progress", "Task", "load_task"]
