@@ -1,0 +1,37 @@
+# Everything runs from a project-local virtual environment made from python3.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= .demo
+export TORCH_VERSION ?= 2.13.0
+# CUDA users: make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
+export TORCH_INDEX ?=
+
+.PHONY: install test demo bench snapshot-update clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile scripts/install_torch.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	scripts/install_torch.sh $(BIN)/pip $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The VirNucPro pipeline on the built-in demo inputs with small random-weight
+# models: on the GPUs if there are any, else on CPU workers.
+demo: install
+	test -f $(DEMO_DIR)/models/classifier.pth || $(BIN)/lbtui models init-demo $(DEMO_DIR)/models
+	$(BIN)/lbtui run --task virnucpro --models $(DEMO_DIR)/models --out $(DEMO_DIR)/results lbtui/demo_data
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+snapshot-update: install
+	$(BIN)/python -m pytest -q tests/app --snapshot-update
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) lbtui-results
