@@ -1,0 +1,200 @@
+"""Streaming FASTA: one validating scan for cost estimates, and record iteration.
+
+The scheduler needs sequence counts and residue totals per shard before any
+work starts, and a content hash for resume. ``scan`` gets all of that in one
+binary pass over the file (hashing the raw bytes as they are read), holding
+one line at a time. ``iter_records`` is what tasks use to read a unit back.
+
+A file is gzip when its first bytes are the gzip magic, whatever its name:
+a ``.gz`` suffix on a plain file, or a compressed file without one, both read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import string
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator, NamedTuple, TextIO
+
+from .errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+READ_CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small enough to never matter for memory
+UTF8_BOM = b"\xef\xbb\xbf"  # editors on Windows prepend it; it is not part of the header
+# Bytes a sequence line may hold besides whitespace: residues, stop '*', gaps '-' and '.'.
+SEQUENCE_BYTES = (string.ascii_letters + "*-.").encode()
+# A FASTA file starts with a header; this many other lines first means it is not FASTA
+# (a bound, so a large text file is not read to its end just to word the error).
+MAX_LINES_BEFORE_HEADER = 1000
+
+
+class Record(NamedTuple):
+    id: str  # first whitespace-separated token of the header
+    description: str  # the whole header line after '>'
+    sequence: str  # sequence lines joined, all whitespace removed, case kept
+
+
+@dataclass(frozen=True)
+class ShardStat:
+    start: int  # index of the shard's first record in the file
+    count: int  # records in the shard
+    residues: int
+
+
+@dataclass(frozen=True)
+class FileScan:
+    path: str
+    sha256: str  # of the raw bytes as stored (compressed bytes for .gz)
+    sequences: int
+    residues: int
+    shards: tuple[ShardStat, ...]
+
+
+def _is_gzip(path: str | os.PathLike[str]) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def open_text(path: str | os.PathLike[str]) -> TextIO:
+    """Open a plain or gzip FASTA file as UTF-8 text (a leading BOM is dropped)."""
+    raw: BinaryIO = gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig")
+
+
+def iter_records(
+    path: str | os.PathLike[str], start: int = 0, count: int | None = None
+) -> Iterator[Record]:
+    """Yield records ``start`` .. ``start + count - 1`` (0-based), then stop reading."""
+    if start < 0 or (count is not None and count < 0):
+        raise ValueError(f"bad record range: start={start}, count={count}")
+    stop = None if count is None else start + count
+    if stop is not None and stop <= start:
+        return
+    index = -1
+    header: str | None = None
+    parts: list[str] = []
+    with open_text(path) as f:
+        for line in f:
+            if line.startswith(">"):
+                if header is not None and index >= start:
+                    yield _record(header, parts)
+                index += 1
+                if stop is not None and index >= stop:
+                    return
+                header, parts = line[1:].rstrip("\r\n"), []
+            elif header is not None and index >= start:
+                parts.append("".join(line.split()))
+    if header is not None and index >= start:
+        yield _record(header, parts)
+
+
+def _record(header: str, parts: list[str]) -> Record:
+    fields = header.split(None, 1)
+    return Record(fields[0] if fields else "", header, "".join(parts))
+
+
+class _HashingReader(io.RawIOBase):
+    """A raw reader that feeds every byte it reads into a sha256."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        n = self._f.readinto(buffer)
+        if n:
+            self.hash.update(memoryview(buffer)[:n])
+        return n or 0
+
+    def drain(self) -> None:
+        """Hash whatever the decoder left unread, so the digest covers the file."""
+        while chunk := self._f.read(READ_CHUNK):
+            self.hash.update(chunk)
+
+
+def scan(path: str | os.PathLike[str], shard_size: int) -> FileScan:
+    """Validate a FASTA file and count its sequences and residues per shard, in one pass."""
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            compressed = f.read(2) == GZIP_MAGIC
+            f.seek(0)
+            hasher = _HashingReader(f)
+            buffered = io.BufferedReader(hasher, READ_CHUNK)
+            lines: BinaryIO = gzip.GzipFile(fileobj=buffered) if compressed else buffered  # type: ignore[assignment]
+            counts = _count(name, lines, shard_size)
+            hasher.drain()
+    except (gzip.BadGzipFile, EOFError, zlib.error):
+        raise InputError(f"{name}: corrupt gzip data") from None
+    except OSError as e:
+        raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
+    sequences, residues, shards = counts
+    return FileScan(name, hasher.hash.hexdigest(), sequences, residues, shards)
+
+
+def _binary(line: bytes) -> bool:
+    if b"\0" in line:
+        return True
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _count(name: str, lines: BinaryIO, shard_size: int) -> tuple[int, int, tuple[ShardStat, ...]]:
+    """The scan loop proper: kept tight, it runs once per line of every input."""
+    sequences = residues = 0
+    shards: list[ShardStat] = []
+    shard_start = shard_residues = 0
+    seen_header = False
+    stray_line = 0  # first non-blank line before any header
+    lineno = 0
+    for lineno, line in enumerate(lines, 1):
+        if lineno == 1 and line.startswith(UTF8_BOM):
+            line = line[len(UTF8_BOM):]
+        if line[:1] == b">":
+            if _binary(line):
+                raise InputError(f"{name}: not a FASTA file (binary data)")
+            if stray_line:
+                raise InputError(
+                    f"{name}: not a FASTA file (sequence before the first header, line {stray_line})"
+                )
+            if not line[1:].split(None, 1):
+                raise InputError(f"{name}: record with an empty id at line {lineno}")
+            seen_header = True
+            if sequences - shard_start == shard_size:
+                shards.append(ShardStat(shard_start, shard_size, shard_residues))
+                shard_start, shard_residues = sequences, 0
+            sequences += 1
+            continue
+        # Deleting the allowed bytes leaves only whitespace on a good line.
+        rest = line.translate(None, SEQUENCE_BYTES)
+        if rest.strip():
+            if _binary(line):
+                raise InputError(f"{name}: not a FASTA file (binary data)")
+            if seen_header:
+                raise InputError(f"{name}: line {lineno}: unexpected characters in sequence")
+        elif len(rest) == len(line):
+            continue  # blank line
+        if not seen_header:
+            stray_line = stray_line or lineno
+            if lineno - stray_line >= MAX_LINES_BEFORE_HEADER:
+                break
+            continue
+        shard_residues += len(line) - len(rest)
+    if stray_line:
+        raise InputError(f"{name}: not a FASTA file (no '>' header line)")
+    if sequences:
+        shards.append(ShardStat(shard_start, sequences - shard_start, shard_residues))
+        residues = sum(s.residues for s in shards)
+    return sequences, residues, tuple(shards)
