@@ -89,6 +89,15 @@ class DeviceView:
     paused: bool = False  # control flag (state may still be "running" until the unit ends)
     draining: bool = False
 
+    @property
+    def label(self) -> str:
+        """Short name for logs: GPU0, CPU1, SIM2 (by list position)."""
+        return device_label(self.kind, self.index)
+
+
+def device_label(kind: str, index: int) -> str:
+    return {"cuda": "GPU", "cpu": "CPU", "sim": "SIM"}.get(kind, "DEV") + str(index)
+
 
 @dataclass(frozen=True)
 class RunSnapshot:
