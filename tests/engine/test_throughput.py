@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from virnucpro_bridge.throughput import Throughput, detect_stalled, is_stalled
+
+
+def test_no_completions() -> None:
+    assert Throughput().rate(100.0) is None
+
+
+def test_window_rate() -> None:
+    t = Throughput(window_s=60.0, min_units=2)
+    for end in range(1, 31):  # one 10-sequence unit per second, each taking 1 s
+        t.add(float(end), 10, 1.0)
+    assert t.rate(30.0) == pytest.approx(10.0)
+    # 100 s later, 20 more units (one per second), earlier ones out of the window
+    for end in range(101, 121):
+        t.add(float(end), 10, 1.0)
+    assert t.rate(150.0) == pytest.approx(200 / 50)  # 20 units, earliest start 100
+
+
+def test_extends_to_last_min_units() -> None:
+    t = Throughput(window_s=60.0, min_units=3)
+    t.add(10.0, 100, 10.0)  # starts at 0
+    t.add(20.0, 100, 10.0)
+    t.add(30.0, 100, 10.0)
+    t.add(40.0, 100, 10.0)
+    # At 1,000 nothing is in the window: the last 3 count, from start 10.
+    assert t.rate(1000.0) == pytest.approx(300 / 990)
+    # At 80 the window holds units ending 20..40 (3 >= min): the one ending at 10 is out.
+    assert t.rate(80.0) == pytest.approx(300 / 70)
+
+
+def test_out_of_order_reports() -> None:
+    t = Throughput(window_s=10.0, min_units=1)
+    t.add(100.0, 5, 1.0)
+    t.add(95.0, 5, 1.0)  # arrives late
+    t.add(99.0, 5, 1.0)
+    assert t.rate(100.0) == pytest.approx(15 / 6)
+
+
+def test_zero_span_is_none() -> None:
+    t = Throughput()
+    t.add(5.0, 10, 0.0)
+    assert t.rate(5.0) is None
+    assert t.rate(6.0) == pytest.approx(10.0)
+
+
+def test_memory_is_bounded() -> None:
+    t = Throughput(window_s=10.0, min_units=5)
+    for i in range(100_000):
+        t.add(i * 0.5, 1, 0.5)
+    assert len(t._done) <= 21 + 5  # 10 s of 2/s, plus the min_units tail
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        Throughput(window_s=0)
+    with pytest.raises(ValueError):
+        Throughput(min_units=0)
+
+
+def test_is_stalled() -> None:
+    assert is_stalled(400.0, 100.0, True, 300.0)
+    assert not is_stalled(399.0, 100.0, True, 300.0)
+    assert not is_stalled(10_000.0, 100.0, False, 300.0)  # no work: never stalled
+    assert not is_stalled(10_000.0, None, True, 300.0)
+
+
+def test_detect_stalled() -> None:
+    devices = {3: (0.0, True), 0: (0.0, True), 1: (0.0, False), 2: (95.0, True), 4: (None, True)}
+    assert detect_stalled(100.0, devices, 10.0) == [0, 3]
+    assert detect_stalled(100.0, {}, 10.0) == []

@@ -1,0 +1,83 @@
+"""Rolling throughput and stall detection (pure: times are passed in).
+
+Throughput is sequences/s over the units completed in the last ``window_s``
+seconds, or over the last ``min_units`` completions when the window holds
+fewer: a slow GPU finishing one large file a minute still shows a rate
+instead of flickering between a number and nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Mapping, NamedTuple
+
+WINDOW_S = 60.0  # the issue's "rolling over the last 60 s"
+MIN_UNITS = 10  # ... "or the last 10 units"
+
+
+class _Completion(NamedTuple):
+    end: float
+    sequences: int
+    start: float  # end - duration
+
+
+class Throughput:
+    """Sequences per second over recent completions."""
+
+    def __init__(self, window_s: float = WINDOW_S, min_units: int = MIN_UNITS) -> None:
+        if window_s <= 0 or min_units < 1:
+            raise ValueError(f"bad throughput window: {window_s} s, {min_units} units")
+        self.window_s = window_s
+        self.min_units = min_units
+        self._done: deque[_Completion] = deque()  # ordered by end time
+
+    def add(self, end_time: float, sequences: int, duration: float) -> None:
+        """Record a completed unit (``duration`` seconds, ending at ``end_time``)."""
+        item = _Completion(end_time, sequences, end_time - max(0.0, duration))
+        # Reports from several workers may arrive slightly out of order:
+        # walk back from the end (a few steps at most) to keep end-time order.
+        i = len(self._done)
+        while i and self._done[i - 1].end > end_time:
+            i -= 1
+        self._done.insert(i, item)
+        self._prune(self._done[-1].end)
+
+    def _prune(self, now: float) -> None:
+        # Anything older than the window only ever counts as one of the last
+        # min_units, and time only moves forward: drop the rest.
+        cutoff = now - self.window_s
+        while len(self._done) > self.min_units and self._done[0].end < cutoff:
+            self._done.popleft()
+
+    def rate(self, now: float) -> float | None:
+        """Sequences/s at ``now``; None with no completions (or no elapsed time)."""
+        self._prune(now)
+        if not self._done:
+            return None
+        cutoff = now - self.window_s
+        sequences, earliest, n = 0, math.inf, 0
+        for c in reversed(self._done):
+            if n >= self.min_units and c.end < cutoff:
+                break
+            sequences += c.sequences
+            earliest = min(earliest, c.start)
+            n += 1
+        span = now - earliest
+        return sequences / span if span > 0 else None
+
+
+def is_stalled(now: float, last_progress: float | None, holding_work: bool, threshold: float) -> bool:
+    """No progress for ``threshold`` seconds while holding work.
+
+    A device without work is never stalled; ``last_progress`` None means no
+    reference time yet (the caller should pass the time work was handed over).
+    """
+    if not holding_work or last_progress is None:
+        return False
+    return now - last_progress >= threshold
+
+
+def detect_stalled(now: float, devices: Mapping[int, tuple[float | None, bool]], threshold: float) -> list[int]:
+    """Indices of stalled devices, ascending; ``devices``: index -> (last progress, holds work)."""
+    return sorted(i for i, (last, holding) in devices.items() if is_stalled(now, last, holding, threshold))
