@@ -1,0 +1,40 @@
+"""Upstream VirNucPro's chunking: cut a record into overlapping windows of length L.
+
+For a record of length n, k = ceil(n / L) windows are spread over it by
+shifting every window after the first back a little, so that together they
+cover the record with the overlap r = k*L - n shared out as evenly as upstream
+does it (its integer arithmetic, including its quirk that the last window can
+come out shorter than L). Ids are ``{record_id}_chunk_{j}`` (1-based).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+
+def chunk_starts(n: int, length: int) -> list[int]:
+    """Start offsets of the windows upstream cuts from a record of length ``n``.
+
+    An empty record gives no windows (upstream divides by zero on it).
+    """
+    if length < 1:
+        raise ValueError(f"chunk length must be >= 1, got {length}")
+    if n <= 0:
+        return []
+    k = -(-n // length)
+    overlap = k * length - n
+    base = int(overlap / k)
+    extra = overlap - base * (k - 1)
+    shifts = [base + 1] * extra + [base] * max(0, k - 1 - extra) + [0]
+    starts: list[int] = []
+    moved = 0
+    for j in range(k):  # upstream zips the k nominal starts with ``shifts``
+        starts.append(j * length - moved)
+        moved += shifts[j]
+    return starts
+
+
+def chunk_record(record_id: str, sequence: str, length: int) -> Iterator[tuple[str, str]]:
+    """Yield ``(chunk_id, chunk_sequence)``; case is kept, the description dropped."""
+    for j, start in enumerate(chunk_starts(len(sequence), length), 1):
+        yield f"{record_id}_chunk_{j}", sequence[start:start + length]

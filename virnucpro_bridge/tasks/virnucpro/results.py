@@ -1,0 +1,102 @@
+"""Result files in upstream VirNucPro's exact layout, and merging unit shards.
+
+Per unit (``units/<rel>[.shardNNNN].tsv``) and per file (``prediction_results.txt``)::
+
+    Sequence_ID<TAB>Prediction<TAB>score1<TAB>score2
+    seq_chunk_1R1<TAB>virus<TAB>0.12100612<TAB>0.8789939
+
+Scores print as upstream prints numpy float32 values (``str(np.float32)``, the
+shortest text that reads back as the same float32). Rows keep input order.
+
+``prediction_results_highestscore.csv`` (tab-separated despite its name) has
+one row per chunk, ``Modified_ID`` = Sequence_ID without its last two
+characters, ``Is_Virus`` = max(score2) >= max(score1) over the chunk's frames,
+rows sorted by Modified_ID as pandas' ``groupby`` sorts them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ...atomic import atomic_open
+
+HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
+HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
+RESULTS_NAME = "prediction_results.txt"
+HIGHEST_NAME = "prediction_results_highestscore.csv"
+
+
+def format_score(value: float) -> str:
+    """``0.12100612``: how upstream's ``str()`` prints a numpy float32."""
+    return str(np.float32(value))
+
+
+def format_rows(ids: Sequence[str], probabilities: np.ndarray) -> Iterator[str]:
+    """One line per frame; ``probabilities`` is (n, 2) float32 [others, virus]."""
+    probs = np.asarray(probabilities, dtype=np.float32)
+    for seq_id, (others, virus) in zip(ids, probs):
+        label = "virus" if virus > others else "others"
+        yield f"{seq_id}\t{label}\t{format_score(others)}\t{format_score(virus)}\n"
+
+
+def write_unit(path: str | Path, lines: Iterable[str]) -> None:
+    with atomic_open(path) as fh:
+        fh.write(HEADER)
+        fh.writelines(lines)
+
+
+def read_rows(path: str | Path) -> Iterator[str]:
+    """Data lines of a unit or results file (header checked, then skipped)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        header = fh.readline()
+        if header != HEADER:
+            raise ValueError(f"{path}: not a VirNucPro result file (header {header!r})")
+        yield from fh
+
+
+def _update(best: dict[str, tuple[float, float]], line: str) -> str:
+    """Fold one data line into ``best`` (Modified_ID -> max score1, max score2); return its id."""
+    seq_id, _label, s1, s2 = line.rstrip("\n").split("\t")
+    a, b = float(s1), float(s2)
+    old = best.get(seq_id[:-2])
+    best[seq_id[:-2]] = (a, b) if old is None else (max(old[0], a), max(old[1], b))
+    return seq_id
+
+
+def highest_scores(lines: Iterable[str]) -> dict[str, tuple[float, float]]:
+    """Modified_ID -> (max score1, max score2) over ``lines``."""
+    best: dict[str, tuple[float, float]] = {}
+    for line in lines:
+        _update(best, line)
+    return best
+
+
+def merge(unit_files: Sequence[str | Path], out_dir: str | Path, label: str) -> list[Path]:
+    """Concatenate unit files (in shard order) into the two per-file results.
+
+    ``label`` names the input in errors. A sequence id met twice (possible only
+    across shards: a unit rejects its own duplicates) is an error.
+    """
+    out = Path(out_dir)
+    results, highest = out / RESULTS_NAME, out / HIGHEST_NAME
+    seen: set[str] = set()
+    best: dict[str, tuple[float, float]] = {}
+    with atomic_open(results) as fh:
+        fh.write(HEADER)
+        for unit_file in unit_files:
+            for line in read_rows(unit_file):
+                seq_id = _update(best, line)
+                if seq_id in seen:
+                    record = seq_id[:-2].rsplit("_chunk_", 1)[0]
+                    raise ValueError(f"{label}: duplicate sequence id {record!r} (in different shards)")
+                seen.add(seq_id)
+                fh.write(line)
+    with atomic_open(highest) as fh:
+        fh.write(HIGHEST_HEADER)
+        for key in sorted(best):
+            s1, s2 = best[key]
+            fh.write(f"{key}\t{s2 >= s1}\n")
+    return [results, highest]

@@ -1,0 +1,131 @@
+"""The ``virnucpro`` task: upstream VirNucPro's prediction, one unit at a time.
+
+    unit records ─► chunk (L) ─► six frames, keep stop-free ─┬─► DNABERT-S mean ─┐
+                                                             └─► ESM-2 mean ─────┴─► [nuc, prot]
+      ─► MLP softmax ─► units/<rel>[.shardNNNN].tsv   (one row per kept frame)
+
+    finalize_file: units of one input, in shard order ─► results/<rel stem>/
+        prediction_results.txt, prediction_results_highestscore.csv
+
+Models load once per worker (``setup``). Nothing here imports torch at module
+import: the engine imports tasks in the main process too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any, Sequence
+
+from ...devices import DeviceSpec
+from ...errors import TaskError, UnitError
+from ...units import Unit
+from ..base import Progress, Task
+from .prepare import BadSequence, Checker, prepare_record, stem
+
+BLOCK_FRAMES = 512  # frames embedded per step: bounds memory, paces progress reports
+DEMO_NOTICE = ("demo models ({root}): random weights, predictions are MEANINGLESS "
+               "(use them to try lbtui, never for results)")
+
+
+def results_dir(out_dir: Path, rel: str) -> Path:
+    """``<out>/results/<rel without .gz and FASTA suffix>/`` for input ``rel``."""
+    path = PurePosixPath(rel)
+    return Path(out_dir, "results", *path.parent.parts, stem(path.name))
+
+
+class VirNucProTask(Task):
+    name = "virnucpro"
+
+    @property
+    def chunk_length(self) -> int:
+        return int(self.options.get("chunk_length", 500))
+
+    # -- main process -------------------------------------------------------
+    def check(self) -> list[str]:
+        from .classifier import read_state_dict, shape_of
+        from .models import dnabert_config, locate, read_esm_checkpoint
+
+        paths = locate(self.options.get("models", "auto"), self.chunk_length)
+        _, esm = read_esm_checkpoint(paths.esm)
+        hidden = dnabert_config(paths.dnabert)["hidden_size"]
+        inputs, _, classes = shape_of(read_state_dict(paths.classifier))
+        if inputs != hidden + esm.embed_dim:
+            raise TaskError(f"{paths.classifier}: classifier takes {inputs} inputs but the embeddings "
+                            f"give {hidden} (DNABERT, {paths.dnabert}) + {esm.embed_dim} "
+                            f"(ESM-2, {paths.esm}) = {hidden + esm.embed_dim}")
+        if classes != 2:
+            raise TaskError(f"{paths.classifier}: classifier has {classes} outputs, expected 2")
+        notices = [DEMO_NOTICE.format(root=paths.root)] if paths.demo else []
+        return notices
+
+    def output_path(self, unit: Unit) -> str:
+        suffix = f".shard{unit.shard:04d}" if unit.shards > 1 else ""
+        return f"units/{unit.rel}{suffix}.tsv"
+
+    def finalize_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[Path]:
+        from .results import merge
+
+        ordered = [path for _, path in sorted(units, key=lambda u: u[0].shard)]
+        return merge(ordered, results_dir(Path(out_dir), rel), rel)
+
+    # -- worker -------------------------------------------------------------
+    def setup(self, device: DeviceSpec) -> None:
+        super().setup(device)
+        import torch
+
+        from .classifier import load_classifier
+        from .embeddings import NucleotideEmbedder, ProteinEmbedder, autocast_dtype
+        from .models import load_dnabert, load_esm, locate
+
+        torch.set_grad_enabled(False)
+        where = device.torch_device
+        paths = locate(self.options.get("models", "auto"), self.chunk_length)
+        dtype = autocast_dtype(where, bool(self.options.get("autocast", True)))
+        budget = int(self.options.get("toks_per_batch", 2048))
+        esm_model, alphabet, _ = load_esm(paths.esm, where)
+        tokenizer, bert, _ = load_dnabert(paths.dnabert, where)
+        self.protein = ProteinEmbedder(esm_model, alphabet, where, budget, dtype)
+        self.nucleotide = NucleotideEmbedder(tokenizer, bert, where, budget, dtype)
+        self.classifier = load_classifier(paths.classifier, where)
+        if self.classifier.input_dim != self.nucleotide.dim + self.protein.dim:
+            raise TaskError(f"{paths.classifier}: classifier input size {self.classifier.input_dim} "
+                            f"!= {self.nucleotide.dim} + {self.protein.dim}")
+
+    def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
+        from ...fasta import iter_records
+        from .results import format_rows, write_unit
+
+        check = Checker(unit.rel if unit.shards == 1 else f"{unit.rel} (shard {unit.shard})")
+        lines: list[str] = []
+        block: list[Any] = []  # kept frames waiting for the models
+        records = 0
+        for record in iter_records(unit.path, unit.start, unit.count):
+            try:
+                check(record.id, record.sequence)
+            except BadSequence as exc:
+                raise UnitError(str(exc)) from None
+            for chunk in prepare_record(record.id, record.sequence, self.chunk_length):
+                block.extend(chunk.frames)
+            records += 1
+            if len(block) >= BLOCK_FRAMES:
+                lines.extend(format_rows([f.id for f in block], self.predict(block)))
+                block = []
+                progress(records)
+        if block:
+            lines.extend(format_rows([f.id for f in block], self.predict(block)))
+        progress(records)
+        write_unit(output, lines)
+        return records
+
+    def predict(self, frames: Sequence[Any]):  # -> np.ndarray (n, 2) float32
+        import torch
+
+        from .classifier import classify
+
+        nucleotide = self.nucleotide([f.nucleotide for f in frames])
+        protein = self.protein([f.protein for f in frames])
+        return classify(self.classifier, torch.cat([nucleotide, protein], dim=1)).numpy()
+
+    def teardown(self) -> None:
+        for name in ("protein", "nucleotide", "classifier"):
+            self.__dict__.pop(name, None)
