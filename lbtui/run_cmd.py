@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+
+from virnucpro_bridge.runner import Run, RunConfig
+
+from .headless import follow, summary_lines
 
 EXAMPLES = """\
 examples:
@@ -129,5 +136,54 @@ def task_options(args: argparse.Namespace) -> dict:
     }
 
 
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        inputs=list(args.inputs), gpus=args.gpus, task=args.task, out=args.out, steal=args.steal,
+        weighted=args.weighted, steal_interval=args.steal_interval, stall_timeout=args.stall_timeout,
+        retries=args.retries, shard_size=args.shard_size, grace=args.grace, refresh=args.refresh,
+        metrics_log=args.metrics_log, task_options=task_options(args), argv=list(sys.argv),
+    )
+
+
 def main(args: argparse.Namespace) -> int:
-    raise NotImplementedError("run: wired up in the engine commit")
+    run = Run(config_from_args(args))
+    run.prepare()  # every usage/input error surfaces here, before anything is written
+    for line in run.warnings:
+        print(f"lbtui: warning: {line}", file=sys.stderr)
+    for line in run.notices:
+        print(f"lbtui: notice: {line}", file=sys.stderr)
+    dashboard = not args.headless and sys.stdout.isatty()
+    coord = run.start()
+    if dashboard:
+        from .app import run_dashboard
+
+        with signals(coord, dashboard=True):
+            run_dashboard(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish,
+                          title=f"lbtui · {coord.name}")
+        if not run.finished and not coord.stopping:
+            coord.stop(now=False)  # the app closed without saying how: finish units in flight
+    else:
+        with signals(coord, dashboard=False):
+            follow(coord, refresh=args.refresh, done=lambda: run.finished)
+    code = run.wait()
+    if dashboard:
+        for line in summary_lines(coord.snapshot()):
+            print(line)
+    return 1 if code is None else code
+
+
+@contextlib.contextmanager
+def signals(coord, *, dashboard: bool):
+    """SIGINT/SIGTERM: hand out no more work and let units in flight finish
+    (within --grace); a second signal stops at once."""
+
+    def handler(signum, _frame):
+        coord.stop(now=coord.stopping)
+
+    wanted = [signal.SIGTERM] if dashboard else [signal.SIGINT, signal.SIGTERM]
+    previous = {s: signal.signal(s, handler) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -1,0 +1,445 @@
+"""The coordinator: queues, the stealing decisions, controls and snapshots.
+
+It holds no processes. The backend (``pool.py`` for local workers) calls the
+scheduling methods from its dispatcher thread; a UI calls ``snapshot()``,
+``device_detail()`` and the commands from its own thread::
+
+    UI thread ──commands──▶ Coordinator ◀──next_unit / unit_done── dispatcher
+        ▲                     │    ▲                                 thread
+        └──── snapshot() ─────┘    └── worker reports (Manager dict) ── workers
+
+Only the dispatcher thread moves units between queues; commands set flags
+and leave the moving (drain's give-back) to the dispatcher, woken through
+``wake``. Counters have a single writer, so readers need no global lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from typing import Callable, Iterable, Mapping, MutableMapping, Sequence
+
+from . import snapshot as S
+from .assignment import assign
+from .control import CommandError
+from .device_book import DeviceBook, InFlight
+from .devices import DeviceSpec
+from .stealing import VictimView, estimate_rate, steal_candidates
+from .throughput import Throughput, is_stalled
+from .units import Unit
+from .views import build_detail, build_snapshot, build_summary
+
+NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence
+STOPPED_RATE = 1e-9  # a paused or stalled victim starts nothing: its queue is free to take
+STEALS_KEPT = 50  # the snapshot's "last 50 steal events"
+EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own history
+ERRORS_KEPT = 100
+
+
+class Coordinator:
+    """Implements :class:`~virnucpro_bridge.control.SnapshotSource` and
+    :class:`~virnucpro_bridge.control.RunCommands` over one run."""
+
+    def __init__(
+        self,
+        devices: Sequence[DeviceSpec],
+        units: Sequence[Unit],
+        *,
+        status: MutableMapping | None = None,
+        name: str = "",
+        task: str = "",
+        out_dir: str = "",
+        weighted: bool = True,
+        stealing: bool = True,
+        retries: int = 2,
+        stall_timeout: float = 300.0,
+        skipped: int = 0,
+        notices: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.books = [DeviceBook(d, d.weight if weighted else 1.0) for d in devices]
+        self.units = list(units)
+        self.status = status if status is not None else {}  # worker reports (a Manager dict)
+        self.name, self.task, self.out_dir = name, task, out_dir
+        self.stealing = stealing
+        self.retries = retries
+        self.stall_timeout = stall_timeout
+        self.units_skipped = skipped
+        self.notices = tuple(notices)
+        self.clock = clock
+        self.wake = wake
+        self.attempts: dict[str, int] = {}
+        self.failed: dict[str, str] = {}  # uid -> error
+        self.units_done = 0
+        self.sequences_done = 0
+        self.cost_done = 0.0
+        self.steals: deque[S.StealEvent] = deque(maxlen=STEALS_KEPT)
+        self.steals_total = 0
+        self.events: deque[S.RunEvent] = deque(maxlen=EVENTS_KEPT)
+        self.errors: deque[str] = deque(maxlen=ERRORS_KEPT)
+        self._seq = itertools.count(1)
+        self.throughput = Throughput()
+        self.created = clock()
+        self.first_dispatch: float | None = None
+        self.last_completion: float | None = None
+        self.stopping = False
+        self.stop_now = False
+        self.interrupted = False  # a stop left units undone
+        self.finished = False
+        self.exit_code: int | None = None
+        self.summary: dict | None = None
+        self._pending_drains: set[int] = set()
+        self._controls = threading.Lock()
+
+    # -- setup ---------------------------------------------------------------
+    def assign_initial(self) -> None:
+        """Greedy largest-first assignment onto the earliest-finishing device."""
+        plan = assign([u.cost for u in self.units], [b.weight for b in self.books])
+        for book, indices in zip(self.books, plan):
+            with book.lock:
+                for i in indices:
+                    book.push(self.units[i])
+
+    # -- rates and estimates -----------------------------------------------------
+    def _scale(self) -> float:
+        """Cost units/s per unit of weight, learned run-wide from finished units."""
+        busy_weight = sum(b.busy_s * b.weight for b in self.books)
+        cost = sum(b.cost_done for b in self.books)
+        return cost / busy_weight if busy_weight > 0 and cost > 0 else NOMINAL_RATE
+
+    def rate(self, book: DeviceBook, scale: float | None = None) -> float:
+        prior = book.weight * (scale if scale is not None else self._scale())
+        return estimate_rate(prior, book.cost_done, book.busy_s)
+
+    def _current_remaining(self, book: DeviceBook, rate: float, now: float) -> float:
+        if book.in_flight is None:
+            return 0.0
+        return max(0.0, book.in_flight.unit.cost - (now - book.in_flight.started) * rate)
+
+    def _victim_view(self, book: DeviceBook, scale: float, now: float) -> VictimView:
+        rate = self.rate(book, scale)
+        if book.paused or book.stalled or not book.ready:
+            rate = STOPPED_RATE
+        tail = book.queue[-1].cost if book.queue else 0.0
+        return VictimView(book.spec.index, rate, self._current_remaining(book, rate, now),
+                          book.queued_cost, len(book.queue), tail)
+
+    # -- dispatch (dispatcher thread) --------------------------------------------
+    def device_ready(self, index: int, pid: int | None = None) -> None:
+        book = self.books[index]
+        book.ready = True
+        if pid is not None:
+            book.pid = pid
+        book.last_progress = self.clock()
+
+    def next_unit(self, index: int, allow_steal: bool = True) -> InFlight | None:
+        """The unit ``index`` should run next: its queue head, else a steal."""
+        book = self.books[index]
+        if self.stopping or book.in_flight is not None or not (book.ready and book.accepts_work):
+            return None
+        with book.lock:
+            unit = book.pop_head()
+        stolen = False
+        if unit is None and allow_steal and self.stealing:
+            unit = self._steal(book)
+            stolen = unit is not None
+        if unit is None:
+            return None
+        now = self.clock()
+        if self.first_dispatch is None:
+            self.first_dispatch = now
+        attempt = self.attempts.get(unit.uid, 0) + 1
+        self.attempts[unit.uid] = attempt
+        book.in_flight = InFlight(unit, attempt, now, stolen)
+        book.last_progress = now
+        return book.in_flight
+
+    def _steal(self, thief: DeviceBook) -> Unit | None:
+        now = self.clock()
+        scale = self._scale()
+        views = [self._victim_view(b, scale, now) for b in self.books
+                 if b is not thief and b.alive and b.queue]
+        for victim_index in steal_candidates(thief.spec.index, self.rate(thief, scale), views):
+            victim = self.books[victim_index]
+            if not victim.lock.acquire(blocking=False):
+                continue  # someone holds that queue: try the next victim, never wait
+            try:
+                unit = victim.pop_tail()
+            finally:
+                victim.lock.release()
+            if unit is None:
+                continue
+            victim.stolen_out += 1
+            thief.stolen_in += 1
+            self._record_steal(thief, victim, unit, now)
+            return unit
+        return None
+
+    def _record_steal(self, thief: DeviceBook, victim: DeviceBook, unit: Unit, now: float) -> None:
+        seq = next(self._seq)
+        steal = S.StealEvent(seq, now, thief.spec.index, victim.spec.index, unit.uid, unit.sequences)
+        self.steals.append(steal)
+        self.steals_total += 1
+        message = (f"{thief.spec.label} stole {unit.uid} ({unit.sequences:,} seqs) "
+                   f"from {victim.spec.label}")
+        self.events.append(S.RunEvent(seq, now, S.EV_STEAL, "info", message, thief.spec.index, steal))
+
+    def unit_done(self, index: int, sequences: int, seconds: float) -> InFlight:
+        book = self.books[index]
+        flight = book.in_flight
+        if flight is None:
+            raise RuntimeError(f"{book.spec.label} reported a unit it was not given")
+        book.in_flight = None
+        book.cost_done += flight.unit.cost
+        self.cost_done += flight.unit.cost
+        self.record_file_completion(index, flight.unit.uid, sequences, seconds, stolen=flight.stolen)
+        return flight
+
+    def unit_failed(self, index: int, error: str, permanent: bool = False) -> tuple[InFlight, bool]:
+        """Retry the unit elsewhere, or mark it failed. Returns (flight, retried)."""
+        book = self.books[index]
+        flight = book.in_flight
+        if flight is None:
+            raise RuntimeError(f"{book.spec.label} reported a failure for a unit it was not given")
+        book.in_flight = None
+        book.busy_s += max(0.0, self.clock() - flight.started)
+        book.errors.append(f"{flight.unit.uid}: {error}")
+        return flight, self._retry_or_fail(book, flight, error, permanent)
+
+    def _retry_or_fail(self, book: DeviceBook, flight: InFlight, error: str, permanent: bool) -> bool:
+        now = self.clock()
+        uid = flight.unit.uid
+        first_line = error.strip().splitlines()[-1] if error.strip() else "unknown error"
+        if not permanent and flight.attempt <= self.retries and not self.stop_now:
+            target = self._place(flight.unit, avoid=book)
+            if target is not None:
+                self._event(S.EV_RETRY, "warning",
+                            f"{uid} failed on {book.spec.label} (attempt {flight.attempt}): "
+                            f"{first_line}; retrying on {target.spec.label}", book.spec.index, now)
+                return True
+        self.failed[uid] = first_line
+        book.units_failed += 1
+        book.records.append(S.UnitRecord(uid, flight.unit.sequences, now - flight.started,
+                                         flight.stolen, False, now, first_line))
+        self.errors.append(f"{uid}: {first_line}")
+        self._event(S.EV_FAILURE, "error", f"{uid} failed on {book.spec.label}: {first_line}",
+                    book.spec.index, now)
+        return False
+
+    def _place(self, unit: Unit, avoid: DeviceBook | None = None, front: bool = True) -> DeviceBook | None:
+        """Queue ``unit`` on the live device that would finish it earliest.
+        ``avoid`` is used only when no other device can take it."""
+        now, scale = self.clock(), self._scale()
+        candidates = [b for b in self.books if b.accepts_work and b is not avoid]
+        if not candidates and avoid is not None and avoid.accepts_work:
+            candidates = [avoid]
+        if not candidates:
+            return None
+
+        def finish(b: DeviceBook) -> float:
+            rate = self.rate(b, scale)
+            return (self._current_remaining(b, rate, now) + b.queued_cost + unit.cost) / rate
+
+        target = min(candidates, key=lambda b: (finish(b), b.spec.index))
+        with target.lock:
+            target.push(unit, front=front)
+        return target
+
+    def device_died(self, index: int, reason: str) -> InFlight | None:
+        """A worker process is gone: requeue its unit and hand its queue out."""
+        book = self.books[index]
+        if book.dead:
+            return None
+        book.dead = True
+        book.ready = False
+        now = self.clock()
+        book.errors.append(reason)
+        self.errors.append(f"{book.spec.label}: {reason}")
+        self._event(S.EV_DEATH, "error", f"{book.spec.label} died: {reason}", index, now)
+        flight = book.in_flight
+        book.in_flight = None
+        if flight is not None:
+            book.busy_s += max(0.0, now - flight.started)
+            self._retry_or_fail(book, flight, f"worker died: {reason}", permanent=False)
+        self._give_back(book)
+        return flight
+
+    def _give_back(self, book: DeviceBook) -> None:
+        """Redistribute a dead or draining device's queue, largest first."""
+        with book.lock:
+            units = book.take_all()
+        for unit in sorted(units, key=lambda u: -u.cost):
+            if self._place(unit, avoid=book, front=False) is None:
+                with book.lock:  # nobody left to take it: it stays, and fails at the end
+                    book.push(unit)
+
+    # -- commands (UI thread) ------------------------------------------------------
+    def _book(self, index: int) -> DeviceBook:
+        if not 0 <= index < len(self.books):
+            raise CommandError(f"no device {index}")
+        return self.books[index]
+
+    def pause(self, index: int) -> str:
+        book = self._book(index)
+        if not book.alive:
+            raise CommandError(f"{book.spec.label} is {'dead' if book.dead else 'drained'}")
+        if book.paused:
+            return f"{book.spec.label} is already paused"
+        book.paused = True
+        return self._control(book, "paused" + (" after its current unit" if book.in_flight else ""))
+
+    def resume(self, index: int) -> str:
+        book = self._book(index)
+        if not book.paused:
+            return f"{book.spec.label} is not paused"
+        book.paused = False
+        return self._control(book, "resumed")
+
+    def drain(self, index: int) -> str:
+        book = self._book(index)
+        if not book.alive or book.draining:
+            raise CommandError(f"{book.spec.label} is already {'dead' if book.dead else 'draining'}")
+        with self._controls:
+            book.draining = True
+            self._pending_drains.add(index)
+        return self._control(book, "draining: finishes its current unit, gives its queue back, stops")
+
+    def set_stealing(self, enabled: bool) -> str:
+        self.stealing = bool(enabled)
+        message = f"work stealing {'on' if enabled else 'off'}"
+        self._event(S.EV_CONTROL, "info", message)
+        self.wake()
+        return message
+
+    def stop(self, now: bool = False) -> str:
+        self.stopping = True
+        self.stop_now = self.stop_now or now
+        message = "stopping now" if now else "stopping after the units in flight"
+        self._event(S.EV_CONTROL, "warning", message)
+        self.wake()
+        return message
+
+    def _control(self, book: DeviceBook, what: str) -> str:
+        message = f"{book.spec.label} {what}"
+        self._event(S.EV_CONTROL, "info", message, book.spec.index)
+        self.wake()
+        return message
+
+    def take_pending_drains(self) -> list[int]:
+        """Dispatcher: give back the queues of devices drained since last call;
+        returns the drained devices that are idle and can be stopped now."""
+        with self._controls:
+            pending, self._pending_drains = self._pending_drains, set()
+        for index in sorted(pending):
+            self._give_back(self.books[index])
+        return [b.spec.index for b in self.books
+                if b.draining and not b.drained and b.in_flight is None and not b.dead]
+
+    def mark_drained(self, index: int) -> None:
+        book = self.books[index]
+        book.drained, book.draining = True, False
+        self._event(S.EV_CONTROL, "info", f"{book.spec.label} drained", index)
+
+    # -- completion, stalls, history ------------------------------------------------
+    def record_file_completion(self, gpu_id: int, file_path: str, sequences: int, duration: float,
+                               *, stolen: bool = False) -> None:
+        """Count a finished unit (``file_path`` is its uid) on device ``gpu_id``."""
+        now = self.clock()
+        book = self.books[gpu_id]
+        book.units_done += 1
+        book.sequences_done += sequences
+        book.busy_s += duration
+        book.last_progress = now
+        book.throughput.add(now, sequences, duration)
+        book.records.append(S.UnitRecord(file_path, sequences, duration, stolen, True, now))
+        self.units_done += 1
+        self.sequences_done += sequences
+        self.throughput.add(now, sequences, duration)
+        self.last_completion = now
+
+    def detect_stalled_workers(self, stall_threshold: float | None = None) -> list[int]:
+        """Flag devices holding a unit with no progress for ``stall_threshold`` s;
+        returns the devices newly flagged."""
+        threshold = self.stall_timeout if stall_threshold is None else stall_threshold
+        now = self.clock()
+        reports = self._reports()
+        newly = []
+        for book in self.books:
+            last = self._last_activity(book, reports.get(book.spec.index))
+            stalled = book.alive and is_stalled(now, last, book.in_flight is not None, threshold)
+            if stalled and not book.stalled:
+                newly.append(book.spec.index)
+                unit = book.in_flight.unit.uid if book.in_flight else "?"
+                self._event(S.EV_STALL, "warning",
+                            f"{book.spec.label} stalled: no progress on {unit} for {threshold:g} s",
+                            book.spec.index, now)
+            book.stalled = stalled
+        return newly
+
+    def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
+        times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
+        return max(times) if times else None
+
+    def sample_history(self) -> None:
+        """Append one point per device to the whole-run histories (dispatcher tick)."""
+        now = self.clock()
+        reports = self._reports()
+        for book in self.books:
+            book.throughput_history.add(now, book.throughput.rate(now) or 0.0)
+            report = reports.get(book.spec.index) or {}
+            book.utilization_history.add(now, report.get("utilization"))
+
+    def _reports(self) -> dict:
+        try:
+            return dict(self.status.copy()) if hasattr(self.status, "copy") else dict(self.status)
+        except (OSError, EOFError, BrokenPipeError):
+            return {}  # the Manager is gone (shutdown): no fresh readings
+
+    def _event(self, kind: str, level: str, message: str, device: int | None = None,
+               now: float | None = None) -> None:
+        when = self.clock() if now is None else now
+        self.events.append(S.RunEvent(next(self._seq), when, kind, level, message, device))
+
+    def info(self, message: str, level: str = "info") -> None:
+        self._event(S.EV_INFO if level == "info" else S.EV_WARNING, level, message)
+
+    # -- run state -------------------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        return sum(1 for b in self.books if b.in_flight is not None)
+
+    @property
+    def queued(self) -> int:
+        return sum(len(b.queue) for b in self.books)
+
+    def work_left(self) -> bool:
+        return self.in_flight > 0 or (self.queued > 0 and not self.stopping)
+
+    def can_progress(self) -> bool:
+        """False when units are queued but no live device can ever take them."""
+        return self.in_flight > 0 or any(b.alive and not b.draining for b in self.books)
+
+    def finish(self, exit_code: int) -> dict:
+        self.finished = True
+        self.exit_code = exit_code
+        self.summary = build_summary(self)
+        return self.summary
+
+    # -- the UI interfaces -------------------------------------------------------------
+    def snapshot(self) -> S.RunSnapshot:
+        return build_snapshot(self, self._reports())
+
+    def device_detail(self, index: int) -> S.DeviceDetail:
+        if not 0 <= index < len(self.books):
+            raise IndexError(index)
+        return build_detail(self, index, self._reports())
+
+    def get_gpu_metrics(self) -> list[dict]:
+        """Per-device metrics as plain dicts (the original plan's name)."""
+        return [d.__dict__.copy() for d in self.snapshot().devices]
+
+    def get_recent_steal_events(self) -> list[S.StealEvent]:
+        return list(self.steals)

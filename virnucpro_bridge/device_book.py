@@ -1,0 +1,103 @@
+"""Main-process bookkeeping for one device: its queue, counters and history.
+
+The coordinator owns one ``DeviceBook`` per device. Everything here lives in
+the main process; what the worker itself reports (heartbeat, progress, NVML
+readings) arrives separately through the shared Manager dict.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from .devices import DeviceSpec
+from .history import History
+from .snapshot import UnitRecord
+from .throughput import Throughput
+from .units import Unit
+
+RECORDS_KEPT = 1000  # units listed on the detail screen; older ones only count
+ERRORS_KEPT = 50  # per device; the run keeps its own list too
+
+
+@dataclass
+class InFlight:
+    unit: Unit
+    attempt: int  # 1 for the first try
+    started: float  # epoch seconds
+    stolen: bool
+
+
+class DeviceBook:
+    def __init__(self, spec: DeviceSpec, weight: float) -> None:
+        self.spec = spec
+        self.weight = weight  # capability weight used for assignment (1.0 with --no-weighted)
+        # Guards the queue against the UI thread (snapshot, drain) while the
+        # dispatcher steals: a thief skips a queue whose lock it cannot take.
+        self.lock = threading.Lock()
+        self.queue: deque[Unit] = deque()
+        self.queued_cost = 0.0
+        self.queued_sequences = 0
+        self.in_flight: InFlight | None = None
+        self.ready = False  # the worker finished setup and asked for work
+        self.dead = False
+        self.paused = False
+        self.draining = False
+        self.drained = False
+        self.stalled = False
+        self.pid: int | None = None
+        self.units_done = 0
+        self.sequences_done = 0
+        self.units_failed = 0
+        self.stolen_in = 0
+        self.stolen_out = 0
+        self.busy_s = 0.0
+        self.cost_done = 0.0
+        self.last_progress: float | None = None
+        self.throughput = Throughput()
+        self.records: deque[UnitRecord] = deque(maxlen=RECORDS_KEPT)
+        self.errors: deque[str] = deque(maxlen=ERRORS_KEPT)
+        self.throughput_history = History()
+        self.utilization_history = History()
+
+    # -- queue (caller holds self.lock) ------------------------------------
+    def push(self, unit: Unit, front: bool = False) -> None:
+        (self.queue.appendleft if front else self.queue.append)(unit)
+        self.queued_cost += unit.cost
+        self.queued_sequences += unit.sequences
+
+    def pop_head(self) -> Unit | None:
+        return self._took(self.queue.popleft()) if self.queue else None
+
+    def pop_tail(self) -> Unit | None:
+        return self._took(self.queue.pop()) if self.queue else None
+
+    def take_all(self) -> list[Unit]:
+        units = list(self.queue)
+        self.queue.clear()
+        self.queued_cost = 0.0
+        self.queued_sequences = 0
+        return units
+
+    def _took(self, unit: Unit) -> Unit:
+        self.queued_cost -= unit.cost
+        self.queued_sequences -= unit.sequences
+        if not self.queue:  # float drift must not leave a phantom backlog
+            self.queued_cost = 0.0
+            self.queued_sequences = 0
+        return unit
+
+    # -- state -------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return not (self.dead or self.drained)
+
+    @property
+    def accepts_work(self) -> bool:
+        """Can be handed units (from its queue, a steal or a redistribution)."""
+        return self.alive and not (self.paused or self.draining)
+
+    @property
+    def holds_work(self) -> bool:
+        return self.in_flight is not None or bool(self.queue)

@@ -1,0 +1,37 @@
+"""``--metrics-log FILE``: CSV rows, one per device per refresh, in every mode."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+from .snapshot import RunSnapshot
+
+HEADER = ("timestamp", "device", "seq_per_s", "util_pct", "mem_pct", "queue", "done")
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+class MetricsLog:
+    """Appends to FILE (header written once, when the file is new or empty)."""
+
+    def __init__(self, path: str) -> None:
+        new = not os.path.exists(path) or os.path.getsize(path) == 0
+        self._fh = open(path, "a", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._fh)
+        if new:
+            self._csv.writerow(HEADER)
+            self._fh.flush()
+
+    def append(self, snap: RunSnapshot) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(snap.time)) + f".{int(snap.time * 1000) % 1000:03d}"
+        for d in snap.devices:
+            self._csv.writerow((stamp, d.index, _num(d.throughput), _num(d.utilization, 1),
+                                _num(d.memory, 1), d.queue_depth, d.units_done))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()

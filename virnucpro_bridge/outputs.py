@@ -1,0 +1,138 @@
+"""What a run leaves under ``--out``, and how a rerun resumes from it.
+
+    run.json         at start: main pid, worker pids, argv, start time
+    manifest.jsonl   one line per completed unit, appended as units finish
+    summary.json     at the end: makespan, counts, per-device totals
+    units/...        one result per unit (the task chooses the name)
+
+The manifest is append-only and flushed per line, so killing the main
+process (even with SIGKILL) loses at most a line being written; a torn last
+line is ignored on resume. Result files are written atomically by workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterable, Mapping
+
+from .atomic import atomic_write_text, remove_stale_temps
+from .errors import UsageError
+from .units import Unit
+
+MANIFEST = "manifest.jsonl"
+RUN_JSON = "run.json"
+SUMMARY = "summary.json"
+
+
+def check_writable(out: Path) -> None:
+    """Fail early (exit 2, nothing written) when ``--out`` cannot be used."""
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UsageError(f"--out {out}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: not writable")
+
+
+def prepare_out(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    file: str
+    shard: int
+    device_index: int
+    device: str
+    sequences: int
+    seconds: float
+    stolen: bool
+    attempt: int
+    output: str
+    sha256: str = ""
+    start: int = 0
+    count: int = 0
+    task: str = ""
+
+    def matches(self, unit: Unit, task: str, out: Path) -> bool:
+        """True when this entry is a finished result for exactly this unit."""
+        return (
+            self.sha256 == unit.sha256
+            and self.start == unit.start
+            and self.count == unit.count
+            and self.task == task
+            and (out / self.output).is_file()
+        )
+
+
+def load_manifest(out: Path) -> dict[tuple[str, int], ManifestEntry]:
+    """Entries by (file, shard); later lines win. Torn or foreign lines are skipped."""
+    entries: dict[tuple[str, int], ManifestEntry] = {}
+    path = out / MANIFEST
+    if not path.is_file():
+        return entries
+    fields = set(ManifestEntry.__dataclass_fields__)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                raw = json.loads(line)
+                entry = ManifestEntry(**{k: v for k, v in raw.items() if k in fields})
+            except (ValueError, TypeError):
+                continue  # a line torn by a kill mid-write, or written by hand
+            entries[(entry.file, entry.shard)] = entry
+    return entries
+
+
+def completed_units(units: Iterable[Unit], out: Path, task: str) -> set[str]:
+    """uids of units whose results from an earlier run can be kept."""
+    entries = load_manifest(out)
+    done = set()
+    for unit in units:
+        entry = entries.get((unit.rel, unit.shard))
+        if entry is not None and entry.matches(unit, task, out):
+            done.add(unit.uid)
+    return done
+
+
+class ManifestWriter:
+    """Appends one JSON line per completed unit, flushed at once."""
+
+    def __init__(self, out: Path) -> None:
+        self._fh: IO[str] = open(out / MANIFEST, "a", encoding="utf-8")
+        # A previous run killed mid-line leaves a torn line: start on a fresh one.
+        if self._fh.tell() > 0:
+            with open(out / MANIFEST, "rb") as check:
+                check.seek(-1, os.SEEK_END)
+                if check.read(1) != b"\n":
+                    self._fh.write("\n")
+
+    def append(self, entry: ManifestEntry) -> None:
+        self._fh.write(json.dumps(entry.__dict__, separators=(", ", ": ")) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_run_json(out: Path, *, argv: list[str], task: str, devices: list[Mapping], started: float) -> None:
+    data = {
+        "main_pid": os.getpid(),
+        "argv": argv,
+        "task": task,
+        "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "start_epoch": started,
+        "devices": list(devices),
+    }
+    atomic_write_text(out / RUN_JSON, json.dumps(data, indent=2) + "\n")
+
+
+def write_summary(out: Path, summary: Mapping) -> None:
+    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,171 @@
+"""Copy the coordinator's live state out into frozen snapshot views.
+
+Kept apart from ``coordinator.py`` so the scheduling code stays short: this
+module only reads. ``reports`` is one copy of the Manager dict the workers
+write into (heartbeat, progress, utilization, memory ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from . import snapshot as S
+
+if TYPE_CHECKING:
+    from .coordinator import Coordinator
+    from .device_book import DeviceBook
+
+
+def device_state(coord: Coordinator, book: DeviceBook) -> str:
+    if book.dead:
+        return S.DEAD
+    if book.drained:
+        return S.DRAINED
+    if book.draining:
+        return S.DRAINING
+    if book.stalled:
+        return S.STALLED
+    if not book.ready:
+        return S.STARTING
+    if book.paused:
+        return S.PAUSED
+    if book.in_flight is not None:
+        return S.RUNNING
+    if coord.finished or (coord.queued == 0 and coord.in_flight == 0) or coord.stopping:
+        return S.DONE
+    return S.IDLE
+
+
+def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, now: float) -> S.DeviceView:
+    report = report or {}
+    flight = book.in_flight
+    progress = None
+    if flight is not None and report.get("unit") == flight.unit.uid and flight.unit.sequences:
+        progress = min(1.0, report.get("progress", 0) / flight.unit.sequences)
+    with book.lock:
+        depth, queued_seqs = len(book.queue), book.queued_sequences
+    activity = [t for t in (book.last_progress, report.get("heartbeat")) if t]
+    return S.DeviceView(
+        index=book.spec.index,
+        name=report.get("name") or book.spec.name,
+        kind=book.spec.kind,
+        state=device_state(coord, book),
+        weight=book.weight,
+        utilization=None if book.dead else report.get("utilization"),
+        memory=None if book.dead else report.get("memory"),
+        temperature=None if book.dead else report.get("temperature"),
+        power=None if book.dead else report.get("power"),
+        throughput=book.throughput.rate(now),
+        queue_depth=depth,
+        queue_sequences=queued_seqs,
+        units_done=book.units_done,
+        sequences_done=book.sequences_done,
+        units_failed=book.units_failed,
+        stolen_in=book.stolen_in,
+        stolen_out=book.stolen_out,
+        busy_s=book.busy_s,
+        current_unit=flight.unit.uid if flight else None,
+        current_progress=progress,
+        last_activity=max(activity) if activity else None,
+        stalled=book.stalled,
+        pid=book.pid or report.get("pid"),
+        paused=book.paused,
+        draining=book.draining,
+    )
+
+
+def eta(coord: Coordinator, now: float) -> float | None:
+    """Remaining estimated cost over the summed speed of the devices taking work."""
+    if coord.cost_done <= 0 or coord.finished:
+        return 0.0 if coord.finished else None
+    scale = coord._scale()
+    rates = [coord.rate(b, scale) for b in coord.books if b.accepts_work]
+    if not rates:
+        return None
+    left = sum(b.queued_cost for b in coord.books)
+    for b in coord.books:
+        if b.in_flight is not None:
+            left += coord._current_remaining(b, coord.rate(b, scale), now)
+    return left / sum(rates)
+
+
+def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
+    now = coord.clock()
+    devices = tuple(device_view(coord, b, reports.get(b.spec.index), now) for b in coord.books)
+    started = coord.first_dispatch
+    end = now if not coord.finished else (coord.last_completion or now)
+    return S.RunSnapshot(
+        time=now,
+        name=coord.name,
+        task=coord.task,
+        out_dir=coord.out_dir,
+        started_at=started,
+        elapsed=max(0.0, end - (started or coord.created)),
+        eta=eta(coord, now),
+        devices=devices,
+        units_total=len(coord.units) + coord.units_skipped,
+        units_done=coord.units_done,
+        units_skipped=coord.units_skipped,
+        units_failed=len(coord.failed),
+        units_in_flight=coord.in_flight,
+        sequences_total=sum(u.sequences for u in coord.units),
+        sequences_done=coord.sequences_done,
+        throughput=coord.throughput.rate(now),
+        stealing=coord.stealing,
+        steals_total=coord.steals_total,
+        steals=tuple(coord.steals),
+        events=tuple(coord.events),
+        errors=tuple(coord.errors),
+        finished=coord.finished,
+        stopping=coord.stopping,
+        exit_code=coord.exit_code,
+        summary=coord.summary,
+        notices=coord.notices,
+    )
+
+
+def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDetail:
+    book = coord.books[index]
+    view = device_view(coord, book, reports.get(index), coord.clock())
+    return S.DeviceDetail(
+        device=view,
+        throughput_history=book.throughput_history.points(),
+        utilization_history=book.utilization_history.points(),
+        units=tuple(book.records),
+        errors=tuple(book.errors),
+    )
+
+
+def build_summary(coord: Coordinator) -> dict:
+    """summary.json: makespan is first dispatch to last completion."""
+    start, end = coord.first_dispatch, coord.last_completion
+    return {
+        "makespan_s": round(end - start, 3) if start is not None and end is not None else 0.0,
+        "files_total": len(coord.units) + coord.units_skipped,
+        "files_done": coord.units_done + coord.units_skipped,
+        "files_skipped": coord.units_skipped,
+        "files_failed": len(coord.failed),
+        "files_not_run": len(coord.units) - coord.units_done - len(coord.failed),
+        "sequences": coord.sequences_done,
+        "steals": coord.steals_total,
+        "exit_code": coord.exit_code,
+        "task": coord.task,
+        "notices": list(coord.notices),
+        "failures": [{"unit": uid, "error": err} for uid, err in sorted(coord.failed.items())],
+        "devices": [
+            {
+                "index": b.spec.index,
+                "name": b.spec.name,
+                "kind": b.spec.kind,
+                "weight": b.weight,
+                "files_done": b.units_done,
+                "files_failed": b.units_failed,
+                "sequences": b.sequences_done,
+                "busy_s": round(b.busy_s, 3),
+                "stolen_in": b.stolen_in,
+                "stolen_out": b.stolen_out,
+                "final_state": device_state(coord, b),
+            }
+            for b in coord.books
+        ],
+    }

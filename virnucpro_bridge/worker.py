@@ -1,0 +1,209 @@
+"""The worker process: one per device, spawned (safe with CUDA).
+
+Data flow (one pipe per worker, plus the shared Manager dict)::
+
+    dispatcher ── WorkItem ──▶ worker ── task.run_unit(unit) ──▶ result file
+        ▲                        │
+        └── ("done"|"failed") ───┤
+                                 └── reporter thread ──▶ status[index]
+                                      (heartbeat, progress, util, memory)
+
+The worker loads the task's models once, then runs one unit per WorkItem
+until it receives ``STOP`` or its pipe closes. Exceptions go back with
+their traceback text; nothing is swallowed. A watchdog thread ends the
+process when the main process dies, so no orphan keeps GPU memory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, MutableMapping
+
+from .devices import DeviceSpec
+from .errors import UnitError
+from .units import Unit
+
+STOP = None  # sentinel sent instead of a WorkItem
+REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
+BUSY_WINDOW_S = 5.0  # utilization of CPU/sim devices: busy fraction over this window
+WATCHDOG_INTERVAL_S = 0.5  # orphan check period: "exit within a few seconds"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    unit: Unit
+    output: str  # absolute path the task must write (atomically)
+    attempt: int
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Exit hard once the parent is gone (re-parented to init or a subreaper)."""
+
+    def loop() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(3)
+            time.sleep(WATCHDOG_INTERVAL_S)
+
+    threading.Thread(target=loop, name="lbtui-watchdog", daemon=True).start()
+
+
+def manager_initializer(parent_pid: int) -> None:
+    """Runs inside the Manager's server process: same orphan rule, and leave
+    Ctrl+C to the main process (the terminal sends SIGINT to the whole group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_parent(parent_pid)
+
+
+class Reporter:
+    """Writes this worker's readings into the shared dict every half second."""
+
+    def __init__(self, spec: DeviceSpec, status: MutableMapping) -> None:
+        self.spec = spec
+        self.status = status
+        self.unit: str | None = None
+        self.progress = 0
+        self.progress_time: float | None = None
+        self._busy_since: float | None = None
+        self._busy_total = 0.0
+        self._samples: deque[tuple[float, float]] = deque()
+        self._sampler = None
+        if spec.kind == "cuda" and spec.ordinal is not None:
+            from .nvml import NvmlSampler
+
+            self._sampler = NvmlSampler(spec.ordinal)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lbtui-reporter", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def unit_started(self, uid: str) -> None:
+        self.unit, self.progress = uid, 0
+        self.progress_time = time.time()
+        self._busy_since = time.monotonic()
+
+    def unit_ended(self) -> None:
+        if self._busy_since is not None:
+            self._busy_total += time.monotonic() - self._busy_since
+        self._busy_since = None
+        self.unit = None
+        self.progress_time = time.time()
+
+    def on_progress(self, sequences: int) -> None:
+        """The task's progress callback: cheap, only stores numbers."""
+        if sequences != self.progress:
+            self.progress = sequences
+            self.progress_time = time.time()
+
+    def _busy_fraction(self) -> float | None:
+        now = time.monotonic()
+        busy = self._busy_total + (now - self._busy_since if self._busy_since is not None else 0.0)
+        self._samples.append((now, busy))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= BUSY_WINDOW_S:
+            self._samples.popleft()
+        t0, b0 = self._samples[0]
+        return None if now - t0 <= 0 else max(0.0, min(100.0, 100.0 * (busy - b0) / (now - t0)))
+
+    def _reading(self) -> dict[str, Any]:
+        if self._sampler is not None:
+            r = self._sampler.read()
+            return {"utilization": r.utilization, "memory": r.memory,
+                    "temperature": r.temperature, "power": r.power}
+        return {"utilization": self._busy_fraction(), "memory": rss_percent(),
+                "temperature": None, "power": None}
+
+    def report(self) -> None:
+        data = {"pid": os.getpid(), "heartbeat": time.time(), "unit": self.unit,
+                "progress": self.progress, "progress_time": self.progress_time}
+        data.update(self._reading())
+        self.status[self.spec.index] = data
+
+    def _loop(self) -> None:
+        while not self._stop.wait(REPORT_INTERVAL_S):
+            try:
+                self.report()
+            except (OSError, EOFError, BrokenPipeError):
+                return  # the Manager is gone: the main process is shutting down
+
+
+def rss_percent() -> float | None:
+    try:
+        import psutil
+
+        return psutil.Process().memory_percent()
+    except Exception:  # psutil missing or /proc unreadable: show "–"
+        return None
+
+
+def limit_threads(spec: DeviceSpec) -> None:
+    """CPU workers split the cores: set thread counts before torch is imported."""
+    if spec.kind == "cpu" and spec.threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(spec.threads)
+    elif spec.kind == "sim":
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # a simulated GPU does no math
+
+
+def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Connection,
+                status: MutableMapping, parent_pid: int) -> None:
+    """Entry point of the spawned worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process coordinates Ctrl+C
+    watch_parent(parent_pid)
+    limit_threads(spec)
+    reporter = Reporter(spec, status)
+    try:
+        from .tasks import load_task
+
+        task = load_task(task_name)(task_options)
+        task.setup(spec)
+        if spec.kind == "cpu" and spec.threads and "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(spec.threads)
+    except BaseException as exc:  # report any setup failure, then end this worker
+        conn.send(("setup_failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        return
+    reporter.report()
+    reporter.start()
+    conn.send(("ready", os.getpid()))
+    try:
+        serve(task, conn, reporter)
+    finally:
+        reporter.stop()
+        task.teardown()
+
+
+def serve(task: Any, conn: Connection, reporter: Reporter) -> None:
+    while True:
+        try:
+            item = conn.recv()
+        except (EOFError, OSError):
+            return  # the dispatcher is gone
+        if item is STOP:
+            return
+        reporter.unit_started(item.unit.uid)
+        t0 = time.monotonic()
+        try:
+            sequences = task.run_unit(item.unit, Path(item.output), reporter.on_progress)
+        except UnitError as exc:
+            reply = ("failed", str(exc), traceback.format_exc(), True)
+        except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
+            reply = ("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc(), False)
+        else:
+            reply = ("done", int(sequences), time.monotonic() - t0)
+        reporter.unit_ended()
+        try:
+            conn.send(reply)
+        except (OSError, BrokenPipeError):
+            return
