@@ -1,0 +1,185 @@
+"""The long view of one device (Enter on a row): metrics, plots over the whole
+run, the units it processed (stolen ones marked) and its errors. Escape returns.
+
+It fetches ``source.device_detail(i)`` in a thread worker, like the main
+screen's snapshots, and refreshes at the app's refresh interval.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.worker import get_current_worker
+
+from virnucpro_bridge.control import SnapshotSource
+from virnucpro_bridge.snapshot import DeviceDetail, DeviceView, UnitRecord
+
+from . import format as fmt
+from .gpu_table import row_state, short_name
+from .messages import DetailReady, SnapshotFailed
+
+UNIT_ROWS = 1000  # as many as the engine keeps
+
+
+def metrics_content(view: DeviceView, now: float) -> Content:
+    muted = "$text-muted"
+    ago = None if view.last_activity is None else now - view.last_activity
+    lines = [
+        ("state", fmt.state_text(view)),
+        ("utilization", f"{fmt.percent(view.utilization)} %"),
+        ("memory", f"{fmt.percent(view.memory)} %"),
+        ("temperature", f"{fmt.percent(view.temperature)} °C"),
+        ("power", f"{fmt.percent(view.power)} W"),
+        ("throughput", f"{fmt.rate(view.throughput)} seq/s"),
+        ("queue", f"{view.queue_depth:,} units, {view.queue_sequences:,} seqs"),
+        ("done", f"{view.units_done:,} units, {view.sequences_done:,} seqs"),
+        ("failed", f"{view.units_failed:,} units"),
+        ("stolen", f"{view.stolen_in:,} in, {view.stolen_out:,} out"),
+        ("busy", fmt.duration(view.busy_s)),
+        ("current", fmt.current_unit(view, 40)),
+        ("last activity", f"{fmt.duration(ago)} ago" if ago is not None else fmt.DASH),
+        ("weight", f"{view.weight:g}   {view.kind}   pid {fmt.DASH if view.pid is None else view.pid}"),
+    ]
+    parts: list = []
+    for label, value in lines:
+        parts += [(f"{label:>14}  ", muted), value.replace("– %", "–").replace("– °C", "–").replace("– W", "–"), "\n"]
+    return Content.assemble(*parts[:-1])
+
+
+def plot_caption(title: str, samples: tuple[tuple[float, float], ...], unit: str) -> Content:
+    if not samples:
+        return Content.assemble((title, "bold"), ("   no samples yet", "$text-muted"))
+    values = [v for _, v in samples]
+    return Content.assemble(
+        (title, "bold"),
+        (f"   {fmt.clock(samples[0][0])} → {fmt.clock(samples[-1][0])}", "$text-muted"),
+        ("   peak ", "$text-muted"), f"{fmt.rate(max(values))} {unit}",
+        ("   mean ", "$text-muted"), f"{fmt.rate(sum(values) / len(values))} {unit}",
+    )
+
+
+def unit_row(record: UnitRecord) -> tuple:
+    rate = record.sequences / record.seconds if record.seconds > 0 else None
+    result = Text("ok", style="green") if record.ok else Text(fmt.fit(record.error or "failed", 40), style="red")
+    return (
+        fmt.clock(record.finished_at), record.unit, Text(f"{record.sequences:,}", justify="right"),
+        Text(f"{record.seconds:.1f}", justify="right"), Text(fmt.rate(rate), justify="right"),
+        "⇄ stolen" if record.stolen else "", result,
+    )
+
+
+class DeviceDetailScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, source: SnapshotSource, index: int, *, refresh: float, poll: bool, clock) -> None:
+        super().__init__()
+        self.source = source
+        self.index = index
+        self.refresh_s = refresh
+        self.poll = poll
+        self.clock = clock
+        self.detail: DeviceDetail | None = None
+        self._unit_keys: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.assemble((f"Device {self.index}", "bold $accent"), ("   loading…", "$text-muted")),
+                     id="detail-title")
+        with Horizontal(id="detail-top"):
+            yield Static(id="detail-metrics")
+            with Vertical(id="detail-plots"):
+                yield Static(id="throughput-caption", classes="plot-caption")
+                yield Sparkline([], id="throughput-plot", classes="plot")
+                yield Static(id="utilization-caption", classes="plot-caption")
+                yield Sparkline([], id="utilization-plot", classes="plot")
+        yield Static(id="units-caption", classes="section-title")
+        units = DataTable(id="detail-units", cursor_type="row")
+        units.add_column("Finished", width=8, key="time")
+        units.add_column("Unit", width=24, key="unit")
+        units.add_column("Seqs", width=7, key="seqs")
+        units.add_column("Secs", width=7, key="secs")
+        units.add_column("seq/s", width=7, key="rate")
+        units.add_column("", width=8, key="stolen")
+        units.add_column("Result", width=40, key="result")
+        yield units
+        with VerticalScroll(id="detail-errors"):
+            yield Static(id="errors-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.poll:
+            self.fetch_detail()
+            self.set_interval(self.refresh_s, self.fetch_detail)
+        else:
+            try:
+                self.show(self.source.device_detail(self.index))
+            except Exception:
+                self.on_snapshot_failed(SnapshotFailed(traceback.format_exc()))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def fetch_detail(self) -> None:
+        worker = get_current_worker()
+        try:
+            detail = self.source.device_detail(self.index)
+        except Exception:
+            message: DetailReady | SnapshotFailed = SnapshotFailed(traceback.format_exc())
+        else:
+            message = DetailReady(detail)
+        if not worker.is_cancelled:
+            self.post_message(message)
+
+    def on_detail_ready(self, message: DetailReady) -> None:
+        self.show(message.detail)
+
+    def on_snapshot_failed(self, message: SnapshotFailed) -> None:
+        last = message.error.strip().splitlines()[-1]
+        self.query_one("#detail-title", Static).update(
+            Content.assemble((f"Device {self.index}", "bold $accent"), (f"   cannot read its detail: {last}", "$error")))
+
+    def show(self, detail: DeviceDetail) -> None:
+        self.detail = detail
+        view = detail.device
+        for state in ("paused", "pausing", "draining", "drained", "stalled", "dead", "done"):
+            self.set_class(row_state(view) == state, f"-{state}")
+        self.query_one("#detail-title", Static).update(Content.assemble(
+            (f"{fmt.device_label(view.index, view.kind)}  ", "bold $accent"), (short_name(view.name), "bold"),
+            ("   Escape: back", "$text-muted")))
+        self.query_one("#detail-metrics", Static).update(metrics_content(view, self.clock()))
+        self._plot("throughput", "Throughput, whole run", detail.throughput_history, "seq/s")
+        self._plot("utilization", "Utilization, whole run", detail.utilization_history, "%")
+        self._show_units(detail.units)
+        stolen = sum(1 for u in detail.units if u.stolen)
+        failed = sum(1 for u in detail.units if not u.ok)
+        self.query_one("#units-caption", Static).update(Content.assemble(
+            ("Units ", "bold"), (f"{len(detail.units):,} processed, {stolen:,} stolen, {failed:,} failed", "$text-muted")))
+        errors = detail.errors
+        self.query_one("#detail-errors").display = bool(errors)
+        if errors:
+            self.query_one("#errors-text", Static).update(Content.assemble(
+                ("Errors\n", "bold $error"), *[(f"{e}\n", "$error") for e in errors[-20:]]))
+
+    def _plot(self, name: str, title: str, samples: tuple[tuple[float, float], ...], unit: str) -> None:
+        plot = self.query_one(f"#{name}-plot", Sparkline)
+        data = [v for _, v in samples]
+        if list(plot.data or []) != data:
+            plot.data = data  # Sparkline redraws only when data is reassigned
+        self.query_one(f"#{name}-caption", Static).update(plot_caption(title, samples, unit))
+
+    def _show_units(self, units: tuple[UnitRecord, ...]) -> None:
+        table = self.query_one("#detail-units", DataTable)
+        known = set(self._unit_keys)
+        for record in units:
+            key = f"{record.unit}@{record.finished_at!r}"
+            if key in known:
+                continue
+            table.add_row(*unit_row(record), key=key)
+            self._unit_keys.append(key)
+        while len(self._unit_keys) > UNIT_ROWS:
+            table.remove_row(self._unit_keys.pop(0))

@@ -1,0 +1,102 @@
+"""The event log: steals, stalls, deaths, retries, failures and our own commands.
+
+Events carry a run-wide sequence number; the log appends only events newer
+than the last one it showed, so polling the same snapshot twice never
+duplicates a line. It keeps at most ``max_lines`` lines and follows the end
+unless the user has scrolled up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import RichLog
+
+from virnucpro_bridge import snapshot as snap
+
+from . import format as fmt
+
+MAX_LINES = 1000  # a long run's story without growing memory with it
+
+KIND_ICONS = {
+    snap.EV_STEAL: "⇄",
+    snap.EV_STALL: "!",
+    snap.EV_DEATH: "✗",
+    snap.EV_RETRY: "↻",
+    snap.EV_FAILURE: "✗",
+    snap.EV_CONTROL: "›",
+    snap.EV_INFO: "·",
+    snap.EV_WARNING: "!",
+}
+
+
+def steal_line(steal: snap.StealEvent, label: Callable[[int], str]) -> str:
+    """'GPU2 ← GPU0  sample_17.fa  (1,234 seqs)': the thief takes from the victim."""
+    return f"{label(steal.thief)} ← {label(steal.victim)}  {steal.unit}  ({steal.sequences:,} seqs)"
+
+
+class EventLog(RichLog):
+    """Bounded, colour-by-level log of run events (see the module docstring)."""
+
+    COMPONENT_CLASSES = {
+        "event-log--time",
+        "event-log--info",
+        "event-log--warning",
+        "event-log--error",
+        "event-log--steal",
+        "event-log--control",
+    }
+
+    def __init__(self, *, max_lines: int = MAX_LINES, id: str | None = None) -> None:
+        super().__init__(max_lines=max_lines, min_width=20, wrap=False, markup=False, id=id)
+        self.last_seq = 0
+        self.lines_written = 0
+        self.label: Callable[[int], str] = lambda index: f"GPU{index}"
+
+    def add_events(self, events: Iterable[snap.RunEvent]) -> int:
+        """Append the events not shown yet; returns how many were added."""
+        fresh = [e for e in events if e.seq > self.last_seq]
+        if not fresh:
+            return 0
+        if self.last_seq and fresh[0].seq > self.last_seq + 1:
+            # The snapshot keeps only the last events; say so rather than hide the gap.
+            skipped = fresh[0].seq - self.last_seq - 1
+            self.add_line(fresh[0].time, f"… {skipped:,} earlier events not shown", "info", "·")
+        for event in fresh:
+            self.add_event(event)
+        self.last_seq = fresh[-1].seq
+        return len(fresh)
+
+    def on_mount(self) -> None:
+        self.border_title = "Events: none yet"
+
+    def add_event(self, event: snap.RunEvent) -> None:
+        if event.kind == snap.EV_STEAL and event.steal is not None:
+            message, tone = steal_line(event.steal, self.label), "steal"
+        else:
+            message = event.message
+            tone = "control" if event.kind == snap.EV_CONTROL and event.level == "info" else event.level
+        self.add_line(event.time, message, tone, KIND_ICONS.get(event.kind, "·"))
+
+    def add_line(self, when: float, message: str, tone: str, icon: str = "›") -> None:
+        """One line: time, icon, message in the colour of its tone (info, warning, error, steal, control)."""
+        follow = self.is_vertical_scroll_end  # keep the user's place if they scrolled up
+        line = Text.assemble(
+            (fmt.clock(when), self._style("time")),
+            "  ",
+            (f"{icon} {message}", self._style(tone)),
+            no_wrap=True,
+            end="",
+        )
+        self.write(line, scroll_end=follow)
+        self.lines_written += 1
+        self.border_title = f"Events: {self.lines_written:,}" + (
+            f" (last {self.max_lines:,} shown)" if self.max_lines and self.lines_written > self.max_lines else "")
+
+    def _style(self, tone: str) -> Style:
+        name = f"event-log--{tone}"
+        if name not in self.COMPONENT_CLASSES:
+            name = "event-log--info"
+        return self.get_component_rich_style(name, partial=True)

@@ -1,0 +1,131 @@
+"""The run-level widgets above the table: header line, progress bar, notices
+and the finished banner. Each takes a whole snapshot and shows its part."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import ProgressBar, Static
+
+from virnucpro_bridge.snapshot import RunSnapshot
+
+from . import format as fmt
+
+SEP = ("  ·  ", "$text-muted")
+
+
+def header_left(title: str, snapshot: RunSnapshot | None) -> Content:
+    if snapshot is None:
+        return Content.assemble((title, "bold $accent"), SEP, ("waiting for the first snapshot…", "$text-muted"))
+    devices = len(snapshot.devices)
+    return Content.assemble(
+        (title, "bold $accent"), SEP,
+        (snapshot.name or fmt.DASH, "bold"), SEP,
+        ("task ", "$text-muted"), snapshot.task or fmt.DASH, SEP,
+        (f"{devices} device{'s' if devices != 1 else ''}", ""),
+    )
+
+
+def header_right(snapshot: RunSnapshot | None, refresh: float, stale_s: float | None) -> Content:
+    parts: list = []
+    if snapshot is not None:
+        if snapshot.finished:
+            state = ("finished", "bold $success" if not snapshot.units_failed else "bold $warning")
+        elif snapshot.stopping:
+            state = ("stopping", "bold $warning")
+        else:
+            state = None
+        if state:
+            parts += [state, SEP]
+        steal = ("stealing on", "$success") if snapshot.stealing else ("stealing off", "bold $warning")
+        parts += [
+            ("elapsed ", "$text-muted"), fmt.duration(snapshot.elapsed), "  ",
+            ("ETA ", "$text-muted"), fmt.duration(None if snapshot.finished else snapshot.eta), SEP,
+            steal, SEP,
+        ]
+    if stale_s is not None:
+        parts += [(f"no update for {fmt.duration(stale_s)}", "bold $error"), SEP]
+    parts.append((f"⟳ {refresh:g}s", "$text-muted"))
+    return Content.assemble(*parts)
+
+
+def progress_label(snapshot: RunSnapshot) -> Content:
+    parts: list = [
+        ("units ", "$text-muted"), f"{units_finished(snapshot):,}/{snapshot.units_total:,}",
+    ]
+    if snapshot.units_skipped:
+        parts.append((f" ({snapshot.units_skipped:,} resumed)", "$text-muted"))
+    parts += [
+        SEP, ("seqs ", "$text-muted"),
+        f"{fmt.compact(snapshot.sequences_done)}/{fmt.compact(snapshot.sequences_total)}",
+        SEP, fmt.rate(snapshot.throughput), (" seq/s", "$text-muted"),
+        SEP, ("in flight ", "$text-muted"), f"{snapshot.units_in_flight:,}",
+    ]
+    if snapshot.units_failed:
+        parts += [SEP, (f"{snapshot.units_failed:,} failed", "bold $error")]
+    return Content.assemble(*parts)
+
+
+def units_finished(snapshot: RunSnapshot) -> int:
+    """Units that need no more work: done now, done in an earlier run, or failed."""
+    return min(snapshot.units_total, snapshot.units_done + snapshot.units_skipped + snapshot.units_failed)
+
+
+class RunHeader(Horizontal):
+    """Run name, task and devices on the left; elapsed, ETA and switches on the right."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header-left")
+        yield Static(id="header-right")
+
+    def show(self, title: str, snapshot: RunSnapshot | None, refresh: float, stale_s: float | None) -> None:
+        self.query_one("#header-left", Static).update(header_left(title, snapshot))
+        self.query_one("#header-right", Static).update(header_right(snapshot, refresh, stale_s))
+
+
+class RunProgress(Horizontal):
+    """Overall progress: a bar over units, then sequences, seq/s and failures."""
+
+    def compose(self) -> ComposeResult:
+        yield ProgressBar(total=1, show_eta=False, id="progress-bar")
+        yield Static(id="progress-label")
+
+    def show(self, snapshot: RunSnapshot) -> None:
+        self.query_one(ProgressBar).update(total=max(1, snapshot.units_total), progress=units_finished(snapshot))
+        self.query_one("#progress-label", Static).update(progress_label(snapshot))
+        self.set_class(snapshot.units_failed > 0, "-failures")
+
+
+def summary_content(snapshot: RunSnapshot) -> Content:
+    """The finished banner: makespan, units, steals, failures, where results are."""
+    summary = snapshot.summary or {}
+    failed = summary.get("files_failed", snapshot.units_failed)
+    done = summary.get("files_done", snapshot.units_done + snapshot.units_skipped)
+    total = summary.get("files_total", snapshot.units_total)
+    makespan = summary.get("makespan_s", snapshot.elapsed)
+    steals = summary.get("steals", snapshot.steals_total)
+    sequences = summary.get("sequences", snapshot.sequences_done)
+    head = ("✓ Run finished", "bold $success") if not failed else (f"! Run finished with {failed:,} failed", "bold $error")
+    code = snapshot.exit_code
+    return Content.assemble(
+        head, SEP,
+        ("makespan ", "$text-muted"), fmt.duration(makespan), SEP,
+        ("units ", "$text-muted"), f"{done:,}/{total:,}", SEP,
+        ("sequences ", "$text-muted"), fmt.count(sequences), SEP,
+        ("steals ", "$text-muted"), f"{steals:,}", SEP,
+        ("exit ", "$text-muted"), fmt.DASH if code is None else str(code),
+        "\n",
+        ("results in ", "$text-muted"), (snapshot.out_dir or fmt.DASH, "bold"),
+        ("   press q to quit", "$text-muted"),
+    )
+
+
+class FinishedBanner(Static):
+    """Hidden until the run finishes; then the summary, until the user quits."""
+
+    def show(self, snapshot: RunSnapshot) -> None:
+        self.display = snapshot.finished
+        if snapshot.finished:
+            self.update(summary_content(snapshot))
+            self.set_class(bool(snapshot.units_failed or (snapshot.summary or {}).get("files_failed")), "-failed")
