@@ -23,7 +23,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .models import DEMO_MARKER, REGRESSION_SUFFIX
+from .models import DEMO_MARKER, REGRESSION_SUFFIX, offline, quiet_transformers
 
 ESM_NAME = "esm2_t2_demo"
 TOKEN_ALPHABET = "ACGTN"
@@ -98,6 +98,8 @@ def nucleotide_tokenizer():  # -> transformers.PreTrainedTokenizerFast
 
 
 def write_dnabert(folder: Path, spec: DemoSpec) -> Path:
+    offline()
+    quiet_transformers()
     from transformers import BertConfig, BertModel
 
     tokenizer = nucleotide_tokenizer()
