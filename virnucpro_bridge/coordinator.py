@@ -10,7 +10,9 @@ scheduling methods from its dispatcher thread; a UI calls ``snapshot()``,
 
 Only the dispatcher thread moves units between queues; commands set flags
 and leave the moving (drain's give-back) to the dispatcher, woken through
-``wake``. Counters have a single writer, so readers need no global lock.
+``wake``. ``lock`` (re-entrant) is held by the dispatcher while it changes
+state and, briefly, by snapshots and commands, so a reader never sees a deque
+mid-mutation. Manager reads (IPC) happen outside it.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class Coordinator:
         self.summary: dict | None = None
         self._pending_drains: set[int] = set()
         self._controls = threading.Lock()
+        self.lock = threading.RLock()
 
     # -- setup ---------------------------------------------------------------
     def assign_initial(self) -> None:
@@ -283,6 +286,26 @@ class Coordinator:
         return self.books[index]
 
     def pause(self, index: int) -> str:
+        with self.lock:
+            return self._pause(index)
+
+    def resume(self, index: int) -> str:
+        with self.lock:
+            return self._resume(index)
+
+    def drain(self, index: int) -> str:
+        with self.lock:
+            return self._drain(index)
+
+    def set_stealing(self, enabled: bool) -> str:
+        with self.lock:
+            return self._set_stealing(enabled)
+
+    def stop(self, now: bool = False) -> str:
+        with self.lock:
+            return self._stop(now)
+
+    def _pause(self, index: int) -> str:
         book = self._book(index)
         if not book.alive:
             raise CommandError(f"{book.spec.label} is {'dead' if book.dead else 'drained'}")
@@ -291,14 +314,14 @@ class Coordinator:
         book.paused = True
         return self._control(book, "paused" + (" after its current unit" if book.in_flight else ""))
 
-    def resume(self, index: int) -> str:
+    def _resume(self, index: int) -> str:
         book = self._book(index)
         if not book.paused:
             return f"{book.spec.label} is not paused"
         book.paused = False
         return self._control(book, "resumed")
 
-    def drain(self, index: int) -> str:
+    def _drain(self, index: int) -> str:
         book = self._book(index)
         if not book.alive or book.draining:
             raise CommandError(f"{book.spec.label} is already {'dead' if book.dead else 'draining'}")
@@ -307,14 +330,14 @@ class Coordinator:
             self._pending_drains.add(index)
         return self._control(book, "draining: finishes its current unit, gives its queue back, stops")
 
-    def set_stealing(self, enabled: bool) -> str:
+    def _set_stealing(self, enabled: bool) -> str:
         self.stealing = bool(enabled)
         message = f"work stealing {'on' if enabled else 'off'}"
         self._event(S.EV_CONTROL, "info", message)
         self.wake()
         return message
 
-    def stop(self, now: bool = False) -> str:
+    def _stop(self, now: bool) -> str:
         self.stopping = True
         self.stop_now = self.stop_now or now
         message = "stopping now" if now else "stopping after the units in flight"
@@ -401,7 +424,8 @@ class Coordinator:
     def _event(self, kind: str, level: str, message: str, device: int | None = None,
                now: float | None = None) -> None:
         when = self.clock() if now is None else now
-        self.events.append(S.RunEvent(next(self._seq), when, kind, level, message, device))
+        with self.lock:
+            self.events.append(S.RunEvent(next(self._seq), when, kind, level, message, device))
 
     def info(self, message: str, level: str = "info") -> None:
         self._event(S.EV_INFO if level == "info" else S.EV_WARNING, level, message)
@@ -430,12 +454,16 @@ class Coordinator:
 
     # -- the UI interfaces -------------------------------------------------------------
     def snapshot(self) -> S.RunSnapshot:
-        return build_snapshot(self, self._reports())
+        reports = self._reports()
+        with self.lock:
+            return build_snapshot(self, reports)
 
     def device_detail(self, index: int) -> S.DeviceDetail:
         if not 0 <= index < len(self.books):
             raise IndexError(index)
-        return build_detail(self, index, self._reports())
+        reports = self._reports()
+        with self.lock:
+            return build_detail(self, index, reports)
 
     def get_gpu_metrics(self) -> list[dict]:
         """Per-device metrics as plain dicts (the original plan's name)."""

@@ -111,50 +111,58 @@ class LocalPool:
         for i, (conn, proc) in enumerate(zip(self.conns, self.procs)):
             by_obj[conn] = ("conn", i)
             by_obj[proc.sentinel] = ("exit", i)
-        last_steal = last_tick = last_refresh = time.monotonic()
+        self._last_steal = self._last_tick = self._last_refresh = time.monotonic()
         while True:
             ready = wait(list(by_obj), timeout=TICK_S)
-            just_idle: set[int] = set()
-            exits = []
-            for obj in ready:
-                what, i = by_obj[obj]
-                if what == "wake":
-                    while self._wake_r.poll():
-                        self._wake_r.recv_bytes()
-                elif what == "conn":
-                    self._drain_conn(i, just_idle, by_obj)
-                else:
-                    exits.append(i)
-            for i in exits:  # after the pipes, so a last "done" is never lost
-                self._drain_conn(i, just_idle, by_obj)
-                by_obj.pop(self.procs[i].sentinel, None)
-                by_obj.pop(self.conns[i], None)
-                if i not in self.expected_exit:
-                    coord.device_died(i, describe_exit(self.procs[i].exitcode))
-            now = time.monotonic()
-            if coord.stopping and self.stop_requested_at is None:
-                self.stop_requested_at = now
-            if coord.stop_now or (self.stop_requested_at is not None and now - self.stop_requested_at > self.grace):
-                self._kill_all()
-                break
-            for i in coord.take_pending_drains():
-                self._send_stop(i)
-                coord.mark_drained(i)
-            steal_due = now - last_steal >= self.steal_interval
-            if steal_due:
-                last_steal = now
-            self._dispatch_idle(just_idle, steal_due)
-            if now - last_tick >= TICK_S:
-                last_tick = now
-                coord.detect_stalled_workers()
-            if now - last_refresh >= self.refresh:
-                last_refresh = now
-                coord.sample_history()
-                if self.on_tick:
-                    self.on_tick()
-            if not coord.work_left() or not coord.can_progress():
-                break
+            with coord.lock:
+                if not self._step(ready, by_obj):
+                    break
         return self._finish()
+
+    def _step(self, ready: list, by_obj: dict) -> bool:
+        """One pass over what woke us (caller holds coord.lock); False when the run is over."""
+        coord = self.coord
+        just_idle: set[int] = set()
+        exits = []
+        for obj in ready:
+            what, i = by_obj[obj]
+            if what == "wake":
+                while self._wake_r.poll():
+                    self._wake_r.recv_bytes()
+            elif what == "conn":
+                self._drain_conn(i, just_idle, by_obj)
+            else:
+                exits.append(i)
+        for i in exits:  # after the pipes, so a last "done" is never lost
+            self._drain_conn(i, just_idle, by_obj)
+            by_obj.pop(self.procs[i].sentinel, None)
+            by_obj.pop(self.conns[i], None)
+            if i not in self.expected_exit:
+                coord.device_died(i, describe_exit(self.procs[i].exitcode))
+        now = time.monotonic()
+        if coord.stopping and self.stop_requested_at is None:
+            self.stop_requested_at = now
+        if coord.stop_now or (self.stop_requested_at is not None and now - self.stop_requested_at > self.grace):
+            self._kill_all()
+            return False
+        for i in coord.take_pending_drains():
+            self._send_stop(i)
+            coord.mark_drained(i)
+        steal_due = now - self._last_steal >= self.steal_interval
+        if steal_due:
+            self._last_steal = now
+        self._dispatch_idle(just_idle, steal_due)
+        if now - self._last_tick >= TICK_S:
+            self._last_tick = now
+            coord.detect_stalled_workers()
+        if now - self._last_refresh >= self.refresh:
+            self._last_refresh = now
+            coord.sample_history()
+            if self.on_tick:
+                self.on_tick()
+        if not coord.work_left() or not coord.can_progress():
+            return False
+        return True
 
     def _drain_conn(self, i: int, just_idle: set[int], by_obj: dict) -> None:
         conn = self.conns[i]
@@ -225,13 +233,14 @@ class LocalPool:
             if proc.is_alive():
                 proc.kill()
                 proc.join(1.0)
-        unrun = [u for b in coord.books for u in b.queue]
-        if unrun and not coord.stopping:
-            for unit in unrun:  # queued, but no device left alive to run them
-                coord.failed[unit.uid] = "no live device left to run it"
-                coord.errors.append(f"{unit.uid}: no live device left to run it")
-        if coord.stopping and (unrun or coord.units_done + len(coord.failed) < len(coord.units)):
-            coord.interrupted = True
+        with coord.lock:
+            unrun = [u for b in coord.books for u in b.queue]
+            if unrun and not coord.stopping:
+                for unit in unrun:  # queued, but no device left alive to run them
+                    coord.failed[unit.uid] = "no live device left to run it"
+                    coord.errors.append(f"{unit.uid}: no live device left to run it")
+            if coord.stopping and (unrun or coord.units_done + len(coord.failed) < len(coord.units)):
+                coord.interrupted = True
         if coord.interrupted:
             return 130
         return 1 if coord.failed else 0

@@ -10,6 +10,7 @@ on the main thread over ``run.coord`` and then calls ``Run.wait()``.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import threading
 import time
@@ -135,8 +136,12 @@ class Run:
             self._log_error("dispatcher", traceback.format_exc())
             self.pool._kill_all()
             code = 1
-        self.coord.status = self.coord._reports()  # freeze the last readings
-        summary = self.coord.finish(code)
+        reports = self.coord._reports()
+        with self.coord.lock:
+            self.coord.status = reports  # freeze the last readings
+            summary = self.coord.finish(code)
+        # ru_maxrss is KiB on Linux; the main process only (workers are separate)
+        summary["main_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if self.metrics:
             self.metrics.append(self.coord.snapshot())
             self.metrics.close()

@@ -1,0 +1,110 @@
+"""Scheduling benchmarks on simulated GPUs (prints numbers, asserts nothing).
+
+1. Makespan / lower bound on 8 heterogeneous simulated GPUs, for the default
+   (weighted + stealing), --no-steal, and --no-steal --no-weighted.
+2. Scheduling overhead: zero-cost units through 8 simulated devices.
+3. Main-process memory: peak RSS over 20,000 units vs over 1,000 units.
+
+Usage: python benchmarks/bench_sched.py [makespan|overhead|memory ...]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPEEDS = (2.5, 1.5, 1.5, 1.0, 1.0, 1.0, 0.9, 0.75)
+RATE = 50_000.0  # --sim-rate: residues/s at speed 1
+IDEAL_S = 20.0  # scale the file sizes so Σcost / Σspeed is about this
+SEQ_LEN = 1_000  # residues per sequence in generated files
+LBTUI = [sys.executable, "-m", "lbtui.cli"]
+
+
+def write_files(folder: Path, residues: list[int], seq_len: int = SEQ_LEN) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, total in enumerate(residues):
+        lines = []
+        left, j = max(1, total), 0
+        while left > 0:
+            n = min(seq_len, left)
+            lines.append(f">f{i}_s{j}\n{'ACGT' * (n // 4)}{'A' * (n % 4)}\n")
+            left -= n
+            j += 1
+        (folder / f"file_{i:05d}.fa").write_text("".join(lines))
+
+
+def run(inputs: Path, out: Path, speeds, *extra: str) -> dict:
+    gpus = "sim:" + ",".join(str(s) for s in speeds)
+    cmd = LBTUI + ["run", "--headless", "--refresh", "60", "--gpus", gpus, "--out", str(out),
+                   "--sim-rate", str(RATE), *extra, str(inputs)]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        sys.exit(f"lbtui exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    summary = json.loads((out / "summary.json").read_text())
+    summary["wall_s"] = wall
+    summary["manifest"] = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    return summary
+
+
+def lower_bound(summary: dict, speeds) -> float:
+    """LB = max(Σcost/Σspeed, max cost/max speed), cost = measured s × device speed."""
+    costs = [e["seconds"] * speeds[e["device_index"]] for e in summary["manifest"]]
+    return max(sum(costs) / sum(speeds), max(costs) / max(speeds))
+
+
+def bench_makespan(tmp: Path) -> None:
+    rng = random.Random(7)
+    draws = [rng.lognormvariate(0.0, 0.8) for _ in range(240)]
+    scale = IDEAL_S * sum(SPEEDS) * RATE / sum(draws)
+    inputs = tmp / "makespan"
+    write_files(inputs, [int(d * scale) for d in draws])
+    print(f"makespan: 240 files, lognormal(0, 0.8), jitter 0.3, speeds {','.join(map(str, SPEEDS))}, "
+          f"ideal ≈ {IDEAL_S:.0f} s")
+    for label, extra in (("default (weighted + stealing)", ()), ("--no-steal", ("--no-steal",)),
+                         ("--no-steal --no-weighted", ("--no-steal", "--no-weighted"))):
+        s = run(inputs, tmp / f"out-{len(extra)}", SPEEDS, "--sim-jitter", "0.3", *extra)
+        lb = lower_bound(s, SPEEDS)
+        print(f"  {label:<32} makespan {s['makespan_s']:7.2f} s  LB {lb:6.2f} s  "
+              f"ratio {s['makespan_s'] / lb:5.3f}  steals {s['steals']}")
+
+
+def bench_overhead(tmp: Path, units: int = 5_000) -> None:
+    inputs = tmp / "overhead"
+    write_files(inputs, [100] * units, seq_len=100)
+    s = run(inputs, tmp / "out-overhead", (1.0,) * 8, "--sim-rate", "1e15")
+    rate = units / s["makespan_s"] if s["makespan_s"] else math.inf
+    print(f"overhead: {units} zero-cost units on 8 simulated devices: {rate:,.0f} units/s "
+          f"(first dispatch to last completion {s['makespan_s']:.2f} s; whole command {s['wall_s']:.2f} s)")
+
+
+def bench_memory(tmp: Path) -> None:
+    peaks = {}
+    for n in (1_000, 20_000):
+        inputs = tmp / f"mem-{n}"
+        write_files(inputs, [100] * n, seq_len=100)
+        s = run(inputs, tmp / f"out-mem-{n}", (1.0,) * 8, "--sim-rate", "1e15")
+        peaks[n] = s["main_peak_rss_mb"]
+        print(f"memory: {n:>6} units: main process peak RSS {peaks[n]:.1f} MB "
+              f"({n / s['makespan_s']:,.0f} units/s)")
+    print(f"memory: growth from 1,000 to 20,000 units: {peaks[20_000] - peaks[1_000]:+.1f} MB (target < 50 MB)")
+
+
+def main(argv: list[str]) -> None:
+    which = argv or ["makespan", "overhead", "memory"]
+    os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    with tempfile.TemporaryDirectory(prefix="lbtui-bench-") as tmp:
+        for name in which:
+            {"makespan": bench_makespan, "overhead": bench_overhead, "memory": bench_memory}[name](Path(tmp))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
