@@ -27,10 +27,10 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
         return S.STALLED
     if not book.ready:
         return S.STARTING
+    if book.in_flight is not None:  # a paused device finishes its unit first (DeviceView.paused)
+        return S.RUNNING
     if book.paused:
         return S.PAUSED
-    if book.in_flight is not None:
-        return S.RUNNING
     if coord.finished or (coord.queued == 0 and coord.in_flight == 0) or coord.stopping:
         return S.DONE
     return S.IDLE
