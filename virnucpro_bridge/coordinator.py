@@ -35,6 +35,7 @@ from .views import build_detail, build_snapshot, build_summary
 
 NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence
 STOPPED_RATE = 1e-9  # a paused or stalled victim starts nothing: its queue is free to take
+STOPPED_BACKLOG = 1.0  # cost counted as in flight on a stopped victim: at STOPPED_RATE, "never starts"
 STEALS_KEPT = 50  # the snapshot's "last 50 steal events"
 EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own history
 ERRORS_KEPT = 100
@@ -124,11 +125,16 @@ class Coordinator:
 
     def _victim_view(self, book: DeviceBook, scale: float, now: float) -> VictimView:
         rate = self.rate(book, scale)
-        if book.paused or book.stalled or not book.ready:
+        stopped = book.paused or book.stalled or not book.ready
+        if stopped:
             rate = STOPPED_RATE
+        current = self._current_remaining(book, rate, now)
+        if stopped:
+            # It will not start even its next unit: without this, an idle paused
+            # device's only queued unit looks "about to start" and is never taken.
+            current += STOPPED_BACKLOG
         tail = book.queue[-1].cost if book.queue else 0.0
-        return VictimView(book.spec.index, rate, self._current_remaining(book, rate, now),
-                          book.queued_cost, len(book.queue), tail)
+        return VictimView(book.spec.index, rate, current, book.queued_cost, len(book.queue), tail)
 
     # -- dispatch (dispatcher thread) --------------------------------------------
     def device_ready(self, index: int, pid: int | None = None) -> None:
