@@ -1,0 +1,125 @@
+"""The task in-process: setup, run_unit, finalize_file; determinism; bad input."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from virnucpro_bridge.errors import UnitError
+from virnucpro_bridge.fasta import scan
+from virnucpro_bridge.tasks import load_task
+from virnucpro_bridge.tasks.virnucpro import VirNucProTask
+from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
+from virnucpro_bridge.tasks.virnucpro.task import results_dir
+from virnucpro_bridge.units import Unit
+
+from .conftest import REF, read_fasta, write_fasta
+
+DEMO_DATA = Path(__file__).resolve().parents[2] / "lbtui" / "demo_data"
+
+
+def units_of(path: Path, shard_size: int, rel: str | None = None) -> list[Unit]:
+    s = scan(path, shard_size)
+    rel = rel or path.name
+    n = len(s.shards)
+    return [Unit(f"{rel}#{i}" if n > 1 else rel, str(path), rel, i, n, sh.start, sh.count,
+                 sh.residues, s.sha256) for i, sh in enumerate(s.shards)]
+
+
+def run_file(task, path: Path, out: Path, shard_size: int = 10_000) -> dict[str, bytes]:
+    """Every unit of ``path`` (in reverse order, as stealing might), then finalize."""
+    units = units_of(path, shard_size)
+    done = []
+    for unit in reversed(units):
+        output = out / task.output_path(unit)
+        assert task.run_unit(unit, output, lambda n: None) == unit.count
+        done.append((unit, output))
+    written = task.finalize_file(units[0].rel, done, out)
+    return {p.name: p.read_bytes() for p in written}
+
+
+def test_registry_resolves_the_task():
+    assert load_task("virnucpro") is VirNucProTask
+
+
+def test_check_flags_demo_models(demo_models):
+    notices = VirNucProTask({"models": str(demo_models), "chunk_length": 300}).check()
+    assert len(notices) == 1 and "MEANINGLESS" in notices[0] and str(demo_models) in notices[0]
+
+
+def test_output_locations(cpu_task):
+    one = units_of(REF / "test_with_orfs.fa", 10)[0]
+    assert cpu_task.output_path(one) == "units/test_with_orfs.fa.tsv"
+    sharded = units_of(DEMO_DATA / "tiny_sample.fa", 3)
+    assert cpu_task.output_path(sharded[2]) == "units/tiny_sample.fa.shard0002.tsv"
+    assert results_dir(Path("/o"), "sub/reads.fa.gz") == Path("/o/results/sub/reads")
+
+
+def test_reference_input_end_to_end(cpu_task, tmp_path):
+    files = run_file(cpu_task, REF / "test_with_orfs.fa", tmp_path)
+    lines = files["prediction_results.txt"].decode().splitlines()
+    assert lines[0] == "Sequence_ID\tPrediction\tscore1\tscore2"
+    ids = [line.split("\t")[0] for line in lines[1:]]
+    assert ids == [rid for rid, _ in read_fasta(REF / "test_with_orfs_identified_protein.faa")]
+    for line in lines[1:]:
+        _, label, s1, s2 = line.split("\t")
+        assert label == ("virus" if float(s2) > float(s1) else "others")
+    assert files["prediction_results_highestscore.csv"].decode().splitlines() == [
+        "Modified_ID\tIs_Virus", *[f"synthetic_seq_{i}_chunk_1\t{v}" for i, v in
+                                   ((1, _virus(lines, "synthetic_seq_1")), (2, _virus(lines, "synthetic_seq_2")))]]
+
+
+def _virus(lines, prefix):
+    rows = [line.split("\t") for line in lines[1:] if line.startswith(prefix + "_")]
+    return str(max(float(r[3]) for r in rows) >= max(float(r[2]) for r in rows))
+
+
+def test_identical_bytes_across_runs_shardings_and_threads(cpu_task, tmp_path):
+    path = DEMO_DATA / "hospital_swab.fa.gz"
+    reference = run_file(cpu_task, path, tmp_path / "a")
+    assert reference["prediction_results.txt"].count(b"\n") > 50
+    assert run_file(cpu_task, path, tmp_path / "b") == reference
+    assert run_file(cpu_task, path, tmp_path / "c", shard_size=37) == reference
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert run_file(cpu_task, path, tmp_path / "d", shard_size=150) == reference
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_progress_counts_sequences(cpu_task, tmp_path):
+    rng = random.Random(5)
+    path = write_fasta(tmp_path / "many.fa", [(f"r{i}", coding_sequence(rng, 1400)) for i in range(200)])
+    seen = []
+    unit = units_of(path, 10_000)[0]
+    cpu_task.run_unit(unit, tmp_path / "u.tsv", seen.append)
+    assert seen == sorted(seen) and seen[-1] == 200 and len(seen) > 1
+
+
+def test_chunk_length_300(demo_models, tmp_path):
+    from virnucpro_bridge.devices import DeviceSpec
+
+    task = VirNucProTask({"models": str(demo_models), "chunk_length": 300})
+    task.setup(DeviceSpec(0, "cpu", "cpu0", 1.0))
+    files = run_file(task, REF / "test_fixed_500bp.fa", tmp_path)
+    ids = [line.split("\t")[0] for line in files["prediction_results.txt"].decode().splitlines()[1:]]
+    assert ids and all("_chunk_" in i for i in ids)
+    assert any(i.startswith("fixed_500bp_seq1_chunk_2") for i in ids)  # 500 bp -> two 300 bp chunks
+
+
+@pytest.mark.parametrize("records, message", [
+    ([("a", "ACGTACGT"), ("b", "ACGT"), ("a", "GGGG")], "bad.fa: duplicate sequence id 'a'"),
+    ([("a", "ACGTACGT"), ("p", "MKVLEEFIQPLLK")], "bad.fa: record 'p' is not a nucleotide sequence"),
+])
+def test_bad_unit_input_is_one_clear_error(cpu_task, tmp_path, records, message):
+    path = write_fasta(tmp_path / "bad.fa", records)
+    unit = units_of(path, 10_000)[0]
+    output = tmp_path / "out.tsv"
+    with pytest.raises(UnitError) as info:
+        cpu_task.run_unit(unit, output, lambda n: None)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert not output.exists()
