@@ -251,6 +251,7 @@ class LbtuiApp(App[None]):
         log = self.query_one(EventLog)
         if message.ok:
             log.add_line(self.clock(), f"{message.label}: {message.text}", "control", "›")
+            log.echoed.append(message.text)
         else:
             log.add_line(self.clock(), f"{message.label} failed: {message.text}", "error", "✗")
             self.notify(message.text, title=f"{message.label} failed", severity="error")

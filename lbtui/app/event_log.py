@@ -8,6 +8,7 @@ unless the user has scrolled up.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from rich.style import Style
@@ -53,6 +54,9 @@ class EventLog(RichLog):
         super().__init__(max_lines=max_lines, min_width=20, wrap=False, markup=False, id=id)
         self.last_seq = 0
         self.lines_written = 0
+        # Replies to our own commands, already logged; the engine's control
+        # event with the same text is then not logged a second time.
+        self.echoed: deque[str] = deque(maxlen=32)
         self.label: Callable[[int], str] = lambda index: f"GPU{index}"
 
     def add_events(self, events: Iterable[snap.RunEvent]) -> int:
@@ -73,6 +77,9 @@ class EventLog(RichLog):
         self.border_title = "Events: none yet"
 
     def add_event(self, event: snap.RunEvent) -> None:
+        if event.kind == snap.EV_CONTROL and event.message in self.echoed:
+            self.echoed.remove(event.message)
+            return
         if event.kind == snap.EV_STEAL and event.steal is not None:
             message, tone = steal_line(event.steal, self.label), "steal"
         else:

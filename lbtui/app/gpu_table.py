@@ -53,6 +53,7 @@ COLUMNS = (
 PADDING = 1  # DataTable's cell_padding, on each side of every column
 
 # Row styles by displayed state; states not listed use the plain row style.
+RESTING = ("paused", "drained", "done", "dead")  # not expected to be busy: utilization is not coloured
 ROW_STATES = ("idle", "paused", "pausing", "draining", "drained", "stalled", "dead", "done")
 
 
@@ -222,6 +223,8 @@ class GpuTable(DataTable):
             return fmt.state_text(view), styles.get(f"state-{state}", plain)
         if key == "util":
             level = fmt.util_level(view.utilization)
+            if state in RESTING:  # 0 % on a paused or finished device is no alarm
+                return fmt.percent(view.utilization), styles["missing"]
             return fmt.percent(view.utilization), styles[f"util-{level}" if level else "missing"]
         if key == "trend":
             return fmt.spark(samples, width), styles["trend"]

@@ -38,8 +38,8 @@ class ConfirmDrain(ModalScreen[bool]):
                 classes="dialog-body",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Drain  [y]", id="yes", variant="warning")
-                yield Button("Cancel  [n]", id="no")
+                yield Button(Content("Drain  [y]"), id="yes", variant="warning")
+                yield Button(Content("Cancel  [n]"), id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -75,9 +75,9 @@ class QuitModal(ModalScreen[str | None]):
                 classes="dialog-body",
             )
             with Vertical(classes="dialog-choices"):
-                yield Button("Stop after units in flight  [a]", id="after", variant="primary")
-                yield Button("Stop now (units in flight are lost)  [n]", id="now", variant="error")
-                yield Button("Cancel  [c]", id="cancel")
+                yield Button(Content("Stop after units in flight  [a]"), id="after", variant="primary")
+                yield Button(Content("Stop now (units in flight are lost)  [n]"), id="now", variant="error")
+                yield Button(Content("Cancel  [c]"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#after", Button).focus()

@@ -60,6 +60,7 @@ async def test_p_pauses_then_resumes_the_selected_device():
         assert fake.calls == [("pause", 0)]
         assert cell(app, 0, "state") == "‖ paused"
         assert "pause GPU0: GPU0 paused" in log_text(app)
+        assert log_text(app).count("GPU0 paused") == 1  # the engine's echo of it is not repeated
         await pilot.press("p")
         await settle(pilot)
         assert fake.calls[-1] == ("resume", 0)
