@@ -155,15 +155,15 @@ def main(args: argparse.Namespace) -> int:
     dashboard = not args.headless and sys.stdout.isatty()
     coord = run.start()
     if dashboard:
-        from .app import run_dashboard
+        from .app import LbtuiApp
 
-        with signals(coord, dashboard=True):
-            run_dashboard(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish,
-                          title=f"lbtui · {coord.name}")
+        app = LbtuiApp(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish)
+        with signals(coord, app=app):
+            app.run()
         if not run.finished and not coord.stopping:
             coord.stop(now=False)  # the app closed without saying how: finish units in flight
     else:
-        with signals(coord, dashboard=False):
+        with signals(coord):
             follow(coord, refresh=args.refresh, done=lambda: run.finished)
     code = run.wait()
     if dashboard:
@@ -173,14 +173,18 @@ def main(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def signals(coord, *, dashboard: bool):
+def signals(coord, *, app=None):
     """SIGINT/SIGTERM: hand out no more work and let units in flight finish
-    (within --grace); a second signal stops at once."""
+    (within --grace); a second signal stops at once. Under the dashboard,
+    Ctrl+C is a key (the quit dialog) and SIGTERM also closes the app once
+    the run has finished."""
 
     def handler(signum, _frame):
         coord.stop(now=coord.stopping)
+        if app is not None:
+            app.exit_on_finish = True  # read by the app on its next snapshot
 
-    wanted = [signal.SIGTERM] if dashboard else [signal.SIGINT, signal.SIGTERM]
+    wanted = [signal.SIGTERM] if app is not None else [signal.SIGINT, signal.SIGTERM]
     previous = {s: signal.signal(s, handler) for s in wanted}
     try:
         yield
