@@ -92,6 +92,7 @@ class Coordinator:
         self.stop_now = False
         self.interrupted = False  # a stop left units undone
         self.finished = False
+        self.finished_at: float | None = None
         self.exit_code: int | None = None
         self.summary: dict | None = None
         self._pending_drains: set[int] = set()
@@ -453,6 +454,7 @@ class Coordinator:
         return self.in_flight > 0 or any(b.alive and not b.draining for b in self.books)
 
     def finish(self, exit_code: int) -> dict:
+        self.finished_at = self.clock()
         self.finished = True
         self.exit_code = exit_code
         self.summary = build_summary(self)

@@ -93,14 +93,14 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
     now = coord.clock()
     devices = tuple(device_view(coord, b, reports.get(b.spec.index), now) for b in coord.books)
     started = coord.first_dispatch
-    end = now if not coord.finished else (coord.last_completion or now)
+    end = now if not coord.finished else (coord.finished_at or now)
     return S.RunSnapshot(
         time=now,
         name=coord.name,
         task=coord.task,
         out_dir=coord.out_dir,
         started_at=started,
-        elapsed=max(0.0, end - (started or coord.created)),
+        elapsed=max(0.0, end - coord.created),  # wall time of the run, model loading included
         eta=eta(coord, now),
         devices=devices,
         units_total=len(coord.units) + coord.units_skipped,
