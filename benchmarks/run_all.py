@@ -1,0 +1,30 @@
+"""`make bench`: every benchmark, one after the other; each prints its own numbers.
+
+Usage: python benchmarks/run_all.py [sched] [ui] [virnucpro]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = {
+    "sched": ["bench_sched.py"],  # makespan/LB, scheduling overhead, main-process memory
+    "ui": ["bench_ui.py"],  # dashboard refresh cost and idle CPU
+    "virnucpro": ["bench_virnucpro.py"],  # per-stage CPU throughput; CUDA when present
+}
+
+
+def main(argv: list[str]) -> int:
+    failed = 0
+    for name in argv or list(SCRIPTS):
+        for script in SCRIPTS[name]:
+            print(f"== {script}", flush=True)
+            failed += subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent) != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
