@@ -84,10 +84,9 @@ class ProteinEmbedder:
             _, strs, tokens = self.convert([(str(i), proteins[i]) for i in batch])
             with _autocast(self.device, self.dtype):
                 reps = self.model(tokens.to(self.device), repr_layers=[self.layer])["representations"][self.layer]
-            reps = reps.float()
-            for row, i in enumerate(batch):
-                n = min(ESM_MAX_RESIDUES, len(strs[row]))
-                out[i] = reps[row, 1:n + 1].mean(0).cpu()
+            means = torch.stack([reps[row, 1:min(ESM_MAX_RESIDUES, len(s)) + 1].float().mean(0)
+                                 for row, s in enumerate(strs)])
+            out[batch] = means.cpu()  # one device-to-host copy per batch
             if done:
                 done(len(batch))
         return out
