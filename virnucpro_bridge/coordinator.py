@@ -365,6 +365,12 @@ class Coordinator:
             pending, self._pending_drains = self._pending_drains, set()
         for index in sorted(pending):
             self._give_back(self.books[index])
+        # A dead or drained device keeps what nobody could take when it went
+        # (every other device paused): hand it out once someone can.
+        stranded = [b for b in self.books if not b.alive and b.queue]
+        if stranded and any(b.accepts_work for b in self.books):
+            for book in stranded:
+                self._give_back(book)
         return [b.spec.index for b in self.books
                 if b.draining and not b.drained and b.in_flight is None and not b.dead]
 

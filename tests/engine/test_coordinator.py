@@ -533,3 +533,29 @@ def test_run_history_samples() -> None:
     detail = coord.device_detail(0)
     assert [v for _, v in detail.utilization_history] == [55.0, 55.0]
     assert len(detail.throughput_history) == 2
+
+
+def test_queue_left_on_a_drained_device_goes_out_after_a_resume() -> None:
+    # Drain while the only other device is paused: nobody can take the queue yet.
+    coord, _ = make((1.0, 1.0), assign=False)
+    load(coord, 0, "a", "b")
+    coord.pause(1)
+    coord.drain(0)
+    assert coord.take_pending_drains() == [0]
+    coord.mark_drained(0)
+    assert queue_of(coord, 0) == ["a", "b"]  # held until someone can take it
+    coord.resume(1)
+    coord.take_pending_drains()  # the dispatcher's next tick
+    assert queue_of(coord, 0) == [] and sorted(queue_of(coord, 1)) == ["a", "b"]
+    assert coord.next_unit(1) is not None
+
+
+def test_queue_of_a_device_dying_while_the_others_are_paused_is_not_lost() -> None:
+    coord, _ = make((1.0, 1.0), assign=False)
+    load(coord, 0, "a", "b")
+    coord.next_unit(0)
+    coord.pause(1)
+    coord.device_died(0, "killed by SIGKILL")
+    coord.resume(1)
+    coord.take_pending_drains()
+    assert sorted(queue_of(coord, 1)) == ["a", "b"]
