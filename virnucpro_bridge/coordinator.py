@@ -225,10 +225,17 @@ class Coordinator:
         first_line = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         if not permanent and flight.attempt <= self.retries and not self.stop_now:
             target = self._place(flight.unit, avoid=book)
+            where = f"on {target.spec.label}" if target is not None else "once a device is free"
+            if target is None and any(b.alive for b in self.books):
+                # Every live device is paused: keep the unit here (a dead or
+                # drained device's queue is handed out again on resume).
+                with book.lock:
+                    book.push(flight.unit, front=True)
+                target = book
             if target is not None:
                 self._event(S.EV_RETRY, "warning",
                             f"{uid} failed on {book.spec.label} (attempt {flight.attempt}): "
-                            f"{first_line}; retrying on {target.spec.label}", book.spec.index, now)
+                            f"{first_line}; retrying {where}", book.spec.index, now)
                 return True
         self.failed[uid] = first_line
         book.units_failed += 1
