@@ -138,6 +138,9 @@ class LocalPool:
             by_obj.pop(self.procs[i].sentinel, None)
             by_obj.pop(self.conns[i], None)
             if i not in self.expected_exit:
+                # The sentinel can fire a moment before the child is reapable;
+                # join (a blocking waitpid) so the exit code is not lost.
+                self.procs[i].join(1.0)
                 coord.device_died(i, describe_exit(self.procs[i].exitcode))
         now = time.monotonic()
         if coord.stopping and self.stop_requested_at is None:
