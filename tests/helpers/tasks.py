@@ -1,0 +1,93 @@
+"""Fault-injecting tasks for the integration tests.
+
+Each behaves like the ``sim`` task (sleeps, writes the same JSON result)
+except on the unit named by ``LBTUI_TEST_UNIT`` (a uid, e.g. ``f03.fa``).
+Attempts are counted in files under ``LBTUI_TEST_STATE`` (a folder), shared
+by every worker process, so a test can tell how often a unit was tried and
+a fault can happen on the first attempt only. Environment variables reach
+the spawned workers because they inherit the main process's environment.
+
+Run them on ``cpu:N`` devices: simulated devices accept only the sim task.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from virnucpro_bridge.errors import UnitError
+from virnucpro_bridge.tasks.sim import SimTask
+from virnucpro_bridge.units import Unit
+
+UNIT_ENV = "LBTUI_TEST_UNIT"
+STATE_ENV = "LBTUI_TEST_STATE"
+FAILS_ENV = "LBTUI_TEST_FAILS"  # FlakyTask: how many attempts fail before one succeeds
+
+
+def record_attempt(unit: Unit) -> int:
+    """Count this attempt at ``unit``; returns 1 for the first, 2 for the second ..."""
+    state = Path(os.environ[STATE_ENV])
+    state.mkdir(parents=True, exist_ok=True)
+    stem = unit.uid.replace("/", "_").replace("#", "_")
+    n = 1
+    while True:
+        try:  # O_EXCL: two workers can never claim the same attempt number
+            os.close(os.open(state / f"{stem}.{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return n
+        except FileExistsError:
+            n += 1
+
+
+def attempts(state: Path, uid: str) -> int:
+    stem = uid.replace("/", "_").replace("#", "_")
+    return len(list(state.glob(f"{stem}.*")))
+
+
+def targeted(unit: Unit) -> bool:
+    return unit.uid == os.environ.get(UNIT_ENV)
+
+
+class FlakyTask(SimTask):
+    """Raises on the first ``LBTUI_TEST_FAILS`` (default 1) attempts at the unit."""
+
+    name = "flaky"
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit) and record_attempt(unit) <= int(os.environ.get(FAILS_ENV, "1")):
+            raise RuntimeError(f"injected transient failure on {unit.uid}")
+        return super().run_unit(unit, output, progress)
+
+
+class BrokenUnitTask(SimTask):
+    """Fails permanently on the unit with UnitError: no retries."""
+
+    name = "broken-unit"
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit):
+            record_attempt(unit)
+            raise UnitError(f"{unit.uid}: not a usable input (injected)")
+        return super().run_unit(unit, output, progress)
+
+
+class CrashTask(SimTask):
+    """The worker dies (SIGSEGV) on the first attempt at the unit."""
+
+    name = "crash"
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit) and record_attempt(unit) == 1:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return super().run_unit(unit, output, progress)
+
+
+class ExitTask(SimTask):
+    """The worker calls os._exit(7) on the first attempt at the unit."""
+
+    name = "exit"
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit) and record_attempt(unit) == 1:
+            os._exit(7)
+        return super().run_unit(unit, output, progress)

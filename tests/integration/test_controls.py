@@ -1,0 +1,121 @@
+"""pause / resume / drain / stop on a live run, driven in-process through the coordinator.
+
+The Run is started the way ``lbtui run`` starts it (spawned workers, the
+dispatcher thread); the test plays the UI: it calls the commands and reads
+snapshots.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from virnucpro_bridge import snapshot as S
+from virnucpro_bridge.runner import Run, RunConfig
+
+from .conftest import assert_each_unit_once, make_inputs, read_manifest, wait_for
+
+UNIT_S = 0.2  # seconds per unit at speed 1 (12 seqs x 250 residues at 15,000/s)
+
+
+@pytest.fixture
+def start_run(tmp_path):
+    runs: list[Run] = []
+
+    def start(n_files: int, gpus: str, **cfg) -> Run:
+        inputs = make_inputs(tmp_path / "in", n_files, seqs=12)
+        config = RunConfig(inputs=[str(inputs)], gpus=gpus, out=str(tmp_path / "out"), refresh=0.25,
+                           task_options={"sim_rate": 15_000.0}, argv=["lbtui", "run", "(test)"], **cfg)
+        run = Run(config)
+        run.prepare()
+        run.start()
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if not run.finished:
+            run.coord.stop(now=True)
+        run.wait(15)
+
+
+def device(run: Run, index: int) -> S.DeviceView:
+    return run.coord.snapshot().devices[index]
+
+
+def test_pause_stops_one_device_and_resume_restarts_it(start_run) -> None:
+    run = start_run(16, "sim:1,1", steal=False)  # no stealing: the paused queue waits for resume
+    coord = run.coord
+    wait_for(lambda: device(run, 0).units_done >= 1, what="SIM0's first unit")
+    coord.pause(0)
+    wait_for(lambda: device(run, 0).state == S.PAUSED, timeout=5, what="SIM0 paused")
+    paused_done = device(run, 0).units_done
+    other_done = device(run, 1).units_done
+    wait_for(lambda: device(run, 1).units_done >= other_done + 2, what="SIM1 going on")
+    view = device(run, 0)
+    assert view.units_done == paused_done and view.current_unit is None and view.queue_depth > 0
+    coord.resume(0)
+    wait_for(lambda: device(run, 0).units_done > paused_done, timeout=5, what="SIM0 resumed")
+    assert run.wait(30) == 0
+    assert_each_unit_once(read_manifest(run.out), {(f"f{i:02d}.fa", 0) for i in range(16)})
+
+
+def test_paused_devices_queue_is_taken_by_the_others(start_run) -> None:
+    run = start_run(10, "sim:1,1", steal_interval=0.2)
+    wait_for(lambda: device(run, 0).state == S.RUNNING, what="SIM0 running")
+    run.coord.pause(0)
+    # SIM0 finishes its unit, then SIM1 takes everything left; the run ends without a resume
+    assert run.wait(30) == 0
+    summary = run.coord.summary
+    assert summary["files_done"] == 10
+    assert summary["devices"][0]["files_done"] <= 1
+    assert summary["devices"][0]["final_state"] == S.PAUSED
+
+
+def test_drain_gives_the_queue_back_and_stops_the_device(start_run) -> None:
+    run = start_run(15, "sim:1,1,1")
+    coord = run.coord
+    wait_for(lambda: device(run, 0).units_done >= 1, what="SIM0's first unit")
+    coord.drain(0)
+    wait_for(lambda: device(run, 0).queue_depth == 0, timeout=2, what="SIM0's queue given back")
+    at_drain = device(run, 0)
+    wait_for(lambda: device(run, 0).state == S.DRAINED, timeout=5, what="SIM0 drained")
+    done = device(run, 0).units_done
+    assert done <= at_drain.units_done + 1  # at most the unit it had in flight
+    assert run.wait(30) == 0
+    summary = coord.summary
+    assert summary["devices"][0]["final_state"] == S.DRAINED
+    assert summary["devices"][0]["files_done"] == done
+    assert summary["files_done"] == 15
+    assert_each_unit_once(read_manifest(run.out), {(f"f{i:02d}.fa", 0) for i in range(15)})
+    assert any(e.kind == S.EV_CONTROL and "SIM0 drained" in e.message for e in coord.snapshot().events)
+
+
+def test_stop_finishes_units_in_flight_and_exits_130(start_run) -> None:
+    run = start_run(16, "sim:1,1")
+    coord = run.coord
+    wait_for(lambda: coord.snapshot().units_done >= 2, what="two units done")
+    with coord.lock:  # the units in flight at the moment of the stop
+        coord.stop(now=False)
+        in_flight = {b.in_flight.unit.uid for b in coord.books if b.in_flight is not None}
+    assert run.wait(30) == 130
+    rows = read_manifest(run.out)
+    files = {r["file"] for r in rows}
+    assert in_flight <= files  # finished, not killed
+    assert len(rows) == len(files) < 16
+    summary = coord.summary
+    assert summary["exit_code"] == 130
+    assert summary["files_done"] == len(rows)
+    assert summary["files_not_run"] == 16 - len(rows)
+    assert (run.out / "summary.json").exists()
+
+
+def test_stop_now_kills_workers_at_once(start_run) -> None:
+    run = start_run(16, "sim:0.2,0.2")  # 1 s units
+    wait_for(lambda: run.coord.snapshot().units_in_flight == 2, what="both devices running")
+    t0 = time.monotonic()
+    run.coord.stop(now=True)
+    assert run.wait(15) == 130
+    assert time.monotonic() - t0 < 3
+    assert run.coord.summary["files_failed"] == 0

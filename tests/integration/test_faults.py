@@ -1,0 +1,160 @@
+"""Faults: a worker killed mid-run, the main process killed (then resumed), signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .conftest import (assert_each_unit_once, make_inputs, read_manifest, run_json, unit_results, wait_for,
+                       write_fasta)
+
+DEATH_NOTICED_S = 2.0  # the issue: a dead worker is noticed within 2 s
+
+
+class LineReader:
+    """Collects a process's stdout lines with the time each arrived."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def first(self, text: str) -> float | None:
+        return next((t for t, line in self.lines if text in line), None)
+
+    def text(self) -> str:
+        self._thread.join(5)
+        return "\n".join(line for _, line in self.lines)
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_sigkill_of_a_worker_loses_nothing(tmp_path, start_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 15, seqs=12)  # 0.2 s per unit
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:1,1,1", "--sim-rate", "15000", "--refresh", "0.5", out=out)
+    reader = LineReader(proc.stdout)
+    victim = run_json(out)["devices"][1]["pid"]
+    wait_for(lambda: len(read_manifest(out)) >= 2, what="two units done")
+    killed_at = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    assert proc.wait(60) == 0, proc.stderr.read()
+    log = reader.text()
+    noticed = reader.first("SIM1 died: killed by SIGKILL")
+    assert noticed is not None, log
+    # the headless log polls snapshots every 0.2 s: allow for that on top of the budget
+    assert noticed - killed_at < DEATH_NOTICED_S + 0.5
+    assert_each_unit_once(read_manifest(out), {(f"f{i:02d}.fa", 0) for i in range(15)})
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files_done"] == 15 and summary["files_failed"] == 0
+    assert summary["devices"][1]["final_state"] == "dead"
+    assert [d["final_state"] for d in summary["devices"]].count("done") == 2
+    assert len(unit_results(out)) == 15
+
+
+def test_sigkill_of_the_main_process_then_resume(tmp_path, start_lbtui, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 16, seqs=12)
+    out = tmp_path / "out"
+    args = ("--gpus", "sim:1,1", "--sim-rate", "15000")
+    proc = start_lbtui(inputs, *args, out=out)
+    info = run_json(out)
+    wait_for(lambda: len(read_manifest(out)) >= 3, what="three units done")
+    children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    workers = [d["pid"] for d in info["devices"]]
+    assert set(workers) <= set(children) and len(children) >= 3  # the workers and the Manager
+    proc.kill()
+    proc.wait(10)
+    killed_at = time.monotonic()
+    wait_for(lambda: all(gone(pid) for pid in children), timeout=5,
+             what=f"workers and Manager {children} to exit on their own")
+    assert time.monotonic() - killed_at < 5
+    assert not (out / "summary.json").exists()
+    # every result present is whole; temp files are the only possible leftovers
+    for path in (out / "units").rglob("*"):
+        if path.is_file() and not path.name.startswith(".tmp-"):
+            json.loads(path.read_text())
+    first = read_manifest(out)
+    assert 3 <= len(first) < 16
+
+    res = run_lbtui(inputs, *args, out=out)
+    assert res.code == 0, res.stderr
+    assert_each_unit_once(read_manifest(out), {(f"f{i:02d}.fa", 0) for i in range(16)})
+    summary = res.summary()
+    assert summary["files_skipped"] == len(first)
+    assert summary["files_done"] == 16 and summary["files_total"] == 16
+    assert "resuming" in res.stdout
+    assert not [p for p in out.rglob(".tmp-*")]
+    assert len(unit_results(out)) == 16
+
+    # A third run has nothing to do; after changing one input, only that file runs again.
+    again = run_lbtui(inputs, *args, out=out)
+    assert again.code == 0 and again.summary()["files_skipped"] == 16
+    assert len(read_manifest(out)) == 16
+    write_fasta(inputs / "f05.fa", 12, seed=99)
+    changed = run_lbtui(inputs, *args, out=out)
+    assert changed.code == 0, changed.stderr
+    rows = read_manifest(out)
+    assert len(rows) == 17 and rows[-1]["file"] == "f05.fa"
+    assert changed.summary()["files_skipped"] == 15
+
+
+def test_resume_reruns_a_unit_whose_result_is_missing(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 3, seqs=4)
+    res = run_lbtui(inputs, "--gpus", "sim:1", "--sim-rate", "100000")
+    assert res.code == 0
+    (res.out / "units" / "f01.fa.json").unlink()
+    (res.out / "units" / ".tmp-abc-f02.fa.json").write_text("{half")  # a killed writer's leftover
+    again = run_lbtui(inputs, "--gpus", "sim:1", "--sim-rate", "100000")
+    assert again.code == 0
+    assert again.summary()["files_skipped"] == 2
+    assert read_manifest(res.out)[-1]["file"] == "f01.fa"
+    assert not list(res.out.rglob(".tmp-*"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_after_units_in_flight(tmp_path, start_lbtui, sig) -> None:
+    inputs = make_inputs(tmp_path / "in", 16, seqs=12)
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "15000", out=out)
+    run_json(out)
+    wait_for(lambda: len(read_manifest(out)) >= 2, what="two units done")
+    proc.send_signal(sig)
+    assert proc.wait(30) == 130
+    summary = json.loads((out / "summary.json").read_text())
+    rows = read_manifest(out)
+    assert summary["exit_code"] == 130
+    assert summary["files_done"] == len(rows) < 16
+    assert summary["files_failed"] == 0
+    assert len(unit_results(out)) == len(rows)  # units in flight finished and were recorded
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=12)
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:0.1,0.1", "--sim-rate", "15000", out=out)  # 2 s units
+    run_json(out)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 130
+    assert time.monotonic() - t0 < 3
+    assert json.loads((out / "summary.json").read_text())["exit_code"] == 130

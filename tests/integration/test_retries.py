@@ -1,0 +1,98 @@
+"""Retries and failures, with fault-injecting tasks from ``tests.helpers.tasks``.
+
+The helper tasks run on CPU workers (simulated devices take only the sim
+task); they sleep and write results exactly like ``sim``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import assert_each_unit_once, make_inputs
+
+ALL = {(f"f{i:02d}.fa", 0) for i in range(6)}
+FAST = ("--gpus", "cpu:2", "--sim-rate", "40000")  # 8 seqs x 250 residues: 0.05 s per unit
+
+
+def attempts(state, uid: str) -> int:
+    """Attempts the helper tasks recorded for ``uid`` (see tests/helpers/tasks.py)."""
+    return len(list(state.glob(f"{uid}.*")))
+
+
+def fault_env(tmp_path, unit: str, **extra: str) -> dict[str, str]:
+    return {"LBTUI_TEST_UNIT": unit, "LBTUI_TEST_STATE": str(tmp_path / "state"), **extra}
+
+
+def test_transient_failure_succeeds_on_retry(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:FlakyTask",
+                    env=fault_env(tmp_path, "f02.fa"))
+    assert res.code == 0, res.stderr
+    rows = res.manifest()
+    assert_each_unit_once(rows, ALL)
+    by_file = {r["file"]: r for r in rows}
+    assert by_file["f02.fa"]["attempt"] == 2
+    assert all(r["attempt"] == 1 for f, r in by_file.items() if f != "f02.fa")
+    assert re.search(r"retry +f02\.fa failed on CPU\d \(attempt 1\): RuntimeError: injected", res.stdout)
+    assert res.summary()["files_failed"] == 0
+    assert "injected transient failure" in (res.out / "errors.log").read_text()  # with its traceback
+    assert "Traceback" in (res.out / "errors.log").read_text()
+
+
+def test_unit_failing_every_attempt_is_marked_failed(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--retries", "1", "--task", "tests.helpers.tasks:FlakyTask",
+                    env=fault_env(tmp_path, "f03.fa", LBTUI_TEST_FAILS="99"))
+    assert res.code == 1, res.stderr
+    assert attempts(tmp_path / "state", "f03.fa") == 2  # --retries 1: two attempts
+    assert_each_unit_once(res.manifest(), ALL - {("f03.fa", 0)})
+    summary = res.summary()
+    assert summary["exit_code"] == 1
+    assert (summary["files_done"], summary["files_failed"]) == (5, 1)
+    assert summary["failures"] == [{"unit": "f03.fa", "error": "RuntimeError: injected transient failure on f03.fa"}]
+    assert "1 failed" in res.stdout
+    assert not (res.out / "units" / "f03.fa.json").exists()
+
+
+def test_unit_error_fails_at_once(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--retries", "3", "--task", "tests.helpers.tasks:BrokenUnitTask",
+                    env=fault_env(tmp_path, "f01.fa"))
+    assert res.code == 1, res.stderr
+    assert attempts(tmp_path / "state", "f01.fa") == 1
+    assert "retry" not in res.stdout
+    assert res.summary()["failures"] == [{"unit": "f01.fa", "error": "f01.fa: not a usable input (injected)"}]
+    assert_each_unit_once(res.manifest(), ALL - {("f01.fa", 0)})
+
+
+def test_worker_segfault_on_a_unit_is_survived(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:CrashTask",
+                    env=fault_env(tmp_path, "f00.fa"))
+    assert res.code == 0, res.stderr
+    rows = res.manifest()
+    assert_each_unit_once(rows, ALL)
+    assert {r["file"]: r for r in rows}["f00.fa"]["attempt"] == 2
+    assert re.search(r"death +CPU\d died: killed by SIGSEGV", res.stdout), res.stdout
+    states = [d["final_state"] for d in res.summary()["devices"]]
+    assert sorted(states) == ["dead", "done"]
+
+
+def test_worker_exit_on_a_unit_is_survived(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:ExitTask",
+                    env=fault_env(tmp_path, "f04.fa"))
+    assert res.code == 0, res.stderr
+    assert_each_unit_once(res.manifest(), ALL)
+    assert re.search(r"death +CPU\d died: exited with code 7", res.stdout), res.stdout
+
+
+def test_every_device_dying_fails_the_rest(tmp_path, run_lbtui) -> None:
+    # one device, killed by its first unit: nothing can run what is left
+    inputs = make_inputs(tmp_path / "in", 3, seqs=8)
+    res = run_lbtui(inputs, "--gpus", "cpu:1", "--sim-rate", "40000", "--task",
+                    "tests.helpers.tasks:CrashTask", env=fault_env(tmp_path, "f00.fa"))
+    assert res.code == 1, res.stderr
+    summary = res.summary()
+    assert summary["files_failed"] == 3 and summary["files_done"] == 0
+    assert summary["devices"][0]["final_state"] == "dead"

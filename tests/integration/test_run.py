@@ -1,0 +1,108 @@
+"""A plain run: every unit done exactly once, results, summary, headless log, metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+from virnucpro_bridge.runner import Run, RunConfig
+
+from .conftest import assert_each_unit_once, expected_ids_sha256, make_inputs, unit_results, write_fasta
+
+RATE = "20000"  # 20 seqs x 250 residues = 5,000 residues: 0.25 s at speed 1
+
+
+def test_every_unit_done_exactly_once(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 10, seqs=lambda i: 10 + 3 * i)
+    res = run_lbtui(inputs, "--gpus", "sim:2,1,0.5", "--sim-rate", RATE, "--refresh", "0.5")
+    assert res.code == 0, res.stderr
+    rows = res.manifest()
+    assert len(rows) == 10
+    assert_each_unit_once(rows, {(f"f{i:02d}.fa", 0) for i in range(10)})
+    for row in rows:
+        assert set(row) >= {"file", "shard", "device_index", "device", "sequences", "seconds",
+                            "stolen", "attempt", "output"}
+        assert row["attempt"] == 1
+        assert row["device"] == f"sim{row['device_index']}"
+        result = json.loads((res.out / row["output"]).read_text())
+        assert result["sequences"] == row["sequences"] == 10 + 3 * int(row["file"][1:3])
+        assert result["ids_sha256"] == expected_ids_sha256(inputs / row["file"])
+    assert sorted(unit_results(res.out)) == sorted(f"f{i:02d}.fa.json" for i in range(10))
+    summary = res.summary()
+    assert summary["exit_code"] == 0
+    assert (summary["files_total"], summary["files_done"], summary["files_failed"]) == (10, 10, 0)
+    assert summary["sequences"] == sum(10 + 3 * i for i in range(10))
+    assert summary["makespan_s"] > 0
+    devices = summary["devices"]
+    assert [d["index"] for d in devices] == [0, 1, 2]
+    assert sum(d["files_done"] for d in devices) == 10
+    assert sum(d["stolen_in"] for d in devices) == sum(d["stolen_out"] for d in devices) == summary["steals"]
+    assert all(d["busy_s"] > 0 for d in devices if d["files_done"])
+    run = json.loads((res.out / "run.json").read_text())
+    assert run["main_pid"] > 0 and run["task"] == "sim" and "run" in run["argv"]
+    assert [d["index"] for d in run["devices"]] == [0, 1, 2]
+    assert all(d["pid"] for d in run["devices"])
+    assert "finished: 10/10 units" in res.stdout
+
+
+def test_sharding_gives_uid_k_units(tmp_path, run_lbtui) -> None:
+    big = write_fasta(tmp_path / "in" / "big.fa", 25)
+    write_fasta(tmp_path / "in" / "small.fa", 5)
+    res = run_lbtui(tmp_path / "in", "--gpus", "sim:1,1", "--sim-rate", "40000", "--shard-size", "10")
+    assert res.code == 0, res.stderr
+    rows = res.manifest()
+    assert_each_unit_once(rows, {("big.fa", 0), ("big.fa", 1), ("big.fa", 2), ("small.fa", 0)})
+    by_shard = {r["shard"]: r for r in rows if r["file"] == "big.fa"}
+    assert [by_shard[k]["sequences"] for k in range(3)] == [10, 10, 5]
+    for k in range(3):
+        result = json.loads((res.out / by_shard[k]["output"]).read_text())
+        assert result["shard"] == k
+        assert result["ids_sha256"] == expected_ids_sha256(big, 10 * k, 10)
+    assert sorted(unit_results(res.out)) == [f"big.fa.shard{k:04d}.json" for k in range(3)] + ["small.fa.json"]
+    assert res.summary()["files_total"] == 4
+    run = Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(res.out)))
+    run.prepare()
+    assert [u.uid for u in run.all_units] == ["big.fa#0", "big.fa#1", "big.fa#2", "small.fa"]
+
+
+def test_cpu_workers_run_the_sim_task(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 4, seqs=8)
+    res = run_lbtui(inputs, "--gpus", "cpu:2", "--task", "sim", "--sim-rate", "40000")
+    assert res.code == 0, res.stderr
+    assert_each_unit_once(res.manifest(), {(f"f{i:02d}.fa", 0) for i in range(4)})
+    assert {r["device"] for r in res.manifest()} <= {"cpu0", "cpu1"}
+    assert [d["kind"] for d in res.summary()["devices"]] == ["cpu", "cpu"]
+
+
+def test_empty_fasta_is_skipped_with_a_warning(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 2, seqs=4)
+    (inputs / "empty.fa").write_text("")
+    res = run_lbtui(inputs, "--gpus", "sim:1", "--sim-rate", "100000")
+    assert res.code == 0, res.stderr
+    assert "empty.fa" in res.stderr and "warning" in res.stderr
+    assert {r["file"] for r in res.manifest()} == {"f00.fa", "f01.fa"}
+
+
+def test_headless_status_lines_and_metrics_log(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=20)
+    metrics = tmp_path / "metrics.csv"
+    res = run_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", RATE, "--refresh", "0.3",
+                    "--metrics-log", str(metrics))
+    assert res.code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    for label in ("SIM0", "SIM1"):
+        status = [ln for ln in lines if re.match(rf"\d\d:\d\d:\d\d {label} +\w+ +util ", ln)]
+        assert len(status) >= 2, res.stdout  # periodic, plus the final one
+    assert any(re.match(r"\d\d:\d\d:\d\d run +\d+/6 units", ln) for ln in lines)
+    assert any(ln.startswith("finished: 6/6 units, 0 failed") for ln in lines)
+    with open(metrics, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["timestamp", "device", "seq_per_s", "util_pct", "mem_pct", "queue", "done"]
+    body = rows[1:]
+    assert len(body) >= 4 and {r[1] for r in body} == {"0", "1"}
+    assert sum(int(r[6]) for r in body[-2:]) == 6  # the last rows: every unit done
+    # appending: a second run adds rows under the same single header
+    res2 = run_lbtui(inputs, "--gpus", "sim:1,1", "--metrics-log", str(metrics), out=tmp_path / "out2")
+    assert res2.code == 0, res2.stderr
+    assert metrics.read_text().count("timestamp,device") == 1
