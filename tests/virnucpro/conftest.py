@@ -52,11 +52,16 @@ def demo_models(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cpu_task(demo_models):
     """A VirNucProTask set up on CPU once (models loaded), chunk length 500."""
+    import torch
+
     from virnucpro_bridge.devices import DeviceSpec
     from virnucpro_bridge.tasks.virnucpro import VirNucProTask
 
     task = VirNucProTask({"models": str(demo_models), "chunk_length": 500, "toks_per_batch": 2048,
                           "autocast": True})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a worker of cpu:2 on two cores; tiny models run fastest so
     task.setup(DeviceSpec(0, "cpu", "cpu0", 1.0, threads=1))
     yield task
     task.teardown()
+    torch.set_num_threads(threads)

@@ -15,6 +15,7 @@ from lbtui.cli import main
 from virnucpro_bridge.errors import TaskError
 from virnucpro_bridge.tasks.virnucpro import VirNucProTask
 from virnucpro_bridge.tasks.virnucpro.classifier import MLPClassifier
+from virnucpro_bridge.tasks.virnucpro.models import load_esm
 
 
 @pytest.fixture
@@ -117,6 +118,13 @@ def test_demo_models_load_with_fair_esm_own_loader(demo_models):
     with torch.serialization.safe_globals([argparse.Namespace]):
         model, alphabet = esm.pretrained.load_model_and_alphabet_local(str(path))
     assert model.num_layers == 2 and model.embed_dim == 32
+    ours, _, _ = load_esm(path, "cpu")  # built on meta, then given the checkpoint's tensors
+    theirs = model.eval().state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in ours.state_dict().items() if "regression" not in k)
+    toks = alphabet.get_batch_converter()([("p", "MKVLAAGIWQ")])[2]
+    with torch.no_grad():
+        assert torch.equal(ours(toks, repr_layers=[2])["representations"][2],
+                           model(toks, repr_layers=[2])["representations"][2])
 
 
 def test_package_import_does_not_import_torch():

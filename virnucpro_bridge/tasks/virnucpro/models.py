@@ -148,10 +148,12 @@ def read_esm_checkpoint(path: Path, mmap: bool = True) -> tuple[dict, EsmInfo]:
     try:
         try:
             data = _safe_load(path, mmap)
-        except RuntimeError as exc:
-            if not mmap or "mmap" not in str(exc):
+        except FileNotFoundError:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. the legacy (pre-zip) format cannot be mapped
+            if not mmap:
                 raise
-            data = _safe_load(path, False)  # legacy (pre-zip) format cannot be mapped
+            data = _safe_load(path, False)
     except FileNotFoundError:
         raise TaskError(f"{path}: ESM-2 checkpoint not found") from None
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
@@ -243,17 +245,28 @@ def load_esm(path: Path, device: str) -> tuple[Any, Any, EsmInfo]:
     import esm
     from esm.model.esm2 import ESM2
 
+    import torch
+
     state, info = read_esm_checkpoint(path)
     alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
-    model = ESM2(num_layers=info.layers, embed_dim=info.embed_dim, attention_heads=info.heads,
-                 alphabet=alphabet, token_dropout=True)
-    expected = set(model.state_dict())
-    missing = expected - set(state) - REGRESSION_KEYS
-    unexpected = set(state) - expected
+    # Built on the meta device, then given the (memory-mapped) checkpoint tensors:
+    # no random init of billions of weights, no second copy in host memory.
+    with torch.device("meta"):
+        model = ESM2(num_layers=info.layers, embed_dim=info.embed_dim, attention_heads=info.heads,
+                     alphabet=alphabet, token_dropout=True)
+    expected = model.state_dict()
+    missing = set(expected) - set(state) - REGRESSION_KEYS
+    unexpected = set(state) - set(expected)
     if missing or unexpected:
         detail = f"missing {sorted(missing)[:3]}" if missing else f"unexpected {sorted(unexpected)[:3]}"
         raise TaskError(f"{path}: weights do not match fair-esm's ESM2 ({detail})")
-    model.load_state_dict(state, strict=False)
+    for key in REGRESSION_KEYS - set(state):  # contact head: unused for embeddings
+        state[key] = torch.zeros(expected[key].shape, dtype=expected[key].dtype)
+    try:
+        model.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as exc:
+        raise TaskError(f"{path}: weights do not fit the ESM-2 shape in its cfg: "
+                        f"{str(exc).splitlines()[-1].strip()}") from None
     del state
     return model.to(device).eval(), alphabet, info
 
@@ -273,9 +286,9 @@ def load_dnabert(folder: Path, device: str) -> tuple[Any, Any, int]:
     remote = "auto_map" in config
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=remote)
-        model = AutoModel.from_pretrained(str(folder), local_files_only=True, trust_remote_code=remote,
-                                          dtype=torch.float32)
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True, trust_remote_code=remote)
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds
         first = (str(exc).splitlines() or [""])[0]
         raise TaskError(f"{folder}: cannot load the DNABERT-S model offline: {first}") from None
-    return tokenizer, model.to(device).eval(), int(config["hidden_size"])
+    # float32 whatever the checkpoint's dtype: CUDA speed comes from autocast
+    return tokenizer, model.to(device=device, dtype=torch.float32).eval(), int(config["hidden_size"])

@@ -79,6 +79,8 @@ class VirNucProTask(Task):
 
         torch.set_grad_enabled(False)
         where = device.torch_device
+        if device.kind == "cuda":  # kernels that use the current device (custom DNABERT code)
+            torch.cuda.set_device(device.ordinal)
         paths = locate(self.options.get("models", "auto"), self.chunk_length)
         dtype = autocast_dtype(where, bool(self.options.get("autocast", True)))
         budget = int(self.options.get("toks_per_batch", 2048))
