@@ -6,6 +6,7 @@ import csv
 import os
 import time
 
+from .errors import UsageError
 from .snapshot import RunSnapshot
 
 HEADER = ("timestamp", "device", "seq_per_s", "util_pct", "mem_pct", "queue", "done")
@@ -13,6 +14,21 @@ HEADER = ("timestamp", "device", "seq_per_s", "util_pct", "mem_pct", "queue", "d
 
 def _num(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def check_writable(path: str) -> None:
+    """Fail before the run starts (exit 2) when FILE cannot be appended to."""
+    if os.path.isdir(path):
+        raise UsageError(f"--metrics-log {path}: is a folder")
+    if os.path.exists(path):
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"--metrics-log {path}: not writable")
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--metrics-log {path}: no folder {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--metrics-log {path}: cannot create a file in {parent}")
 
 
 class MetricsLog:

@@ -24,6 +24,7 @@ from .device_book import InFlight
 from .devices import DeviceSpec, parse_gpus, unknown_weight_warnings
 from .errors import InputError, UsageError
 from .metrics_log import MetricsLog
+from .metrics_log import check_writable as check_metrics_log
 from .nvml import pin_device_order
 from .outputs import (ManifestEntry, ManifestWriter, check_writable, completed_units, prepare_out,
                       write_run_json, write_summary)
@@ -85,6 +86,8 @@ class Run:
         if not units:
             raise InputError("no sequences in the inputs (every FASTA file is empty)")
         check_writable(self.out)
+        if cfg.metrics_log:
+            check_metrics_log(cfg.metrics_log)
         self.notices = list(self.task.check())
         self.all_units = units
         self.outputs = {u.uid: str(self.out / self.task.output_path(u)) for u in units}

@@ -116,3 +116,17 @@ def test_out_not_writable(tmp_path, good) -> None:
 ])
 def test_bad_task(tmp_path, good, task, gpus, fragment) -> None:
     check(tmp_path, [good], "--gpus", gpus, "--task", task, expect=(fragment,))
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "folder"])
+def test_metrics_log_not_writable(tmp_path, good, where) -> None:
+    target = tmp_path / "nope" / "m.csv" if where == "missing-folder" else tmp_path
+    check(tmp_path, [good], "--gpus", "sim:1", "--metrics-log", str(target), expect=("--metrics-log",))
+
+
+def test_out_is_a_file(tmp_path, good) -> None:
+    out = tmp_path / "results"
+    out.write_text("not a folder")
+    proc = lbtui_raw(["--headless", "--gpus", "sim:1", "--out", str(out), str(good)])
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert out.read_text() == "not a folder"
