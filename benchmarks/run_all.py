@@ -13,16 +13,16 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "sched": ["bench_sched.py"],  # makespan/LB, scheduling overhead, main-process memory
     "ui": ["bench_ui.py"],  # dashboard refresh cost and idle CPU
-    "virnucpro": ["bench_virnucpro.py"],  # per-stage CPU throughput; CUDA when present
+    "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
 }
 
 
 def main(argv: list[str]) -> int:
     failed = 0
     for name in argv or list(SCRIPTS):
-        for script in SCRIPTS[name]:
-            print(f"== {script}", flush=True)
-            failed += subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent) != 0
+        script, *args = SCRIPTS[name]
+        print(f"== {script} {' '.join(args)}", flush=True)
+        failed += subprocess.call([sys.executable, str(HERE / script), *args], cwd=HERE.parent) != 0
     return 1 if failed else 0
 
 
