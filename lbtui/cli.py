@@ -18,14 +18,21 @@ from . import models_cmd, prepare_cmd, run_cmd
 COMMANDS = (run_cmd, prepare_cmd, models_cmd)
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line on stderr (exit 2), pointing at --help."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lbtui",
         description="Run VirNucPro (or another task) over many FASTA files on several GPUs, "
         "with work stealing and a live dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"lbtui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for module in COMMANDS:
         module.register(sub)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .argtypes import number
+
 EXAMPLES = """\
 writes, as upstream VirNucPro does before any model runs:
   <stem>_chunked<L>.fa, <stem>_identified_nucleotide.fa, <stem>_identified_protein.faa
@@ -15,14 +17,7 @@ example:
 """
 
 
-def chunk_length(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 3:
-        raise argparse.ArgumentTypeError(f"must be >= 3 (one codon): {text!r}")
-    return value
+chunk_length = number(int, minimum=3)  # one codon at least
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,6 +9,7 @@ import sys
 
 from virnucpro_bridge.runner import Run, RunConfig
 
+from .argtypes import fraction, non_negative_int, positive_float, positive_int
 from .headless import follow, summary_lines
 
 EXAMPLES = """\
@@ -19,43 +20,6 @@ examples:
 
 exit codes: 0 all done; 1 some units failed; 2 usage or input error; 130 interrupted
 """
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
-def jitter(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1): {text!r}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -107,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = p.add_argument_group("sim task")
     m.add_argument("--sim-rate", type=positive_float, default=50_000.0, metavar="R",
                    help="residues/s of a speed-1 simulated GPU [default: 50000]")
-    m.add_argument("--sim-jitter", type=jitter, default=0.0, metavar="J",
+    m.add_argument("--sim-jitter", type=fraction, default=0.0, metavar="J",
                    help="per-file time factor in [1-J, 1+J], from the file name [default: 0]")
     m.add_argument("--sim-seed", type=int, default=0, metavar="N", help="seed for the jitter [default: 0]")
     v = p.add_argument_group("virnucpro task")
