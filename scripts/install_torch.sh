@@ -15,7 +15,8 @@ fi
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     exec "$PIP" install -q "torch==$VERSION"
 fi
-if "$PIP" install -q --no-index "torch==$VERSION" 2>/dev/null; then
-    exit 0
+# A local CPU wheel (pip's find-links): install it alone, then its dependencies.
+if "$PIP" install -q --no-index --no-deps "torch==$VERSION" 2>/dev/null; then
+    exec "$PIP" install -q "torch==$VERSION"
 fi
 exec "$PIP" install -q "torch==$VERSION" --index-url https://download.pytorch.org/whl/cpu
