@@ -203,6 +203,7 @@ class Coordinator:
         if flight is None:
             raise RuntimeError(f"{book.spec.label} reported a unit it was not given")
         book.in_flight = None
+        book.stalled = False  # it answered: whatever held it up is over
         book.cost_done += flight.unit.cost
         self.cost_done += flight.unit.cost
         self.record_file_completion(index, flight.unit.uid, sequences, seconds, stolen=flight.stolen)
@@ -215,6 +216,7 @@ class Coordinator:
         if flight is None:
             raise RuntimeError(f"{book.spec.label} reported a failure for a unit it was not given")
         book.in_flight = None
+        book.stalled = False
         book.busy_s += max(0.0, self.clock() - flight.started)
         book.errors.append(f"{flight.unit.uid}: {error}")
         return flight, self._retry_or_fail(book, flight, error, permanent)

@@ -559,3 +559,14 @@ def test_queue_of_a_device_dying_while_the_others_are_paused_is_not_lost() -> No
     coord.resume(1)
     coord.take_pending_drains()
     assert sorted(queue_of(coord, 1)) == ["a", "b"]
+
+
+def test_finishing_the_unit_clears_the_stall_at_once() -> None:
+    # The run can end right after the last unit: the final state must not say "stalled".
+    coord, clock = make((1.0,), [unit("a", 100)], stall_timeout=1)
+    coord.next_unit(0)
+    clock.advance(5)
+    assert coord.detect_stalled_workers() == [0]
+    coord.unit_done(0, 10, 5.0)
+    assert state(coord, 0) == S.DONE
+    assert coord.finish(0)["devices"][0]["final_state"] == S.DONE
