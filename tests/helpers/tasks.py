@@ -91,3 +91,17 @@ class ExitTask(SimTask):
         if targeted(unit) and record_attempt(unit) == 1:
             os._exit(7)
         return super().run_unit(unit, output, progress)
+
+
+class HangTask(SimTask):
+    """Hangs ``LBTUI_TEST_HANG_S`` seconds (default 3) without progress on the
+    first attempt at the unit, then finishes it normally: a stall, not a death."""
+
+    name = "hang"
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit) and record_attempt(unit) == 1:
+            import time
+
+            time.sleep(float(os.environ.get("LBTUI_TEST_HANG_S", "3")))
+        return super().run_unit(unit, output, progress)

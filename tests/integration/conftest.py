@@ -104,10 +104,12 @@ def start_lbtui(tmp_path: Path):
     """
     started: list[subprocess.Popen] = []
 
-    def start(inputs, *extra: str, out: Path | None = None, env: dict | None = None) -> subprocess.Popen:
+    def start(inputs, *extra: str, out: Path | None = None, env: dict | None = None,
+              new_session: bool = False) -> subprocess.Popen:
         out = out or tmp_path / "out"
         proc = subprocess.Popen(lbtui_args(inputs, out, *extra), cwd=REPO, env=env_with(env),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=new_session)
         started.append(proc)
         return proc
 

@@ -145,6 +145,22 @@ def test_signal_stops_after_units_in_flight(tmp_path, start_lbtui, sig) -> None:
     assert "Traceback" not in proc.stderr.read()
 
 
+def test_ctrl_c_to_the_whole_process_group(tmp_path, start_lbtui) -> None:
+    """A terminal's Ctrl+C reaches the workers and the Manager too: only the main process acts."""
+    inputs = make_inputs(tmp_path / "in", 16, seqs=12)
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "15000", out=out, new_session=True)
+    run_json(out)
+    wait_for(lambda: len(read_manifest(out)) >= 2, what="two units done")
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(30) == 130
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files_failed"] == 0
+    assert summary["files_done"] == len(read_manifest(out)) == len(unit_results(out))
+    assert all(d["final_state"] != "dead" for d in summary["devices"])
+    assert "Traceback" not in proc.stderr.read()
+
+
 def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=12)
     out = tmp_path / "out"
@@ -158,3 +174,20 @@ def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
     assert proc.wait(10) == 130
     assert time.monotonic() - t0 < 3
     assert json.loads((out / "summary.json").read_text())["exit_code"] == 130
+
+
+def test_resume_after_a_torn_manifest_line(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 4, seqs=4)
+    res = run_lbtui(inputs, "--gpus", "sim:1", "--sim-rate", "100000")
+    assert res.code == 0
+    manifest = res.out / "manifest.jsonl"
+    text = manifest.read_text()
+    last = text.splitlines()[-1]
+    manifest.write_text(text[: len(text) - len(last) // 2 - 1])  # killed mid-line
+    again = run_lbtui(inputs, "--gpus", "sim:1", "--sim-rate", "100000")
+    assert again.code == 0, again.stderr
+    assert again.summary()["files_skipped"] == 3
+    assert_each_unit_once(read_manifest(res.out), {(f"f{i:02d}.fa", 0) for i in range(4)})
+    lines = manifest.read_text().splitlines()
+    assert len(lines) == 5  # the torn line stays, alone on its line
+    assert json.loads(lines[-1])["file"] == json.loads(last)["file"]

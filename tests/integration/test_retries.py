@@ -96,3 +96,19 @@ def test_every_device_dying_fails_the_rest(tmp_path, run_lbtui) -> None:
     summary = res.summary()
     assert summary["files_failed"] == 3 and summary["files_done"] == 0
     assert summary["devices"][0]["final_state"] == "dead"
+
+
+def test_stalled_worker_is_flagged_and_its_queue_taken(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:HangTask", "--stall-timeout", "0.5",
+                    "--steal-interval", "0.2", env=fault_env(tmp_path, "f00.fa", LBTUI_TEST_HANG_S="2.5"))
+    assert res.code == 0, res.stderr
+    match = re.search(r"stall +(CPU\d) stalled: no progress on f00\.fa for 0\.5 s", res.stdout)
+    assert match, res.stdout
+    stalled = int(match.group(1)[3:])
+    summary = res.summary()
+    assert summary["devices"][stalled]["stolen_out"] >= 1  # its queue went to the other device
+    assert summary["devices"][stalled]["final_state"] == "done"  # no longer stalled once it finished
+    rows = res.manifest()
+    assert_each_unit_once(rows, ALL)
+    assert {r["file"]: r for r in rows}["f00.fa"]["attempt"] == 1  # a stall is not a failure
