@@ -39,6 +39,8 @@ class Sink(Protocol):
 
     def unit_failed(self, index: int, flight: InFlight, error: str, tb: str) -> None: ...
 
+    def setup_failed(self, index: int, error: str, tb: str) -> None: ...
+
 
 def start_manager() -> tuple[SyncManager, object]:
     """The shared dict workers report into, in a Manager that dies with us."""
@@ -190,6 +192,7 @@ class LocalPool:
             just_idle.add(i)
         elif kind == "setup_failed":
             coord.device_died(i, f"setup failed: {msg[1]}")
+            self.sink.setup_failed(i, msg[1], msg[2])
             self.expected_exit.add(i)
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:

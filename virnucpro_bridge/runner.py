@@ -187,6 +187,9 @@ class Run:
         self._log_error(f"{self.devices[index].label} {flight.unit.uid} attempt {flight.attempt}",
                         tb or error)
 
+    def setup_failed(self, index: int, error: str, tb: str) -> None:
+        self._log_error(f"{self.devices[index].label} setup", tb or error)
+
     def _finalize(self, rel: str) -> None:
         units = [(u, Path(self.outputs[u.uid])) for u in self.files[rel]]
         try:
