@@ -105,3 +105,15 @@ class HangTask(SimTask):
 
             time.sleep(float(os.environ.get("LBTUI_TEST_HANG_S", "3")))
         return super().run_unit(unit, output, progress)
+
+
+class SetupFailTask(SimTask):
+    """Setup raises on the devices listed in ``LBTUI_TEST_DEVICES`` (e.g. "0" or "0,1"),
+    like a model that does not fit on one GPU."""
+
+    name = "setup-fail"
+
+    def setup(self, device):
+        if str(device.index) in os.environ.get("LBTUI_TEST_DEVICES", "").split(","):
+            raise MemoryError(f"injected: model does not fit on device {device.index}")
+        super().setup(device)

@@ -112,3 +112,27 @@ def test_stalled_worker_is_flagged_and_its_queue_taken(tmp_path, run_lbtui) -> N
     rows = res.manifest()
     assert_each_unit_once(rows, ALL)
     assert {r["file"]: r for r in rows}["f00.fa"]["attempt"] == 1  # a stall is not a failure
+
+
+def test_setup_failure_on_one_device(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:SetupFailTask",
+                    env={"LBTUI_TEST_DEVICES": "0"})
+    assert res.code == 0, res.stderr
+    assert re.search(r"death +CPU0 died: setup failed: MemoryError: injected", res.stdout), res.stdout
+    assert_each_unit_once(res.manifest(), ALL)
+    assert {r["device_index"] for r in res.manifest()} == {1}
+    assert [d["final_state"] for d in res.summary()["devices"]] == ["dead", "done"]
+    log = (res.out / "errors.log").read_text()
+    assert "CPU0 setup" in log and "Traceback" in log and "MemoryError: injected" in log
+
+
+def test_setup_failure_on_every_device(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 3, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:SetupFailTask",
+                    env={"LBTUI_TEST_DEVICES": "0,1"})
+    assert res.code == 1, res.stderr
+    summary = res.summary()
+    assert summary["files_failed"] == 3 and summary["files_done"] == 0
+    assert {f["error"] for f in summary["failures"]} == {"no live device left to run it"}
+    assert "Traceback" not in res.stderr
