@@ -107,6 +107,8 @@ class LbtuiApp(App[None]):
         self.fetch_failed = False
         self._timer: Timer | None = None
         self._quitting = False
+        self._notices: tuple[str, ...] = ()
+        self._table_state = ""  # "waiting", "devices" or "none": what the device area shows
         self.title = title
 
     # -- layout -----------------------------------------------------------
@@ -118,7 +120,7 @@ class LbtuiApp(App[None]):
         yield FinishedBanner(id="banner")
         with Vertical(id="devices"):
             yield GpuTable(id="gpus")
-            yield Static("waiting for the first snapshot…", id="table-empty")
+            yield Static(id="table-empty")
         yield EventLog(max_lines=self.log_lines, id="log")
         yield Footer()
 
@@ -126,6 +128,7 @@ class LbtuiApp(App[None]):
         self.query_one(EventLog).label = self.device_label
         self.query_one(FinishedBanner).display = False
         self.query_one("#notices").display = False
+        self._show_table_state("waiting")
         self.query_one(GpuTable).focus()
         self.show_header()
         if self.poll:
@@ -191,11 +194,7 @@ class LbtuiApp(App[None]):
             self._show_notices(snapshot)
             self.query_one(FinishedBanner).show(snapshot)
             table.show(snapshot.devices, self.history)
-            empty = self.query_one("#table-empty", Static)
-            empty.display = not snapshot.devices
-            table.display = bool(snapshot.devices)
-            if not snapshot.devices:
-                empty.update("no devices in this run")
+            self._show_table_state("devices" if snapshot.devices else "none")
             self.query_one(EventLog).add_events(snapshot.events)
             self.set_class(snapshot.finished, "-finished")
             self.set_class(snapshot.stopping and not snapshot.finished, "-stopping")
@@ -203,16 +202,29 @@ class LbtuiApp(App[None]):
             self._quitting = True
             self.exit()
 
+    def _show_table_state(self, state: str) -> None:
+        """The table, or a designed message instead of an empty one."""
+        if state == self._table_state:
+            return
+        self._table_state = state
+        table = self.query_one(GpuTable)
+        empty = self.query_one("#table-empty", Static)
+        table.display = state == "devices"
+        empty.display = state != "devices"
+        empty.update("waiting for the first snapshot…" if state == "waiting" else "no devices in this run")
+
     def _record_history(self, snapshot: snap.RunSnapshot) -> None:
         for view in snapshot.devices:
             samples = self.history.setdefault(view.index, deque(maxlen=TREND_SAMPLES))
             samples.append(None if fmt.missing(view.throughput) else view.throughput)
 
     def _show_notices(self, snapshot: snap.RunSnapshot) -> None:
+        if snapshot.notices == self._notices:
+            return
+        self._notices = snapshot.notices
         notices = self.query_one("#notices", Static)
         notices.display = bool(snapshot.notices)
-        if snapshot.notices:
-            notices.update("! " + "   ! ".join(snapshot.notices))
+        notices.update("! " + "   ! ".join(snapshot.notices))
 
     def show_header(self) -> None:
         stale = None

@@ -57,6 +57,8 @@ class EventLog(RichLog):
         # Replies to our own commands, already logged; the engine's control
         # event with the same text is then not logged a second time.
         self.echoed: deque[str] = deque(maxlen=32)
+        self._styles: dict[str, Style] = {}
+        self._in_batch = False
         self.label: Callable[[int], str] = lambda index: f"GPU{index}"
 
     def add_events(self, events: Iterable[snap.RunEvent]) -> int:
@@ -68,8 +70,13 @@ class EventLog(RichLog):
             # The snapshot keeps only the last events; say so rather than hide the gap.
             skipped = fresh[0].seq - self.last_seq - 1
             self.add_line(fresh[0].time, f"… {skipped:,} earlier events not shown", "info", "·")
-        for event in fresh:
-            self.add_event(event)
+        self._in_batch = True
+        try:
+            for event in fresh:
+                self.add_event(event)
+        finally:
+            self._in_batch = False
+        self._show_count()
         self.last_seq = fresh[-1].seq
         return len(fresh)
 
@@ -99,11 +106,22 @@ class EventLog(RichLog):
         )
         self.write(line, scroll_end=follow)
         self.lines_written += 1
+        if not self._in_batch:
+            self._show_count()
+
+    def _show_count(self) -> None:
         self.border_title = f"Events: {self.lines_written:,}" + (
             f" (last {self.max_lines:,} shown)" if self.max_lines and self.lines_written > self.max_lines else "")
 
     def _style(self, tone: str) -> Style:
-        name = f"event-log--{tone}"
-        if name not in self.COMPONENT_CLASSES:
-            name = "event-log--info"
-        return self.get_component_rich_style(name, partial=True)
+        style = self._styles.get(tone)
+        if style is None:
+            name = f"event-log--{tone}"
+            if name not in self.COMPONENT_CLASSES:
+                name = "event-log--info"
+            style = self._styles[tone] = self.get_component_rich_style(name, partial=True)
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()  # a theme change colours new lines in its own colours

@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 
 from virnucpro_bridge import snapshot as snap
@@ -51,6 +54,10 @@ COLUMNS = (
 )
 
 PADDING = 1  # DataTable's cell_padding, on each side of every column
+# DataTable keys its row caches by an update counter, so after each refresh the
+# old entries are dead weight that the garbage collector keeps walking (p95
+# spikes); a few screens of rows are all a cache can ever hit.
+ROW_CACHE = 200
 
 # Row styles by displayed state; states not listed use the plain row style.
 RESTING = ("paused", "drained", "done", "dead")  # not expected to be busy: utilization is not coloured
@@ -110,10 +117,16 @@ class GpuTable(DataTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", cell_padding=PADDING, zebra_stripes=False)
+        self._row_render_cache = LRUCache(ROW_CACHE)
+        self._row_renderable_cache = LRUCache(ROW_CACHE)
+        self._line_cache = LRUCache(ROW_CACHE)
         self.layout_columns: tuple[tuple[Column, int], ...] = ()
         self._devices: tuple[snap.DeviceView, ...] = ()
         self._history: Mapping[int, Sequence[float | None]] = {}
         self._cells: dict[tuple[str, str], tuple[str, Style]] = {}  # what each cell shows now
+        self._seen: dict[str, tuple] = {}  # per row: the (view, samples) it shows now
+        self._style_cache: dict[str, Style] | None = None  # cleared when CSS or theme changes
+        self.fast_cells = True  # see _render_cell; False renders every cell the DataTable way
 
     # -- layout -----------------------------------------------------------
 
@@ -131,6 +144,7 @@ class GpuTable(DataTable):
         selected = self.selected_index
         self.layout_columns = layout
         self._cells.clear()
+        self._seen.clear()
         self.clear(columns=True)
         for column, width in layout:
             label = Text(column.label, justify="right" if column.right else "left")
@@ -157,6 +171,48 @@ class GpuTable(DataTable):
         if key in self.rows:
             self.move_cursor(row=self.get_row_index(key), animate=False)
 
+    # -- rendering ----------------------------------------------------------
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """Body cells without Rich's layout engine.
+
+        DataTable renders each cell through Padding/Styled/console.render_lines,
+        and any update_cell invalidates every cached cell, so 64 busy devices
+        cost ~50 ms of the event loop per refresh. Our body cells are always one
+        line of single-style Text, so the segments can be made directly (same
+        styles, same mouse metadata); headers go through DataTable as usual.
+        Relies on DataTable internals of the pinned textual version; a test
+        compares both paths cell by cell.
+        """
+        if row_index < 0 or column_index < 0 or self.fast_cells is False:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        value = self._data[row_key][column_key]
+        if not isinstance(value, Text) or value.spans:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+        inner = max(0, width - 2 * self.cell_padding)
+        plain = value.plain
+        if value.justify == "right" and cell_len(plain) < inner:
+            plain = " " * (inner - cell_len(plain)) + plain
+        pad = " " * self.cell_padding
+        edge = pre + post_style
+        return [[Segment(pad, edge), Segment(set_cell_size(plain, inner), pre + value.style + post_style),
+                 Segment(pad, edge)]]
+
     # -- data -------------------------------------------------------------
 
     def show(
@@ -179,13 +235,20 @@ class GpuTable(DataTable):
     def _fill(self) -> None:
         if not self.layout_columns:
             return
-        styles = self._styles()
+        if self._style_cache is None:
+            self._style_cache = self._styles()
+        styles = self._style_cache
         cells = self._cells
+        seen = self._seen
         for view in self._devices:
             row_key = str(view.index)
+            samples = self._history.get(view.index, ())
+            signature = (view, tuple(samples))
+            if seen.get(row_key) == signature:
+                continue  # nothing new for this device: skip its cells altogether
+            seen[row_key] = signature
             state = row_state(view)
             row_style = styles.get(state, Style())
-            samples = self._history.get(view.index, ())
             for column, width in self.layout_columns:
                 text, style = self._cell(column.key, view, width, samples, state, styles)
                 style = row_style + style
@@ -194,6 +257,20 @@ class GpuTable(DataTable):
                 cells[(row_key, column.key)] = (text, style)
                 justify = "right" if column.right else "left"
                 self.update_cell(row_key, column.key, Text(text, style=style, justify=justify))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._style_cache is not None:
+            self.call_later(self._restyle)
+
+    def _restyle(self) -> None:
+        """After a theme or CSS change: if our colours changed, show every cell again."""
+        styles = self._styles()
+        if styles != self._style_cache:
+            self._style_cache = styles
+            self._cells.clear()
+            self._seen.clear()
+            self._fill()
 
     def _styles(self) -> dict[str, Style]:
         get = self.get_component_rich_style

@@ -67,6 +67,16 @@ def progress_label(snapshot: RunSnapshot) -> Content:
     return Content.assemble(*parts)
 
 
+def show_content(static: Static, content: Content) -> None:
+    """Update ``static`` only when its text or styles change; lay out again only
+    when its length does (most refreshes change a digit or two, not the size)."""
+    shown: Content | None = getattr(static, "_lbtui_shown", None)
+    if shown is not None and shown.plain == content.plain and shown.spans == content.spans:
+        return
+    static.update(content, layout=shown is None or len(shown.plain) != len(content.plain))
+    static._lbtui_shown = content  # type: ignore[attr-defined]
+
+
 def units_finished(snapshot: RunSnapshot) -> int:
     """Units that need no more work: done now, done in an earlier run, or failed."""
     return min(snapshot.units_total, snapshot.units_done + snapshot.units_skipped + snapshot.units_failed)
@@ -80,8 +90,8 @@ class RunHeader(Horizontal):
         yield Static(id="header-right")
 
     def show(self, title: str, snapshot: RunSnapshot | None, refresh: float, stale_s: float | None) -> None:
-        self.query_one("#header-left", Static).update(header_left(title, snapshot))
-        self.query_one("#header-right", Static).update(header_right(snapshot, refresh, stale_s))
+        show_content(self.query_one("#header-left", Static), header_left(title, snapshot))
+        show_content(self.query_one("#header-right", Static), header_right(snapshot, refresh, stale_s))
 
 
 class RunProgress(Horizontal):
@@ -93,7 +103,7 @@ class RunProgress(Horizontal):
 
     def show(self, snapshot: RunSnapshot) -> None:
         self.query_one(ProgressBar).update(total=max(1, snapshot.units_total), progress=units_finished(snapshot))
-        self.query_one("#progress-label", Static).update(progress_label(snapshot))
+        show_content(self.query_one("#progress-label", Static), progress_label(snapshot))
         self.set_class(snapshot.units_failed > 0, "-failures")
 
 
@@ -125,7 +135,8 @@ class FinishedBanner(Static):
     """Hidden until the run finishes; then the summary, until the user quits."""
 
     def show(self, snapshot: RunSnapshot) -> None:
-        self.display = snapshot.finished
+        if self.display != snapshot.finished:
+            self.display = snapshot.finished
         if snapshot.finished:
-            self.update(summary_content(snapshot))
+            show_content(self, summary_content(snapshot))
             self.set_class(bool(snapshot.units_failed or (snapshot.summary or {}).get("files_failed")), "-failed")

@@ -326,3 +326,27 @@ async def test_no_devices_and_no_snapshot_yet_are_designed_states():
     app, _ = make(f.snapshot([]))
     async with app.run_test(size=(80, 24)):
         assert "no devices" in str(app.query_one("#table-empty").render())
+
+
+async def test_fast_cell_rendering_matches_the_datatable_way():
+    """GpuTable renders body cells itself (see GpuTable._render_cell); it must
+    draw exactly what DataTable would, character by character and style by style."""
+    from rich.style import Style
+
+    def cells(lines):
+        return [(ch, seg.style) for line in lines for seg in line for ch in seg.text]
+
+    app, _ = make()
+    async with app.run_test(size=(200, 40)):
+        table = app.query_one(GpuTable)
+        base = Style(bgcolor="black")
+        for row in range(table.row_count):
+            for column, (_, width) in enumerate(table.layout_columns):
+                for cursor in (False, True):
+                    table.fast_cells = True
+                    fast = table._render_cell(row, column, base, width + 2, cursor=cursor)
+                    table.fast_cells = False
+                    table._cell_render_cache.clear()
+                    slow = table._render_cell(row, column, base, width + 2, cursor=cursor)
+                    assert cells(fast) == cells(slow), (row, column, cursor)
+        table.fast_cells = True
