@@ -32,6 +32,8 @@ STATE_ICONS = {
     snap.DONE: "✓",
 }
 
+DEVICE_PREFIXES = {"cuda": "GPU", "cpu": "CPU", "sim": "SIM"}
+
 SPARK_BARS = " ▁▂▃▄▅▆▇█"  # index 0 (blank) marks a missing sample
 
 
@@ -130,8 +132,8 @@ def fit(text: str, width: int) -> str:
 
 
 def device_label(index: int, kind: str) -> str:
-    """Short name used in the log: GPU2 (cuda and simulated GPUs), CPU1."""
-    return f"{'CPU' if kind == 'cpu' else 'GPU'}{index}"
+    """Short name used in the log, as the engine writes it: GPU2, CPU1, SIM0."""
+    return f"{DEVICE_PREFIXES.get(kind, 'DEV')}{index}"
 
 
 def state_of(view: snap.DeviceView) -> str:
