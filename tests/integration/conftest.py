@@ -173,3 +173,11 @@ def assert_each_unit_once(rows: list[dict], expected: set[tuple[str, int]]) -> N
     dupes = {k for k in keys if keys.count(k) > 1}
     assert not dupes, f"units done more than once: {sorted(dupes)}"
     assert set(keys) == expected
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Everything here starts worker processes: mark it ``slow`` (deselect with -m 'not slow')."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)
