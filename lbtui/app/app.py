@@ -30,6 +30,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
@@ -49,6 +50,7 @@ from .progress import FinishedBanner, RunHeader, RunProgress
 REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # what + and - step through
 TREND_SAMPLES = 20  # the Trend column's width at most: one character per refresh
 STALE_AFTER = 3  # refreshes without a snapshot before the header says so
+DEVICE_ACTIONS = {"toggle_pause", "drain_device", "toggle_stealing", "open_detail", "change_refresh"}
 
 
 def next_refresh(current: float, direction: int) -> float:
@@ -303,6 +305,16 @@ class LbtuiApp(App[None]):
             self._start_timer()
         self.show_header()
         self.notify(f"refresh every {self.refresh_s:g} s", timeout=1.5)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Device and run keys act from the dashboard and the detail screen only;
+        not from under a dialog or the help, and Enter does not stack details."""
+        if action in DEVICE_ACTIONS:
+            if isinstance(self.screen, ModalScreen):
+                return False
+            if action == "open_detail" and isinstance(self.screen, DeviceDetailScreen):
+                return False
+        return True
 
     # -- screens ----------------------------------------------------------
 

@@ -350,3 +350,19 @@ async def test_fast_cell_rendering_matches_the_datatable_way():
                     slow = table._render_cell(row, column, base, width + 2, cursor=cursor)
                     assert cells(fast) == cells(slow), (row, column, cursor)
         table.fast_cells = True
+
+
+async def test_keys_under_a_dialog_do_not_reach_the_run():
+    app, fake = make()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark", "p", "s", "d")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen) and fake.calls == []
+        await pilot.press("escape", "d", "p", "s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDrain) and fake.calls == []
+        await pilot.press("n", "enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert len(app.screen_stack) == 2  # main + one detail screen, not two
