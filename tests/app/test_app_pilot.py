@@ -366,3 +366,28 @@ async def test_keys_under_a_dialog_do_not_reach_the_run():
         await pilot.press("enter")
         await pilot.pause()
         assert len(app.screen_stack) == 2  # main + one detail screen, not two
+
+
+async def test_a_theme_change_recolours_the_table():
+    app, _ = make()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(GpuTable)
+        before = table.get_cell("0", "util").style
+        app.theme = "nord"
+        await pilot.pause()
+        await pilot.pause()
+        after = table.get_cell("0", "util").style
+        assert after != before and after.color is not None
+
+
+async def test_the_header_says_when_snapshots_stop_coming():
+    now = [f.T0]
+    coordinator = f.FakeCoordinator(f.four_gpus())
+    app = LbtuiApp(coordinator, coordinator, refresh=2.0, clock=lambda: now[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.snapshot is not None
+        now[0] += 30  # ten refreshes without a new snapshot
+        app.show_header()
+        await pilot.pause()
+        assert "no update for 0:30" in str(app.query_one("#header-right").render())
