@@ -34,8 +34,6 @@ from .units import Unit
 from .views import build_detail, build_snapshot, build_summary
 
 NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence
-STOPPED_RATE = 1e-9  # a paused or stalled victim starts nothing: its queue is free to take
-STOPPED_BACKLOG = 1.0  # cost counted as in flight on a stopped victim: at STOPPED_RATE, "never starts"
 STEALS_KEPT = 50  # the snapshot's "last 50 steal events"
 EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own history
 ERRORS_KEPT = 100
@@ -125,15 +123,11 @@ class Coordinator:
         return max(0.0, book.in_flight.unit.cost - (now - book.in_flight.started) * rate)
 
     def _victim_view(self, book: DeviceBook, scale: float, now: float) -> VictimView:
-        rate = self.rate(book, scale)
+        # A paused, stalled or still-loading victim starts nothing: rate 0
+        # tells the policy its whole queue is free to take.
         stopped = book.paused or book.stalled or not book.ready
-        if stopped:
-            rate = STOPPED_RATE
+        rate = 0.0 if stopped else self.rate(book, scale)
         current = self._current_remaining(book, rate, now)
-        if stopped:
-            # It will not start even its next unit: without this, an idle paused
-            # device's only queued unit looks "about to start" and is never taken.
-            current += STOPPED_BACKLOG
         tail = book.queue[-1].cost if book.queue else 0.0
         return VictimView(book.spec.index, rate, current, book.queued_cost, len(book.queue), tail)
 

@@ -157,6 +157,11 @@ def parse_gpus(spec: str, cuda_devices: Sequence[tuple[int, str]] | None = None)
         return _sim_devices(spec, text[4:])
     if key not in ("auto", "all") and not all(_INDEX.fullmatch(p) for p in text.split(",")):
         raise UsageError(f"--gpus {spec}: not a device list; {SPEC_HELP}")
+    if key not in ("auto", "all"):
+        listed = [int(p) for p in text.split(",")]
+        twice = sorted({i for i in listed if listed.count(i) > 1})
+        if twice:  # a mistake in the list itself, whatever this machine has
+            raise UsageError(f"--gpus {spec}: device {twice[0]} is listed twice")
     found = list(nvml.cuda_devices() if cuda_devices is None else cuda_devices)
     if key == "auto" and not found:
         return _cpu_devices(spec, str(AUTO_CPU_WORKERS))
@@ -170,8 +175,6 @@ def parse_gpus(spec: str, cuda_devices: Sequence[tuple[int, str]] | None = None)
         for i in wanted:
             if i < 0 or i not in names:
                 raise UsageError(f"--gpus {spec}: no CUDA device {i} (found {_ranges(list(names))})")
-            if wanted.count(i) > 1:
-                raise UsageError(f"--gpus {spec}: device {i} is listed twice")
     devices = []
     for pos, i in enumerate(wanted):
         weight, known = capability_weight(names[i])

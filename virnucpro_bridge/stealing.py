@@ -29,7 +29,7 @@ PRIOR_WEIGHT_S = 10.0
 @dataclass(frozen=True)
 class VictimView:
     index: int  # device index
-    rate: float  # estimated cost units per second; <= 0: will not start its queue (paused)
+    rate: float  # estimated cost units per second; <= 0: stopped, will not start its queue
     current_remaining: float  # est. cost left on the unit in flight (0 when idle)
     queued_cost: float  # sum of queued units' costs
     queue_len: int
@@ -51,6 +51,8 @@ def worth_stealing(thief_rate: float, v: VictimView) -> bool:
     """Would an idle thief finish ``v``'s tail unit before ``v`` starts it?"""
     if v.queue_len <= 0 or thief_rate <= 0:
         return False
+    if v.rate <= 0:
+        return True  # a stopped victim (paused, stalled, still loading) starts nothing
     victim_starts_tail = v.current_remaining + v.queued_cost - v.tail_cost
     if victim_starts_tail <= 0:
         return False  # the victim starts it right now

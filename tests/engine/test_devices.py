@@ -105,6 +105,7 @@ def test_parse_sim() -> None:
         ("foo", FOUR, "--gpus foo: not a device list; use 0,1,..., all, auto, cpu:N or sim:S1,S2,..."),
         ("0,", FOUR, "--gpus 0,: not a device list; use 0,1,..., all, auto, cpu:N or sim:S1,S2,..."),
         ("0,0", FOUR, "--gpus 0,0: device 0 is listed twice"),
+        ("1,0,1", [], "--gpus 1,0,1: device 1 is listed twice"),  # said before "no CUDA"
         ("5", FOUR, "--gpus 5: no CUDA device 5 (found 0-3)"),
         ("-1", FOUR, "--gpus -1: no CUDA device -1 (found 0-3)"),
         ("1", FOUR[:1], "--gpus 1: no CUDA device 1 (found 0)"),

@@ -45,6 +45,8 @@ def test_no_thrashing_on_the_unit_about_to_start() -> None:
 
 def test_paused_victim_is_always_worth_stealing_from() -> None:
     assert worth_stealing(0.1, view(1, rate=0.0, current=0.0, queue=(3.0, 3.0)))
+    # Even its only queued unit, with nothing in flight: a stopped device never starts it.
+    assert worth_stealing(0.1, view(1, rate=0.0, current=0.0, queue=(3.0,)))
     assert not worth_stealing(0.0, view(1, current=9.0, queue=(1.0,)))
 
 
