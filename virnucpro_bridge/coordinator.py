@@ -35,6 +35,7 @@ from .views import build_detail, build_snapshot, build_summary
 
 NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence
 STEALS_KEPT = 50  # the snapshot's "last 50 steal events"
+MAX_WORKER_DEATHS = 2  # a unit that took down two workers would take down every one
 EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own history
 ERRORS_KEPT = 100
 
@@ -74,6 +75,7 @@ class Coordinator:
         self.wake = wake
         self.attempts: dict[str, int] = {}
         self.failed: dict[str, str] = {}  # uid -> error
+        self.deaths: dict[str, int] = {}  # uid -> workers that died while running it
         self.units_done = 0
         self.sequences_done = 0
         self.cost_done = 0.0
@@ -215,11 +217,16 @@ class Coordinator:
         book.errors.append(f"{flight.unit.uid}: {error}")
         return flight, self._retry_or_fail(book, flight, error, permanent)
 
-    def _retry_or_fail(self, book: DeviceBook, flight: InFlight, error: str, permanent: bool) -> bool:
+    def _retry_or_fail(self, book: DeviceBook, flight: InFlight, error: str, permanent: bool,
+                       death: bool = False) -> bool:
         now = self.clock()
         uid = flight.unit.uid
         first_line = error.strip().splitlines()[-1] if error.strip() else "unknown error"
-        if not permanent and flight.attempt <= self.retries and not self.stop_now:
+        if death:  # the worker died under it: not the unit's fault, unless it keeps happening
+            retry = self.deaths.get(uid, 0) < MAX_WORKER_DEATHS
+        else:
+            retry = not permanent and flight.attempt <= self.retries
+        if retry and not self.stop_now:
             target = self._place(flight.unit, avoid=book)
             where = f"on {target.spec.label}" if target is not None else "once a device is free"
             if target is None and any(b.alive for b in self.books):
@@ -276,7 +283,8 @@ class Coordinator:
         book.in_flight = None
         if flight is not None:
             book.busy_s += max(0.0, now - flight.started)
-            self._retry_or_fail(book, flight, f"worker died: {reason}", permanent=False)
+            self.deaths[flight.unit.uid] = self.deaths.get(flight.unit.uid, 0) + 1
+            self._retry_or_fail(book, flight, f"worker died: {reason}", permanent=False, death=True)
         self._give_back(book)
         return flight
 

@@ -367,6 +367,23 @@ def test_device_died_requeues_its_unit_and_queue() -> None:
     assert coord.units_done == 6 - 1 + 1  # every unit once (the lost one redone)
 
 
+def test_worker_death_requeues_even_without_retries_but_a_unit_killing_two_workers_fails() -> None:
+    coord, _ = make((1.0, 1.0, 1.0), [unit("poison", 3000), unit("b", 100)], retries=0)
+    first = coord.next_unit(0)
+    assert first.unit.uid == "poison"
+    coord.device_died(0, "killed by SIGSEGV")  # not the unit's fault (yet): redone despite --retries 0
+    assert "poison" not in coord.failed
+    holder = next(b for b in coord.books if any(u.uid == "poison" for u in b.queue))
+    again = coord.next_unit(holder.spec.index)
+    while again is not None and again.unit.uid != "poison":
+        coord.unit_done(holder.spec.index, 10, 0.1)
+        again = coord.next_unit(holder.spec.index)
+    assert again is not None and again.attempt == 2
+    coord.device_died(holder.spec.index, "killed by SIGSEGV")
+    assert "poison" in coord.failed  # two workers down: the third is spared
+    assert sum(b.alive for b in coord.books) == 1
+
+
 def deque_empty():
     from collections import deque
 

@@ -78,6 +78,14 @@ def test_worker_segfault_on_a_unit_is_survived(tmp_path, run_lbtui) -> None:
     assert sorted(states) == ["dead", "done"]
 
 
+def test_worker_death_is_redone_even_with_no_retries(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    res = run_lbtui(inputs, *FAST, "--retries", "0", "--task", "tests.helpers.tasks:CrashTask",
+                    env=fault_env(tmp_path, "f00.fa"))
+    assert res.code == 0, res.stderr
+    assert_each_unit_once(res.manifest(), ALL)
+
+
 def test_worker_exit_on_a_unit_is_survived(tmp_path, run_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=8)
     res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:ExitTask",
