@@ -80,6 +80,7 @@ class LocalPool:
         self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
         self._wake_lock = threading.Lock()
         self.stop_requested_at: float | None = None
+        self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
         coord.wake = self.wake
 
     # -- lifecycle -------------------------------------------------------------
@@ -117,9 +118,18 @@ class LocalPool:
         while True:
             ready = wait(list(by_obj), timeout=TICK_S)
             with coord.lock:
-                if not self._step(ready, by_obj):
-                    break
+                going = self._step(ready, by_obj)
+            self._flush_sink()  # manifest lines and per-file merges, outside the lock
+            if not going:
+                break
         return self._finish()
+
+    def _flush_sink(self) -> None:
+        """Hand finished and failed units to the sink without holding coord.lock,
+        so a slow merge never freezes snapshots (the dashboard)."""
+        pending, self._sink_calls = self._sink_calls, []
+        for call, args in pending:
+            call(*args)
 
     def _step(self, ready: list, by_obj: dict) -> bool:
         """One pass over what woke us (caller holds coord.lock); False when the run is over."""
@@ -184,15 +194,15 @@ class LocalPool:
             just_idle.add(i)
         elif kind == "done":
             flight = coord.unit_done(i, msg[1], msg[2])
-            self.sink.unit_done(i, flight, msg[1], msg[2])
+            self._sink_calls.append((self.sink.unit_done, (i, flight, msg[1], msg[2])))
             just_idle.add(i)
         elif kind == "failed":
             flight, _retried = coord.unit_failed(i, msg[1], permanent=msg[3])
-            self.sink.unit_failed(i, flight, msg[1], msg[2])
+            self._sink_calls.append((self.sink.unit_failed, (i, flight, msg[1], msg[2])))
             just_idle.add(i)
         elif kind == "setup_failed":
             coord.device_died(i, f"setup failed: {msg[1]}")
-            self.sink.setup_failed(i, msg[1], msg[2])
+            self._sink_calls.append((self.sink.setup_failed, (i, msg[1], msg[2])))
             self.expected_exit.add(i)
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:

@@ -196,9 +196,10 @@ class Run:
             self.task.finalize_file(rel, units, self.out)
         except Exception as exc:  # noqa: BLE001 - one file's merge must not end the run
             message = f"{rel}: merging results failed: {type(exc).__name__}: {exc}"
-            self.coord.errors.append(message)
-            self.coord.failed[rel + " (merge)"] = message
-            self.coord.info(message, "error")
+            with self.coord.lock:
+                self.coord.errors.append(message)
+                self.coord.failed[rel + " (merge)"] = message
+                self.coord.info(message, "error")
             self._log_error("finalize " + rel, traceback.format_exc())
 
     def _log_error(self, where: str, text: str) -> None:
