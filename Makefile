@@ -25,6 +25,7 @@ test: install
 # models: on the GPUs if there are any, else on CPU workers.
 demo: install
 	test -f $(DEMO_DIR)/models/classifier.pth || $(BIN)/lbtui models init-demo $(DEMO_DIR)/models
+	rm -rf $(DEMO_DIR)/results  # a demo shows the whole run, not a resume of the last one
 	$(BIN)/lbtui run --task virnucpro --models $(DEMO_DIR)/models --out $(DEMO_DIR)/results lbtui/demo_data
 
 bench: install

@@ -26,7 +26,8 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
     if book.stalled:
         return S.STALLED
     if not book.ready:
-        return S.STARTING
+        # A run with nothing left to do (all resumed) never starts its workers.
+        return S.DONE if coord.finished else S.STARTING
     if book.in_flight is not None:  # a paused device finishes its unit first (DeviceView.paused)
         return S.RUNNING
     if book.paused:

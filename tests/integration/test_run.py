@@ -106,3 +106,16 @@ def test_headless_status_lines_and_metrics_log(tmp_path, run_lbtui) -> None:
     res2 = run_lbtui(inputs, "--gpus", "sim:1,1", "--metrics-log", str(metrics), out=tmp_path / "out2")
     assert res2.code == 0, res2.stderr
     assert metrics.read_text().count("timestamp,device") == 1
+
+
+def test_rerun_with_everything_done_starts_no_worker(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 4, seqs=5)
+    first = run_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", RATE)
+    assert first.code == 0, first.stderr
+    again = run_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", RATE)
+    assert again.code == 0, again.stderr
+    summary = again.summary()
+    assert (summary["files_total"], summary["files_skipped"], summary["files_done"]) == (4, 4, 4)
+    assert [d["final_state"] for d in summary["devices"]] == ["done", "done"]
+    assert len(again.manifest()) == 4  # nothing appended
+    assert all(d["pid"] is None for d in json.loads((again.out / "run.json").read_text())["devices"])
