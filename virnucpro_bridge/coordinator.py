@@ -12,7 +12,13 @@ Only the dispatcher thread moves units between queues; commands set flags
 and leave the moving (drain's give-back) to the dispatcher, woken through
 ``wake``. ``lock`` (re-entrant) is held by the dispatcher while it changes
 state and, briefly, by snapshots and commands, so a reader never sees a deque
-mid-mutation. Manager reads (IPC) happen outside it.
+mid-mutation. Manager reads (IPC) happen outside it: callers read the reports
+first and pass them in.
+
+Because one dispatcher thread owns every queue, a thief never waits on a
+victim's queue: the issue's "skip a queue it cannot take without blocking"
+holds by construction. A backend with several dispatchers would add a lock
+per queue and try-acquire it in ``_steal``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from .assignment import assign
 from .control import CommandError
 from .device_book import DeviceBook, InFlight
 from .devices import DeviceSpec
-from .stealing import VictimView, estimate_rate, steal_candidates
+from .stealing import VictimView, estimate_rate, fleet_base_rate, steal_candidates
 from .throughput import Throughput, is_stalled
 from .units import Unit
 from .views import build_detail, build_snapshot, build_summary
@@ -75,6 +81,7 @@ class Coordinator:
         self.wake = wake
         self.attempts: dict[str, int] = {}
         self.failed: dict[str, str] = {}  # uid -> error
+        self.merge_failed: dict[str, str] = {}  # input rel -> error of its per-file merge
         self.deaths: dict[str, int] = {}  # uid -> workers that died while running it
         self.units_done = 0
         self.sequences_done = 0
@@ -96,7 +103,6 @@ class Coordinator:
         self.exit_code: int | None = None
         self.summary: dict | None = None
         self._pending_drains: set[int] = set()
-        self._controls = threading.Lock()
         self.lock = threading.RLock()
 
     # -- setup ---------------------------------------------------------------
@@ -104,16 +110,13 @@ class Coordinator:
         """Greedy largest-first assignment onto the earliest-finishing device."""
         plan = assign([u.cost for u in self.units], [b.weight for b in self.books])
         for book, indices in zip(self.books, plan):
-            with book.lock:
-                for i in indices:
-                    book.push(self.units[i])
+            for i in indices:
+                book.push(self.units[i])
 
     # -- rates and estimates -----------------------------------------------------
     def _scale(self) -> float:
         """Cost units/s per unit of weight, learned run-wide from finished units."""
-        busy_weight = sum(b.busy_s * b.weight for b in self.books)
-        cost = sum(b.cost_done for b in self.books)
-        return cost / busy_weight if busy_weight > 0 and cost > 0 else NOMINAL_RATE
+        return fleet_base_rate(((b.weight, b.cost_done, b.busy_s) for b in self.books), NOMINAL_RATE)
 
     def rate(self, book: DeviceBook, scale: float | None = None) -> float:
         prior = book.weight * (scale if scale is not None else self._scale())
@@ -146,8 +149,7 @@ class Coordinator:
         book = self.books[index]
         if self.stopping or book.in_flight is not None or not (book.ready and book.accepts_work):
             return None
-        with book.lock:
-            unit = book.pop_head()
+        unit = book.pop_head()
         stolen = False
         if unit is None and allow_steal and self.stealing:
             unit = self._steal(book)
@@ -170,12 +172,7 @@ class Coordinator:
                  if b is not thief and b.alive and b.queue]
         for victim_index in steal_candidates(thief.spec.index, self.rate(thief, scale), views):
             victim = self.books[victim_index]
-            if not victim.lock.acquire(blocking=False):
-                continue  # someone holds that queue: try the next victim, never wait
-            try:
-                unit = victim.pop_tail()
-            finally:
-                victim.lock.release()
+            unit = victim.pop_tail()
             if unit is None:
                 continue
             victim.stolen_out += 1
@@ -232,8 +229,7 @@ class Coordinator:
             if target is None and any(b.alive for b in self.books):
                 # Every live device is paused: keep the unit here (a dead or
                 # drained device's queue is handed out again on resume).
-                with book.lock:
-                    book.push(flight.unit, front=True)
+                book.push(flight.unit, front=True)
                 target = book
             if target is not None:
                 self._event(S.EV_RETRY, "warning",
@@ -264,8 +260,7 @@ class Coordinator:
             return (self._current_remaining(b, rate, now) + b.queued_cost + unit.cost) / rate
 
         target = min(candidates, key=lambda b: (finish(b), b.spec.index))
-        with target.lock:
-            target.push(unit, front=front)
+        target.push(unit, front=front)
         return target
 
     def device_died(self, index: int, reason: str) -> InFlight | None:
@@ -290,12 +285,10 @@ class Coordinator:
 
     def _give_back(self, book: DeviceBook) -> None:
         """Redistribute a dead or draining device's queue, largest first."""
-        with book.lock:
-            units = book.take_all()
+        units = book.take_all()
         for unit in sorted(units, key=lambda u: -u.cost):
             if self._place(unit, avoid=book, front=False) is None:
-                with book.lock:  # nobody left to take it: it stays, and fails at the end
-                    book.push(unit)
+                book.push(unit)  # nobody left to take it: it stays, and fails at the end
 
     # -- commands (UI thread) ------------------------------------------------------
     def _book(self, index: int) -> DeviceBook:
@@ -343,9 +336,8 @@ class Coordinator:
         book = self._book(index)
         if not book.alive or book.draining:
             raise CommandError(f"{book.spec.label} is already {'dead' if book.dead else 'draining'}")
-        with self._controls:
-            book.draining = True
-            self._pending_drains.add(index)
+        book.draining = True
+        self._pending_drains.add(index)
         return self._control(book, "draining: finishes its current unit, gives its queue back, stops")
 
     def _set_stealing(self, enabled: bool) -> str:
@@ -372,8 +364,7 @@ class Coordinator:
     def take_pending_drains(self) -> list[int]:
         """Dispatcher: give back the queues of devices drained since last call;
         returns the drained devices that are idle and can be stopped now."""
-        with self._controls:
-            pending, self._pending_drains = self._pending_drains, set()
+        pending, self._pending_drains = self._pending_drains, set()
         for index in sorted(pending):
             self._give_back(self.books[index])
         # A dead or drained device keeps what nobody could take when it went
@@ -407,12 +398,14 @@ class Coordinator:
         self.throughput.add(now, sequences, duration)
         self.last_completion = now
 
-    def detect_stalled_workers(self, stall_threshold: float | None = None) -> list[int]:
+    def detect_stalled_workers(self, stall_threshold: float | None = None,
+                               reports: Mapping | None = None) -> list[int]:
         """Flag devices holding a unit with no progress for ``stall_threshold`` s;
-        returns the devices newly flagged."""
+        returns the devices newly flagged. ``reports``: a copy of the workers'
+        reports, read by the caller outside ``lock`` (read here when omitted)."""
         threshold = self.stall_timeout if stall_threshold is None else stall_threshold
         now = self.clock()
-        reports = self._reports()
+        reports = self._reports() if reports is None else reports
         newly = []
         for book in self.books:
             last = self._last_activity(book, reports.get(book.spec.index))
@@ -430,10 +423,10 @@ class Coordinator:
         times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
         return max(times) if times else None
 
-    def sample_history(self) -> None:
+    def sample_history(self, reports: Mapping | None = None) -> None:
         """Append one point per device to the whole-run histories (dispatcher tick)."""
         now = self.clock()
-        reports = self._reports()
+        reports = self._reports() if reports is None else reports
         for book in self.books:
             book.throughput_history.add(now, book.throughput.rate(now) or 0.0)
             report = reports.get(book.spec.index) or {}
@@ -452,7 +445,15 @@ class Coordinator:
             self.events.append(S.RunEvent(next(self._seq), when, kind, level, message, device))
 
     def info(self, message: str, level: str = "info") -> None:
-        self._event(S.EV_INFO if level == "info" else S.EV_WARNING, level, message)
+        kind = {"info": S.EV_INFO, "warning": S.EV_WARNING}.get(level, S.EV_FAILURE)
+        self._event(kind, level, message)
+
+    def merge_failure(self, rel: str, message: str) -> None:
+        """A per-file merge failed: the run exits 1, unit counts stay as they are."""
+        with self.lock:
+            self.merge_failed[rel] = message
+            self.errors.append(message)
+            self.info(message, "error")
 
     # -- run state -------------------------------------------------------------------
     @property

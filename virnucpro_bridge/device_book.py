@@ -7,7 +7,6 @@ readings) arrives separately through the shared Manager dict.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -33,9 +32,6 @@ class DeviceBook:
     def __init__(self, spec: DeviceSpec, weight: float) -> None:
         self.spec = spec
         self.weight = weight  # capability weight used for assignment (1.0 with --no-weighted)
-        # Guards the queue against the UI thread (snapshot, drain) while the
-        # dispatcher steals: a thief skips a queue whose lock it cannot take.
-        self.lock = threading.Lock()
         self.queue: deque[Unit] = deque()
         self.queued_cost = 0.0
         self.queued_sequences = 0
@@ -61,7 +57,7 @@ class DeviceBook:
         self.throughput_history = History()
         self.utilization_history = History()
 
-    # -- queue (caller holds self.lock) ------------------------------------
+    # -- queue (dispatcher thread, under the coordinator's lock) -------------
     def push(self, unit: Unit, front: bool = False) -> None:
         (self.queue.appendleft if front else self.queue.append)(unit)
         self.queued_cost += unit.cost
@@ -97,7 +93,3 @@ class DeviceBook:
     def accepts_work(self) -> bool:
         """Can be handed units (from its queue, a steal or a redistribution)."""
         return self.alive and not (self.paused or self.draining)
-
-    @property
-    def holds_work(self) -> bool:
-        return self.in_flight is not None or bool(self.queue)

@@ -81,6 +81,7 @@ class LocalPool:
         self._wake_lock = threading.Lock()
         self.stop_requested_at: float | None = None
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
+        self._refresh_due = False
         coord.wake = self.wake
 
     # -- lifecycle -------------------------------------------------------------
@@ -117,9 +118,21 @@ class LocalPool:
         self._last_steal = self._last_tick = self._last_refresh = time.monotonic()
         while True:
             ready = wait(list(by_obj), timeout=TICK_S)
+            # Blocking calls stay outside coord.lock, so snapshots never wait on them:
+            for obj in ready:
+                what, i = by_obj[obj]
+                if what == "exit" and i not in self.expected_exit:
+                    # The sentinel can fire a moment before the child is reapable;
+                    # join (a blocking waitpid) so the exit code is not lost.
+                    self.procs[i].join(1.0)
+            tick_due = time.monotonic() - self._last_tick >= TICK_S
+            reports = coord._reports() if tick_due else None  # Manager IPC
             with coord.lock:
-                going = self._step(ready, by_obj)
-            self._flush_sink()  # manifest lines and per-file merges, outside the lock
+                going = self._step(ready, by_obj, reports)
+            self._flush_sink()  # manifest lines and per-file merges
+            if self._refresh_due and self.on_tick:
+                self.on_tick()  # --metrics-log: a snapshot and a CSV write
+            self._refresh_due = False
             if not going:
                 break
         return self._finish()
@@ -131,8 +144,9 @@ class LocalPool:
         for call, args in pending:
             call(*args)
 
-    def _step(self, ready: list, by_obj: dict) -> bool:
-        """One pass over what woke us (caller holds coord.lock); False when the run is over."""
+    def _step(self, ready: list, by_obj: dict, reports: dict | None) -> bool:
+        """One pass over what woke us (caller holds coord.lock); False when the run is over.
+        ``reports`` is a fresh copy of the workers' reports when a tick is due."""
         coord = self.coord
         just_idle: set[int] = set()
         exits = []
@@ -150,9 +164,6 @@ class LocalPool:
             by_obj.pop(self.procs[i].sentinel, None)
             by_obj.pop(self.conns[i], None)
             if i not in self.expected_exit:
-                # The sentinel can fire a moment before the child is reapable;
-                # join (a blocking waitpid) so the exit code is not lost.
-                self.procs[i].join(1.0)
                 coord.device_died(i, describe_exit(self.procs[i].exitcode))
         now = time.monotonic()
         if coord.stopping and self.stop_requested_at is None:
@@ -167,14 +178,13 @@ class LocalPool:
         if steal_due:
             self._last_steal = now
         self._dispatch_idle(just_idle, steal_due)
-        if now - self._last_tick >= TICK_S:
+        if reports is not None:
             self._last_tick = now
-            coord.detect_stalled_workers()
-        if now - self._last_refresh >= self.refresh:
-            self._last_refresh = now
-            coord.sample_history()
-            if self.on_tick:
-                self.on_tick()
+            coord.detect_stalled_workers(reports=reports)
+            if now - self._last_refresh >= self.refresh:
+                self._last_refresh = now
+                coord.sample_history(reports)
+                self._refresh_due = True
         if not coord.work_left() or not coord.can_progress():
             return False
         return True
@@ -259,4 +269,4 @@ class LocalPool:
                 coord.interrupted = True
         if coord.interrupted:
             return 130
-        return 1 if coord.failed else 0
+        return 1 if coord.failed or coord.merge_failed else 0

@@ -133,11 +133,15 @@ class Run:
 
     def _dispatch(self) -> None:
         try:
-            code = self.pool.run() if self.coord.units else 0
+            if self.coord.units:
+                code = self.pool.run()
+            else:  # everything was done before: only the per-file merges ran
+                code = 1 if self.coord.merge_failed else 0
         except BaseException:  # a bug in the engine: keep what is written, say so, exit 1
             self.coord.errors.append("internal error: " + traceback.format_exc().strip().splitlines()[-1])
             self._log_error("dispatcher", traceback.format_exc())
             self.pool._kill_all()
+            self.pool._flush_sink()  # units finished before the error keep their manifest lines
             code = 1
         reports = self.coord._reports()
         with self.coord.lock:
@@ -196,10 +200,7 @@ class Run:
             self.task.finalize_file(rel, units, self.out)
         except Exception as exc:  # noqa: BLE001 - one file's merge must not end the run
             message = f"{rel}: merging results failed: {type(exc).__name__}: {exc}"
-            with self.coord.lock:
-                self.coord.errors.append(message)
-                self.coord.failed[rel + " (merge)"] = message
-                self.coord.info(message, "error")
+            self.coord.merge_failure(rel, message)
             self._log_error("finalize " + rel, traceback.format_exc())
 
     def _log_error(self, where: str, text: str) -> None:

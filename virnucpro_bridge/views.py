@@ -43,8 +43,7 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
     progress = None
     if flight is not None and report.get("unit") == flight.unit.uid and flight.unit.sequences:
         progress = min(1.0, report.get("progress", 0) / flight.unit.sequences)
-    with book.lock:
-        depth, queued_seqs = len(book.queue), book.queued_sequences
+    depth, queued_seqs = len(book.queue), book.queued_sequences
     activity = [t for t in (book.last_progress, report.get("heartbeat")) if t]
     return S.DeviceView(
         index=book.spec.index,
@@ -153,6 +152,7 @@ def build_summary(coord: Coordinator) -> dict:
         "task": coord.task,
         "notices": list(coord.notices),
         "failures": [{"unit": uid, "error": err} for uid, err in sorted(coord.failed.items())],
+        "merge_failures": [{"file": rel, "error": err} for rel, err in sorted(coord.merge_failed.items())],
         "devices": [
             {
                 "index": b.spec.index,

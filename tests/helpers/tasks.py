@@ -117,3 +117,14 @@ class SetupFailTask(SimTask):
         if str(device.index) in os.environ.get("LBTUI_TEST_DEVICES", "").split(","):
             raise MemoryError(f"injected: model does not fit on device {device.index}")
         super().setup(device)
+
+
+class MergeFailTask(SimTask):
+    """Runs every unit, but merging the results of the targeted file fails."""
+
+    name = "merge-fail"
+
+    def finalize_file(self, rel, units, out_dir):
+        if rel == os.environ.get(UNIT_ENV):
+            raise OSError(f"injected merge failure for {rel}")
+        return []

@@ -144,3 +144,17 @@ def test_setup_failure_on_every_device(tmp_path, run_lbtui) -> None:
     assert summary["files_failed"] == 3 and summary["files_done"] == 0
     assert {f["error"] for f in summary["failures"]} == {"no live device left to run it"}
     assert "Traceback" not in res.stderr
+
+
+def test_merge_failure_exits_1_now_and_on_a_fully_resumed_rerun(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 6, seqs=8)
+    env = fault_env(tmp_path, "f02.fa")
+    for _ in range(2):  # the rerun has nothing to run, only the merges to redo
+        res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:MergeFailTask", env=env)
+        assert res.code == 1, res.stderr
+        summary = res.summary()
+        assert summary["files_failed"] == 0 and summary["files_not_run"] == 0
+        assert summary["merge_failures"] == [
+            {"file": "f02.fa", "error": "f02.fa: merging results failed: OSError: injected merge failure for f02.fa"}]
+    assert summary["files_skipped"] == 6
+    assert_each_unit_once(res.manifest(), ALL)
