@@ -48,13 +48,15 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = 
         fh.write(text)
 
 
-def remove_stale_temps(root: str | os.PathLike[str]) -> int:
-    """Delete temp files left by killed writers under ``root``; return how many."""
+def remove_stale_temps(root: str | os.PathLike[str], *, recursive: bool = True) -> int:
+    """Delete temp files left by killed writers in ``root``; return how many."""
     removed = 0
-    for dirpath, _dirs, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
         for name in files:
             if name.startswith(TMP_PREFIX):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(dirpath, name))
                     removed += 1
+        if not recursive:
+            dirs.clear()
     return removed

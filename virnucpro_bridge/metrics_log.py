@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import os
 import time
+from pathlib import Path
 
 from .errors import UsageError
+from .outputs import check_folder
 from .snapshot import RunSnapshot
 
 HEADER = ("timestamp", "device", "seq_per_s", "util_pct", "mem_pct", "queue", "done")
@@ -24,17 +26,15 @@ def check_writable(path: str) -> None:
         if not os.access(path, os.W_OK):
             raise UsageError(f"--metrics-log {path}: not writable")
         return
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise UsageError(f"--metrics-log {path}: no folder {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--metrics-log {path}: cannot create a file in {parent}")
+    # Its folder may not exist yet (e.g. inside a new --out): it is created at start.
+    check_folder(Path(os.path.abspath(path)).parent, f"--metrics-log {path}")
 
 
 class MetricsLog:
     """Appends to FILE (header written once, when the file is new or empty)."""
 
     def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         new = not os.path.exists(path) or os.path.getsize(path) == 0
         self._fh = open(path, "a", encoding="utf-8", newline="")
         self._csv = csv.writer(self._fh)

@@ -28,22 +28,33 @@ RUN_JSON = "run.json"
 SUMMARY = "summary.json"
 
 
-def check_writable(out: Path) -> None:
-    """Fail early (exit 2, nothing written) when ``--out`` cannot be used."""
-    probe = out
-    while not probe.exists():
-        if probe.parent == probe:
-            break
+def check_folder(folder: Path, what: str) -> None:
+    """Fail early (exit 2, nothing written) when ``folder`` can be neither
+    used nor created: its nearest existing ancestor must be a writable folder."""
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists() and probe.parent != probe:
         probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        raise UsageError(f"--out {out}: {probe} is not a folder")
+    if not probe.is_dir():
+        raise UsageError(f"{what}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: not writable")
+        raise UsageError(f"{what}: {probe} is not writable")
+
+
+def check_writable(out: Path) -> None:
+    check_folder(out, f"--out {out}")
+
+
+RESULT_FOLDERS = ("units", "results")  # where tasks write; the only places temps are swept
 
 
 def prepare_out(out: Path) -> None:
+    """Create ``out`` and sweep temp files a killed run left where lbtui
+    writes (not the rest of the folder: ``--out .`` must stay cheap and safe)."""
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)
+    remove_stale_temps(out, recursive=False)
+    for name in RESULT_FOLDERS:
+        if (out / name).is_dir():
+            remove_stale_temps(out / name)
 
 
 @dataclass(frozen=True)

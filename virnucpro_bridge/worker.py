@@ -195,13 +195,13 @@ def serve(task: Any, conn: Connection, reporter: Reporter) -> None:
         reporter.unit_started(item.unit.uid)
         t0 = time.monotonic()
         try:
-            sequences = task.run_unit(item.unit, Path(item.output), reporter.on_progress)
+            sequences = int(task.run_unit(item.unit, Path(item.output), reporter.on_progress))
         except UnitError as exc:
             reply = ("failed", str(exc), traceback.format_exc(), True)
         except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
             reply = ("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc(), False)
         else:
-            reply = ("done", int(sequences), time.monotonic() - t0)
+            reply = ("done", sequences, time.monotonic() - t0)
         reporter.unit_ended()
         try:
             conn.send(reply)

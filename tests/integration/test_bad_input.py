@@ -110,6 +110,7 @@ def test_out_not_writable(tmp_path, good) -> None:
 @pytest.mark.parametrize("task, gpus, fragment", [
     ("nosuch", "cpu:1", "unknown task"),
     ("nosuch_pkg.mod:Task", "cpu:1", "cannot import"),
+    (":Task", "cpu:1", "package.module:Class"),
     ("virnucpro_bridge.units:Unit", "cpu:1", "not a lbtui Task"),
     ("virnucpro", "sim:1,1", "sim"),
     ("tests.helpers.tasks:FlakyTask", "sim:1", "sim"),
@@ -118,9 +119,10 @@ def test_bad_task(tmp_path, good, task, gpus, fragment) -> None:
     check(tmp_path, [good], "--gpus", gpus, "--task", task, expect=(fragment,))
 
 
-@pytest.mark.parametrize("where", ["missing-folder", "folder"])
+@pytest.mark.parametrize("where", ["under-a-file", "folder"])
 def test_metrics_log_not_writable(tmp_path, good, where) -> None:
-    target = tmp_path / "nope" / "m.csv" if where == "missing-folder" else tmp_path
+    # (a folder that does not exist yet is fine: it is created, e.g. inside a new --out)
+    target = good / "m.csv" if where == "under-a-file" else tmp_path
     check(tmp_path, [good], "--gpus", "sim:1", "--metrics-log", str(target), expect=("--metrics-log",))
 
 

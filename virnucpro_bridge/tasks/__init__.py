@@ -22,10 +22,12 @@ def load_task(spec: str) -> type[Task]:
         known = ", ".join(sorted(BUILTIN))
         raise UsageError(f"unknown task {spec!r} (built-in: {known}; or package.module:Class)")
     module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"task {spec!r}: expected package.module:Class")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"task {spec!r}: cannot import {module_name}: {exc}") from None
+    except Exception as exc:  # ImportError, or any error the module raises while importing
+        raise UsageError(f"task {spec!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
     cls = getattr(module, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, Task)):
         raise UsageError(f"task {spec!r}: {attr} in {module_name} is not a lbtui Task subclass")
