@@ -126,10 +126,14 @@ def main(args: argparse.Namespace) -> int:
             app.run()
         if not run.finished and not coord.stopping:
             coord.stop(now=False)  # the app closed without saying how: finish units in flight
+        if not run.finished and coord.in_flight:
+            print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
+                  f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
     else:
         with signals(coord):
             follow(coord, refresh=args.refresh, done=lambda: run.finished)
-    code = run.wait()
+    with signals(coord):  # a signal while we wait for the dispatcher: stop now
+        code = run.wait()
     if dashboard:
         for line in summary_lines(coord.snapshot()):
             print(line)
@@ -139,16 +143,16 @@ def main(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def signals(coord, *, app=None):
     """SIGINT/SIGTERM: hand out no more work and let units in flight finish
-    (within --grace); a second signal stops at once. Under the dashboard,
-    Ctrl+C is a key (the quit dialog) and SIGTERM also closes the app once
-    the run has finished."""
+    (within --grace); a signal after a stop was asked for stops at once.
+    Under the dashboard Ctrl+C is a key (the quit dialog); a signal sent to
+    the process also closes the app once the run has finished."""
 
     def handler(signum, _frame):
         coord.stop(now=coord.stopping)
         if app is not None:
             app.exit_on_finish = True  # read by the app on its next snapshot
 
-    wanted = [signal.SIGTERM] if app is not None else [signal.SIGINT, signal.SIGTERM]
+    wanted = [signal.SIGINT, signal.SIGTERM]
     previous = {s: signal.signal(s, handler) for s in wanted}
     try:
         yield
