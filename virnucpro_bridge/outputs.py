@@ -72,14 +72,17 @@ class ManifestEntry:
     start: int = 0
     count: int = 0
     task: str = ""
+    fingerprint: str = ""  # Task.fingerprint(): options and models that shape outputs
 
-    def matches(self, unit: Unit, task: str, out: Path) -> bool:
-        """True when this entry is a finished result for exactly this unit."""
+    def matches(self, unit: Unit, task: str, fingerprint: str, out: Path) -> bool:
+        """True when this entry is a finished result for exactly this unit,
+        made by the same task with the same options and models."""
         return (
             self.sha256 == unit.sha256
             and self.start == unit.start
             and self.count == unit.count
             and self.task == task
+            and self.fingerprint == fingerprint
             and (out / self.output).is_file()
         )
 
@@ -102,13 +105,13 @@ def load_manifest(out: Path) -> dict[tuple[str, int], ManifestEntry]:
     return entries
 
 
-def completed_units(units: Iterable[Unit], out: Path, task: str) -> set[str]:
+def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: str = "") -> set[str]:
     """uids of units whose results from an earlier run can be kept."""
     entries = load_manifest(out)
     done = set()
     for unit in units:
         entry = entries.get((unit.rel, unit.shard))
-        if entry is not None and entry.matches(unit, task, out):
+        if entry is not None and entry.matches(unit, task, fingerprint, out):
             done.add(unit.uid)
     return done
 

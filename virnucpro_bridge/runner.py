@@ -89,6 +89,7 @@ class Run:
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
         self.notices = list(self.task.check())
+        self.fingerprint = self.task.fingerprint()
         self.all_units = units
         self.outputs = {u.uid: str(self.out / self.task.output_path(u)) for u in units}
 
@@ -96,7 +97,7 @@ class Run:
     def start(self) -> Coordinator:
         cfg = self.cfg
         prepare_out(self.out)
-        done = completed_units(self.all_units, self.out, self.task_name)
+        done = completed_units(self.all_units, self.out, self.task_name, self.fingerprint)
         todo = [u for u in self.all_units if u.uid not in done]
         self.files: dict[str, list[Unit]] = defaultdict(list)
         for unit in self.all_units:
@@ -181,6 +182,7 @@ class Run:
             sequences=sequences, seconds=round(seconds, 6), stolen=flight.stolen,
             attempt=flight.attempt, output=os.path.relpath(self.outputs[unit.uid], self.out),
             sha256=unit.sha256, start=unit.start, count=unit.count, task=self.task_name,
+            fingerprint=self.fingerprint,
         ))
         left = self.pending[unit.rel]
         left.discard(unit.uid)

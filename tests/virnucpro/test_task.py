@@ -56,7 +56,8 @@ def test_output_locations(cpu_task):
     assert cpu_task.output_path(one) == "units/test_with_orfs.fa.tsv"
     sharded = units_of(DEMO_DATA / "tiny_sample.fa", 3)
     assert cpu_task.output_path(sharded[2]) == "units/tiny_sample.fa.shard0002.tsv"
-    assert results_dir(Path("/o"), "sub/reads.fa.gz") == Path("/o/results/sub/reads")
+    assert results_dir(Path("/o"), "sub/reads.fa.gz") == Path("/o/results/sub/reads.fa.gz")
+    assert results_dir(Path("/o"), "reads.fa") != results_dir(Path("/o"), "reads.fasta")
 
 
 def test_reference_input_end_to_end(cpu_task, tmp_path):
@@ -125,3 +126,21 @@ def test_bad_unit_input_is_one_clear_error(cpu_task, tmp_path, records, message)
         cpu_task.run_unit(unit, output, lambda n: None)
     assert message in str(info.value) and "\n" not in str(info.value)
     assert not output.exists()
+
+
+def test_fingerprint_follows_chunk_length_autocast_and_models(demo_models, tmp_path):
+    import shutil
+
+    def fingerprint(models: Path, **options) -> str:
+        task = VirNucProTask({"models": str(models), "chunk_length": 500, **options})
+        task.check()
+        return task.fingerprint()
+
+    base = fingerprint(demo_models)
+    assert fingerprint(demo_models) == base  # stable
+    assert fingerprint(demo_models, chunk_length=300) != base
+    assert fingerprint(demo_models, autocast=False) != base
+    assert fingerprint(demo_models, toks_per_batch=64) == base  # a speed knob, not an output one
+    other = tmp_path / "models"
+    shutil.copytree(demo_models, other)
+    assert fingerprint(other) != base  # other model files: earlier results are not reused

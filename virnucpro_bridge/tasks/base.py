@@ -7,6 +7,7 @@ engine calls it in two places::
     ------------                       -------------------------------
     task = Cls(options)                task = Cls(options)
     task.check() -> notices            task.setup(device)        # once: load models
+    task.fingerprint() (resume key)
                                        task.run_unit(unit, out, progress)  # per unit
     task.finalize_file(...)            task.teardown()
       (when every unit of a file is done: merge shard outputs)
@@ -44,6 +45,12 @@ class Task:
         summary (e.g. "demo models: predictions are meaningless").
         """
         return []
+
+    def fingerprint(self) -> str:
+        """A short string that changes whenever an option or model that changes
+        outputs changes (called after ``check``). Resume keeps an earlier
+        unit's result only when its manifest line carries the same string."""
+        return ""
 
     def output_path(self, unit: Unit) -> str:
         """Where this unit's result goes, relative to ``--out``."""

@@ -4,7 +4,7 @@
                                                              └─► ESM-2 mean ─────┴─► [nuc, prot]
       ─► MLP softmax ─► units/<rel>[.shardNNNN].tsv   (one row per kept frame)
 
-    finalize_file: units of one input, in shard order ─► results/<rel stem>/
+    finalize_file: units of one input, in shard order ─► results/<rel>/
         prediction_results.txt, prediction_results_highestscore.csv
 
 Models load once per worker (``setup``). Nothing here imports torch at module
@@ -13,6 +13,7 @@ import: the engine imports tasks in the main process too.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
@@ -20,7 +21,7 @@ from ...devices import DeviceSpec
 from ...errors import TaskError, UnitError
 from ...units import Unit
 from ..base import Progress, Task
-from .prepare import BadSequence, Checker, prepare_record, stem
+from .prepare import BadSequence, Checker, prepare_record
 
 BLOCK_FRAMES = 512  # frames embedded per step: bounds memory, paces progress reports
 DEMO_NOTICE = ("demo models ({root}): random weights, predictions are MEANINGLESS "
@@ -28,9 +29,10 @@ DEMO_NOTICE = ("demo models ({root}): random weights, predictions are MEANINGLES
 
 
 def results_dir(out_dir: Path, rel: str) -> Path:
-    """``<out>/results/<rel without .gz and FASTA suffix>/`` for input ``rel``."""
-    path = PurePosixPath(rel)
-    return Path(out_dir, "results", *path.parent.parts, stem(path.name))
+    """``<out>/results/<rel>/`` for input ``rel``: the whole name, suffix
+    included, so ``a.fa``, ``a.fasta`` and ``a.fa.gz`` side by side never
+    share (and overwrite) one result folder."""
+    return Path(out_dir, "results", *PurePosixPath(rel).parts)
 
 
 class VirNucProTask(Task):
@@ -55,8 +57,21 @@ class VirNucProTask(Task):
                             f"(ESM-2, {paths.esm}) = {hidden + esm.embed_dim}")
         if classes != 2:
             raise TaskError(f"{paths.classifier}: classifier has {classes} outputs, expected 2")
+        self.paths = paths
         notices = [DEMO_NOTICE.format(root=paths.root)] if paths.demo else []
         return notices
+
+    def fingerprint(self) -> str:
+        """Chunk length, autocast and the models' files (path, size, mtime):
+        a rerun keeps earlier units only if none of these changed."""
+        paths = getattr(self, "paths", None)
+        files = []
+        if paths is not None:
+            for root in (paths.esm, paths.dnabert, paths.classifier):
+                found = sorted(root.rglob("*")) if root.is_dir() else [root]
+                files += [f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in found if p.is_file()]
+        key = [f"chunk_length={self.chunk_length}", f"autocast={bool(self.options.get('autocast', True))}", *files]
+        return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
 
     def output_path(self, unit: Unit) -> str:
         suffix = f".shard{unit.shard:04d}" if unit.shards > 1 else ""

@@ -1,0 +1,44 @@
+"""Resume decisions: which manifest lines let a unit be skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from virnucpro_bridge.outputs import ManifestEntry, ManifestWriter, completed_units
+from virnucpro_bridge.units import Unit
+
+
+def unit(rel: str = "a.fa", sha: str = "s1") -> Unit:
+    return Unit(rel, f"/in/{rel}", rel, 0, 1, 0, 5, 500, sha)
+
+
+def write(out: Path, u: Unit, **overrides) -> None:
+    (out / "units").mkdir(parents=True, exist_ok=True)
+    (out / f"units/{u.rel}.json").write_text("{}")
+    entry = dict(file=u.rel, shard=0, device_index=0, device="sim0", sequences=5, seconds=0.1,
+                 stolen=False, attempt=1, output=f"units/{u.rel}.json", sha256=u.sha256,
+                 start=0, count=5, task="sim", fingerprint="fp")
+    entry.update(overrides)
+    writer = ManifestWriter(out)
+    writer.append(ManifestEntry(**entry))
+    writer.close()
+
+
+def test_unit_is_kept_only_when_input_task_fingerprint_and_output_all_match(tmp_path) -> None:
+    u = unit()
+    write(tmp_path, u)
+    assert completed_units([u], tmp_path, "sim", "fp") == {"a.fa"}
+    assert completed_units([u], tmp_path, "sim", "other-models") == set()
+    assert completed_units([u], tmp_path, "virnucpro", "fp") == set()
+    assert completed_units([unit(sha="changed")], tmp_path, "sim", "fp") == set()
+    (tmp_path / "units/a.fa.json").unlink()
+    assert completed_units([u], tmp_path, "sim", "fp") == set()
+
+
+def test_torn_last_line_is_ignored_and_the_next_line_starts_fresh(tmp_path) -> None:
+    u, v = unit("a.fa"), unit("b.fa")
+    write(tmp_path, u)
+    with open(tmp_path / "manifest.jsonl", "a") as fh:
+        fh.write('{"file": "b.fa", "sha')  # a kill mid-line
+    write(tmp_path, v)
+    assert completed_units([u, v], tmp_path, "sim", "fp") == {"a.fa", "b.fa"}
