@@ -240,7 +240,7 @@ class LbtuiApp(App[None]):
         kind = "cuda"
         if self.snapshot is not None:
             kind = next((d.kind for d in self.snapshot.devices if d.index == index), kind)
-        return fmt.device_label(index, kind)
+        return snap.device_label(kind, index)
 
     def selected_device(self) -> snap.DeviceView | None:
         index = self.query_one(GpuTable).selected_index

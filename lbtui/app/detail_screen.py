@@ -197,7 +197,7 @@ class DeviceDetailScreen(Screen[None]):
         for state in ("paused", "pausing", "draining", "drained", "stalled", "dead", "done"):
             self.set_class(row_state(view) == state, f"-{state}")
         self.query_one("#detail-title", Static).update(Content.assemble(
-            (f"{fmt.device_label(view.index, view.kind)}  ", "bold $accent"), (short_name(view.name), "bold"),
+            (f"{view.label}  ", "bold $accent"), (short_name(view.name), "bold"),
             ("   Escape: back", "$text-muted")))
         self.query_one("#detail-metrics", Static).update(metrics_content(view, self.clock()))
         self._plot("throughput", "Throughput, whole run", detail.throughput_history, "seq/s")

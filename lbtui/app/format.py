@@ -32,7 +32,6 @@ STATE_ICONS = {
     snap.DONE: "✓",
 }
 
-DEVICE_PREFIXES = {"cuda": "GPU", "cpu": "CPU", "sim": "SIM"}
 
 SPARK_BARS = " ▁▂▃▄▅▆▇█"  # index 0 (blank) marks a missing sample
 
@@ -129,11 +128,6 @@ def fit(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     return "…" + text[-(width - 1):] if width > 1 else text[:width]
-
-
-def device_label(index: int, kind: str) -> str:
-    """Short name used in the log, as the engine writes it: GPU2, CPU1, SIM0."""
-    return f"{DEVICE_PREFIXES.get(kind, 'DEV')}{index}"
 
 
 def state_of(view: snap.DeviceView) -> str:
