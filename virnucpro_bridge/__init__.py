@@ -7,21 +7,28 @@ backend all sit on the same seam.
 
 Layout::
 
-    fasta.py        streaming FASTA scan, validation, record iteration
-    units.py        input discovery, sharding into units, cost estimates
-    devices.py      --gpus parsing and the GPU capability weight table
-    nvml.py         NVML readings for CUDA devices (None when unavailable)
-    assignment.py   initial greedy assignment (pure)
-    stealing.py     the stealing rule (pure)
-    throughput.py   rolling throughput windows, stall detection (pure)
-    snapshot.py     the frozen views handed to UIs
-    control.py      the two small interfaces a UI depends on
-    coordinator.py  queues, counters, events, controls; builds snapshots
-    worker.py       the per-device worker process
-    pool.py         local backend: spawns workers, moves units over pipes
-    outputs.py      run.json, manifest.jsonl, summary.json, resume, atomic writes
-    runner.py       wires it all together for one run
-    tasks/          the task plugin protocol and built-in tasks
+    fasta.py         streaming FASTA scan, validation, record iteration
+    units.py         input discovery, sharding into units, cost estimates
+    devices.py       --gpus parsing and the GPU capability weight table
+    nvml.py          NVML readings for CUDA devices (None when unavailable)
+    assignment.py    initial greedy assignment (pure)
+    stealing.py      the stealing rule and speed estimates (pure)
+    throughput.py    rolling throughput windows, stall detection (pure)
+    history.py       whole-run histories at halving resolution (pure)
+    snapshot.py      the frozen views handed to UIs
+    control.py       the two small interfaces a UI depends on
+    coordinator.py   queues, stealing, retries, deaths, stalls
+    commands.py      pause / resume / drain / stealing / stop (the UI's half)
+    device_book.py   per-device queue and counters
+    views.py         coordinator state -> snapshot views, summary.json
+    worker.py        the per-device worker process and its reporter thread
+    pool.py          local backend: spawns workers, dispatches over pipes
+    outputs.py       run.json, manifest.jsonl, summary.json, resume
+    metrics_log.py   --metrics-log CSV
+    atomic.py        temp file + rename writes
+    runner.py        wires it all together for one run
+    errors.py        errors reported as one line (exit 2)
+    tasks/           the task plugin protocol and built-in tasks (sim, virnucpro)
 """
 
 __all__ = ["__version__"]
