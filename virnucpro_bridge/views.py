@@ -32,7 +32,7 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
         return S.RUNNING
     if book.paused:
         return S.PAUSED
-    if coord.finished or (coord.queued == 0 and coord.in_flight == 0) or coord.stopping:
+    if coord.finished or (coord.queued == 0 and coord.in_flight == 0):
         return S.DONE
     return S.IDLE
 
