@@ -262,7 +262,9 @@ def test_stop_hands_out_nothing_more() -> None:
     assert not coord.work_left()  # queued units are abandoned
     coord.stop(now=True)
     assert coord.stop_now
-    assert state(coord, 1) == S.DONE
+    assert state(coord, 1) == S.IDLE  # units remain undone: not "done" ...
+    coord.finish(130)
+    assert state(coord, 1) == S.DONE  # ... until the run is over
 
 
 # -- retries, failures, deaths ----------------------------------------------------
