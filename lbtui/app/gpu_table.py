@@ -20,7 +20,11 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
 from virnucpro_bridge import snapshot as snap
 
@@ -58,6 +62,7 @@ PADDING = 1  # DataTable's cell_padding, on each side of every column
 # old entries are dead weight that the garbage collector keeps walking (p95
 # spikes); a few screens of rows are all a cache can ever hit.
 ROW_CACHE = 200
+ROW_STYLE_CACHE = 1024  # per-row cell styles: every row under a few cursor/hover states
 
 # Row styles by displayed state; states not listed use the plain row style.
 RESTING = ("paused", "drained", "done", "dead")  # not expected to be busy: utilization is not coloured
@@ -126,7 +131,15 @@ class GpuTable(DataTable):
         self._cells: dict[tuple[str, str], tuple[str, Style]] = {}  # what each cell shows now
         self._seen: dict[str, tuple] = {}  # per row: the (view, samples) it shows now
         self._style_cache: dict[str, Style] | None = None  # cleared when CSS or theme changes
-        self.fast_cells = True  # see _render_cell; False renders every cell the DataTable way
+        self._cell_style_cache: dict[tuple[str, str | None], Style] = {}  # (row state, cell style name) -> style
+        # Rendering (see _render_line_in_row): rendered row lines, each row's
+        # version (bumped when a cell in it changes) and per-cell segment styles.
+        self._rows_rendered: LRUCache = LRUCache(ROW_CACHE)
+        self._row_versions: dict[RowKey, int] = {}
+        self._row_styles: dict[tuple, list[tuple[Style, Style, dict[Style, Style]]]] = {}
+        self._paint_style: Style | None = None  # the widget's style while render_lines runs
+        self._layout_version = 0
+        self.fast_rows = True  # False renders every row the DataTable way (for the test that compares them)
 
     # -- layout -----------------------------------------------------------
 
@@ -143,6 +156,7 @@ class GpuTable(DataTable):
             return
         selected = self.selected_index
         self.layout_columns = layout
+        self._layout_version += 1
         self._cells.clear()
         self._seen.clear()
         self.clear(columns=True)
@@ -173,45 +187,130 @@ class GpuTable(DataTable):
 
     # -- rendering ----------------------------------------------------------
 
-    def _render_cell(
+    def _render_line_in_row(
         self,
-        row_index: int,
-        column_index: int,
+        row_key: RowKey,
+        line_no: int,
         base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> list[list[Segment]]:
-        """Body cells without Rich's layout engine.
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[list, list]:
+        """One line of one row, cached per row until that row's cells change.
 
-        DataTable renders each cell through Padding/Styled/console.render_lines,
-        and any update_cell invalidates every cached cell, so 64 busy devices
-        cost ~50 ms of the event loop per refresh. Our body cells are always one
-        line of single-style Text, so the segments can be made directly (same
-        styles, same mouse metadata); headers go through DataTable as usual.
-        Relies on DataTable internals of the pinned textual version; a test
-        compares both paths cell by cell.
+        DataTable caches rows under a table-wide update counter, so one changed
+        cell re-renders every visible row, each cell through Rich's
+        Padding/Styled/render_lines (~50 ms of the event loop for 64 busy
+        devices). Here a row is re-rendered only when its own cells, the cursor
+        or hover on it, the layout or the styles change, and body cells (always
+        one line of single-style Text) become segments directly: the same
+        styles and mouse metadata DataTable gives them. Relies on DataTable
+        internals of the pinned textual version; a test compares both paths
+        line by line.
         """
-        if row_index < 0 or column_index < 0 or self.fast_cells is False:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        value = self._data[row_key][column_key]
-        if not isinstance(value, Text) or value.spans:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        if not self.fast_rows:
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        row_index = self._row_locations.get(row_key)
+        if row_index is None:
+            row_index = -1  # the header
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
+        key = (row_key, line_no, self._row_versions.get(row_key, 0), row_index, base_style, cursor, hover,
+               self.cursor_type, self.show_cursor, self._show_hover_cursor, self._pseudo_class_state,
+               self._layout_version, self.size.width)
+        rendered = self._rows_rendered.get(key)
+        if rendered is None:
+            if row_index < 0 or self.cursor_type != "row" or self.fixed_columns or self._labelled_row_exists:
+                rendered = super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+            else:
+                rendered = self._render_body_row(row_key, row_index, line_no, base_style, cursor, hover)
+            self._rows_rendered[key] = rendered
+        return rendered
+
+    def _render_body_row(
+        self, row_key: RowKey, row_index: int, line_no: int, base_style: Style, cursor: bool, hover: bool
+    ) -> tuple[list, list]:
+        """What DataTable._render_line_in_row draws for a body row of a row-cursor table.
+
+        A cell whose text has no style of its own becomes one segment rather
+        than pad, text, pad in one style (what Strip.simplify would make of
+        them anyway), so every later step of the paint handles fewer segments.
+        """
+        show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
         component_style, post_style = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            False, False, False, hover, cursor, show_cursor, show_hover,
             self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
         )
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
-        inner = max(0, width - 2 * self.cell_padding)
-        plain = value.plain
-        if value.justify == "right" and cell_len(plain) < inner:
-            plain = " " * (inner - cell_len(plain)) + plain
-        pad = " " * self.cell_padding
-        edge = pre + post_style
-        return [[Segment(pad, edge), Segment(set_cell_size(plain, inner), pre + value.style + post_style),
-                 Segment(pad, edge)]]
+        columns = self.ordered_columns
+        row_styles = self._row_styles.get((row_index, base_style, component_style, post_style))
+        if row_styles is None or len(row_styles) != len(columns):
+            row_styles = []
+            for column_index in range(len(columns)):
+                pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+                edge = pre + post_style
+                row_styles.append((pre, edge, {}))
+            if len(self._row_styles) > ROW_STYLE_CACHE:
+                self._row_styles.clear()
+            self._row_styles[(row_index, base_style, component_style, post_style)] = row_styles
+        padding = self.cell_padding
+        pad = " " * padding
+        values = self._data[row_key]
+        cells: list[list[Segment]] = []
+        table_width = self._row_label_column_width
+        for column_index, column in enumerate(columns):
+            width = column.get_render_width(self)
+            table_width += width
+            value = values.get(column.key)
+            if not isinstance(value, Text) or value.spans or not isinstance(value.style, Style) or line_no:
+                cells.append(self._render_cell(row_index, column_index, base_style, width, cursor, hover)[line_no])
+                continue
+            pre, edge, by_value = row_styles[column_index]
+            text_style = by_value.get(value.style)
+            if text_style is None:
+                text_style = by_value[value.style] = pre + value.style + post_style
+            inner = max(0, width - 2 * padding)
+            plain = value.plain
+            if value.justify == "right" and cell_len(plain) < inner:
+                plain = " " * (inner - cell_len(plain)) + plain
+            plain = set_cell_size(plain, inner)
+            if text_style == edge:
+                cells.append([Segment(pad + plain + pad, edge)])
+            else:
+                cells.append([Segment(pad, edge), Segment(plain, text_style), Segment(pad, edge)])
+        extend_style, _ = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, show_cursor, show_hover, False, False)
+        extend_style = base_style + extend_style + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        cells.append([Segment(" " * max(0, self.size.width - table_width), extend_style)])
+        return [], cells
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's Rich style walks every ancestor's styles; DataTable asks
+        # for it once per line, and it cannot change within one paint.
+        self._paint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable.render_line with the style looked up once per paint
+        (no fixed rows here; the header stays put)."""
+        base_style = self._paint_style
+        if base_style is None or self.fixed_rows:
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        if y >= (self.get_row_height(self._header_row_key) if self.show_header else 0):
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + self.size.width, base_style)
+
+    def update_cell(
+        self, row_key: RowKey | str, column_key: ColumnKey | str, value: CellType, *, update_width: bool = False
+    ) -> None:
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+        self._bump_row(row_key if isinstance(row_key, RowKey) else RowKey(row_key))
+
+    def _bump_row(self, row_key: RowKey) -> None:
+        """Mark one row's rendering stale (see _render_line_in_row)."""
+        self._row_versions[row_key] = self._row_versions.get(row_key, 0) + 1
 
     # -- data -------------------------------------------------------------
 
@@ -233,13 +332,27 @@ class GpuTable(DataTable):
         self._fill()
 
     def _fill(self) -> None:
+        """Put each changed cell into the table, then refresh the table once.
+
+        Writes DataTable's cell store directly instead of calling update_cell
+        per cell: update_cell validates both keys and refreshes (dirty regions,
+        style caches) for every one of the several hundred cells a busy refresh
+        changes, ~40 % of applying a snapshot. Equivalent for fixed-width
+        columns (update_width=False): the store, the update counter DataTable's
+        own caches key on, our row versions, and one refresh.
+        """
         if not self.layout_columns:
             return
         if self._style_cache is None:
             self._style_cache = self._styles()
-        styles = self._style_cache
+            self._cell_style_cache.clear()
         cells = self._cells
         seen = self._seen
+        data = self._data
+        combined = self._cell_style_cache
+        columns = [(column.key, ColumnKey(column.key), width, "right" if column.right else "left")
+                   for column, width in self.layout_columns]
+        changed = False
         for view in self._devices:
             row_key = str(view.index)
             samples = self._history.get(view.index, ())
@@ -248,18 +361,35 @@ class GpuTable(DataTable):
                 continue  # nothing new for this device: skip its cells altogether
             seen[row_key] = signature
             state = row_state(view)
-            row_style = styles.get(state, Style())
-            for column, width in self.layout_columns:
-                text, style = self._cell(column.key, view, width, samples, state, styles)
-                style = row_style + style
-                if cells.get((row_key, column.key)) == (text, style):
+            row_data = None
+            for name, column_key, width, justify in columns:
+                text, style_name = self._cell(name, view, width, samples, state)
+                style = combined.get((state, style_name))
+                if style is None:
+                    style = combined[(state, style_name)] = self._combine(state, style_name)
+                if cells.get((row_key, name)) == (text, style):
                     continue
-                cells[(row_key, column.key)] = (text, style)
-                justify = "right" if column.right else "left"
-                self.update_cell(row_key, column.key, Text(text, style=style, justify=justify))
+                cells[(row_key, name)] = (text, style)
+                if row_data is None:
+                    rk = RowKey(row_key)
+                    row_data = data[rk]
+                    self._bump_row(rk)
+                row_data[column_key] = Text(text, style=style, justify=justify)
+                changed = True
+        if changed:
+            self._update_count += 1
+            self.refresh()
+
+    def _combine(self, state: str, style_name: str | None) -> Style:
+        """A cell's style: its row's (by state) plus its own, if any."""
+        styles = self._style_cache or {}
+        row_style = styles.get(state, Style())
+        return row_style + (styles.get(style_name, Style()) if style_name else Style())
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._rows_rendered.clear()
+        self._row_styles.clear()
         if self._style_cache is not None:
             self.call_later(self._restyle)
 
@@ -268,6 +398,7 @@ class GpuTable(DataTable):
         styles = self._styles()
         if styles != self._style_cache:
             self._style_cache = styles
+            self._cell_style_cache.clear()
             self._cells.clear()
             self._seen.clear()
             self._fill()
@@ -287,24 +418,22 @@ class GpuTable(DataTable):
         width: int,
         samples: Sequence[float | None],
         state: str,
-        styles: dict[str, Style],
-    ) -> tuple[str, Style]:
-        """The text and the cell's own style for one column of one device."""
-        plain = Style()
+    ) -> tuple[str, str | None]:
+        """The text and the name of the cell's own style (None: the row's) for one column of one device."""
         if key == "idx":
-            return str(view.index), plain
+            return str(view.index), None
         if key == "name":
             name = short_name(view.name)
-            return (name if len(name) <= width else name[: width - 1] + "…"), plain
+            return (name if len(name) <= width else name[: width - 1] + "…"), None
         if key == "state":
-            return fmt.state_text(view), styles.get(f"state-{state}", plain)
+            return fmt.state_text(view), f"state-{state}"
         if key == "util":
             level = fmt.util_level(view.utilization)
             if state in RESTING:  # 0 % on a paused or finished device is no alarm
-                return fmt.percent(view.utilization), styles["missing"]
-            return fmt.percent(view.utilization), styles[f"util-{level}" if level else "missing"]
+                return fmt.percent(view.utilization), "missing"
+            return fmt.percent(view.utilization), f"util-{level}" if level else "missing"
         if key == "trend":
-            return fmt.spark(samples, width), styles["trend"]
+            return fmt.spark(samples, width), "trend"
         if key == "mem":
             text = fmt.percent(view.memory)
         elif key == "rate":
@@ -321,4 +450,4 @@ class GpuTable(DataTable):
             text = fmt.percent(view.temperature)
         else:  # power
             text = fmt.percent(view.power)
-        return text, styles["missing"] if text == fmt.DASH else plain
+        return text, "missing" if text == fmt.DASH else None

@@ -328,28 +328,45 @@ async def test_no_devices_and_no_snapshot_yet_are_designed_states():
         assert "no devices" in str(app.query_one("#table-empty").render())
 
 
-async def test_fast_cell_rendering_matches_the_datatable_way():
-    """GpuTable renders body cells itself (see GpuTable._render_cell); it must
-    draw exactly what DataTable would, character by character and style by style."""
+async def test_fast_row_rendering_matches_the_datatable_way():
+    """GpuTable renders body rows itself and caches them per row (see
+    GpuTable._render_line_in_row); it must draw exactly what DataTable would,
+    character by character and style by style, wherever the cursor and the
+    mouse are, at any width, and show a changed cell at once."""
     from rich.style import Style
+    from textual.coordinate import Coordinate
 
-    def cells(lines):
-        return [(ch, seg.style) for line in lines for seg in line for ch in seg.text]
+    def chars(rendered):
+        fixed, scrollable = rendered
+        return [(ch, seg.style) for cell in [*fixed, *scrollable] for seg in cell for ch in seg.text]
 
-    app, _ = make()
-    async with app.run_test(size=(200, 40)):
+    def render(table, row, base, cursor, hover, fast):
+        table.fast_rows = fast
+        table._row_render_cache.clear()
+        table._cell_render_cache.clear()
+        key = table._header_row_key if row < 0 else table._row_locations.get_key(row)
+        return chars(table._render_line_in_row(key, 0, base, Coordinate(cursor, 0), Coordinate(hover, 0)))
+
+    app, fake = make()
+    async with app.run_test(size=(200, 40)) as pilot:
         table = app.query_one(GpuTable)
-        base = Style(bgcolor="black")
-        for row in range(table.row_count):
-            for column, (_, width) in enumerate(table.layout_columns):
-                for cursor in (False, True):
-                    table.fast_cells = True
-                    fast = table._render_cell(row, column, base, width + 2, cursor=cursor)
-                    table.fast_cells = False
-                    table._cell_render_cache.clear()
-                    slow = table._render_cell(row, column, base, width + 2, cursor=cursor)
-                    assert cells(fast) == cells(slow), (row, column, cursor)
-        table.fast_cells = True
+        for size in ((200, 40), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            for base, show_hover in ((Style(bgcolor="black"), False), (table.rich_style, True)):
+                table._show_hover_cursor = show_hover  # what a mouse move over the table turns on
+                for row in range(-1, table.row_count):
+                    for cursor, hover in ((0, 0), (row, 1), (1, row), (row, row), (3, 2)):
+                        fast = render(table, row, base, cursor, hover, True)
+                        assert fast == render(table, row, base, cursor, hover, False), (size, row, cursor, hover)
+        before = render(table, 0, table.rich_style, 1, 1, True)
+        snap = fake.snapshot()
+        devices = (replace(snap.devices[0], units_done=4_321), *snap.devices[1:])
+        app.apply_snapshot(replace(snap, time=f.T0 + 1, devices=devices))
+        after = render(table, 0, table.rich_style, 1, 1, True)
+        assert after != before and "4,321" in "".join(ch for ch, _ in after)
+        assert after == render(table, 0, table.rich_style, 1, 1, False)
+        table.fast_rows = True
 
 
 async def test_keys_under_a_dialog_do_not_reach_the_run():
