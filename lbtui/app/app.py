@@ -30,6 +30,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
@@ -69,6 +70,8 @@ class LbtuiApp(App[None]):
     # Under 32 rows the log shrinks and the gaps go, so the table keeps its rows.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
+    refresh_s: var[float] = var(2.0)  # seconds between snapshots; open detail screens follow it too
+
     BINDINGS = [
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("d", "drain_device", "Drain"),
@@ -97,6 +100,7 @@ class LbtuiApp(App[None]):
         super().__init__()
         self.source = source
         self.commands = commands
+        self._timer: Timer | None = None
         self.refresh_s = min(REFRESH_STEPS[-1], max(REFRESH_STEPS[0], refresh))
         self.exit_on_finish = exit_on_finish
         self.run_title = title
@@ -107,7 +111,6 @@ class LbtuiApp(App[None]):
         self.history: dict[int, deque[float | None]] = {}
         self.last_update: float | None = None  # clock() when the last snapshot arrived
         self.fetch_failed = False
-        self._timer: Timer | None = None
         self._quitting = False
         self._notices: tuple[str, ...] = ()
         self._table_state = ""  # "waiting", "devices" or "none": what the device area shows
@@ -145,6 +148,10 @@ class LbtuiApp(App[None]):
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_interval(self.refresh_s, self._tick)
+
+    def watch_refresh_s(self) -> None:
+        if self._timer is not None:  # polling: from now on at the new interval
+            self._start_timer()
 
     def _tick(self) -> None:
         self.fetch_snapshot()
@@ -300,9 +307,7 @@ class LbtuiApp(App[None]):
         self.run_command(f"stealing {'on' if enable else 'off'}", lambda: self.commands.set_stealing(enable))
 
     def action_change_refresh(self, direction: int) -> None:
-        self.refresh_s = next_refresh(self.refresh_s, direction)
-        if self.poll:
-            self._start_timer()
+        self.refresh_s = next_refresh(self.refresh_s, direction)  # see watch_refresh_s
         self.show_header()
         self.notify(f"refresh every {self.refresh_s:g} s", timeout=1.5)
 
@@ -326,8 +331,7 @@ class LbtuiApp(App[None]):
         view = self.selected_device()
         if view is None:
             return
-        self.push_screen(DeviceDetailScreen(self.source, view.index, refresh=self.refresh_s,
-                                            poll=self.poll, clock=self.clock))
+        self.push_screen(DeviceDetailScreen(self.source, view.index, poll=self.poll, clock=self.clock))
 
     def action_show_help(self) -> None:
         self.push_screen(HelpScreen())

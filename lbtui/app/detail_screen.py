@@ -2,7 +2,8 @@
 run, the units it processed (stolen ones marked) and its errors. Escape returns.
 
 It fetches ``source.device_detail(i)`` in a thread worker, like the main
-screen's snapshots, and refreshes at the app's refresh interval.
+screen's snapshots, every ``app.refresh_s`` seconds: it watches that
+attribute, so + and - pressed here or before take effect at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
@@ -127,11 +129,12 @@ def unit_row(record: UnitRecord, ok_style: str = "green", error_style: str = "re
 class DeviceDetailScreen(Screen[None]):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, source: SnapshotSource, index: int, *, refresh: float, poll: bool, clock) -> None:
+    def __init__(self, source: SnapshotSource, index: int, *, poll: bool, clock) -> None:
         super().__init__()
         self.source = source
         self.index = index
-        self.refresh_s = refresh
+        self.refresh_s: float | None = None  # the app's interval this screen fetches at (when polling)
+        self._timer: Timer | None = None
         self.poll = poll
         self.clock = clock
         self.detail: DeviceDetail | None = None
@@ -164,12 +167,18 @@ class DeviceDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.poll:
             self.fetch_detail()
-            self.set_interval(self.refresh_s, self.fetch_detail)
+            self.watch(self.app, "refresh_s", self._follow_refresh)  # called now, then on every change
         else:
             try:
                 self.show(self.source.device_detail(self.index))
             except Exception:
                 self.on_snapshot_failed(SnapshotFailed(traceback.format_exc()))
+
+    def _follow_refresh(self, interval: float) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.refresh_s = interval
+        self._timer = self.set_interval(interval, self.fetch_detail)
 
     @work(thread=True, exclusive=True, group="detail")
     def fetch_detail(self) -> None:

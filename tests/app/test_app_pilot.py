@@ -231,6 +231,33 @@ async def test_plus_and_minus_step_the_refresh_within_bounds():
         assert "⟳ 0.5s" in str(app.query_one("#header-right").render())
 
 
+async def test_the_detail_screen_follows_refresh_changes():
+    """+/- on the detail screen change how often it fetches, not only how
+    often the main screen does (it used to keep the interval it opened with)."""
+
+    class Counting(f.FakeCoordinator):
+        details = 0
+
+        def device_detail(self, index):
+            self.details += 1
+            return super().device_detail(index)
+
+    coordinator = Counting(f.four_gpus())
+    app = LbtuiApp(coordinator, coordinator, refresh=10.0, clock=lambda: f.T0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DeviceDetailScreen) and screen.refresh_s == 10.0
+        await pilot.press(*["minus"] * 5)
+        assert app.refresh_s == 0.5 and screen.refresh_s == 0.5
+        before = coordinator.details
+        await asyncio.sleep(1.6)  # three ticks at 0.5 s; none at the 10 s it opened with
+        await settle(pilot)
+        assert coordinator.details - before >= 2
+
+
 async def test_events_are_appended_once_and_gaps_are_said():
     app, fake = make()
     async with app.run_test(size=(120, 40)):
