@@ -4,7 +4,8 @@
    1,000 events already in the log, every cell changing and two new events per
    refresh (the worst case; an idle run changes far less). Median and p95 of
    ``apply_snapshot`` alone, and of apply plus the repaint that follows, at
-   120x40 and 160x50.
+   120x40 and 160x50. Garbage collections that run meanwhile count (they are
+   event-loop time too); the full ones are listed.
 2. idle CPU: the real app on a pseudo-terminal (so rendering and terminal
    output count) at the default 2 s refresh with 64 idle devices; CPU % of
    one core over ~10 s, measured from outside with psutil.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import importlib.util
 import os
 import pty
@@ -59,6 +61,18 @@ async def bench_refresh(size: tuple[int, int]) -> None:
     source = f.FakeCoordinator(base)
     app = LbtuiApp(source, source, poll=False, clock=time.time)
     apply_ms, cycle_ms = [], []
+    full_gc: list[float] = []  # full (generation 2) collections during the measured refreshes, in ms
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[:] = [time.thread_time()]
+            elif started and measuring:
+                full_gc.append((time.thread_time() - started[0]) * 1e3)
+
+    measuring = False
+    gc.callbacks.append(on_gc)
     async with app.run_test(size=size) as pilot:
         backlog = tuple(f.event(k + 1, f.T0, s.EV_INFO, "info", f"backlog event {k}") for k in range(LOG_EVENTS))
         app.apply_snapshot(replace(base, time=f.T0 + 0.5, events=backlog))
@@ -78,19 +92,23 @@ async def bench_refresh(size: tuple[int, int]) -> None:
             snap = replace(base, time=f.T0 + 1 + k, elapsed=base.elapsed + k, devices=devices, events=events)
             # CPU time of this thread (the event loop's): other processes on a
             # busy machine and the pause's idle waits do not count.
+            measuring = True
             t0 = time.thread_time()
             app.apply_snapshot(snap)
             t1 = time.thread_time()
             await pilot.pause()  # layout + repaint of what changed
             t2 = time.thread_time()
+            measuring = False
             apply_ms.append((t1 - t0) * 1e3)
             cycle_ms.append((t2 - t0) * 1e3)
         lines = len(app.query_one("EventLog").lines)
+    gc.callbacks.remove(on_gc)
     print(f"refresh at {size[0]}x{size[1]}: {DEVICES} devices, {lines:,} log lines, {REFRESHES} refreshes, "
           "every cell and two events new each time")
     print(f"  apply_snapshot          median {statistics.median(apply_ms):6.2f} ms   p95 {pct(apply_ms, 0.95):6.2f} ms")
     print(f"  apply + repaint (CPU)   median {statistics.median(cycle_ms):6.2f} ms   p95 {pct(cycle_ms, 0.95):6.2f} ms"
           f"   max {max(cycle_ms):6.2f} ms")
+    print(f"  full GCs in the above   {len(full_gc)}: " + (", ".join(f"{t:.0f}" for t in full_gc) + " ms" if full_gc else "none"))
 
 
 def idle_child() -> None:

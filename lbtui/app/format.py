@@ -109,17 +109,15 @@ def spark(samples: Sequence[float | None], width: int) -> str:
     Missing samples are blank; a run of zeros is the lowest bar, so an idle
     device still shows a flat line rather than nothing.
     """
-    tail = list(samples)[-width:]
-    peak = max((s for s in tail if not missing(s)), default=0.0)
-    top = len(SPARK_BARS) - 1
-    chars = []
-    for s in tail:
-        if missing(s):
-            chars.append(SPARK_BARS[0])
-        elif peak <= 0:
-            chars.append(SPARK_BARS[1])
-        else:
-            chars.append(SPARK_BARS[max(1, math.ceil(s / peak * top))])
+    tail = [None if missing(s) else s for s in list(samples)[-width:]]
+    peak = max((s for s in tail if s is not None), default=0.0)
+    bars = SPARK_BARS
+    if peak <= 0:
+        chars = [bars[0] if s is None else bars[1] for s in tail]
+    else:
+        top = len(bars) - 1
+        ceil = math.ceil
+        chars = [bars[0] if s is None else bars[max(1, ceil(s / peak * top))] for s in tail]
     return "".join(chars).rjust(width)
 
 

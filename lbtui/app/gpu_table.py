@@ -4,8 +4,9 @@ Rows are keyed by device index and columns by name, so the cursor stays on its
 device however the values change. Which columns show depends on the table's
 width: each column has a rank, and the most important ones that fit are kept
 (in their usual order). Only a width change that alters that choice rebuilds
-the table; a refresh only calls ``update_cell`` on cells whose text or style
-changed.
+the table; a refresh only changes cells whose text or style changed (refreshing
+the table once), and only rows with a changed cell are rendered again (see
+``GpuTable._render_line_in_row``).
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ class GpuTable(DataTable):
         self._cell_style_cache: dict[tuple[str, str | None], Style] = {}  # (row state, cell style name) -> style
         # Rendering (see _render_line_in_row): rendered row lines, each row's
         # version (bumped when a cell in it changes) and per-cell segment styles.
-        self._rows_rendered: LRUCache = LRUCache(ROW_CACHE)
+        # Only each row's latest rendering is kept: older ones die young, which
+        # keeps them out of the garbage collector's oldest generation.
+        self._rows_rendered: dict[tuple[RowKey, int], tuple[tuple, tuple[list, list]]] = {}
         self._row_versions: dict[RowKey, int] = {}
         self._row_styles: dict[tuple, list[tuple[Style, Style, dict[Style, Style]]]] = {}
         self._paint_style: Style | None = None  # the widget's style while render_lines runs
@@ -217,13 +220,15 @@ class GpuTable(DataTable):
         key = (row_key, line_no, self._row_versions.get(row_key, 0), row_index, base_style, cursor, hover,
                self.cursor_type, self.show_cursor, self._show_hover_cursor, self._pseudo_class_state,
                self._layout_version, self.size.width)
-        rendered = self._rows_rendered.get(key)
-        if rendered is None:
+        latest = self._rows_rendered.get((row_key, line_no))
+        if latest is not None and latest[0] == key:
+            rendered = latest[1]
+        else:
             if row_index < 0 or self.cursor_type != "row" or self.fixed_columns or self._labelled_row_exists:
                 rendered = super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
             else:
                 rendered = self._render_body_row(row_key, row_index, line_no, base_style, cursor, hover)
-            self._rows_rendered[key] = rendered
+            self._rows_rendered[(row_key, line_no)] = (key, rendered)
         return rendered
 
     def _render_body_row(
