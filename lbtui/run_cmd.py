@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import signal
 import sys
+import threading
+import time
 
-from virnucpro_bridge.runner import Run, RunConfig
+from virnucpro_bridge.pool import STALL_ACTIONS
+from virnucpro_bridge.runner import ABORT_SLACK_S, Run, RunConfig
 
 from .argtypes import fraction, non_negative_int, positive_float, positive_int
 from .headless import follow, summary_lines
@@ -18,7 +22,9 @@ examples:
   lbtui run --gpus sim:2.5,1,1,0.75 --headless inputs/     (simulated GPUs)
   lbtui run --gpus cpu:2 --task virnucpro --models .demo/models lbtui/demo_data
 
-exit codes: 0 all done; 1 some units failed; 2 usage or input error; 130 interrupted
+exit codes: 0 all done; 1 some units failed; 2 usage or input error;
+  3 aborted: the output disk failed (full, read-only, I/O error) or an internal
+    error; run the same command again to resume; 130 interrupted
 """
 
 
@@ -52,13 +58,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--steal-interval", type=positive_float, default=2.0, metavar="S",
                    help="how often idle workers look again for work to steal [default: 2]")
     s.add_argument("--stall-timeout", type=positive_float, default=300.0, metavar="S",
-                   help="flag a worker stalled after this long without progress [default: 300]")
+                   help="a worker holding a unit this long without progress is stalled [default: 300]")
+    s.add_argument("--stall-action", choices=STALL_ACTIONS, default="restart",
+                   help="what to do with a stalled worker: flag it on the dashboard, or restart it "
+                   "(its unit is redone elsewhere, a fresh worker takes its place) [default: restart]")
     s.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
                    help="retries of a failing unit before it is marked failed [default: 2]")
     s.add_argument("--shard-size", type=positive_int, default=10_000, metavar="N",
                    help="split files with more sequences than this into shards [default: 10000]")
     s.add_argument("--grace", type=positive_float, default=30.0, metavar="S",
-                   help="on SIGINT/SIGTERM, wait this long for units in flight [default: 30]")
+                   help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
+                   "a second signal stops at once [default: 30]")
     u = p.add_argument_group("display")
     u.add_argument("--headless", action="store_true",
                    help="plain log lines instead of the dashboard (automatic when stdout is not a TTY)")
@@ -104,7 +114,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         inputs=list(args.inputs), gpus=args.gpus, task=args.task, out=args.out, steal=args.steal,
         weighted=args.weighted, steal_interval=args.steal_interval, stall_timeout=args.stall_timeout,
-        retries=args.retries, shard_size=args.shard_size, grace=args.grace, refresh=args.refresh,
+        stall_action=args.stall_action, retries=args.retries, shard_size=args.shard_size, grace=args.grace, refresh=args.refresh,
         metrics_log=args.metrics_log, task_options=task_options(args), argv=list(sys.argv),
     )
 
@@ -118,44 +128,107 @@ def main(args: argparse.Namespace) -> int:
         print(f"lbtui: notice: {line}", file=sys.stderr)
     dashboard = not args.headless and sys.stdout.isatty()
     coord = run.start()
-    if dashboard:
-        from .app import LbtuiApp
+    stopper = Stopper(run, grace=args.grace)
+    try:
+        if dashboard:
+            from .app import LbtuiApp
 
-        app = LbtuiApp(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish)
-        with signals(coord, app=app):
-            app.run()
-        if not run.finished and not coord.stopping:
-            coord.stop(now=False)  # the app closed without saying how: finish units in flight
-        if not run.finished and coord.in_flight:
-            print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
-                  f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
-    else:
-        with signals(coord):
-            follow(coord, refresh=args.refresh, done=lambda: run.finished)
-    with signals(coord):  # a signal while we wait for the dispatcher: stop now
-        code = run.wait()
+            app = LbtuiApp(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish)
+            stopper.app = app
+            with stopper.installed():
+                app.run()
+            if not run.finished and not coord.stopping:
+                coord.stop(now=False)  # the app closed without saying how: finish units in flight
+            if not run.finished and coord.in_flight:
+                print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
+                      f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
+        else:
+            with stopper.installed():
+                follow(coord, refresh=args.refresh,
+                       done=lambda: run.finished or not run.dispatching or stopper.overdue())
+        with stopper.installed():
+            code = stopper.wait()
+    except HardStop:
+        code = run.abort("stopped at once by a second signal")
+    if run.error:
+        print(f"lbtui: error: {run.error}", file=sys.stderr)
     if dashboard:
         for line in summary_lines(coord.snapshot()):
             print(line)
-    return 1 if code is None else code
+    return code
 
 
-@contextlib.contextmanager
-def signals(coord, *, app=None):
-    """SIGINT/SIGTERM: hand out no more work and let units in flight finish
-    (within --grace); a signal after a stop was asked for stops at once.
-    Under the dashboard Ctrl+C is a key (the quit dialog); a signal sent to
-    the process also closes the app once the run has finished."""
+class HardStop(Exception):
+    """A second SIGINT/SIGTERM outside the dashboard: leave whatever we wait on."""
 
-    def handler(signum, _frame):
-        coord.stop(now=coord.stopping)
-        if app is not None:
-            app.exit_on_finish = True  # read by the app on its next snapshot
 
-    wanted = [signal.SIGINT, signal.SIGTERM]
-    previous = {s: signal.signal(s, handler) for s in wanted}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+class Stopper:
+    """SIGINT/SIGTERM, whatever state the engine is in. The first stops handing
+    out work and lets units in flight finish within ``--grace``; the second
+    kills the workers at once. Either way the process ends: past ``--grace`` +
+    ABORT_SLACK_S the main thread ends the run itself (``Run.abort``).
+
+    The handler takes no lock (``coord.stop`` is lock-free), so it cannot wait
+    on a dispatcher that holds one. Under the dashboard Ctrl+C is a key (the
+    quit dialog); a signal sent to the process closes the app once the run
+    ends, or at the deadline."""
+
+    def __init__(self, run: Run, *, grace: float) -> None:
+        self.run, self.grace = run, grace
+        self.app = None
+        self.deadline: float | None = None
+        self.hard = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def overdue(self) -> bool:
+        return self.hard or (self.deadline is not None and time.monotonic() > self.deadline)
+
+    def handler(self, signum, _frame) -> None:
+        coord = self.run.coord
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.grace + ABORT_SLACK_S
+            coord.stop(now=False)
+            if self.app is not None:
+                self.app.exit_on_finish = True  # read by the app on its next snapshot
+                self._close_app_later(self.grace + ABORT_SLACK_S)
+            return
+        self.hard = True
+        coord.stop(now=True)
+        self.run.pool.abort()  # kill the workers now: nothing waits on them any more
+        if self.app is not None:
+            self._close_app_later(0.0)
+        else:
+            raise HardStop
+
+    def _close_app_later(self, delay: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        app = self.app
+
+        def close() -> None:
+            loop.call_soon_threadsafe(app.exit)
+
+        timer = threading.Timer(delay, close)
+        timer.daemon = True
+        timer.start()
+
+    def wait(self) -> int:
+        """The exit code, once the dispatcher has ended or the deadline passed."""
+        while True:
+            code = self.run.wait(0.2)
+            if code is not None:
+                return code
+            if self.overdue():
+                return self.run.abort("the run did not stop within --grace; workers killed")
+
+    @contextlib.contextmanager
+    def installed(self):
+        wanted = [signal.SIGINT, signal.SIGTERM]
+        previous = {s: signal.signal(s, self.handler) for s in wanted}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)

@@ -43,8 +43,10 @@ class RunControls:
             return self._set_stealing(enabled)
 
     def stop(self, now: bool = False) -> str:
-        with self.lock:
-            return self._stop(now)
+        # No lock: a signal handler calls this, and must never wait on a
+        # dispatcher that holds the lock (or is stuck holding it). Two flag
+        # writes and a deque append are atomic under the GIL.
+        return self._stop(now)
 
     def _pause(self, index: int) -> str:
         book = self._book(index)
@@ -53,14 +55,14 @@ class RunControls:
         if book.paused:
             return f"{book.spec.label} is already paused"
         book.paused = True
-        return self._control(book, "paused" + (" after its current unit" if book.in_flight else ""))
+        return self._control(book, "paused" + (" after its current unit" if book.in_flight else ""), "pause")
 
     def _resume(self, index: int) -> str:
         book = self._book(index)
         if not book.paused:
             return f"{book.spec.label} is not paused"
         book.paused = False
-        return self._control(book, "resumed")
+        return self._control(book, "resumed", "resume")
 
     def _drain(self, index: int) -> str:
         book = self._book(index)
@@ -68,26 +70,29 @@ class RunControls:
             raise CommandError(f"{book.spec.label} is already {'dead' if book.dead else 'draining'}")
         book.draining = True
         self._pending_drains.add(index)
-        return self._control(book, "draining: finishes its current unit, gives its queue back, stops")
+        return self._control(book, "draining: finishes its current unit, gives its queue back, stops",
+                             "drain")
 
     def _set_stealing(self, enabled: bool) -> str:
         self.stealing = bool(enabled)
         message = f"work stealing {'on' if enabled else 'off'}"
-        self._event(S.EV_CONTROL, "info", message)
+        self._event(S.EV_CONTROL, "info", message, action="stealing_on" if enabled else "stealing_off")
         self.wake()
         return message
 
     def _stop(self, now: bool) -> str:
+        again = self.stopping and (self.stop_now or not now)
         self.stopping = True
         self.stop_now = self.stop_now or now
         message = "stopping now" if now else "stopping after the units in flight"
-        self._event(S.EV_CONTROL, "warning", message)
+        if not again:
+            self._event(S.EV_CONTROL, "warning", message, action="stop_now" if now else "stop", locked=False)
         self.wake()
         return message
 
-    def _control(self, book: DeviceBook, what: str) -> str:
+    def _control(self, book: DeviceBook, what: str, action: str) -> str:
         message = f"{book.spec.label} {what}"
-        self._event(S.EV_CONTROL, "info", message, book.spec.index)
+        self._event(S.EV_CONTROL, "info", message, book.spec.index, action=action)
         self.wake()
         return message
 
@@ -109,4 +114,4 @@ class RunControls:
     def mark_drained(self, index: int) -> None:
         book = self.books[index]
         book.drained, book.draining = True, False
-        self._event(S.EV_CONTROL, "info", f"{book.spec.label} drained", index)
+        self._event(S.EV_CONTROL, "info", f"{book.spec.label} drained", index, action="drained")

@@ -13,7 +13,11 @@ and leave the moving (drain's give-back) to the dispatcher, woken through
 ``wake``. ``lock`` (re-entrant) is held by the dispatcher while it changes
 state and, briefly, by snapshots and commands, so a reader never sees a deque
 mid-mutation. Manager reads (IPC) happen outside it: callers read the reports
-first and pass them in.
+first and pass them in. ``stop()`` takes no lock (a signal handler calls it).
+
+The end of a run has one owner, the runner's dispatcher thread, which calls
+``settle()`` (what is left, the exit code), ``freeze_reports()`` and
+``close_out()`` in that order; ``abort()`` records why a run had to stop.
 
 Because one dispatcher thread owns every queue, a thief never waits on a
 victim's queue: the issue's "skip a queue it cannot take without blocking"
@@ -42,6 +46,9 @@ from .views import build_detail, build_snapshot, build_summary
 NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence
 STEALS_KEPT = 50  # the snapshot's "last 50 steal events"
 MAX_WORKER_DEATHS = 2  # a unit that took down two workers would take down every one
+MAX_RESTARTS = 3  # a device whose worker stalls this often is given up on
+READINGS_LOST_S = 10.0  # no heartbeat this long from a live worker: say its readings are lost
+SNAPSHOT_LOCK_S = 1.0  # a UI waits this long for the lock, then shows the last snapshot
 EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own history
 ERRORS_KEPT = 100
 
@@ -68,6 +75,8 @@ class Coordinator(RunControls):
         clock: Callable[[], float] = time.time,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
+        """``wake`` interrupts the backend's wait when a command needs the
+        dispatcher (drain, stop); it must be safe from a signal handler."""
         self.books = [DeviceBook(d, d.weight if weighted else 1.0) for d in devices]
         self.units = list(units)
         self.status = status if status is not None else {}  # worker reports (a Manager dict)
@@ -102,7 +111,11 @@ class Coordinator(RunControls):
         self.finished_at: float | None = None
         self.exit_code: int | None = None
         self.summary: dict | None = None
+        self.error: str | None = None  # why the run was aborted (abort())
         self._pending_drains: set[int] = set()
+        self._readings_lost = False
+        self._frozen_reports: dict | None = None
+        self._last_snapshot: S.RunSnapshot | None = None
         self.lock = threading.RLock()
 
     # -- setup ---------------------------------------------------------------
@@ -114,25 +127,38 @@ class Coordinator(RunControls):
                 book.push(self.units[i])
 
     # -- rates and estimates -----------------------------------------------------
-    def _scale(self) -> float:
+    def base_rate(self) -> float:
         """Cost units/s per unit of weight, learned run-wide from finished units."""
         return fleet_base_rate(((b.weight, b.cost_done, b.busy_s) for b in self.books), NOMINAL_RATE)
 
     def rate(self, book: DeviceBook, scale: float | None = None) -> float:
-        prior = book.weight * (scale if scale is not None else self._scale())
+        prior = book.weight * (scale if scale is not None else self.base_rate())
         return estimate_rate(prior, book.cost_done, book.busy_s)
 
-    def _current_remaining(self, book: DeviceBook, rate: float, now: float) -> float:
+    def current_remaining(self, book: DeviceBook, rate: float, now: float) -> float:
+        """Estimated cost left of the unit ``book`` is running (0 when idle)."""
         if book.in_flight is None:
             return 0.0
         return max(0.0, book.in_flight.unit.cost - (now - book.in_flight.started) * rate)
+
+    def remaining_seconds(self, now: float) -> float | None:
+        """Estimated seconds until the work left is done by the devices taking work."""
+        scale = self.base_rate()
+        rates = [self.rate(b, scale) for b in self.books if b.accepts_work]
+        if not rates:
+            return None
+        left = sum(b.queued_cost for b in self.books)
+        for b in self.books:
+            if b.in_flight is not None:
+                left += self.current_remaining(b, self.rate(b, scale), now)
+        return left / sum(rates)
 
     def _victim_view(self, book: DeviceBook, scale: float, now: float) -> VictimView:
         # A paused, stalled or still-loading victim starts nothing: rate 0
         # tells the policy its whole queue is free to take.
         stopped = book.paused or book.stalled or not book.ready
         rate = 0.0 if stopped else self.rate(book, scale)
-        current = self._current_remaining(book, rate, now)
+        current = self.current_remaining(book, rate, now)
         tail = book.queue[-1].cost if book.queue else 0.0
         return VictimView(book.spec.index, rate, current, book.queued_cost, len(book.queue), tail)
 
@@ -167,7 +193,7 @@ class Coordinator(RunControls):
 
     def _steal(self, thief: DeviceBook) -> Unit | None:
         now = self.clock()
-        scale = self._scale()
+        scale = self.base_rate()
         views = [self._victim_view(b, scale, now) for b in self.books
                  if b is not thief and b.alive and b.queue]
         for victim_index in steal_candidates(thief.spec.index, self.rate(thief, scale), views):
@@ -188,7 +214,8 @@ class Coordinator(RunControls):
         self.steals_total += 1
         message = (f"{thief.spec.label} stole {unit.uid} ({unit.sequences:,} seqs) "
                    f"from {victim.spec.label}")
-        self.events.append(S.RunEvent(seq, now, S.EV_STEAL, "info", message, thief.spec.index, steal))
+        self.events.append(S.RunEvent(seq, now, S.EV_STEAL, "info", message, thief.spec.index, steal,
+                                      unit=unit.uid))
 
     def unit_done(self, index: int, sequences: int, seconds: float) -> InFlight:
         book = self.books[index]
@@ -199,7 +226,17 @@ class Coordinator(RunControls):
         book.stalled = False  # it answered: whatever held it up is over
         book.cost_done += flight.unit.cost
         self.cost_done += flight.unit.cost
-        self.record_file_completion(index, flight.unit.uid, sequences, seconds, stolen=flight.stolen)
+        self._count_done(book, flight, sequences, seconds)
+        return flight
+
+    def unit_interrupted(self, index: int) -> InFlight | None:
+        """The unit could not be finished through no fault of its own (its result
+        could not be written): back to the head of the queue, no attempt counted."""
+        book = self.books[index]
+        flight, book.in_flight = book.in_flight, None
+        if flight is not None:
+            self.attempts[flight.unit.uid] = flight.attempt - 1
+            book.push(flight.unit, front=True)
         return flight
 
     def unit_failed(self, index: int, error: str, permanent: bool = False) -> tuple[InFlight, bool]:
@@ -234,7 +271,7 @@ class Coordinator(RunControls):
             if target is not None:
                 self._event(S.EV_RETRY, "warning",
                             f"{uid} failed on {book.spec.label} (attempt {flight.attempt}): "
-                            f"{first_line}; retrying {where}", book.spec.index, now)
+                            f"{first_line}; retrying {where}", book.spec.index, now, unit=uid)
                 return True
         self.failed[uid] = first_line
         book.units_failed += 1
@@ -242,13 +279,13 @@ class Coordinator(RunControls):
                                          flight.stolen, False, now, first_line))
         self.errors.append(f"{uid}: {first_line}")
         self._event(S.EV_FAILURE, "error", f"{uid} failed on {book.spec.label}: {first_line}",
-                    book.spec.index, now)
+                    book.spec.index, now, unit=uid)
         return False
 
     def _place(self, unit: Unit, avoid: DeviceBook | None = None, front: bool = True) -> DeviceBook | None:
         """Queue ``unit`` on the live device that would finish it earliest.
         ``avoid`` is used only when no other device can take it."""
-        now, scale = self.clock(), self._scale()
+        now, scale = self.clock(), self.base_rate()
         candidates = [b for b in self.books if b.accepts_work and b is not avoid]
         if not candidates and avoid is not None and avoid.accepts_work:
             candidates = [avoid]
@@ -257,7 +294,7 @@ class Coordinator(RunControls):
 
         def finish(b: DeviceBook) -> float:
             rate = self.rate(b, scale)
-            return (self._current_remaining(b, rate, now) + b.queued_cost + unit.cost) / rate
+            return (self.current_remaining(b, rate, now) + b.queued_cost + unit.cost) / rate
 
         target = min(candidates, key=lambda b: (finish(b), b.spec.index))
         target.push(unit, front=front)
@@ -274,12 +311,39 @@ class Coordinator(RunControls):
         book.errors.append(reason)
         self.errors.append(f"{book.spec.label}: {reason}")
         self._event(S.EV_DEATH, "error", f"{book.spec.label} died: {reason}", index, now)
+        return self._lose_worker(book, reason, now)
+
+    def restart_stalled(self, index: int) -> bool:
+        """``--stall-action restart``: the backend kills the stalled worker and
+        starts a fresh one. Its unit is requeued elsewhere (a worker death) and
+        its queue handed out; the device takes work again once set up. Returns
+        False when it stalled too often: then it is dead, not restarted."""
+        book = self.books[index]
+        if book.dead:
+            return False
+        if book.restarts >= MAX_RESTARTS:
+            self.device_died(index, f"stalled {book.restarts + 1} times; not restarted again")
+            return False
+        book.restarts += 1
+        now = self.clock()
+        unit = book.in_flight.unit.uid if book.in_flight else None
+        reason = f"no progress for {self.stall_timeout:g} s"
+        book.errors.append(f"restarted: {reason}")
+        self._event(S.EV_DEATH, "warning", f"{book.spec.label} restarted: {reason}"
+                    + (f" on {unit}" if unit else ""), index, now, unit=unit)
+        book.ready = False
+        book.stalled = False
+        book.pid = None
+        self._lose_worker(book, f"worker restarted: {reason}", now)
+        return True
+
+    def _lose_worker(self, book: DeviceBook, reason: str, now: float) -> InFlight | None:
         flight = book.in_flight
         book.in_flight = None
         if flight is not None:
             book.busy_s += max(0.0, now - flight.started)
             self.deaths[flight.unit.uid] = self.deaths.get(flight.unit.uid, 0) + 1
-            self._retry_or_fail(book, flight, f"worker died: {reason}", permanent=False, death=True)
+            self._retry_or_fail(book, flight, reason, permanent=False, death=True)
         self._give_back(book)
         return flight
 
@@ -291,17 +355,14 @@ class Coordinator(RunControls):
                 book.push(unit)  # nobody left to take it: it stays, and fails at the end
 
     # -- completion, stalls, history ------------------------------------------------
-    def record_file_completion(self, gpu_id: int, file_path: str, sequences: int, duration: float,
-                               *, stolen: bool = False) -> None:
-        """Count a finished unit (``file_path`` is its uid) on device ``gpu_id``."""
+    def _count_done(self, book: DeviceBook, flight: InFlight, sequences: int, duration: float) -> None:
         now = self.clock()
-        book = self.books[gpu_id]
         book.units_done += 1
         book.sequences_done += sequences
         book.busy_s += duration
         book.last_progress = now
         book.throughput.add(now, sequences, duration)
-        book.records.append(S.UnitRecord(file_path, sequences, duration, stolen, True, now))
+        book.records.append(S.UnitRecord(flight.unit.uid, sequences, duration, flight.stolen, True, now))
         self.units_done += 1
         self.sequences_done += sequences
         self.throughput.add(now, sequences, duration)
@@ -314,7 +375,7 @@ class Coordinator(RunControls):
         reports, read by the caller outside ``lock`` (read here when omitted)."""
         threshold = self.stall_timeout if stall_threshold is None else stall_threshold
         now = self.clock()
-        reports = self._reports() if reports is None else reports
+        reports = self.read_reports() if reports is None else reports
         newly = []
         for book in self.books:
             last = self._last_activity(book, reports.get(book.spec.index))
@@ -328,6 +389,26 @@ class Coordinator(RunControls):
             book.stalled = stalled
         return newly
 
+    def check_readings(self, reports: Mapping) -> None:
+        """Monitoring faults are worth a warning, never a stop: say once per
+        device when its live readings fail or go silent (the Manager's own
+        death is reported by ``read_reports``)."""
+        if self._readings_lost:
+            return
+        now = self.clock()
+        for book in self.books:
+            report = reports.get(book.spec.index) or {}
+            problem = report.get("reading_error")
+            beat = report.get("heartbeat")
+            if not problem and book.ready and book.alive and beat and now - beat > READINGS_LOST_S:
+                problem = f"no report from its worker for {now - beat:.0f} s"
+            if problem and not book.readings_warned:
+                book.readings_warned = True
+                self._event(S.EV_WARNING, "warning",
+                            f"live readings lost on {book.spec.label}: {problem}", book.spec.index, now)
+            elif not problem:
+                book.readings_warned = False
+
     def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
         times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
         return max(times) if times else None
@@ -335,23 +416,42 @@ class Coordinator(RunControls):
     def sample_history(self, reports: Mapping | None = None) -> None:
         """Append one point per device to the whole-run histories (dispatcher tick)."""
         now = self.clock()
-        reports = self._reports() if reports is None else reports
+        reports = self.read_reports() if reports is None else reports
         for book in self.books:
             book.throughput_history.add(now, book.throughput.rate(now) or 0.0)
             report = reports.get(book.spec.index) or {}
             book.utilization_history.add(now, report.get("utilization"))
 
-    def _reports(self) -> dict:
+    def read_reports(self) -> dict:
+        """A copy of the workers' reports (Manager IPC: call outside ``lock``).
+        After ``freeze_reports()`` the last copy is returned, untouched."""
+        if self._frozen_reports is not None:
+            return self._frozen_reports
         try:
             return dict(self.status.copy()) if hasattr(self.status, "copy") else dict(self.status)
-        except (OSError, EOFError, BrokenPipeError):
-            return {}  # the Manager is gone (shutdown): no fresh readings
+        except Exception as exc:  # noqa: BLE001 - any proxy failure means the same: no readings
+            if not self._readings_lost and not self.finished:
+                self._readings_lost = True
+                self._event(S.EV_WARNING, "warning",
+                            f"live readings lost: the Manager process is gone ({type(exc).__name__}); "
+                            "utilization and memory stop updating, the run goes on")
+            return {}
+
+    def freeze_reports(self) -> None:
+        """Keep the last readings for the final snapshots (the Manager is about to go)."""
+        self._frozen_reports = self.read_reports()
 
     def _event(self, kind: str, level: str, message: str, device: int | None = None,
-               now: float | None = None) -> None:
+               now: float | None = None, *, unit: str | None = None, action: str | None = None,
+               locked: bool = True) -> None:
         when = self.clock() if now is None else now
+        if not locked:  # stop() from a signal handler: deque.append is atomic
+            self.events.append(S.RunEvent(next(self._seq), when, kind, level, message, device,
+                                          unit=unit, action=action))
+            return
         with self.lock:
-            self.events.append(S.RunEvent(next(self._seq), when, kind, level, message, device))
+            self.events.append(S.RunEvent(next(self._seq), when, kind, level, message, device,
+                                          unit=unit, action=action))
 
     def info(self, message: str, level: str = "info") -> None:
         kind = {"info": S.EV_INFO, "warning": S.EV_WARNING}.get(level, S.EV_FAILURE)
@@ -380,29 +480,62 @@ class Coordinator(RunControls):
         """False when units are queued but no live device can ever take them."""
         return self.in_flight > 0 or any(b.alive and not b.draining for b in self.books)
 
-    def finish(self, exit_code: int) -> dict:
-        self.finished_at = self.clock()
-        self.finished = True
-        self.exit_code = exit_code
-        self.summary = build_summary(self)
-        return self.summary
+    def abort(self, message: str) -> None:
+        """The run cannot go on (its output disk failed, or an internal error):
+        hand out nothing more; ``settle()`` then exits 3."""
+        with self.lock:
+            if self.error is None:
+                self.error = message
+                self.errors.append(message)
+                self._event(S.EV_ERROR, "error", f"run aborted: {message}")
+            self.stopping = True
+
+    def settle(self) -> int:
+        """After the backend stopped: account for what was not done; the exit code.
+        3 aborted (abort()), 130 interrupted by a stop, 1 failures, else 0."""
+        with self.lock:
+            for book in self.books:
+                book.in_flight = None  # lost to the stop; written results are kept
+            unrun = [u for b in self.books for u in b.queue]
+            if unrun and not self.stopping:
+                for unit in unrun:  # queued, but no device left alive to run them
+                    self.failed[unit.uid] = "no live device left to run it"
+                    self.errors.append(f"{unit.uid}: no live device left to run it")
+            if self.stopping and (unrun or self.units_done + len(self.failed) < len(self.units)):
+                self.interrupted = True
+            if self.error is not None:
+                return 3
+            if self.interrupted:
+                return 130
+            return 1 if self.failed or self.merge_failed else 0
+
+    def close_out(self, exit_code: int) -> dict:
+        """The run is over: snapshots show it finished; returns summary.json's contents."""
+        with self.lock:
+            self.finished_at = self.clock()
+            self.finished = True
+            self.exit_code = exit_code
+            self.summary = build_summary(self)
+            return self.summary
 
     # -- the UI interfaces -------------------------------------------------------------
     def snapshot(self) -> S.RunSnapshot:
-        reports = self._reports()
-        with self.lock:
-            return build_snapshot(self, reports)
+        reports = self.read_reports()
+        # Never let a UI hang on a dispatcher that holds the lock too long:
+        # show the last snapshot instead (the dashboard marks it as old).
+        if not self.lock.acquire(timeout=SNAPSHOT_LOCK_S):
+            if self._last_snapshot is not None:
+                return self._last_snapshot
+            self.lock.acquire()
+        try:
+            self._last_snapshot = build_snapshot(self, reports)
+            return self._last_snapshot
+        finally:
+            self.lock.release()
 
     def device_detail(self, index: int) -> S.DeviceDetail:
         if not 0 <= index < len(self.books):
             raise IndexError(index)
-        reports = self._reports()
+        reports = self.read_reports()
         with self.lock:
             return build_detail(self, index, reports)
-
-    def get_gpu_metrics(self) -> list[dict]:
-        """Per-device metrics as plain dicts (the original plan's name)."""
-        return [d.__dict__.copy() for d in self.snapshot().devices]
-
-    def get_recent_steal_events(self) -> list[S.StealEvent]:
-        return list(self.steals)

@@ -42,6 +42,8 @@ class DeviceBook:
         self.draining = False
         self.drained = False
         self.stalled = False
+        self.restarts = 0  # stalled workers replaced (--stall-action restart)
+        self.readings_warned = False  # "live readings lost" said once per outage
         self.pid: int | None = None
         self.units_done = 0
         self.sequences_done = 0

@@ -1,13 +1,14 @@
 """What a run leaves under ``--out``, and how a rerun resumes from it.
 
-    run.json         at start: main pid, worker pids, argv, start time
+    run.json         at start: run id, main pid, worker pids, argv, inputs, start time
     manifest.jsonl   one line per completed unit, appended as units finish
-    summary.json     at the end: makespan, counts, per-device totals
+    summary.json     at the end: makespan, counts, per-device totals, exit code
     units/...        one result per unit (the task chooses the name)
 
-The manifest is append-only and flushed per line, so killing the main
-process (even with SIGKILL) loses at most a line being written; a torn last
-line is ignored on resume. Result files are written atomically by workers.
+The manifest and the other append-only files are written by ``journal.py``:
+whole lines only, so killing the main process (even with SIGKILL) or a full
+disk loses at most the line being written, and a torn last line is cut off
+before the next run appends. Result files are written atomically by workers.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from .atomic import atomic_write_text, remove_stale_temps
 from .errors import UsageError
+from .journal import MANIFEST, writing
 from .units import Unit
 
-MANIFEST = "manifest.jsonl"
 RUN_JSON = "run.json"
 SUMMARY = "summary.json"
 
@@ -73,6 +74,9 @@ class ManifestEntry:
     count: int = 0
     task: str = ""
     fingerprint: str = ""  # Task.fingerprint(): options and models that shape outputs
+    run_id: str = ""  # the session that made it (run.json's run_id)
+    started: float = 0.0  # epoch seconds, worker clock
+    ended: float = 0.0
 
     def matches(self, unit: Unit, task: str, fingerprint: str, out: Path) -> bool:
         """True when this entry is a finished result for exactly this unit,
@@ -116,37 +120,28 @@ def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: st
     return done
 
 
-class ManifestWriter:
-    """Appends one JSON line per completed unit, flushed at once."""
-
-    def __init__(self, out: Path) -> None:
-        self._fh: IO[str] = open(out / MANIFEST, "a", encoding="utf-8")
-        # A previous run killed mid-line leaves a torn line: start on a fresh one.
-        if self._fh.tell() > 0:
-            with open(out / MANIFEST, "rb") as check:
-                check.seek(-1, os.SEEK_END)
-                if check.read(1) != b"\n":
-                    self._fh.write("\n")
-
-    def append(self, entry: ManifestEntry) -> None:
-        self._fh.write(json.dumps(entry.__dict__, separators=(", ", ": ")) + "\n")
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
+def new_run_id(started: float) -> str:
+    """Names one session of a run folder (a resume starts a new one)."""
+    return time.strftime("%Y%m%dT%H%M%S", time.localtime(started)) + f"-{os.getpid()}"
 
 
-def write_run_json(out: Path, *, argv: list[str], task: str, devices: list[Mapping], started: float) -> None:
+def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs: list[str],
+                   devices: list[Mapping], started: float) -> None:
     data = {
+        "run_id": run_id,
         "main_pid": os.getpid(),
         "argv": argv,
         "task": task,
+        "inputs": inputs,
+        "out": str(out),
         "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "start_epoch": started,
         "devices": list(devices),
     }
-    atomic_write_text(out / RUN_JSON, json.dumps(data, indent=2) + "\n")
+    with writing(out / RUN_JSON, out):
+        atomic_write_text(out / RUN_JSON, json.dumps(data, indent=2) + "\n")
 
 
 def write_summary(out: Path, summary: Mapping) -> None:
-    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    with writing(out / SUMMARY, out):
+        atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")

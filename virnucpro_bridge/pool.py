@@ -1,15 +1,18 @@
 """The local backend: one spawned worker process per device, a pipe each.
 
 The dispatcher loop runs in a thread of the main process. It waits on every
-worker's pipe, every process sentinel (so a death is seen at once, well
-inside the 2 s budget) and a wake pipe the UI's commands write to::
+worker's pipe, every process sentinel (so a death is seen at once) and a
+wake-up pipe that the UI's commands and signal handlers write to::
 
-    wait(pipes + sentinels + wake) ─▶ "ready"/"done"/"failed" ─▶ Coordinator
-                                   ─▶ sentinel: device_died()  ─▶ requeue
-    every tick: drains, steal look-ups, stalls, history, metrics
+    wait(pipes + sentinels + wakeup) ─▶ Ready/Done/Failed ─▶ Coordinator
+                                     ─▶ sentinel: device_died() ─▶ requeue
+    every tick: drains, steal look-ups, stalls (flag or restart), readings
+    outside the lock: the sink (manifest, merges, events, metrics)
 
-A cluster backend (Ray) replaces this module; the Coordinator and the UIs
-stay as they are.
+Anything the loop raises (a bug, or an ``OutputError`` when results cannot
+be written) propagates to the runner, which decides how the run ends; the
+pool only offers ``wind_down()`` and ``abort()`` for that. A cluster backend
+(Ray) replaces this module; the Coordinator and the UIs stay as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-import threading
 import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.managers import SyncManager
@@ -26,20 +28,27 @@ from typing import Callable, Protocol, Sequence
 from .coordinator import Coordinator
 from .device_book import InFlight
 from .devices import DeviceSpec
-from .worker import STOP, WorkItem, manager_initializer, worker_main
+from .errors import OutputError
+from .messages import STOP, Done, Failed, Ready, SetupFailed, Wakeup, WorkItem
+from .worker import manager_initializer, worker_main
 
 TICK_S = 0.25  # housekeeping period; also bounds how late a resume is noticed
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
+STALL_ACTIONS = ("flag", "restart")
 
 
 class Sink(Protocol):
-    """Where finished units go (the runner: manifest, per-file merges)."""
+    """Where finished units go (the runner: manifest, per-file merges, journal).
+    Called from the dispatcher thread, outside the coordinator's lock."""
 
-    def unit_done(self, index: int, flight: InFlight, sequences: int, seconds: float) -> None: ...
+    def unit_done(self, index: int, flight: InFlight, done: Done) -> None: ...
 
-    def unit_failed(self, index: int, flight: InFlight, error: str, tb: str) -> None: ...
+    def unit_failed(self, index: int, flight: InFlight, failed: Failed) -> None: ...
 
-    def setup_failed(self, index: int, error: str, tb: str) -> None: ...
+    def setup_failed(self, index: int, failed: SetupFailed) -> None: ...
+
+    def tick(self, sample: bool) -> None:
+        """Every loop pass: write new events; ``sample``: a refresh is due (metrics)."""
 
 
 def start_manager() -> tuple[SyncManager, object]:
@@ -62,158 +71,181 @@ def describe_exit(code: int | None) -> str:
 
 class LocalPool:
     def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], task_name: str,
-                 task_options: dict, outputs: dict[str, str], sink: Sink, status: object, *,
-                 steal_interval: float = 2.0, grace: float = 30.0, refresh: float = 2.0,
-                 on_tick: Callable[[], None] | None = None) -> None:
+                 task_options: dict, outputs: dict[str, str], sink: Sink, status: object,
+                 wakeup: Wakeup, *, out_dir: str, steal_interval: float = 2.0, grace: float = 30.0,
+                 refresh: float = 2.0, stall_action: str = "restart") -> None:
+        if stall_action not in STALL_ACTIONS:
+            raise ValueError(f"stall_action must be one of {STALL_ACTIONS}")
         self.coord = coord
         self.devices = list(devices)
         self.task_name, self.task_options = task_name, task_options
         self.outputs = outputs  # uid -> absolute output path
         self.sink = sink
         self.status = status
+        self.wakeup = wakeup
+        self.out_dir = out_dir
         self.steal_interval, self.grace, self.refresh = steal_interval, grace, refresh
-        self.on_tick = on_tick
+        self.stall_action = stall_action
         self.ctx = mp.get_context("spawn")
         self.procs: list[mp.process.BaseProcess] = []
         self.conns: list[Connection] = []
         self.expected_exit: set[int] = set()
-        self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
-        self._wake_lock = threading.Lock()
         self.stop_requested_at: float | None = None
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
-        self._refresh_due = False
-        coord.wake = self.wake
+        self._by_obj: dict[object, tuple[str, int]] = {}
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> list[int]:
         for spec in self.devices:
-            parent, child = self.ctx.Pipe()
-            proc = self.ctx.Process(
-                target=worker_main, name=f"lbtui-{spec.label}",
-                args=(spec, self.task_name, self.task_options, child, self.status, os.getpid()),
-                daemon=True,
-            )
-            proc.start()
-            child.close()
-            self.procs.append(proc)
-            self.conns.append(parent)
-            self.coord.books[spec.index].pid = proc.pid
+            self.procs.append(None)  # type: ignore[arg-type]
+            self.conns.append(None)  # type: ignore[arg-type]
+            self._spawn(spec.index)
         return [p.pid for p in self.procs]
 
-    def wake(self) -> None:
-        with self._wake_lock:
-            try:
-                self._wake_w.send_bytes(b"!")
-            except OSError:
-                pass
+    def _spawn(self, i: int) -> None:
+        spec = self.devices[i]
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(
+            target=worker_main, name=f"lbtui-{spec.label}",
+            args=(spec, self.task_name, self.task_options, child, self.status, os.getpid(), self.out_dir),
+            daemon=True,
+        )
+        proc.start()
+        child.close()
+        self.procs[i], self.conns[i] = proc, parent
+        self._by_obj[parent] = ("conn", i)
+        self._by_obj[proc.sentinel] = ("exit", i)
+        self.expected_exit.discard(i)
+        self.coord.books[i].pid = proc.pid
+
+    def _forget(self, i: int) -> None:
+        self._by_obj.pop(self.conns[i], None)
+        self._by_obj.pop(self.procs[i].sentinel, None)
 
     # -- the dispatcher loop -----------------------------------------------------
-    def run(self) -> int:
-        """Dispatch until every unit is done, failed or abandoned; returns the exit code."""
+    def run(self) -> None:
+        """Dispatch until every unit is done, failed or abandoned, or a stop ends it."""
         coord = self.coord
-        by_obj: dict[object, tuple[str, int]] = {self._wake_r: ("wake", -1)}
-        for i, (conn, proc) in enumerate(zip(self.conns, self.procs)):
-            by_obj[conn] = ("conn", i)
-            by_obj[proc.sentinel] = ("exit", i)
+        self._by_obj[self.wakeup] = ("wake", -1)
         self._last_steal = self._last_tick = self._last_refresh = time.monotonic()
         while True:
-            ready = wait(list(by_obj), timeout=TICK_S)
+            ready = wait(list(self._by_obj), timeout=TICK_S)
             # Blocking calls stay outside coord.lock, so snapshots never wait on them:
             for obj in ready:
-                what, i = by_obj[obj]
+                what, i = self._by_obj.get(obj, ("gone", -1))
                 if what == "exit" and i not in self.expected_exit:
                     # The sentinel can fire a moment before the child is reapable;
                     # join (a blocking waitpid) so the exit code is not lost.
                     self.procs[i].join(1.0)
             tick_due = time.monotonic() - self._last_tick >= TICK_S
-            reports = coord._reports() if tick_due else None  # Manager IPC
+            reports = coord.read_reports() if tick_due else None  # Manager IPC
             with coord.lock:
-                going = self._step(ready, by_obj, reports)
-            self._flush_sink()  # manifest lines and per-file merges
-            if self._refresh_due and self.on_tick:
-                self.on_tick()  # --metrics-log: a snapshot and a CSV write
-            self._refresh_due = False
+                going, sample = self._step(ready, reports)
+            self._flush_sink()
+            self.sink.tick(sample)
             if not going:
-                break
-        return self._finish()
+                return
 
     def _flush_sink(self) -> None:
         """Hand finished and failed units to the sink without holding coord.lock,
         so a slow merge never freezes snapshots (the dashboard)."""
-        pending, self._sink_calls = self._sink_calls, []
-        for call, args in pending:
+        while self._sink_calls:
+            call, args = self._sink_calls.pop(0)
             call(*args)
 
-    def _step(self, ready: list, by_obj: dict, reports: dict | None) -> bool:
-        """One pass over what woke us (caller holds coord.lock); False when the run is over.
-        ``reports`` is a fresh copy of the workers' reports when a tick is due."""
+    def _step(self, ready: list, reports: dict | None) -> tuple[bool, bool]:
+        """One pass over what woke us (caller holds coord.lock). Returns (going,
+        sample): going is False when the run is over; sample when a refresh is due."""
         coord = self.coord
         just_idle: set[int] = set()
         exits = []
         for obj in ready:
-            what, i = by_obj[obj]
+            what, i = self._by_obj.get(obj, ("gone", -1))
             if what == "wake":
-                while self._wake_r.poll():
-                    self._wake_r.recv_bytes()
+                self.wakeup.clear()
             elif what == "conn":
-                self._drain_conn(i, just_idle, by_obj)
-            else:
+                self._drain_conn(i, just_idle)
+            elif what == "exit":
                 exits.append(i)
-        for i in exits:  # after the pipes, so a last "done" is never lost
-            self._drain_conn(i, just_idle, by_obj)
-            by_obj.pop(self.procs[i].sentinel, None)
-            by_obj.pop(self.conns[i], None)
+        for i in exits:  # after the pipes, so a last Done is never lost
+            self._drain_conn(i, just_idle)
+            self._forget(i)
             if i not in self.expected_exit:
                 coord.device_died(i, describe_exit(self.procs[i].exitcode))
         now = time.monotonic()
         if coord.stopping and self.stop_requested_at is None:
             self.stop_requested_at = now
         if coord.stop_now or (self.stop_requested_at is not None and now - self.stop_requested_at > self.grace):
-            self._kill_all()
-            return False
+            self.abort()
+            return False, False
         for i in coord.take_pending_drains():
             self._send_stop(i)
             coord.mark_drained(i)
         steal_due = now - self._last_steal >= self.steal_interval
         if steal_due:
             self._last_steal = now
-        self._dispatch_idle(just_idle, steal_due)
+        sample = False
         if reports is not None:
             self._last_tick = now
-            coord.detect_stalled_workers(reports=reports)
+            stalled = coord.detect_stalled_workers(reports=reports)
+            if self.stall_action == "restart":
+                for i in stalled:
+                    self._restart(i)
+            coord.check_readings(reports)
             if now - self._last_refresh >= self.refresh:
                 self._last_refresh = now
                 coord.sample_history(reports)
-                self._refresh_due = True
-        if not coord.work_left() or not coord.can_progress():
-            return False
-        return True
+                sample = True
+        self._dispatch_idle(just_idle, steal_due)
+        return coord.work_left() and coord.can_progress(), sample
 
-    def _drain_conn(self, i: int, just_idle: set[int], by_obj: dict) -> None:
+    def _drain_conn(self, i: int, just_idle: set[int]) -> None:
         conn = self.conns[i]
         try:
             while conn.poll():
                 self._handle(i, conn.recv(), just_idle)
         except (EOFError, OSError):
-            by_obj.pop(conn, None)  # the sentinel reports the death
+            self._by_obj.pop(conn, None)  # the sentinel reports the death
 
-    def _handle(self, i: int, msg: tuple, just_idle: set[int]) -> None:
-        coord, kind = self.coord, msg[0]
-        if kind == "ready":
-            coord.device_ready(i, msg[1])
+    def _handle(self, i: int, msg: object, just_idle: set[int]) -> None:
+        coord = self.coord
+        if isinstance(msg, Ready):
+            coord.device_ready(i, msg.pid)
             just_idle.add(i)
-        elif kind == "done":
-            flight = coord.unit_done(i, msg[1], msg[2])
-            self._sink_calls.append((self.sink.unit_done, (i, flight, msg[1], msg[2])))
+        elif isinstance(msg, Done):
+            flight = coord.unit_done(i, msg.sequences, msg.seconds)
+            self._sink_calls.append((self.sink.unit_done, (i, flight, msg)))
             just_idle.add(i)
-        elif kind == "failed":
-            flight, _retried = coord.unit_failed(i, msg[1], permanent=msg[3])
-            self._sink_calls.append((self.sink.unit_failed, (i, flight, msg[1], msg[2])))
+        elif isinstance(msg, Failed) and msg.environment:
+            # The output disk failed, not the unit: no retry can help. The unit
+            # goes back (it is not in the manifest) and the run stops.
+            coord.unit_interrupted(i)
+            self._sink_calls.append((self._raise_output_error, (msg.environment,)))
+        elif isinstance(msg, Failed):
+            flight, _retried = coord.unit_failed(i, msg.error, permanent=msg.permanent)
+            self._sink_calls.append((self.sink.unit_failed, (i, flight, msg)))
             just_idle.add(i)
-        elif kind == "setup_failed":
-            coord.device_died(i, f"setup failed: {msg[1]}")
-            self._sink_calls.append((self.sink.setup_failed, (i, msg[1], msg[2])))
+        elif isinstance(msg, SetupFailed):
+            coord.device_died(i, f"setup failed: {msg.error}")
+            self._sink_calls.append((self.sink.setup_failed, (i, msg)))
             self.expected_exit.add(i)
+        else:
+            raise TypeError(f"unexpected message from worker {i}: {msg!r}")
+
+    @staticmethod
+    def _raise_output_error(message: str) -> None:
+        raise OutputError(message)
+
+    def _restart(self, i: int) -> None:
+        """Kill a stalled worker (a hung CUDA kernel ignores everything else)
+        and start a fresh one; its unit was requeued by the coordinator."""
+        if not self.coord.restart_stalled(i):
+            self._kill(i)  # given up on: the coordinator marked it dead
+            self._forget(i)
+            return
+        self._kill(i)
+        self._forget(i)
+        self._spawn(i)
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:
         """Hand work to every idle device: its own queue first; a device that
@@ -240,33 +272,57 @@ class LocalPool:
         except (OSError, BrokenPipeError):
             pass
 
-    def _kill_all(self) -> None:
+    def _kill(self, i: int) -> None:
+        self.expected_exit.add(i)
+        proc = self.procs[i]
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+
+    # -- ending ------------------------------------------------------------------
+    def abort(self) -> None:
+        """Kill every worker now (their units in flight are lost; results already
+        written stay). Safe to call more than once and from any state."""
         for i, proc in enumerate(self.procs):
             self.expected_exit.add(i)
-            if proc.is_alive():
+            if proc is not None and proc.is_alive():
                 proc.kill()
-        for book in self.coord.books:
-            book.in_flight = None  # lost to the stop; written results are kept
 
-    def _finish(self) -> int:
-        coord = self.coord
+    def wind_down(self, grace: float, record: bool = True) -> None:
+        """After the loop failed: wait up to ``grace`` s for units in flight,
+        then stop. ``record``: hand finished units to the sink, which may fail
+        again: the first failure ends the wait (the runner logs it)."""
+        deadline = time.monotonic() + grace
+        live = {self.conns[i]: i for i, b in enumerate(self.coord.books)
+                if b.in_flight is not None and self.procs[i] is not None and self.procs[i].is_alive()}
+        while live and time.monotonic() < deadline:
+            for conn in wait(list(live), timeout=max(0.0, min(TICK_S, deadline - time.monotonic()))):
+                i = live.pop(conn)
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    continue
+                if isinstance(msg, Done):
+                    with self.coord.lock:
+                        flight = self.coord.unit_done(i, msg.sequences, msg.seconds)
+                    if record:
+                        self.sink.unit_done(i, flight, msg)
+        self.finish()
+
+    def finish(self) -> None:
+        """Stop every worker: STOP, a few seconds to exit cleanly, then kill."""
         for i in range(len(self.procs)):
             if i not in self.expected_exit:
                 self._send_stop(i)
         deadline = time.monotonic() + JOIN_TIMEOUT_S
         for proc in self.procs:
+            if proc is None:
+                continue
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.kill()
                 proc.join(1.0)
-        with coord.lock:
-            unrun = [u for b in coord.books for u in b.queue]
-            if unrun and not coord.stopping:
-                for unit in unrun:  # queued, but no device left alive to run them
-                    coord.failed[unit.uid] = "no live device left to run it"
-                    coord.errors.append(f"{unit.uid}: no live device left to run it")
-            if coord.stopping and (unrun or coord.units_done + len(coord.failed) < len(coord.units)):
-                coord.interrupted = True
-        if coord.interrupted:
-            return 130
-        return 1 if coord.failed or coord.merge_failed else 0
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [p.pid if p is not None else None for p in self.procs]

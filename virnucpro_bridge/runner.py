@@ -5,6 +5,18 @@ models, inputs, ``--out``) before a single byte is written, raising
 :class:`~virnucpro_bridge.errors.LbtuiError` (exit 2). ``Run.start()``
 writes ``run.json`` and starts the dispatcher thread; the caller runs a UI
 on the main thread over ``run.coord`` and then calls ``Run.wait()``.
+
+The dispatcher thread owns the end of the run, whatever happens in it::
+
+    pool.run() ── returns ─────────────────────▶ pool.finish()  ─┐
+               ── raises OutputError (disk) ───▶ pool.abort()   ─┤ (always)
+               ── raises anything else (bug) ──▶ pool.wind_down()┤ close out:
+                                                                  └▶ settle, summary,
+                                                                     exit code
+
+so ``Run.finished`` always becomes true and the exit code always says what
+happened (0 done, 1 failures, 3 aborted, 130 interrupted). ``abort()`` is the
+main thread's last resort when the dispatcher does not end in time.
 """
 
 from __future__ import annotations
@@ -22,17 +34,19 @@ from pathlib import Path
 from .coordinator import Coordinator
 from .device_book import InFlight
 from .devices import DeviceSpec, parse_gpus, unknown_weight_warnings
-from .errors import InputError, UsageError
+from .errors import InputError, OutputError, UsageError, environment_error
+from .journal import Journal
+from .messages import Done, Failed, SetupFailed, Wakeup
 from .metrics_log import MetricsLog
 from .metrics_log import check_writable as check_metrics_log
 from .nvml import pin_device_order
-from .outputs import (ManifestEntry, ManifestWriter, check_writable, completed_units, prepare_out,
+from .outputs import (ManifestEntry, check_writable, completed_units, new_run_id, prepare_out,
                       write_run_json, write_summary)
-from .pool import LocalPool, start_manager
+from .pool import STALL_ACTIONS, LocalPool, start_manager
 from .tasks import Task, load_task
 from .units import Unit, build_units, discover, summarize_inputs
 
-ERRORS_LOG = "errors.log"
+ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
 
 
 @dataclass
@@ -45,6 +59,7 @@ class RunConfig:
     weighted: bool = True
     steal_interval: float = 2.0
     stall_timeout: float = 300.0
+    stall_action: str = "restart"
     retries: int = 2
     shard_size: int = 10_000
     grace: float = 30.0
@@ -70,11 +85,15 @@ class Run:
         self.warnings: list[str] = []
         self.coord: Coordinator | None = None
         self.exit_code: int | None = None
+        self.error: str | None = None  # the one line to print when the run was aborted
         self._thread: threading.Thread | None = None
+        self._journal_ok = True
 
     # -- validation: nothing is written before this passes -----------------------
     def prepare(self) -> None:
         cfg = self.cfg
+        if cfg.stall_action not in STALL_ACTIONS:
+            raise UsageError(f"--stall-action {cfg.stall_action}: expected one of {', '.join(STALL_ACTIONS)}")
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
         self.devices = parse_gpus(cfg.gpus)
         self.warnings += unknown_weight_warnings(self.devices)
@@ -95,19 +114,29 @@ class Run:
 
     # -- start ---------------------------------------------------------------------
     def start(self) -> Coordinator:
+        """Create ``--out``, start the workers and the dispatcher. A disk that
+        fails already here raises OutputError (exit 3) with nothing started."""
         cfg = self.cfg
-        prepare_out(self.out)
+        started = time.time()
+        self.run_id = new_run_id(started)
+        try:
+            prepare_out(self.out)
+        except OSError as exc:
+            raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
+        self.journal = Journal(self.out)  # repairs a manifest line torn by a full disk or a kill
         done = completed_units(self.all_units, self.out, self.task_name, self.fingerprint)
         todo = [u for u in self.all_units if u.uid not in done]
         self.files: dict[str, list[Unit]] = defaultdict(list)
         for unit in self.all_units:
             self.files[unit.rel].append(unit)
         self.pending = {rel: {u.uid for u in us if u.uid not in done} for rel, us in self.files.items()}
+        self.wakeup = Wakeup()
         self.manager, status = start_manager()
         self.coord = Coordinator(
             self.devices, todo, status=status, name=summarize_inputs(cfg.inputs), task=self.task_name,
             out_dir=str(self.out), weighted=cfg.weighted, stealing=cfg.steal, retries=cfg.retries,
             stall_timeout=cfg.stall_timeout, skipped=len(done), notices=self.notices,
+            wake=self.wakeup.wake,
         )
         for line in self.warnings:
             self.coord.info(line, "warning")
@@ -117,53 +146,100 @@ class Run:
             if not left:
                 self._finalize(rel)  # all done earlier: make sure the per-file results exist
         self.coord.assign_initial()
-        self.manifest = ManifestWriter(self.out)
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
         self.pool = LocalPool(
             self.coord, self.devices, self.task_name, self.task.options, self.outputs, self, status,
-            steal_interval=cfg.steal_interval, grace=cfg.grace, refresh=cfg.refresh,
-            on_tick=self._tick if self.metrics else None,
+            self.wakeup, out_dir=str(self.out), steal_interval=cfg.steal_interval, grace=cfg.grace,
+            refresh=cfg.refresh, stall_action=cfg.stall_action,
         )
         pids = self.pool.start() if todo else []
-        write_run_json(self.out, argv=cfg.argv, task=self.task_name, started=time.time(), devices=[
-            {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
-             "pid": pids[d.index] if pids else None} for d in self.devices])
+        write_run_json(self.out, run_id=self.run_id, argv=cfg.argv, task=self.task_name,
+                       inputs=list(cfg.inputs), started=started, devices=[
+                           {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
+                            "pid": pids[d.index] if pids else None} for d in self.devices])
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord
 
+    # -- the dispatcher thread: it alone ends the run --------------------------------
     def _dispatch(self) -> None:
         try:
-            if self.coord.units:
-                code = self.pool.run()
-            else:  # everything was done before: only the per-file merges ran
-                code = 1 if self.coord.merge_failed else 0
-        except BaseException:  # a bug in the engine: keep what is written, say so, exit 1
-            self.coord.errors.append("internal error: " + traceback.format_exc().strip().splitlines()[-1])
-            self._log_error("dispatcher", traceback.format_exc())
-            self.pool._kill_all()
-            self.pool._flush_sink()  # units finished before the error keep their manifest lines
-            code = 1
-        reports = self.coord._reports()
-        with self.coord.lock:
-            self.coord.status = reports  # freeze the last readings
-            summary = self.coord.finish(code)
-        # ru_maxrss is KiB on Linux; the main process only (workers are separate)
-        summary["main_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        if self.metrics:
-            self.metrics.append(self.coord.snapshot())
-            self.metrics.close()
-        self.manifest.close()
-        write_summary(self.out, summary)
-        self.exit_code = code
-        try:
-            self.manager.shutdown()
-        except Exception:  # already gone: nothing to release
-            pass
+            try:
+                if self.coord.units:
+                    self.pool.run()
+                    self.pool.finish()
+            except OutputError as exc:  # the disk failed: units in flight could not be written either
+                self._abort(str(exc), wait=False)
+            except BaseException as exc:  # a bug in the engine: keep what is written, say so
+                self._abort(f"internal error: {type(exc).__name__}: {exc} (details in errors.log)",
+                            wait=True)
+        finally:
+            self._close_out()
 
-    def _tick(self) -> None:
-        if self.metrics:
-            self.metrics.append(self.coord.snapshot())
+    def _abort(self, message: str, *, wait: bool) -> None:
+        self.coord.abort(message)
+        self._log_error("run aborted", traceback.format_exc())
+        try:
+            if wait:
+                self.pool.wind_down(self.cfg.grace, record=self._journal_ok)
+            else:
+                self.pool.abort()
+                self.pool.finish()
+        except BaseException:  # noqa: BLE001 - winding down failed too: stop hard
+            self._log_error("wind-down", traceback.format_exc())
+            self.pool.abort()
+
+    def _close_out(self) -> None:
+        code = 3
+        try:
+            code = self.coord.settle()
+            self.coord.freeze_reports()
+            summary = self.coord.close_out(code)
+            # ru_maxrss is KiB on Linux; the main process only (workers are separate)
+            summary["main_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+            self._write_end(summary)
+        except OutputError as exc:  # the run itself went well, but its record could not be kept
+            self.coord.abort(str(exc))
+            code = 3
+        except BaseException:  # noqa: BLE001 - never leave the UI waiting for an exit code
+            self.coord.abort("internal error while finishing the run (details in errors.log)")
+            self._log_error("finish", traceback.format_exc())
+            code = 3
+        finally:
+            self.error = self.coord.error
+            self.exit_code = code
+            try:
+                self.manager.shutdown()
+            except Exception:  # noqa: BLE001 - already gone: nothing to release
+                pass
+
+    def _write_end(self, summary: dict) -> None:
+        try:
+            if self._journal_ok:
+                snap = self.coord.snapshot()
+                self.journal.new_events(snap.events)
+                self.journal.sample(snap)
+            if self.metrics:
+                self.metrics.append(self.coord.snapshot())
+        finally:
+            self.journal.close()
+            if self.metrics:
+                self.metrics.close()
+        write_summary(self.out, summary)
+
+    def abort(self, reason: str) -> int:
+        """Main thread, last resort: the dispatcher did not end in time (or a
+        second Ctrl+C). Kill the workers, keep what is written, return the code."""
+        if self.exit_code is not None:
+            return self.exit_code
+        self.coord.stop(now=True)
+        self.pool.abort()
+        if self._thread is not None:
+            self._thread.join(2.0)  # it may still close out now that the workers are gone
+        if self.exit_code is not None:
+            return self.exit_code
+        self.error = reason
+        return 130 if self.coord.error is None else 3
 
     def wait(self, timeout: float | None = None) -> int | None:
         if self._thread is not None:
@@ -174,37 +250,65 @@ class Run:
     def finished(self) -> bool:
         return self.exit_code is not None
 
+    @property
+    def dispatching(self) -> bool:
+        """The dispatcher thread is still alive (False once it ended, however it ended)."""
+        return self._thread is not None and self._thread.is_alive()
+
     # -- the pool's sink (dispatcher thread) -----------------------------------------
-    def unit_done(self, index: int, flight: InFlight, sequences: int, seconds: float) -> None:
+    def unit_done(self, index: int, flight: InFlight, done: Done) -> None:
         unit, spec = flight.unit, self.devices[index]
-        self.manifest.append(ManifestEntry(
+        entry = ManifestEntry(
             file=unit.rel, shard=unit.shard, device_index=index, device=spec.name,
-            sequences=sequences, seconds=round(seconds, 6), stolen=flight.stolen,
+            sequences=done.sequences, seconds=round(done.seconds, 6), stolen=flight.stolen,
             attempt=flight.attempt, output=os.path.relpath(self.outputs[unit.uid], self.out),
             sha256=unit.sha256, start=unit.start, count=unit.count, task=self.task_name,
-            fingerprint=self.fingerprint,
-        ))
+            fingerprint=self.fingerprint, run_id=self.run_id, started=round(done.started, 3),
+            ended=round(done.ended, 3),
+        )
+        self._journal(self.journal.unit_done, entry.__dict__)
         left = self.pending[unit.rel]
         left.discard(unit.uid)
         if not left:
             self._finalize(unit.rel)
 
-    def unit_failed(self, index: int, flight: InFlight, error: str, tb: str) -> None:
+    def unit_failed(self, index: int, flight: InFlight, failed: Failed) -> None:
         self._log_error(f"{self.devices[index].label} {flight.unit.uid} attempt {flight.attempt}",
-                        tb or error)
+                        failed.traceback or failed.error)
 
-    def setup_failed(self, index: int, error: str, tb: str) -> None:
-        self._log_error(f"{self.devices[index].label} setup", tb or error)
+    def setup_failed(self, index: int, failed: SetupFailed) -> None:
+        self._log_error(f"{self.devices[index].label} setup", failed.traceback or failed.error)
+
+    def tick(self, sample: bool) -> None:
+        snap = self.coord.snapshot() if sample else None
+        self._journal(self.journal.new_events, tuple(self.coord.events))
+        if snap is not None:
+            self._journal(self.journal.sample, snap)
+            if self.metrics:
+                self.metrics.append(snap)
+
+    def _journal(self, write, *args) -> None:
+        try:
+            write(*args)
+        except OutputError:
+            self._journal_ok = False  # the wind-down must not try again
+            raise
 
     def _finalize(self, rel: str) -> None:
         units = [(u, Path(self.outputs[u.uid])) for u in self.files[rel]]
         try:
             self.task.finalize_file(rel, units, self.out)
         except Exception as exc:  # noqa: BLE001 - one file's merge must not end the run
+            disk = environment_error(exc, str(self.out))
+            if disk is not None:  # ... unless the disk failed: then nothing else can be written
+                raise OutputError(disk) from exc
             message = f"{rel}: merging results failed: {type(exc).__name__}: {exc}"
             self.coord.merge_failure(rel, message)
             self._log_error("finalize " + rel, traceback.format_exc())
 
     def _log_error(self, where: str, text: str) -> None:
-        with open(self.out / ERRORS_LOG, "a", encoding="utf-8") as fh:
-            fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {where}\n{text.rstrip()}\n")
+        """errors.log, best effort: a full disk must not hide the error being logged."""
+        try:
+            self.journal.error(where, text)
+        except OutputError:
+            pass

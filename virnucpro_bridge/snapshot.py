@@ -31,6 +31,10 @@ EV_FAILURE = "failure"
 EV_CONTROL = "control"  # pause / resume / drain / stealing on-off / stop
 EV_INFO = "info"
 EV_WARNING = "warning"
+EV_ERROR = "error"  # the run itself failed (disk full, internal error): it stops
+
+# RunEvent.action of EV_CONTROL events (what the report shades, e.g. pauses).
+ACTIONS = ("pause", "resume", "drain", "drained", "stealing_on", "stealing_off", "stop", "stop_now")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class RunEvent:
     message: str  # plain text, ready to print
     device: int | None = None
     steal: StealEvent | None = None  # set when kind == EV_STEAL
+    unit: str | None = None  # the unit it concerns, when one does
+    action: str | None = None  # EV_CONTROL: one of the ACTIONS below
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class RunSnapshot:
     stopping: bool  # a stop was requested; no new work is handed out
     exit_code: int | None  # set once finished
     summary: dict | None = None  # summary.json contents once finished
+    error: str | None = None  # why the run was aborted (disk full, internal error), if it was
     notices: tuple[str, ...] = field(default_factory=tuple)  # e.g. "demo models: predictions are meaningless"
 
 

@@ -75,18 +75,12 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
 
 
 def eta(coord: Coordinator, now: float) -> float | None:
-    """Remaining estimated cost over the summed speed of the devices taking work."""
-    if coord.cost_done <= 0 or coord.finished:
-        return 0.0 if coord.finished else None
-    scale = coord._scale()
-    rates = [coord.rate(b, scale) for b in coord.books if b.accepts_work]
-    if not rates:
+    """Seconds left; None until a unit has finished (no evidence of speed yet)."""
+    if coord.finished:
+        return 0.0
+    if coord.cost_done <= 0:
         return None
-    left = sum(b.queued_cost for b in coord.books)
-    for b in coord.books:
-        if b.in_flight is not None:
-            left += coord._current_remaining(b, coord.rate(b, scale), now)
-    return left / sum(rates)
+    return coord.remaining_seconds(now)
 
 
 def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
@@ -121,6 +115,7 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         exit_code=coord.exit_code,
         summary=coord.summary,
         notices=coord.notices,
+        error=coord.error,
     )
 
 
@@ -149,6 +144,10 @@ def build_summary(coord: Coordinator) -> dict:
         "sequences": coord.sequences_done,
         "steals": coord.steals_total,
         "exit_code": coord.exit_code,
+        "interrupted": coord.interrupted,
+        "internal_error": coord.error,
+        "started_epoch": round(coord.created, 3),
+        "finished_epoch": round(coord.finished_at, 3) if coord.finished_at else None,
         "task": coord.task,
         "notices": list(coord.notices),
         "failures": [{"unit": uid, "error": err} for uid, err in sorted(coord.failed.items())],
@@ -165,6 +164,7 @@ def build_summary(coord: Coordinator) -> dict:
                 "busy_s": round(b.busy_s, 3),
                 "stolen_in": b.stolen_in,
                 "stolen_out": b.stolen_out,
+                "restarts": b.restarts,
                 "final_state": device_state(coord, b),
             }
             for b in coord.books

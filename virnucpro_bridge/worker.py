@@ -4,10 +4,11 @@ Data flow (one pipe per worker, plus the shared Manager dict)::
 
     dispatcher ── WorkItem ──▶ worker ── task.run_unit(unit) ──▶ result file
         ▲                        │
-        └── ("done"|"failed") ───┤
+        └── Done | Failed ───────┤
                                  └── reporter thread ──▶ status[index]
                                       (heartbeat, progress, util, memory)
 
+The messages are the classes in ``messages.py``.
 The worker loads the task's models once, then runs one unit per WorkItem
 until it receives ``STOP`` or its pipe closes. Exceptions go back with
 their traceback text; nothing is swallowed. A watchdog thread ends the
@@ -23,26 +24,17 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, MutableMapping
 
 from .devices import DeviceSpec
-from .errors import UnitError
-from .units import Unit
+from .errors import UnitError, environment_error
+from .messages import STOP, Done, Failed, Ready, SetupFailed
 
-STOP = None  # sentinel sent instead of a WorkItem
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
 BUSY_WINDOW_S = 5.0  # utilization of CPU/sim devices: busy fraction over this window
 WATCHDOG_INTERVAL_S = 0.5  # orphan check period: "exit within a few seconds"
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    unit: Unit
-    output: str  # absolute path the task must write (atomically)
-    attempt: int
 
 
 def watch_parent(parent_pid: int) -> None:
@@ -127,8 +119,13 @@ class Reporter:
 
     def report(self) -> None:
         data = {"pid": os.getpid(), "heartbeat": time.time(), "unit": self.unit,
-                "progress": self.progress, "progress_time": self.progress_time}
-        data.update(self._reading())
+                "progress": self.progress, "progress_time": self.progress_time,
+                "reading_error": None}
+        try:
+            data.update(self._reading())
+        except Exception as exc:  # noqa: BLE001 - a broken NVML must not stop the heartbeat
+            data.update(utilization=None, memory=None, temperature=None, power=None,
+                        reading_error=f"{type(exc).__name__}: {exc}")
         self.status[self.spec.index] = data
 
     def _loop(self) -> None:
@@ -136,7 +133,9 @@ class Reporter:
             try:
                 self.report()
             except (OSError, EOFError, BrokenPipeError):
-                return  # the Manager is gone: the main process is shutting down
+                return  # the Manager is gone; the coordinator notices the silence
+            except Exception:  # noqa: BLE001 - e.g. a proxy error: keep trying, never kill the unit
+                continue
 
 
 def rss_percent() -> float | None:
@@ -158,7 +157,7 @@ def limit_threads(spec: DeviceSpec) -> None:
 
 
 def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Connection,
-                status: MutableMapping, parent_pid: int) -> None:
+                status: MutableMapping, parent_pid: int, out_dir: str) -> None:
     """Entry point of the spawned worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process coordinates Ctrl+C
     watch_parent(parent_pid)
@@ -172,19 +171,22 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
         if spec.kind == "cpu" and spec.threads and "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(spec.threads)
     except BaseException as exc:  # report any setup failure, then end this worker
-        conn.send(("setup_failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        conn.send(SetupFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         return
-    reporter.report()
-    reporter.start()
-    conn.send(("ready", os.getpid()))
     try:
-        serve(task, conn, reporter)
+        reporter.report()
+    except Exception:  # noqa: BLE001 - no Manager: run without live readings
+        pass
+    reporter.start()
+    conn.send(Ready(os.getpid()))
+    try:
+        serve(task, conn, reporter, out_dir)
     finally:
         reporter.stop()
         task.teardown()
 
 
-def serve(task: Any, conn: Connection, reporter: Reporter) -> None:
+def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None:
     while True:
         try:
             item = conn.recv()
@@ -193,15 +195,17 @@ def serve(task: Any, conn: Connection, reporter: Reporter) -> None:
         if item is STOP:
             return
         reporter.unit_started(item.unit.uid)
-        t0 = time.monotonic()
+        started, t0 = time.time(), time.monotonic()
+        reply: Done | Failed
         try:
             sequences = int(task.run_unit(item.unit, Path(item.output), reporter.on_progress))
         except UnitError as exc:
-            reply = ("failed", str(exc), traceback.format_exc(), True)
+            reply = Failed(str(exc), traceback.format_exc(), permanent=True)
         except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
-            reply = ("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc(), False)
+            reply = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent=False,
+                           environment=environment_error(exc, out_dir))
         else:
-            reply = ("done", sequences, time.monotonic() - t0)
+            reply = Done(sequences, time.monotonic() - t0, started, time.time())
         reporter.unit_ended()
         try:
             conn.send(reply)

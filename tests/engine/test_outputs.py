@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from virnucpro_bridge.outputs import ManifestEntry, ManifestWriter, completed_units
+from virnucpro_bridge.journal import Journal
+from virnucpro_bridge.outputs import ManifestEntry, completed_units
 from virnucpro_bridge.units import Unit
 
 
@@ -19,9 +20,9 @@ def write(out: Path, u: Unit, **overrides) -> None:
                  stolen=False, attempt=1, output=f"units/{u.rel}.json", sha256=u.sha256,
                  start=0, count=5, task="sim", fingerprint="fp")
     entry.update(overrides)
-    writer = ManifestWriter(out)
-    writer.append(ManifestEntry(**entry))
-    writer.close()
+    journal = Journal(out)
+    journal.unit_done(ManifestEntry(**entry).__dict__)
+    journal.close()
 
 
 def test_unit_is_kept_only_when_input_task_fingerprint_and_output_all_match(tmp_path) -> None:
@@ -35,10 +36,13 @@ def test_unit_is_kept_only_when_input_task_fingerprint_and_output_all_match(tmp_
     assert completed_units([u], tmp_path, "sim", "fp") == set()
 
 
-def test_torn_last_line_is_ignored_and_the_next_line_starts_fresh(tmp_path) -> None:
+def test_torn_last_line_is_dropped_before_the_next_line(tmp_path) -> None:
     u, v = unit("a.fa"), unit("b.fa")
     write(tmp_path, u)
     with open(tmp_path / "manifest.jsonl", "a") as fh:
         fh.write('{"file": "b.fa", "sha')  # a kill mid-line
+    assert completed_units([u, v], tmp_path, "sim", "fp") == {"a.fa"}
     write(tmp_path, v)
     assert completed_units([u, v], tmp_path, "sim", "fp") == {"a.fa", "b.fa"}
+    lines = (tmp_path / "manifest.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all(line.startswith("{") and line.endswith("}") for line in lines)

@@ -1,0 +1,92 @@
+"""What crosses the pipe between the dispatcher and a worker, as small classes.
+
+    dispatcher ── WorkItem | STOP ──▶ worker
+    dispatcher ◀── Ready | Done | Failed | SetupFailed ── worker
+
+Plain frozen dataclasses (pickled by ``Connection.send``), read by name, not
+by tuple position. ``Wakeup`` is the self-pipe that lets other threads (the
+UI's commands, a signal handler) interrupt the dispatcher's ``wait()``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .units import Unit
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    unit: Unit
+    output: str  # absolute path the task must write (atomically)
+    attempt: int
+
+
+STOP = None  # sent instead of a WorkItem: finish and exit
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Setup finished; the worker waits for work."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
+class Done:
+    sequences: int
+    seconds: float  # time inside run_unit (monotonic)
+    started: float  # epoch seconds, worker clock
+    ended: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str  # one line for logs and the dashboard
+    traceback: str
+    permanent: bool  # UnitError: retrying elsewhere will not help
+    environment: str | None = None  # the output disk's fault: the whole run must stop
+
+
+@dataclass(frozen=True)
+class SetupFailed:
+    error: str
+    traceback: str
+
+
+Reply = Ready | Done | Failed | SetupFailed
+
+
+class Wakeup:
+    """A non-blocking self-pipe. ``wake()`` is safe from any thread and from a
+    signal handler (one ``os.write``, no lock); the dispatcher waits on
+    ``fileno()`` with its pipes and calls ``clear()`` when woken."""
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        os.set_blocking(self._w, False)
+
+    def fileno(self) -> int:
+        return self._r
+
+    def wake(self) -> None:
+        try:
+            os.write(self._w, b"!")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full (a wake-up is pending anyway) or closed
+
+    def clear(self) -> None:
+        try:
+            while os.read(self._r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
