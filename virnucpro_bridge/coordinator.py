@@ -523,10 +523,9 @@ class Coordinator(RunControls):
         reports = self.read_reports()
         # Never let a UI hang on a dispatcher that holds the lock too long:
         # show the last snapshot instead (the dashboard marks it as old).
-        if not self.lock.acquire(timeout=SNAPSHOT_LOCK_S):
+        while not self.lock.acquire(timeout=SNAPSHOT_LOCK_S):
             if self._last_snapshot is not None:
                 return self._last_snapshot
-            self.lock.acquire()
         try:
             self._last_snapshot = build_snapshot(self, reports)
             return self._last_snapshot

@@ -202,6 +202,8 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
         except UnitError as exc:
             reply = Failed(str(exc), traceback.format_exc(), permanent=True)
         except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
+            if isinstance(exc, OSError) and exc.filename is None:
+                exc.filename = item.output  # a failed write() names no file: say which result it was
             reply = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent=False,
                            environment=environment_error(exc, out_dir))
         else:
