@@ -31,29 +31,28 @@ import itertools
 import threading
 import time
 from collections import deque
-from typing import Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Callable, Iterable, MutableMapping, Sequence
 
 from . import snapshot as S
 from .assignment import assign
 from .commands import RunControls
+from .monitoring import DeviceMonitoring
+from .recovery import Recovery
 from .device_book import DeviceBook, InFlight
 from .devices import DeviceSpec
 from .stealing import VictimView, estimate_rate, fleet_base_rate, steal_candidates
-from .throughput import Throughput, is_stalled
+from .throughput import Throughput
 from .units import Unit
 from .views import build_detail, build_snapshot, build_summary
 
 NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence
 STEALS_KEPT = 50  # the snapshot's "last 50 steal events"
-MAX_WORKER_DEATHS = 2  # a unit that took down two workers would take down every one
-MAX_RESTARTS = 3  # a device whose worker stalls this often is given up on
-READINGS_LOST_S = 10.0  # no heartbeat this long from a live worker: say its readings are lost
 SNAPSHOT_LOCK_S = 1.0  # a UI waits this long for the lock, then shows the last snapshot
 EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own history
 ERRORS_KEPT = 100
 
 
-class Coordinator(RunControls):
+class Coordinator(RunControls, DeviceMonitoring, Recovery):
     """Implements :class:`~virnucpro_bridge.control.SnapshotSource` and
     :class:`~virnucpro_bridge.control.RunCommands` over one run."""
 
@@ -251,109 +250,6 @@ class Coordinator(RunControls):
         book.errors.append(f"{flight.unit.uid}: {error}")
         return flight, self._retry_or_fail(book, flight, error, permanent)
 
-    def _retry_or_fail(self, book: DeviceBook, flight: InFlight, error: str, permanent: bool,
-                       death: bool = False) -> bool:
-        now = self.clock()
-        uid = flight.unit.uid
-        first_line = error.strip().splitlines()[-1] if error.strip() else "unknown error"
-        if death:  # the worker died under it: not the unit's fault, unless it keeps happening
-            retry = self.deaths.get(uid, 0) < MAX_WORKER_DEATHS
-        else:
-            retry = not permanent and flight.attempt <= self.retries
-        if retry and not self.stop_now:
-            target = self._place(flight.unit, avoid=book)
-            where = f"on {target.spec.label}" if target is not None else "once a device is free"
-            if target is None and any(b.alive for b in self.books):
-                # Every live device is paused: keep the unit here (a dead or
-                # drained device's queue is handed out again on resume).
-                book.push(flight.unit, front=True)
-                target = book
-            if target is not None:
-                self._event(S.EV_RETRY, "warning",
-                            f"{uid} failed on {book.spec.label} (attempt {flight.attempt}): "
-                            f"{first_line}; retrying {where}", book.spec.index, now, unit=uid)
-                return True
-        self.failed[uid] = first_line
-        book.units_failed += 1
-        book.records.append(S.UnitRecord(uid, flight.unit.sequences, now - flight.started,
-                                         flight.stolen, False, now, first_line))
-        self.errors.append(f"{uid}: {first_line}")
-        self._event(S.EV_FAILURE, "error", f"{uid} failed on {book.spec.label}: {first_line}",
-                    book.spec.index, now, unit=uid)
-        return False
-
-    def _place(self, unit: Unit, avoid: DeviceBook | None = None, front: bool = True) -> DeviceBook | None:
-        """Queue ``unit`` on the live device that would finish it earliest.
-        ``avoid`` is used only when no other device can take it."""
-        now, scale = self.clock(), self.base_rate()
-        candidates = [b for b in self.books if b.accepts_work and b is not avoid]
-        if not candidates and avoid is not None and avoid.accepts_work:
-            candidates = [avoid]
-        if not candidates:
-            return None
-
-        def finish(b: DeviceBook) -> float:
-            rate = self.rate(b, scale)
-            return (self.current_remaining(b, rate, now) + b.queued_cost + unit.cost) / rate
-
-        target = min(candidates, key=lambda b: (finish(b), b.spec.index))
-        target.push(unit, front=front)
-        return target
-
-    def device_died(self, index: int, reason: str) -> InFlight | None:
-        """A worker process is gone: requeue its unit and hand its queue out."""
-        book = self.books[index]
-        if book.dead:
-            return None
-        book.dead = True
-        book.ready = False
-        now = self.clock()
-        book.errors.append(reason)
-        self.errors.append(f"{book.spec.label}: {reason}")
-        self._event(S.EV_DEATH, "error", f"{book.spec.label} died: {reason}", index, now)
-        return self._lose_worker(book, reason, now)
-
-    def restart_stalled(self, index: int) -> bool:
-        """``--stall-action restart``: the backend kills the stalled worker and
-        starts a fresh one. Its unit is requeued elsewhere (a worker death) and
-        its queue handed out; the device takes work again once set up. Returns
-        False when it stalled too often: then it is dead, not restarted."""
-        book = self.books[index]
-        if book.dead:
-            return False
-        if book.restarts >= MAX_RESTARTS:
-            self.device_died(index, f"stalled {book.restarts + 1} times; not restarted again")
-            return False
-        book.restarts += 1
-        now = self.clock()
-        unit = book.in_flight.unit.uid if book.in_flight else None
-        reason = f"no progress for {self.stall_timeout:g} s"
-        book.errors.append(f"restarted: {reason}")
-        self._event(S.EV_DEATH, "warning", f"{book.spec.label} restarted: {reason}"
-                    + (f" on {unit}" if unit else ""), index, now, unit=unit)
-        book.ready = False
-        book.stalled = False
-        book.pid = None
-        self._lose_worker(book, f"worker restarted: {reason}", now)
-        return True
-
-    def _lose_worker(self, book: DeviceBook, reason: str, now: float) -> InFlight | None:
-        flight = book.in_flight
-        book.in_flight = None
-        if flight is not None:
-            book.busy_s += max(0.0, now - flight.started)
-            self.deaths[flight.unit.uid] = self.deaths.get(flight.unit.uid, 0) + 1
-            self._retry_or_fail(book, flight, reason, permanent=False, death=True)
-        self._give_back(book)
-        return flight
-
-    def _give_back(self, book: DeviceBook) -> None:
-        """Redistribute a dead or draining device's queue, largest first."""
-        units = book.take_all()
-        for unit in sorted(units, key=lambda u: -u.cost):
-            if self._place(unit, avoid=book, front=False) is None:
-                book.push(unit)  # nobody left to take it: it stays, and fails at the end
-
     # -- completion, stalls, history ------------------------------------------------
     def _count_done(self, book: DeviceBook, flight: InFlight, sequences: int, duration: float) -> None:
         now = self.clock()
@@ -367,79 +263,6 @@ class Coordinator(RunControls):
         self.sequences_done += sequences
         self.throughput.add(now, sequences, duration)
         self.last_completion = now
-
-    def detect_stalled_workers(self, stall_threshold: float | None = None,
-                               reports: Mapping | None = None) -> list[int]:
-        """Flag devices holding a unit with no progress for ``stall_threshold`` s;
-        returns the devices newly flagged. ``reports``: a copy of the workers'
-        reports, read by the caller outside ``lock`` (read here when omitted)."""
-        threshold = self.stall_timeout if stall_threshold is None else stall_threshold
-        now = self.clock()
-        reports = self.read_reports() if reports is None else reports
-        newly = []
-        for book in self.books:
-            last = self._last_activity(book, reports.get(book.spec.index))
-            stalled = book.alive and is_stalled(now, last, book.in_flight is not None, threshold)
-            if stalled and not book.stalled:
-                newly.append(book.spec.index)
-                unit = book.in_flight.unit.uid if book.in_flight else "?"
-                self._event(S.EV_STALL, "warning",
-                            f"{book.spec.label} stalled: no progress on {unit} for {threshold:g} s",
-                            book.spec.index, now)
-            book.stalled = stalled
-        return newly
-
-    def check_readings(self, reports: Mapping) -> None:
-        """Monitoring faults are worth a warning, never a stop: say once per
-        device when its live readings fail or go silent (the Manager's own
-        death is reported by ``read_reports``)."""
-        if self._readings_lost:
-            return
-        now = self.clock()
-        for book in self.books:
-            report = reports.get(book.spec.index) or {}
-            problem = report.get("reading_error")
-            beat = report.get("heartbeat")
-            if not problem and book.ready and book.alive and beat and now - beat > READINGS_LOST_S:
-                problem = f"no report from its worker for {now - beat:.0f} s"
-            if problem and not book.readings_warned:
-                book.readings_warned = True
-                self._event(S.EV_WARNING, "warning",
-                            f"live readings lost on {book.spec.label}: {problem}", book.spec.index, now)
-            elif not problem:
-                book.readings_warned = False
-
-    def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
-        times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
-        return max(times) if times else None
-
-    def sample_history(self, reports: Mapping | None = None) -> None:
-        """Append one point per device to the whole-run histories (dispatcher tick)."""
-        now = self.clock()
-        reports = self.read_reports() if reports is None else reports
-        for book in self.books:
-            book.throughput_history.add(now, book.throughput.rate(now) or 0.0)
-            report = reports.get(book.spec.index) or {}
-            book.utilization_history.add(now, report.get("utilization"))
-
-    def read_reports(self) -> dict:
-        """A copy of the workers' reports (Manager IPC: call outside ``lock``).
-        After ``freeze_reports()`` the last copy is returned, untouched."""
-        if self._frozen_reports is not None:
-            return self._frozen_reports
-        try:
-            return dict(self.status.copy()) if hasattr(self.status, "copy") else dict(self.status)
-        except Exception as exc:  # noqa: BLE001 - any proxy failure means the same: no readings
-            if not self._readings_lost and not self.finished:
-                self._readings_lost = True
-                self._event(S.EV_WARNING, "warning",
-                            f"live readings lost: the Manager process is gone ({type(exc).__name__}); "
-                            "utilization and memory stop updating, the run goes on")
-            return {}
-
-    def freeze_reports(self) -> None:
-        """Keep the last readings for the final snapshots (the Manager is about to go)."""
-        self._frozen_reports = self.read_reports()
 
     def _event(self, kind: str, level: str, message: str, device: int | None = None,
                now: float | None = None, *, unit: str | None = None, action: str | None = None,

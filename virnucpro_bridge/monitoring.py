@@ -1,0 +1,99 @@
+"""The monitoring half of the Coordinator: worker reports, stalls, histories.
+
+Worker reports arrive through the Manager dict (IPC): ``read_reports()`` is
+called outside the coordinator's lock and its copy passed in. Monitoring
+faults are warnings, never a reason to stop the run: a dead Manager, a
+failing NVML or a silent reporter thread each give one "live readings lost"
+event and the run goes on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from . import snapshot as S
+from .throughput import is_stalled
+
+if TYPE_CHECKING:
+    from .device_book import DeviceBook
+
+READINGS_LOST_S = 10.0  # no heartbeat this long from a live worker: say its readings are lost
+
+
+class DeviceMonitoring:
+    """Mixed into :class:`~virnucpro_bridge.coordinator.Coordinator`, whose
+    state (``books``, ``status``, ``clock``, events) it reads and flags."""
+
+    def detect_stalled_workers(self, stall_threshold: float | None = None,
+                               reports: Mapping | None = None) -> list[int]:
+        """Flag devices holding a unit with no progress for ``stall_threshold`` s;
+        returns the devices newly flagged. ``reports``: a copy of the workers'
+        reports, read by the caller outside ``lock`` (read here when omitted)."""
+        threshold = self.stall_timeout if stall_threshold is None else stall_threshold
+        now = self.clock()
+        reports = self.read_reports() if reports is None else reports
+        newly = []
+        for book in self.books:
+            last = self._last_activity(book, reports.get(book.spec.index))
+            stalled = book.alive and is_stalled(now, last, book.in_flight is not None, threshold)
+            if stalled and not book.stalled:
+                newly.append(book.spec.index)
+                unit = book.in_flight.unit.uid if book.in_flight else "?"
+                self._event(S.EV_STALL, "warning",
+                            f"{book.spec.label} stalled: no progress on {unit} for {threshold:g} s",
+                            book.spec.index, now)
+            book.stalled = stalled
+        return newly
+
+    def check_readings(self, reports: Mapping) -> None:
+        """Monitoring faults are worth a warning, never a stop: say once per
+        device when its live readings fail or go silent (the Manager's own
+        death is reported by ``read_reports``)."""
+        if self._readings_lost:
+            return
+        now = self.clock()
+        for book in self.books:
+            report = reports.get(book.spec.index) or {}
+            problem = report.get("reading_error")
+            beat = report.get("heartbeat")
+            if not problem and book.ready and book.alive and beat and now - beat > READINGS_LOST_S:
+                problem = f"no report from its worker for {now - beat:.0f} s"
+            if problem and not book.readings_warned:
+                book.readings_warned = True
+                self._event(S.EV_WARNING, "warning",
+                            f"live readings lost on {book.spec.label}: {problem}", book.spec.index, now)
+            elif not problem:
+                book.readings_warned = False
+
+    def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
+        times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
+        return max(times) if times else None
+
+    def sample_history(self, reports: Mapping | None = None) -> None:
+        """Append one point per device to the whole-run histories (dispatcher tick)."""
+        now = self.clock()
+        reports = self.read_reports() if reports is None else reports
+        for book in self.books:
+            book.throughput_history.add(now, book.throughput.rate(now) or 0.0)
+            report = reports.get(book.spec.index) or {}
+            book.utilization_history.add(now, report.get("utilization"))
+
+    def read_reports(self) -> dict:
+        """A copy of the workers' reports (Manager IPC: call outside ``lock``).
+        After ``freeze_reports()`` the last copy is returned, untouched."""
+        if self._frozen_reports is not None:
+            return self._frozen_reports
+        try:
+            return dict(self.status.copy()) if hasattr(self.status, "copy") else dict(self.status)
+        except Exception as exc:  # noqa: BLE001 - any proxy failure means the same: no readings
+            if not self._readings_lost and not self.finished:
+                self._readings_lost = True
+                self._event(S.EV_WARNING, "warning",
+                            f"live readings lost: the Manager process is gone ({type(exc).__name__}); "
+                            "utilization and memory stop updating, the run goes on")
+            return {}
+
+    def freeze_reports(self) -> None:
+        """Keep the last readings for the final snapshots (the Manager is about to go)."""
+        self._frozen_reports = self.read_reports()
+
