@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .load import Device, Sample
-from .svg import colour, esc, f, svg_open, time_axis, value_axis
+from .svg import colour, esc, f, left_margin, svg_open, time_axis, value_axis
 
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 1200, 190, 130, 16, 10, 28
+WIDTH, HEIGHT, RIGHT, TOP, BOTTOM = 1200, 190, 16, 10, 28
 MAX_POINTS = 1200  # per device and chart: about one per pixel; more only costs bytes
 
 
@@ -18,17 +18,18 @@ def chart(samples: list[Sample], devices: list[Device], field: str, start: float
         return None
     span = max(end - start, 1e-6)
     top = top if top is not None else (max(values) * 1.1 or 1.0)
-    inner, y1 = WIDTH - LEFT - RIGHT, HEIGHT - BOTTOM
+    left = left_margin([d.name for d in devices])  # lines up with the timeline
+    inner, y1 = WIDTH - left - RIGHT, HEIGHT - BOTTOM
 
     def x(t: float) -> float:
-        return LEFT + inner * max(0.0, min(1.0, (t - start) / span))
+        return left + inner * max(0.0, min(1.0, (t - start) / span))
 
     def y(v: float) -> float:
         return y1 - (y1 - TOP) * min(1.0, max(0.0, v / top))
 
     out = [svg_open(WIDTH, HEIGHT, label)]
-    out += value_axis(LEFT, WIDTH - RIGHT, TOP, y1, top, unit)
-    out += time_axis(LEFT, inner, TOP, y1, span)
+    out += value_axis(left, WIDTH - RIGHT, TOP, y1, top, unit)
+    out += time_axis(left, inner, TOP, y1, span)
     for d in devices:
         path, pen_down = [], False
         for t, v in series[d.index]:

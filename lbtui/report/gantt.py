@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from .load import RunFolder
 from .stats import Interval
-from .svg import clock, esc, f, svg_open, time_axis
+from .svg import clock, esc, f, left_margin, svg_open, time_axis
 
-WIDTH, LEFT, RIGHT = 1200, 130, 16
+WIDTH, RIGHT = 1200, 16
 TOP = 22  # the run-wide strip (stealing off, stops) above the lanes
 LANE, BAR = 26, 18
 MARK_KINDS = {"failure": "fail", "retry": "retry", "death": "death", "stall": "stall"}
@@ -24,12 +24,13 @@ def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str
     if not timed:
         return None
     span = max(end - start, max(u.ended for u in timed) - start, 1e-6)  # type: ignore[operator]
-    inner = WIDTH - LEFT - RIGHT
+    left = left_margin([d.name for d in rf.devices])
+    inner = WIDTH - left - RIGHT
     lanes = {d.index: i for i, d in enumerate(rf.devices)}
     height = TOP + LANE * len(lanes) + 34
 
     def x(t: float) -> float:
-        return LEFT + inner * max(0.0, min(1.0, (t - start) / span))
+        return left + inner * max(0.0, min(1.0, (t - start) / span))
 
     def lane_y(index: int) -> float:
         return TOP + LANE * lanes[index]
@@ -39,12 +40,12 @@ def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str
            '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f3e6c8"/>'
            '<line x1="0" y1="0" x2="0" y2="6" stroke="#b08a3c" stroke-width="2"/></pattern></defs>']
-    out += time_axis(LEFT, inner, TOP, bottom, span)
-    out.append(f'<text x="{LEFT - 8}" y="{TOP - 8}" text-anchor="end" class="muted">run</text>')
+    out += time_axis(left, inner, TOP, bottom, span)
+    out.append(f'<text x="{left - 8}" y="{TOP - 8}" text-anchor="end" class="muted">run</text>')
     for d in rf.devices:
         y = lane_y(d.index)
-        out.append(f'<text x="{LEFT - 8}" y="{f(y + LANE / 2 + 4)}" text-anchor="end">{esc(d.name)}</text>')
-        out.append(f'<line x1="{LEFT}" y1="{f(y + LANE)}" x2="{WIDTH - RIGHT}" y2="{f(y + LANE)}" class="lane"/>')
+        out.append(f'<text x="{left - 8}" y="{f(y + LANE / 2 + 4)}" text-anchor="end">{esc(d.name)}</text>')
+        out.append(f'<line x1="{left}" y1="{f(y + LANE)}" x2="{WIDTH - RIGHT}" y2="{f(y + LANE)}" class="lane"/>')
     for iv in spans:
         cls = {"paused": "pz", "draining": "dr", "stealing off": "so"}[iv.what]
         tip = f"<title>{esc(iv.what)} {clock(iv.start - start)} – {clock(iv.end - start)}</title>"

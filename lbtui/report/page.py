@@ -77,7 +77,7 @@ def _header(rf: RunFolder, start: float | None, end: float | None) -> str:
     facts.append(_fact("ended", esc(_when(end)) if rf.summary is not None else
                        f"{esc(_when(end))} (last thing recorded)" if end is not None else "unknown"))
     if span is not None:
-        text = f"{span:,.2f} s ({clock(span)})"
+        text = f"{span:,.2f} s" + (f" ({clock(span)})" if span >= 60 else "")
         if bound:
             text += (f" · lower bound {bound:,.2f} s · <b>makespan ÷ lower bound = {span / bound:.3f}</b>"
                      ' <span class="muted">(from measured per-device speeds; see README)</span>')

@@ -36,7 +36,7 @@ svg text { fill: #333; }
 .u.st { fill: #e69f00; }
 .u.sp { fill: #8e63b5; }
 .u.rt { stroke: #a0151b; stroke-width: 1.5; }
-.pz { fill: #d9d9d9; opacity: 0.8; }
+.pz { fill: #a9a9a9; }
 .dr { fill: url(#hatch); opacity: 0.9; }
 .so { fill: #f2c6c6; }
 .stop { stroke: #a0151b; stroke-width: 1.5; stroke-dasharray: 4 3; }

@@ -10,6 +10,13 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 
+def left_margin(names: list[str]) -> int:
+    """Room for the longest device name at 11 px (about 6.5 px a character), so the
+    timeline's lanes and the charts' plot areas line up."""
+    longest = max((len(n) for n in names), default=4)
+    return int(min(260, max(70, 6.5 * longest + 16)))
+
+
 def esc(text: object) -> str:
     return escape(str(text), quote=True)
 
