@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 EXAMPLES = """\
@@ -40,5 +41,8 @@ def main(args: argparse.Namespace) -> int:
         atomic_write_text(target, html)
     except OSError as e:
         raise InputError(f"{target}: cannot write: {e.strerror or e}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(target, 0o666 & ~umask)  # a page to share: the temp file it came from was private
     print(target)
     return 0

@@ -17,6 +17,7 @@ TOP = 22  # the run-wide strip (stealing off, stops) above the lanes
 LANE, BAR = 26, 18
 MARK_KINDS = {"failure": "fail", "retry": "retry", "death": "death", "stall": "stall"}
 MIN_BAR = 0.6  # px: a tiny unit still shows as a hairline
+GAP = 0.8  # px between back-to-back bars; none on bars too thin to spare it
 
 
 def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str | None:
@@ -60,14 +61,17 @@ def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str
     for u in timed:
         if u.device_index not in lanes:
             continue
-        cls = "u" + (" st" if u.stolen else "") + (" sp" if u.split_from else "") + (" rt" if u.attempt > 1 else "")
-        x0 = x(u.started)  # type: ignore[arg-type]
+        cls = "u" + (" st" if u.stolen else "") + (" sp" if u.split_from else "")
+        x0, y = x(u.started), lane_y(u.device_index) + (LANE - BAR) / 2  # type: ignore[arg-type]
+        w = x(u.ended) - x0  # type: ignore[arg-type]
+        w = w - GAP if w >= 3 * GAP else max(MIN_BAR, w)  # neighbours apart, when there is room
         tip = (f"{u.uid} · {u.sequences:,} seq · {u.seconds:.2f} s" + (" · stolen" if u.stolen else "")
                + (f" · split from {u.split_from}" if u.split_from else "")
                + (f" · attempt {u.attempt}" if u.attempt > 1 else ""))
-        out.append(f'<rect x="{f(x0)}" y="{f(lane_y(u.device_index) + (LANE - BAR) / 2)}" '
-                   f'width="{f(max(MIN_BAR, x(u.ended) - x0))}" height="{BAR}" class="{cls}">'  # type: ignore[arg-type]
+        out.append(f'<rect x="{f(x0)}" y="{f(y)}" width="{f(w)}" height="{BAR}" class="{cls}">'
                    f'<title>{esc(tip)}</title></rect>')
+        if u.attempt > 1:  # a strip under the bar: an outline would swamp 1-px bars
+            out.append(f'<rect x="{f(x0)}" y="{f(y + BAR)}" width="{f(w)}" height="3" class="rt"/>')
     out += _marks(rf, x, lanes, lane_y, bottom, start)
     out.append("</svg>")
     return "".join(out)

@@ -137,7 +137,7 @@ def _timeline(rf: RunFolder, start: float | None, end: float | None, spans: list
                else "no unit finished in this session")
         return f'{title}<p class="muted">No timeline: {why}.</p>'
     keys = [_swatch("u", "unit"), _swatch("u st", "stolen"), _swatch("u sp", "split"),
-            _swatch("u rt", "retried (finished on a later attempt)"), _swatch("pz", "paused"),
+            _swatch("rt", "retried (red strip: finished on a later attempt)"), _swatch("pz", "paused"),
             _swatch("dr", "draining"), _swatch("so", "stealing off"), _swatch("fail", "failure", "mark"),
             _swatch("retry", "retry", "mark"), _swatch("death", "worker died", "mark"),
             _swatch("stall", "stall", "mark"), _swatch("stop", "stop requested", "line")]

@@ -32,10 +32,10 @@ svg text { fill: #333; }
 .key svg { display: inline; width: 14px; height: 10px; vertical-align: baseline; }
 .grid { stroke: #e4e4e4; stroke-width: 1; }
 .lane { stroke: #cfcfcf; stroke-width: 1; }
-.u { fill: #4a7fb5; stroke: #fff; stroke-width: 0.3; }
+.u { fill: #4a7fb5; shape-rendering: crispEdges; }  /* no seams between 1-px bars */
 .u.st { fill: #e69f00; }
 .u.sp { fill: #8e63b5; }
-.u.rt { stroke: #a0151b; stroke-width: 1.5; }
+.rt { fill: #c0161e; }
 .pz { fill: #a9a9a9; }
 .dr { fill: url(#hatch); opacity: 0.9; }
 .so { fill: #f2c6c6; }

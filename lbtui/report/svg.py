@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-# Okabe–Ito: tells devices apart for colour-blind readers and in greyscale print.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+# Okabe–Ito (colour-blind safe), its yellow swapped for Tol's wine: yellow vanishes on white.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#882255", "#000000")
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 T0 = 1_790_000_000.0
-NAMES = ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB", "RTX <4090> & co", "sim3", "sim4", "sim5")
+NAMES = ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB", "RTX <4090> & co") + tuple(f"sim{i}" for i in range(3, 16))
 SEQS = 100  # sequences per unit (the last unit of each device gets a different count)
 
 

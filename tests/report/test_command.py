@@ -49,7 +49,12 @@ def test_bad_out_is_one_line_and_exit_2(tmp_path, what) -> None:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lbtui: error: ") and str(out) in lines[0]
     assert "Traceback" not in res.stderr
-    assert not (out / "report.html").exists() if out.is_dir() else out.read_text() == "hello"
+    if what == "missing":
+        assert not out.exists()  # nothing created
+    elif what == "empty":
+        assert list(out.iterdir()) == []
+    else:
+        assert out.read_text() == "hello"
 
 
 @pytest.mark.slow
