@@ -31,15 +31,18 @@ def chart(samples: list[Sample], devices: list[Device], field: str, start: float
     out += value_axis(left, WIDTH - RIGHT, TOP, y1, top, unit)
     out += time_axis(left, inner, TOP, y1, span)
     for d in devices:
-        path, pen_down = [], False
-        for t, v in series[d.index]:
+        path, run = [], 0  # run: points in the current unbroken stretch
+        for t, v in [*series[d.index], (end, None)]:
             if v is None:
-                pen_down = False
+                if run == 1:
+                    path.append("h1")  # a lone reading: a dot (round caps), not an invisible move
+                run = 0
                 continue
-            path.append(f"{'L' if pen_down else 'M'}{f(x(t))} {f(y(v))}")
-            pen_down = True
+            path.append(f"{'L' if run else 'M'}{f(x(t))} {f(y(v))}")
+            run += 1
         if path:
-            out.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour(d.index)}" stroke-width="1.5">'
+            out.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour(d.index)}" stroke-width="1.5" '
+                       f'stroke-linecap="round">'
                        f'<title>{esc(d.name)}</title></path>')
     out.append("</svg>")
     return "".join(out)

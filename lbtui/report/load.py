@@ -118,9 +118,7 @@ def load(out: Path) -> RunFolder:
         raise InputError(f"{out}: not a run folder (no {RUN_JSON} or {MANIFEST})")
     problems: list[str] = []
     run = _read_json(out / RUN_JSON, problems) or {}
-    summary = _read_json(out / SUMMARY, problems)
-    if summary is None and not (out / SUMMARY).exists():
-        problems.append(f"no {SUMMARY}: the run did not finish (killed, or still running)")
+    summary = _read_json(out / SUMMARY, problems)  # None: killed or still running (the status says so)
     units = _read_manifest(out / MANIFEST, run.get("run_id"), problems)
     samples, source = _read_metrics(out, run, problems)
     errors, total = _read_errors(out / ERRORS_LOG)

@@ -40,3 +40,15 @@ def test_device_rows_without_summary_count_the_manifest(tmp_path) -> None:
     assert sum(r.stolen_in for r in rows) == sum(u.stolen for u in rf.units)
     assert rows[1].stolen_out == 0 and rows[0].stolen_out == 1  # from the steal event
     assert all(r.busy_pct is not None and 0 < r.busy_pct <= 100 for r in rows)
+
+
+def test_a_lone_reading_is_a_dot_and_no_reading_is_no_chart() -> None:
+    from lbtui.report.charts import chart
+    from lbtui.report.load import Device, Sample
+
+    devices = [Device(0, "g0"), Device(1, "g1")]
+    samples = [Sample(5.0, 0, 10.0, None, None), Sample(4.0, 1, 8.0, None, None), Sample(6.0, 1, 9.0, None, None)]
+    svg = chart(samples, devices, "seq_per_s", 0.0, 10.0, "", "throughput")
+    assert svg is not None and svg.count("<path") == 2
+    assert svg.count("h1") == 1  # device 0's single reading; device 1 is a line
+    assert chart(samples, devices, "util_pct", 0.0, 10.0, "%", "utilization") is None
