@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; each prints its own numbers.
 
-Usage: python benchmarks/run_all.py [sched] [ui] [virnucpro]
+Usage: python benchmarks/run_all.py [sched] [ui] [virnucpro] [report]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ SCRIPTS = {
     "sched": ["bench_sched.py"],  # makespan/LB, scheduling overhead, main-process memory
     "ui": ["bench_ui.py"],  # dashboard refresh cost and idle CPU
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
+    "report": ["bench_report.py"],  # `lbtui report` time and page size for 10,000 units
 }
 
 

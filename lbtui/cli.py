@@ -1,4 +1,4 @@
-"""``lbtui`` command line: ``run``, ``prepare`` and ``models``.
+"""``lbtui`` command line: ``run``, ``prepare``, ``models`` and ``report``.
 
 Each subcommand lives in its own module with ``register(subparsers)`` and a
 ``main(args) -> int``; modules import heavy things (torch, textual) only
@@ -14,8 +14,9 @@ from virnucpro_bridge import __version__
 from virnucpro_bridge.errors import LbtuiError
 
 from . import models_cmd, prepare_cmd, run_cmd
+from .report import command as report_cmd
 
-COMMANDS = (run_cmd, prepare_cmd, models_cmd)
+COMMANDS = (run_cmd, prepare_cmd, models_cmd, report_cmd)
 
 
 class Parser(argparse.ArgumentParser):

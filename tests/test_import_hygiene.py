@@ -46,7 +46,7 @@ def test_module_imports_no_ui(module: str) -> None:
 def test_headless_cli_path_imports_no_ui() -> None:
     """`lbtui run --headless` needs only lbtui.cli, run_cmd and headless: none of them pull textual."""
     code = (
-        "import sys, lbtui.cli, lbtui.headless, lbtui.run_cmd\n"
+        "import sys, lbtui.cli, lbtui.headless, lbtui.run_cmd, lbtui.report.page, lbtui.report.command\n"
         "print(','.join(m for m in ('textual',) if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)

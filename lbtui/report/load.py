@@ -1,0 +1,278 @@
+"""Read a run folder into plain dataclasses, tolerating what a killed run leaves.
+
+Every piece is optional except that the folder must hold ``run.json`` or
+``manifest.jsonl``. A torn manifest line, a missing ``summary.json`` (the run
+was SIGKILLed) or a garbled events line is skipped and noted in ``problems``,
+so the page can say what it could not read instead of failing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from virnucpro_bridge.errors import InputError
+
+from .argv import metrics_log_candidates, run_inputs
+
+RUN_JSON, MANIFEST, SUMMARY = "run.json", "manifest.jsonl", "summary.json"
+EVENTS, METRICS, ERRORS_LOG = "events.jsonl", "metrics.csv", "errors.log"
+ERROR_BLOCKS_KEPT = 500  # a page for people: the rest stays in errors.log
+
+
+@dataclass(frozen=True)
+class Device:
+    index: int
+    name: str
+    kind: str = ""
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """One completed unit (the manifest's last line for its file and shard)."""
+
+    file: str
+    shard: int
+    device_index: int
+    sequences: int
+    seconds: float
+    stolen: bool
+    attempt: int
+    started: float | None  # epoch seconds; absent in older run folders
+    ended: float | None
+    earlier: bool  # done by an earlier session of a resumed run
+    split_from: str | None = None
+
+    @property
+    def uid(self) -> str:
+        return self.file if self.shard == 0 else f"{self.file}#{self.shard}"
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float
+    kind: str
+    level: str
+    message: str
+    device: int | None
+    unit: str | None
+    action: str | None
+    thief: int | None = None  # steal and split events only
+    victim: int | None = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One metrics row: a device's readings at one refresh (None: not measured)."""
+
+    time: float
+    device: int
+    seq_per_s: float | None
+    util_pct: float | None
+    mem_pct: float | None
+
+
+@dataclass(frozen=True)
+class ErrorBlock:
+    stamp: str
+    where: str
+    text: str
+
+    @property
+    def last_line(self) -> str:
+        lines = [ln for ln in self.text.splitlines() if ln.strip()]
+        return lines[-1].strip() if lines else ""
+
+
+@dataclass
+class RunFolder:
+    path: Path
+    run: dict[str, Any]
+    summary: dict[str, Any] | None
+    devices: list[Device]
+    units: list[UnitRow]
+    events: list[Event]
+    samples: list[Sample]
+    metrics_source: str | None
+    errors: list[ErrorBlock]
+    errors_total: int
+    inputs: list[str] | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def session_units(self) -> list[UnitRow]:
+        return [u for u in self.units if not u.earlier]
+
+
+def load(out: Path) -> RunFolder:
+    """Read ``out``; raise InputError when it is not a run folder at all."""
+    if not out.is_dir():
+        raise InputError(f"{out}: no such folder")
+    if not (out / RUN_JSON).is_file() and not (out / MANIFEST).is_file():
+        raise InputError(f"{out}: not a run folder (no {RUN_JSON} or {MANIFEST})")
+    problems: list[str] = []
+    run = _read_json(out / RUN_JSON, problems) or {}
+    summary = _read_json(out / SUMMARY, problems)  # None: killed or still running (the status says so)
+    units = _read_manifest(out / MANIFEST, run.get("run_id"), problems)
+    samples, source = _read_metrics(out, run, problems)
+    errors, total = _read_errors(out / ERRORS_LOG)
+    return RunFolder(
+        path=out, run=run, summary=summary, devices=_devices(run, summary, units), units=units,
+        events=_read_events(out / EVENTS, problems), samples=samples, metrics_source=source,
+        errors=errors, errors_total=total, inputs=run_inputs(run), problems=problems,
+    )
+
+
+def _read_json(path: Path, problems: list[str]) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path.name}: unreadable ({exc})")
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _json_lines(path: Path, problems: list[str]) -> Iterator[dict]:
+    if not path.is_file():
+        return
+    bad = 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(raw, dict):
+                yield raw
+    if bad:
+        problems.append(f"{path.name}: {bad} unreadable line(s) skipped (a line torn by a kill)")
+
+
+def _num(raw: Any, kind: type = float) -> Any:
+    try:
+        return None if raw is None or raw == "" else kind(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _read_manifest(path: Path, run_id: str | None, problems: list[str]) -> list[UnitRow]:
+    rows: dict[tuple[str, int], UnitRow] = {}
+    for raw in _json_lines(path, problems):
+        try:
+            key = (str(raw["file"]), int(raw.get("shard", 0)))
+            # An older lbtui wrote no run_id: when this session has one, such a row is older.
+            earlier = run_id is not None and raw.get("run_id") != run_id
+            rows[key] = UnitRow(
+                file=key[0], shard=key[1], device_index=int(raw.get("device_index", -1)),
+                sequences=int(raw.get("sequences") or 0), seconds=float(raw.get("seconds") or 0.0),
+                stolen=bool(raw.get("stolen")), attempt=int(raw.get("attempt") or 1),
+                started=_num(raw.get("started")), ended=_num(raw.get("ended")), earlier=earlier,
+                split_from=raw.get("split_from") or None,
+            )
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"{path.name}: a line without file/shard skipped")
+    return list(rows.values())
+
+
+def _read_events(path: Path, problems: list[str]) -> list[Event]:
+    events = []
+    for raw in _json_lines(path, problems):
+        when = _num(raw.get("time"))
+        if when is None:
+            continue
+        events.append(Event(
+            time=when, kind=str(raw.get("kind") or "info"), level=str(raw.get("level") or "info"),
+            message=str(raw.get("message") or ""), device=_num(raw.get("device"), int),
+            unit=raw.get("unit") if isinstance(raw.get("unit"), str) else None,
+            action=raw.get("action") if isinstance(raw.get("action"), str) else None,
+            thief=_num(raw.get("thief"), int), victim=_num(raw.get("victim"), int),
+        ))
+    events.sort(key=lambda e: e.time)
+    return events
+
+
+def _devices(run: dict, summary: dict | None, units: list[UnitRow]) -> list[Device]:
+    found: dict[int, Device] = {}
+    for d in (summary or {}).get("devices") or []:
+        if isinstance(d, dict) and _num(d.get("index"), int) is not None:
+            found[int(d["index"])] = Device(int(d["index"]), str(d.get("name") or d["index"]),
+                                            str(d.get("kind") or ""), _num(d.get("weight")))
+    for d in run.get("devices") or []:
+        if isinstance(d, dict) and _num(d.get("index"), int) is not None:
+            i = int(d["index"])
+            found.setdefault(i, Device(i, str(d.get("device") or i), str(d.get("kind") or ""),
+                                       _num(d.get("weight"))))
+    for u in units:  # a device only the manifest knows (an older session's)
+        found.setdefault(u.device_index, Device(u.device_index, f"device {u.device_index}"))
+    return [found[i] for i in sorted(found)]
+
+
+def _read_metrics(out: Path, run: dict, problems: list[str]) -> tuple[list[Sample], str | None]:
+    """The run's own metrics.csv (epoch times), else its --metrics-log CSV (local ISO times)."""
+    candidates = [out / METRICS, *metrics_log_candidates(out, run)]
+    for path in candidates:
+        if path.is_file():
+            try:
+                return _parse_metrics(path), str(path)
+            except (OSError, csv.Error) as exc:
+                problems.append(f"{path}: unreadable ({exc})")
+    return [], None
+
+
+def _parse_metrics(path: Path) -> list[Sample]:
+    samples = []
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        for row in csv.DictReader(fh):
+            when = _num(row.get("time")) if "time" in row else _iso_epoch(row.get("timestamp"))
+            device = _num(row.get("device"), int)
+            if when is None or device is None:
+                continue  # a torn last row
+            samples.append(Sample(when, device, _num(row.get("seq_per_s")),
+                                  _num(row.get("util_pct")), _num(row.get("mem_pct"))))
+    return samples
+
+
+def _iso_epoch(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()  # local time, as the run wrote it
+    except ValueError:
+        return None
+
+
+_HEADER = re.compile(r"^--- (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (.*)$")
+
+
+def _read_errors(path: Path) -> tuple[list[ErrorBlock], int]:
+    """errors.log blocks (the first ERROR_BLOCKS_KEPT) and how many there are in all."""
+    if not path.is_file():
+        return [], 0
+    blocks: list[ErrorBlock] = []
+    total, head, body = 0, None, []
+
+    def close() -> None:
+        if head is not None and len(blocks) < ERROR_BLOCKS_KEPT:
+            blocks.append(ErrorBlock(head[0], head[1], "\n".join(body)))
+
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            m = _HEADER.match(line.rstrip("\n"))
+            if m:
+                close()
+                head, body, total = (m.group(1), m.group(2)), [], total + 1
+            elif head is not None:
+                body.append(line.rstrip("\n"))
+    close()
+    return blocks, total

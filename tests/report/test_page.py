@@ -1,0 +1,118 @@
+"""The report page on fixture run folders: figures, devices, failures, sessions, safety."""
+
+from __future__ import annotations
+
+from lbtui.report.page import build
+
+from .htmlcheck import external_references, parse
+from .runfolder import make_run
+
+TIMELINE = "timeline of units per device"
+CHARTS = ("throughput (sequences/s)", "GPU utilization (%)", "GPU memory used (%)")
+
+
+def page_of(folder):
+    html = build(folder)
+    return html, parse(html)
+
+
+def test_complete_run_has_every_figure_and_device(tmp_path) -> None:
+    made = make_run(tmp_path / "run")
+    html, page = page_of(made.path)
+    assert page.figures() == [TIMELINE, *CHARTS]
+    assert page.count("rect", "u", TIMELINE) == len(made.units) == 24
+    text = page.all_text
+    for name in made.devices:
+        assert name in text
+    assert "exit 0" in text and "makespan ÷ lower bound" in text
+    assert "demo models: predictions are meaningless" in text
+    assert "in/" in text and "more/extra.fa" in text  # run.json's inputs
+    assert {"devices", "timeline", "metrics", "failures"} <= page.ids()
+    assert external_references(html) == []
+
+
+def test_every_failure_is_listed_with_its_error_line(tmp_path) -> None:
+    made = make_run(tmp_path / "run", failures=3, exit_code=1)
+    html, page = page_of(made.path)
+    cells = page.all_text
+    for unit, error in made.failures:
+        assert unit in cells and error in cells  # the error line, unescaped back by the parser
+    assert "errors.log (3 entries)" in cells
+    assert page.count("path", "fail", TIMELINE) == 3 and page.count("path", "retry", TIMELINE) == 3
+    assert "exit 1" in cells and "some units failed" in cells
+    assert '<in> "file"' not in html  # user text is escaped in the source
+
+
+def test_interrupted_run_with_pauses_drains_and_a_stop(tmp_path) -> None:
+    made = make_run(tmp_path / "run", exit_code=130, interrupted=True, controls=True)
+    _, page = page_of(made.path)
+    assert "exit 130" in page.all_text and "interrupted" in page.all_text
+    assert "3 not run" in page.all_text
+    assert page.count("rect", "pz", TIMELINE) == 1 and page.count("rect", "dr", TIMELINE) == 1 and page.count("rect", "so", TIMELINE) == 1
+    assert page.count("line", "stop", TIMELINE) == 1
+
+
+def test_killed_run_without_summary_still_reports(tmp_path) -> None:
+    made = make_run(tmp_path / "run", exit_code=None)
+    _, page = page_of(made.path)
+    text = page.all_text
+    assert "unfinished" in text and "no summary.json" in text
+    assert page.count("rect", "u", TIMELINE) == len(made.units)
+    for name in made.devices:
+        assert name in text
+
+
+def test_resumed_run_shows_earlier_units_apart(tmp_path) -> None:
+    made = make_run(tmp_path / "run", earlier=5)
+    _, page = page_of(made.path)
+    assert page.count("rect", "u", TIMELINE) == len(made.units) == 19
+    drawn = " ".join(page.titles)
+    assert all(uid not in drawn for uid in made.earlier)
+    text = page.all_text
+    assert "From an earlier session" in text and "5 unit(s)" in text
+    assert all(uid in text for uid in made.earlier)
+    assert "5 from an earlier session" in text
+
+
+def test_torn_last_manifest_line_is_skipped_and_said(tmp_path) -> None:
+    made = make_run(tmp_path / "run", torn=True)
+    _, page = page_of(made.path)
+    assert page.count("rect", "u", TIMELINE) == 24
+    assert "manifest.jsonl: 1 unreadable line(s) skipped" in page.all_text
+
+
+def test_old_format_folder_works_with_less(tmp_path) -> None:
+    made = make_run(tmp_path / "run", old=True)
+    _, page = page_of(made.path)
+    text = page.all_text
+    assert "No timeline" in text and page.count("rect", "u", TIMELINE) == 0
+    assert "old-metrics.csv" in text  # the --metrics-log CSV named in argv, ISO timestamps
+    assert page.figures() == list(CHARTS)  # from the --metrics-log CSV named in argv
+    assert [page.count("path", None, c) for c in CHARTS] == [3, 3, 2]  # memory unknown on one device
+    assert "in/" in text  # inputs recovered from argv
+    for name in made.devices:
+        assert name in text
+
+
+def test_split_and_stolen_units_are_marked(tmp_path) -> None:
+    made = make_run(tmp_path / "run", splits=3)
+    _, page = page_of(made.path)
+    assert page.count("rect", "sp", TIMELINE) == 3
+    assert page.count("rect", "st", TIMELINE) == sum(1 for i in range(24) if i % 5 == 4)
+    assert "Split units" in page.all_text and "big_0.fa" in page.all_text
+
+
+def test_user_text_cannot_inject_markup(tmp_path) -> None:
+    made = make_run(tmp_path / "run", units=3, file_name="<script>alert({i})</script>.fa", failures=1)
+    html, page = page_of(made.path)
+    assert page.count("script") == 0
+    assert "<script>alert(0)</script>.fa" in " ".join(page.titles)
+    assert "RTX <4090> & co" in page.all_text and "RTX &lt;4090&gt; &amp; co" in html
+
+
+def test_large_run_draws_every_unit_within_size(tmp_path) -> None:
+    made = make_run(tmp_path / "run", units=10_000, speeds=(2.5, 1.5, 1.0, 1.0, 0.9, 0.75))
+    html, page = page_of(made.path)
+    assert page.count("rect", "u", TIMELINE) == 10_000
+    assert len(html.encode()) < 10 * 1024 * 1024
+    assert external_references(html) == []
