@@ -22,20 +22,21 @@ def test_scan_counts_and_hash(tmp_path: Path) -> None:
     p = write(tmp_path, "a.fa", SAMPLE)
     s = fasta.scan(p, 10)
     assert (s.sequences, s.residues) == (3, 13)
-    assert s.shards == (fasta.ShardStat(0, 3, 13),)
+    assert s.shards == (fasta.ShardStat(0, 3, 13, 0),)
     assert s.sha256 == hashlib.sha256(SAMPLE).hexdigest()
     assert s.path == str(p)
 
 
 def test_scan_shards(tmp_path: Path) -> None:
     p = write(tmp_path, "a.fa", SAMPLE)
-    assert fasta.scan(p, 2).shards == (fasta.ShardStat(0, 2, 8), fasta.ShardStat(2, 1, 5))
+    # The last field is the byte offset of the shard's first record ("\r\n" counts 2).
+    assert fasta.scan(p, 2).shards == (fasta.ShardStat(0, 2, 8, 0), fasta.ShardStat(2, 1, 5, 32))
     assert fasta.scan(p, 1).shards == (
-        fasta.ShardStat(0, 1, 8),
-        fasta.ShardStat(1, 1, 0),
-        fasta.ShardStat(2, 1, 5),
+        fasta.ShardStat(0, 1, 8, 0),
+        fasta.ShardStat(1, 1, 0, 29),
+        fasta.ShardStat(2, 1, 5, 32),
     )
-    assert fasta.scan(p, 3).shards == (fasta.ShardStat(0, 3, 13),)
+    assert fasta.scan(p, 3).shards == (fasta.ShardStat(0, 3, 13, 0),)
 
 
 def test_scan_gzip_hashes_compressed_bytes(tmp_path: Path) -> None:
