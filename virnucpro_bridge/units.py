@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 
 from . import fasta, gzip_cache
 from .errors import InputError, UsageError
-from .record_index import RecordIndex, SeekPoint
+from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,11 @@ class UnitPlan:
 
 
 def plan_units(
-    files: Sequence[tuple[str, str]], shard_size: int, *, cache_dir: str | None = None
+    files: Sequence[tuple[str, str]],
+    shard_size: int,
+    *,
+    cache_dir: str | None = None,
+    stride: int = INDEX_STRIDE,
 ) -> UnitPlan:
     """Scan each file, cut it into units (one per shard) that know where they start."""
     if shard_size < 1:
@@ -127,7 +131,7 @@ def plan_units(
     warnings: list[str] = []
     indexes: dict[str, RecordIndex] = {}
     for path, rel in files:
-        stat = fasta.scan(path, shard_size, cache_dir=cache_dir)
+        stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride)
         if not stat.sequences:
             warnings.append(f"{rel}: empty FASTA file, skipped")
             continue
