@@ -144,3 +144,19 @@ def test_open_text_plain_and_gzip(tmp_path: Path) -> None:
     for name, data in (("p.fa", SAMPLE), ("g.fa.gz", gzip.compress(SAMPLE))):
         with fasta.open_text(write(tmp_path, name, data)) as f:
             assert f.readline().startswith(">a first one")
+
+
+def test_scan_indexes_every_stride_records(tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbf" + b"".join(b">r%d\n%s\n" % (i, b"AC" * i) for i in range(7))
+    p = write(tmp_path, "i.fa", data)
+    index = fasta.scan(p, 100, stride=3).index
+    assert index is not None
+    # Record 0 starts at the file's start (the BOM is skipped when read); offsets count it.
+    starts = [0] + [data.index(b">r%d\n" % i) for i in (3, 6)]
+    assert list(index.offsets) == starts == [0, 24, 63]
+    assert list(index.residues) == [0, 6, 30]
+    assert (index.records, index.total_residues, index.cache) == (7, 42, "")
+    st = p.stat()
+    assert (index.size, index.mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert [r.id for r in fasta.iter_records(p, 4, 2, index.seek_point(4))] == ["r4", "r5"]
+    assert [r.id for r in fasta.iter_records(p, 0, 1, index.seek_point(0))] == ["r0"]
