@@ -78,7 +78,9 @@ def test_split_without_index_keeps_parent_seek_and_prorates() -> None:
             split_unit(unit, k, None)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no .hypothesis folder in the work tree; failures print their example.
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(
     records=RECORDS,
     crlf=st.booleans(),

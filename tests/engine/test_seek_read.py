@@ -163,3 +163,19 @@ def test_member_size_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     everything = list(fasta.iter_records(p))
     for u in got.units:
         assert list(read_unit(u)) == everything[u.start:u.start + u.count]
+
+
+def test_old_copies_are_pruned_fresh_ones_kept(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    old = cache / ("0" * 64 + gzip_cache.SUFFIX)
+    fresh = cache / ("1" * 64 + gzip_cache.SUFFIX)
+    other = cache / "notes.txt"  # not a copy: never touched
+    for f in (old, fresh, other):
+        f.write_bytes(b"x")
+    long_ago = 1_000_000_000
+    os.utime(old, (long_ago, long_ago))
+    os.utime(other, (long_ago, long_ago))
+    p = write(tmp_path / "in.fa.gz", fasta_bytes(5, 11), packed=True)
+    copy = plan(p, tmp_path, shard=5).indexes[str(p)].cache
+    assert sorted(os.listdir(cache)) == sorted([Path(copy).name, fresh.name, other.name])
