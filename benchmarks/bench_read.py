@@ -7,7 +7,7 @@ and reuses it. For plain and gzip input it prints:
 - read time of the first and of the last of 50 units, through ``read_unit``
   (seek) and through the old path (parse from the top, skipping records);
   the target is last within 2x of first on the seek path,
-- the record index's memory and the gzip copy's size on disk.
+- the record index's memory, the gzip copy's size on disk and its scan cost.
 
 Usage: python benchmarks/bench_read.py [--records N] [--units N]
 """
@@ -87,6 +87,12 @@ def bench(path: Path, label: str, count: int, units: int, cache: str, text_bytes
     print(f"  scan {scan_s:.2f} s = {size / 1e6 / scan_s:.0f} MB/s stored, "
           f"{text_bytes / 1e6 / scan_s:.0f} MB/s of FASTA text; index {index.nbytes / 1e3:.0f} kB"
           + (f", gzip copy {os.path.getsize(index.cache) / 1e6:.0f} MB on disk" if index.cache else ""))
+    if index.cache:  # what the seekable copy costs the scan
+        t0 = time.perf_counter()
+        fasta.scan(path, shard, cache_dir=None)
+        bare_s = time.perf_counter() - t0
+        print(f"  scan without the gzip copy {bare_s:.2f} s = {text_bytes / 1e6 / bare_s:.0f} MB/s "
+              f"of FASTA text (the copy adds {scan_s - bare_s:+.2f} s)")
     first, last = plan.units[0], plan.units[-1]
     rows = []
     for name, read in (("seek (read_unit)", read_unit), ("old: skip from top", _old)):
