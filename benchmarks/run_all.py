@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; each prints its own numbers.
 
-Usage: python benchmarks/run_all.py [sched] [ui] [virnucpro] [report]
+Usage: python benchmarks/run_all.py [sched] [ui] [read] [virnucpro] [report]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "sched": ["bench_sched.py"],  # makespan/LB, scheduling overhead, main-process memory
     "ui": ["bench_ui.py"],  # dashboard refresh cost and idle CPU
+    "read": ["bench_read.py"],  # FASTA scan MB/s; first vs last unit read, seek vs skip
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
     "report": ["bench_report.py"],  # `lbtui report` time and page size for 10,000 units
 }

@@ -3,7 +3,10 @@
 The scheduler needs sequence counts and residue totals per shard before any
 work starts, and a content hash for resume. ``scan`` gets all of that in one
 binary pass over the file (hashing the raw bytes as they are read), holding
-one line at a time. ``iter_records`` is what tasks use to read a unit back.
+one line at a time. On the way it notes where every 256th record starts
+(``record_index``) and, for gzip input, writes a seekable copy of the text
+(``gzip_cache``), so ``iter_records`` can read any unit back by seeking to
+it instead of parsing every record before it.
 
 A file is gzip when its first bytes are the gzip magic, whatever its name:
 a ``.gz`` suffix on a plain file, or a compressed file without one, both read.
@@ -17,10 +20,14 @@ import io
 import os
 import string
 import zlib
+from array import array
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, NamedTuple, TextIO
 
-from .errors import InputError
+from . import gzip_cache
+from .errors import InputError, UnitError
+from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small enough to never matter for memory
@@ -43,6 +50,7 @@ class ShardStat:
     start: int  # index of the shard's first record in the file
     count: int  # records in the shard
     residues: int
+    offset: int = -1  # byte offset of the shard's first record in the FASTA text
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class FileScan:
     sequences: int
     residues: int
     shards: tuple[ShardStat, ...]
+    index: RecordIndex | None = None  # record offsets, for reading any range by seeking
 
 
 def _is_gzip(path: str | os.PathLike[str]) -> bool:
@@ -66,28 +75,75 @@ def open_text(path: str | os.PathLike[str]) -> TextIO:
 
 
 def iter_records(
-    path: str | os.PathLike[str], start: int = 0, count: int | None = None
+    path: str | os.PathLike[str],
+    start: int = 0,
+    count: int | None = None,
+    seek: SeekPoint | None = None,
 ) -> Iterator[Record]:
-    """Yield records ``start`` .. ``start + count - 1`` (0-based), then stop reading."""
+    """Yield records ``start`` .. ``start + count - 1`` (0-based), then stop reading.
+
+    With ``seek`` (a record at or before ``start``, from the scan) reading starts
+    there; without it, or for a gzip file whose seekable copy is gone, it parses
+    from the top. A file that changed since the scan raises UnitError, whichever.
+    """
     if start < 0 or (count is not None and count < 0):
         raise ValueError(f"bad record range: start={start}, count={count}")
+    if seek is not None and not 0 <= seek.record <= start:
+        raise ValueError(f"seek point at record {seek.record} is past start={start}")
     stop = None if count is None else start + count
     if stop is not None and stop <= start:
         return
-    index = -1
+    with ExitStack() as stack:
+        f, index = _open_at(os.fspath(path), seek, stack)
+        yield from _parse(os.fspath(path), f, index, start, stop, seek is not None)
+
+
+def _open_at(name: str, seek: SeekPoint | None, stack: ExitStack) -> tuple[TextIO, int]:
+    """Text positioned at a record start, and that record's index minus one."""
+    if seek is None:
+        return stack.enter_context(open_text(name)), -1
+    raw = stack.enter_context(open(name, "rb"))
+    st = os.fstat(raw.fileno())
+    if (st.st_size, st.st_mtime_ns) != (seek.size, seek.mtime_ns):
+        raise UnitError(f"{name}: changed since it was scanned (size or modification time); "
+                        "run again to rescan it")
+    if not seek.cache:
+        if raw.read(2) == GZIP_MAGIC:  # a gzip scanned without a cache folder: no copy to seek in
+            raw.seek(0)
+            return stack.enter_context(_text(gzip.GzipFile(fileobj=raw))), -1
+        raw.seek(seek.offset)
+        return stack.enter_context(_text(raw)), seek.record - 1
+    try:
+        text = stack.enter_context(
+            gzip_cache.open_at(seek.cache, seek.member, seek.member_start, seek.offset))
+    except OSError:  # the copy was pruned or its folder wiped: correct, only slower
+        return stack.enter_context(_text(gzip.GzipFile(fileobj=raw))), -1
+    return stack.enter_context(_text(text)), seek.record - 1
+
+
+def _text(raw: BinaryIO) -> TextIO:
+    return io.TextIOWrapper(raw, encoding="utf-8-sig")
+
+
+def _parse(
+    name: str, f: TextIO, index: int, start: int, stop: int | None, seeking: bool
+) -> Iterator[Record]:
+    """Records ``start`` .. ``stop - 1`` of ``f``, whose next record is ``index + 1``."""
     header: str | None = None
     parts: list[str] = []
-    with open_text(path) as f:
-        for line in f:
-            if line.startswith(">"):
-                if header is not None and index >= start:
-                    yield _record(header, parts)
-                index += 1
-                if stop is not None and index >= stop:
-                    return
-                header, parts = line[1:].rstrip("\r\n"), []
-            elif header is not None and index >= start:
-                parts.append("".join(line.split()))
+    for line in f:
+        if line.startswith(">"):
+            if header is not None and index >= start:
+                yield _record(header, parts)
+            index += 1
+            if stop is not None and index >= stop:
+                return
+            header, parts = line[1:].rstrip("\r\n"), []
+        elif header is None and seeking and line.strip():
+            raise UnitError(f"{name}: changed since it was scanned (no record at the saved offset); "
+                            "run again to rescan it")
+        elif header is not None and index >= start:
+            parts.append("".join(line.split()))
     if header is not None and index >= start:
         yield _record(header, parts)
 
@@ -119,26 +175,60 @@ class _HashingReader(io.RawIOBase):
             self.hash.update(chunk)
 
 
-def scan(path: str | os.PathLike[str], shard_size: int) -> FileScan:
-    """Validate a FASTA file and count its sequences and residues per shard, in one pass."""
+def scan(
+    path: str | os.PathLike[str],
+    shard_size: int,
+    *,
+    cache_dir: str | None = None,
+    stride: int = INDEX_STRIDE,
+) -> FileScan:
+    """Validate a FASTA file and count its sequences and residues per shard, in one pass.
+
+    It also indexes record offsets; for gzip input with ``cache_dir`` it writes
+    a seekable copy of the text there (an unwritable folder only means no copy).
+    """
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     name = os.fspath(path)
+    writer: gzip_cache.MemberWriter | None = None
     try:
-        with open(name, "rb") as f:
-            compressed = f.read(2) == GZIP_MAGIC
-            f.seek(0)
-            hasher = _HashingReader(f)
-            buffered = io.BufferedReader(hasher, READ_CHUNK)
-            lines: BinaryIO = gzip.GzipFile(fileobj=buffered) if compressed else buffered  # type: ignore[assignment]
-            counts = _count(name, lines, shard_size)
-            hasher.drain()
-    except (gzip.BadGzipFile, EOFError, zlib.error):
-        raise InputError(f"{name}: corrupt gzip data") from None
-    except OSError as e:
-        raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
-    sequences, residues, shards = counts
-    return FileScan(name, hasher.hash.hexdigest(), sequences, residues, shards)
+        try:
+            with open(name, "rb") as f:
+                before = os.fstat(f.fileno())
+                compressed = f.read(2) == GZIP_MAGIC
+                f.seek(0)
+                hasher = _HashingReader(f)
+                buffered = io.BufferedReader(hasher, READ_CHUNK)
+                lines: BinaryIO = buffered
+                if compressed:
+                    text: BinaryIO = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
+                    writer = gzip_cache.MemberWriter.open(cache_dir)
+                    if writer is not None:
+                        lines = io.BufferedReader(gzip_cache.Tee(text, writer), READ_CHUNK)  # type: ignore[assignment]
+                    else:
+                        lines = text
+                counts = _count(name, lines, shard_size, stride)
+                hasher.drain()
+                after = os.fstat(f.fileno())
+        except (gzip.BadGzipFile, EOFError, zlib.error):
+            raise InputError(f"{name}: corrupt gzip data") from None
+        except OSError as e:
+            raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            raise InputError(f"{name}: changed while it was being scanned")
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    sequences, residues, shards, offsets, cumulative = counts
+    sha = hasher.hash.hexdigest()
+    cache, members = "", None
+    if writer is not None:
+        cache = writer.finish(sha)  # "" when the copy failed: reads parse from the top
+        members = writer.members if cache else None
+    index = RecordIndex(name, sequences, residues, before.st_size, before.st_mtime_ns, offsets,
+                        cumulative, stride, cache, members, gzip_cache.MEMBER_SIZE)
+    return FileScan(name, sha, sequences, residues, shards, index)
 
 
 def _binary(line: bytes) -> bool:
@@ -151,15 +241,22 @@ def _binary(line: bytes) -> bool:
     return False
 
 
-def _count(name: str, lines: BinaryIO, shard_size: int) -> tuple[int, int, tuple[ShardStat, ...]]:
+def _count(
+    name: str, lines: BinaryIO, shard_size: int, stride: int
+) -> tuple[int, int, tuple[ShardStat, ...], array, array]:
     """The scan loop proper: kept tight, it runs once per line of every input."""
     sequences = residues = 0
     shards: list[ShardStat] = []
-    shard_start = shard_residues = 0
+    shard_start = shard_residues = shard_offset = 0
+    done_residues = 0  # residues of the shards already closed
+    offsets, cumulative = array("Q"), array("Q")
     seen_header = False
     stray_line = 0  # first non-blank line before any header
     lineno = 0
+    pos = 0  # text offset of the line being read
     for lineno, line in enumerate(lines, 1):
+        at = pos
+        pos += len(line)
         if lineno == 1 and line.startswith(UTF8_BOM):
             line = line[len(UTF8_BOM):]
         if line[:1] == b">":
@@ -173,8 +270,12 @@ def _count(name: str, lines: BinaryIO, shard_size: int) -> tuple[int, int, tuple
                 raise InputError(f"{name}: record with an empty id at line {lineno}")
             seen_header = True
             if sequences - shard_start == shard_size:
-                shards.append(ShardStat(shard_start, shard_size, shard_residues))
-                shard_start, shard_residues = sequences, 0
+                shards.append(ShardStat(shard_start, shard_size, shard_residues, shard_offset))
+                done_residues += shard_residues
+                shard_start, shard_residues, shard_offset = sequences, 0, at
+            if not sequences % stride:
+                offsets.append(at)
+                cumulative.append(done_residues + shard_residues)
             sequences += 1
             continue
         # Deleting the allowed bytes leaves only whitespace on a good line.
@@ -195,6 +296,6 @@ def _count(name: str, lines: BinaryIO, shard_size: int) -> tuple[int, int, tuple
     if stray_line:
         raise InputError(f"{name}: not a FASTA file (no '>' header line)")
     if sequences:
-        shards.append(ShardStat(shard_start, sequences - shard_start, shard_residues))
+        shards.append(ShardStat(shard_start, sequences - shard_start, shard_residues, shard_offset))
         residues = sum(s.residues for s in shards)
-    return sequences, residues, tuple(shards)
+    return sequences, residues, tuple(shards), offsets, cumulative

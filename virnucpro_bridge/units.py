@@ -4,16 +4,22 @@ A unit is one input file, or one shard of a file holding more than
 ``--shard-size`` sequences. Its cost estimate is sequences × mean length
 (= total residues) from a streaming scan; nothing else about the file is
 known to the scheduler.
+
+Each unit also carries a ``SeekPoint`` (where its first record, or one
+shortly before it, starts in the file), so ``read_unit`` costs the unit's
+size, not its position. ``plan_units`` keeps each file's ``RecordIndex`` in
+the main process so ``split_unit`` can cut a unit at any record.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Sequence
 
-from . import fasta
+from . import fasta, gzip_cache
 from .errors import InputError, UsageError
+from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,8 @@ class Unit:
     count: int  # records (sequences) in this unit
     residues: int  # sum of sequence lengths in this unit
     sha256: str  # content hash of the whole input file (resume key)
+    # Where reading may start: a record at or before ``start``; None = parse from the top.
+    seek: SeekPoint | None = field(default=None, compare=False)
 
     @property
     def sequences(self) -> int:
@@ -102,24 +110,83 @@ def discover(inputs: Sequence[str]) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda pair: pair[1])
 
 
-def build_units(files: Sequence[tuple[str, str]], shard_size: int) -> tuple[list[Unit], list[str]]:
-    """Scan each file and cut it into units (one per shard); warn about empty files."""
+@dataclass(frozen=True)
+class UnitPlan:
+    units: list[Unit]
+    warnings: list[str]
+    indexes: dict[str, RecordIndex]  # by input path: offsets for cutting units anywhere
+
+
+def plan_units(
+    files: Sequence[tuple[str, str]],
+    shard_size: int,
+    *,
+    cache_dir: str | None = None,
+    stride: int = INDEX_STRIDE,
+) -> UnitPlan:
+    """Scan each file, cut it into units (one per shard) that know where they start."""
     if shard_size < 1:
         raise UsageError(f"--shard-size {shard_size}: must be at least 1")
     units: list[Unit] = []
     warnings: list[str] = []
+    indexes: dict[str, RecordIndex] = {}
     for path, rel in files:
-        stat = fasta.scan(path, shard_size)
+        stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride)
         if not stat.sequences:
             warnings.append(f"{rel}: empty FASTA file, skipped")
             continue
+        index = stat.index
+        if index is not None:
+            indexes[path] = index
         n = len(stat.shards)
         for i, shard in enumerate(stat.shards):
             uid = rel if n == 1 else f"{rel}#{i}"
-            units.append(
-                Unit(uid, path, rel, i, n, shard.start, shard.count, shard.residues, stat.sha256)
-            )
-    return units, warnings
+            seek = index.point(shard.start, shard.offset) if index is not None else None
+            units.append(Unit(uid, path, rel, i, n, shard.start, shard.count, shard.residues,
+                              stat.sha256, seek))
+    return UnitPlan(units, warnings, indexes)
+
+
+def build_units(
+    files: Sequence[tuple[str, str]], shard_size: int, *, cache_dir: str | None = ""
+) -> tuple[list[Unit], list[str]]:
+    """``plan_units`` without the indexes; gzip copies go to ``gzip_cache.default_dir()``
+    unless ``cache_dir`` names another folder (None: no copies, gzip reads parse from the top).
+    """
+    folder = gzip_cache.default_dir() if cache_dir == "" else cache_dir
+    plan = plan_units(files, shard_size, cache_dir=folder)
+    return plan.units, plan.warnings
+
+
+def read_unit(unit: Unit) -> Iterator[fasta.Record]:
+    """The unit's records, read from its seek point (the fast path tasks use)."""
+    return fasta.iter_records(unit.path, unit.start, unit.count, unit.seek)
+
+
+def split_unit(unit: Unit, k: int, index: RecordIndex | None) -> tuple[Unit, Unit]:
+    """Cut ``unit`` before record ``k``: [start, k) and [k, end), each reading from a valid point.
+
+    The head keeps the parent's seek point. The tail seeks to the indexed record
+    nearest below ``k`` (or keeps the parent's, when that is nearer or there is
+    no index). Residues are split by the index's cumulative counts (an estimate
+    between index entries); the halves always add up to the parent's.
+    """
+    end = unit.start + unit.count
+    if not unit.start < k < end:
+        raise ValueError(f"{unit.uid}: cut at {k} outside ({unit.start}, {end})")
+    seek = unit.seek
+    head_residues = unit.residues * (k - unit.start) // unit.count
+    if index is not None and index.path == unit.path and index.records >= end:
+        near = index.seek_point(k)
+        if seek is None or near.record > seek.record:
+            seek = near
+        est = index.residues_before(k) - index.residues_before(unit.start)
+        head_residues = min(max(round(est), 0), unit.residues)
+    head = replace(unit, uid=f"{unit.rel}[{unit.start}:{k}]", count=k - unit.start,
+                   residues=head_residues)
+    tail = replace(unit, uid=f"{unit.rel}[{k}:{end}]", start=k, count=end - k,
+                   residues=unit.residues - head_residues, seek=seek)
+    return head, tail
 
 
 def summarize_inputs(inputs: Sequence[str]) -> str:

@@ -22,20 +22,21 @@ def test_scan_counts_and_hash(tmp_path: Path) -> None:
     p = write(tmp_path, "a.fa", SAMPLE)
     s = fasta.scan(p, 10)
     assert (s.sequences, s.residues) == (3, 13)
-    assert s.shards == (fasta.ShardStat(0, 3, 13),)
+    assert s.shards == (fasta.ShardStat(0, 3, 13, 0),)
     assert s.sha256 == hashlib.sha256(SAMPLE).hexdigest()
     assert s.path == str(p)
 
 
 def test_scan_shards(tmp_path: Path) -> None:
     p = write(tmp_path, "a.fa", SAMPLE)
-    assert fasta.scan(p, 2).shards == (fasta.ShardStat(0, 2, 8), fasta.ShardStat(2, 1, 5))
+    # The last field is the byte offset of the shard's first record ("\r\n" counts 2).
+    assert fasta.scan(p, 2).shards == (fasta.ShardStat(0, 2, 8, 0), fasta.ShardStat(2, 1, 5, 32))
     assert fasta.scan(p, 1).shards == (
-        fasta.ShardStat(0, 1, 8),
-        fasta.ShardStat(1, 1, 0),
-        fasta.ShardStat(2, 1, 5),
+        fasta.ShardStat(0, 1, 8, 0),
+        fasta.ShardStat(1, 1, 0, 29),
+        fasta.ShardStat(2, 1, 5, 32),
     )
-    assert fasta.scan(p, 3).shards == (fasta.ShardStat(0, 3, 13),)
+    assert fasta.scan(p, 3).shards == (fasta.ShardStat(0, 3, 13, 0),)
 
 
 def test_scan_gzip_hashes_compressed_bytes(tmp_path: Path) -> None:
@@ -143,3 +144,19 @@ def test_open_text_plain_and_gzip(tmp_path: Path) -> None:
     for name, data in (("p.fa", SAMPLE), ("g.fa.gz", gzip.compress(SAMPLE))):
         with fasta.open_text(write(tmp_path, name, data)) as f:
             assert f.readline().startswith(">a first one")
+
+
+def test_scan_indexes_every_stride_records(tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbf" + b"".join(b">r%d\n%s\n" % (i, b"AC" * i) for i in range(7))
+    p = write(tmp_path, "i.fa", data)
+    index = fasta.scan(p, 100, stride=3).index
+    assert index is not None
+    # Record 0 starts at the file's start (the BOM is skipped when read); offsets count it.
+    starts = [0] + [data.index(b">r%d\n" % i) for i in (3, 6)]
+    assert list(index.offsets) == starts == [0, 24, 63]
+    assert list(index.residues) == [0, 6, 30]
+    assert (index.records, index.total_residues, index.cache) == (7, 42, "")
+    st = p.stat()
+    assert (index.size, index.mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert [r.id for r in fasta.iter_records(p, 4, 2, index.seek_point(4))] == ["r4", "r5"]
+    assert [r.id for r in fasta.iter_records(p, 0, 1, index.seek_point(0))] == ["r0"]

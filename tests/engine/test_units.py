@@ -90,3 +90,33 @@ def test_summarize_inputs(tmp_path: Path) -> None:
     assert units.summarize_inputs([str(d) + "/"]) == "inputs/"
     assert units.summarize_inputs(["a.fa", "b.fa", "c.fa", "d.fa"]) == "a.fa +3 more"
     assert units.summarize_inputs(["x/a.fa"]) == "a.fa"
+
+
+def test_units_carry_seek_points_and_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    import pickle
+
+    monkeypatch.setenv("LBTUI_CACHE_DIR", str(tmp_path / "cache"))
+    plain = fa(tmp_path / "in" / "a.fa", "A", "CC", "GGG", "TTTT", "AAAAA")
+    packed = tmp_path / "in" / "b.fa.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    got, _ = units.build_units(units.discover([str(tmp_path / "in")]), shard_size=2)
+    offsets = [0, 13, 30]  # ">r0\nA\n>r1\nCC\n" is 13 bytes, then ">r2\nGGG\n>r3\nTTTT\n" 17
+    assert [(u.start, u.seek.record, u.seek.offset) for u in got if u.seek] == \
+        [(0, 0, 0), (2, 2, 13), (4, 4, 30)] * 2
+    st = plain.stat()
+    assert (got[0].seek.size, got[0].seek.mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert got[3].seek.cache.startswith(str(tmp_path / "cache" / "gzip"))
+    assert offsets == [u.seek.offset for u in got[3:]]
+    for u in got:
+        back = pickle.loads(pickle.dumps(u))
+        assert back == u and back.seek == u.seek
+        assert [r.sequence for r in units.read_unit(back)] == \
+            [r.sequence for r in units.fasta.iter_records(u.path, u.start, u.count)]
+
+
+def test_unit_without_seek_reads_from_the_top(tmp_path: Path) -> None:
+    p = fa(tmp_path / "a.fa", "A", "CC", "GGG")
+    unit = units.Unit("a.fa", str(p), "a.fa", 0, 1, 1, 2, 5, "sha")
+    assert unit.seek is None
+    assert [r.id for r in units.read_unit(unit)] == ["r1", "r2"]

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..devices import DeviceSpec
-from ..fasta import iter_records
-from ..units import Unit
+from ..units import Unit, read_unit
 from .base import Progress, Task
 
 DEFAULT_RATE = 50_000.0  # residues/s at speed 1.0: a mid-range GPU on short reads
@@ -48,7 +47,7 @@ class SimTask(Task):
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
         ids = hashlib.sha256()
         sequences = 0
-        for record in iter_records(unit.path, unit.start, unit.count):
+        for record in read_unit(unit):
             ids.update(record.id.encode())
             ids.update(b"\n")
             sequences += 1

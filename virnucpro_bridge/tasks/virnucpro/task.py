@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from ...devices import DeviceSpec
 from ...errors import TaskError, UnitError
-from ...units import Unit
+from ...units import Unit, read_unit
 from ..base import Progress, Task
 from .prepare import BadSequence, Checker, prepare_record
 
@@ -109,14 +109,13 @@ class VirNucProTask(Task):
                             f"!= {self.nucleotide.dim} + {self.protein.dim}")
 
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
-        from ...fasta import iter_records
         from .results import format_rows, write_unit
 
         check = Checker(unit.rel if unit.shards == 1 else f"{unit.rel} (shard {unit.shard})")
         lines: list[str] = []
         block: list[Any] = []  # kept frames waiting for the models
         records = 0
-        for record in iter_records(unit.path, unit.start, unit.count):
+        for record in read_unit(unit):
             try:
                 check(record.id, record.sequence)
             except BadSequence as exc:
