@@ -8,7 +8,7 @@ Data flow (one arrow per hop; nothing else touches the engine)::
                         post_message(SnapshotReady)
                                  │
                                  ▼  event loop
-    apply_snapshot() ─► header, progress, GpuTable.update_cell, EventLog (seq > last_seq)
+    apply_snapshot() ─► header, progress, GpuTable.show (changed rows), EventLog (seq > last_seq)
 
     key ─► action_* ─► run_command()   [thread worker] ─► commands.pause(i) ...
                                  ▼
@@ -297,7 +297,8 @@ class LbtuiApp(App[None]):
             if yes:
                 self.run_command(f"drain {label}", lambda: self.commands.drain(view.index))
 
-        self.push_screen(ConfirmDrain(f"{label} ({view.name})", view.queue_depth), answered)
+        who = label if fmt.device_name(view) == label else f"{label} ({view.name})"
+        self.push_screen(ConfirmDrain(who, view.queue_depth), answered)
 
     def action_toggle_stealing(self) -> None:
         enable = not (self.snapshot.stealing if self.snapshot is not None else True)

@@ -204,8 +204,9 @@ class DeviceDetailScreen(Screen[None]):
         view = detail.device
         for state in ("paused", "pausing", "draining", "drained", "stalled", "dead", "done"):
             self.set_class(fmt.row_state(view) == state, f"-{state}")
+        name = fmt.device_name(view)
         self.query_one("#detail-title", Static).update(Content.assemble(
-            (f"{view.label}  ", "bold $accent"), (fmt.device_name(view), "bold"),
+            (f"{view.label}  ", "bold $accent"), ("" if name == view.label else name, "bold"),
             ("   Escape: back", "$text-muted")))
         self.query_one("#detail-metrics", Static).update(metrics_content(view, self.clock()))
         self._plot("throughput", "Throughput, whole run", detail.throughput_history, "seq/s")
