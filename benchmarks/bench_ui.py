@@ -10,7 +10,13 @@
    output count) at the default 2 s refresh with 64 idle devices; CPU % of
    one core over ~10 s, measured from outside with psutil.
 
-Usage: python benchmarks/bench_ui.py [refresh|idle ...]
+Both run in the process as ``lbtui run`` has it (garbage collector frozen
+before the app starts). ``--compare REV`` runs each benchmark twice, each in a
+fresh process: once with the device table (and the formatting it used) as of
+git revision REV, loaded from git history for the run only, then with this
+tree's; so a before/after is measured side by side on the same machine load.
+
+Usage: python benchmarks/bench_ui.py [refresh|idle ...] [--compare REV]
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -45,6 +52,29 @@ def load_fake():
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def use_table_from(rev: str) -> None:
+    """Make the app build the device table of git revision ``rev`` (for a before/after)."""
+    import lbtui.app.app as app_module
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    for name, module_name in (("format", "lbtui.app.format"), ("gpu_table", "lbtui.app.gpu_table_at_rev")):
+        source = subprocess.run(["git", "show", f"{rev}:lbtui/app/{name}.py"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout
+        path = folder / f"{name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    app_module.GpuTable = sys.modules["lbtui.app.gpu_table_at_rev"].GpuTable
+
+
+def freeze_startup() -> None:
+    """What ``lbtui run`` does before the app starts (see run_cmd)."""
+    gc.collect()
+    gc.freeze()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -73,6 +103,7 @@ async def bench_refresh(size: tuple[int, int]) -> None:
 
     measuring = False
     gc.callbacks.append(on_gc)
+    freeze_startup()
     async with app.run_test(size=size) as pilot:
         backlog = tuple(f.event(k + 1, f.T0, s.EV_INFO, "info", f"backlog event {k}") for k in range(LOG_EVENTS))
         app.apply_snapshot(replace(base, time=f.T0 + 0.5, events=backlog))
@@ -127,16 +158,17 @@ def idle_child() -> None:
             return replace(self.snap, time=now, elapsed=now - start, units_in_flight=0)
 
     source = Idle(f.snapshot(devices))
+    freeze_startup()
     run_dashboard(source, source)
 
 
-def bench_idle() -> None:
+def bench_idle(table_args: list[str]) -> None:
     import psutil
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
-    child = subprocess.Popen([sys.executable, __file__, "--idle-child"], stdin=slave, stdout=slave, stderr=slave,
+    child = subprocess.Popen([sys.executable, __file__, "--idle-child", *table_args], stdin=slave, stdout=slave, stderr=slave,
                              env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)
     out = bytearray()
@@ -170,16 +202,32 @@ def bench_idle() -> None:
 
 
 def main(argv: list[str]) -> None:
+    sys.path.insert(0, str(ROOT))
+    rev = None
+    if "--table" in argv:  # a child of --compare: this run uses the table of that revision
+        k = argv.index("--table")
+        rev = argv[k + 1]
+        del argv[k:k + 2]
+        use_table_from(rev)
     if argv[:1] == ["--idle-child"]:
         idle_child()
         return
-    sys.path.insert(0, str(ROOT))
+    if "--compare" in argv:
+        k = argv.index("--compare")
+        before = argv[k + 1]
+        which = argv[:k] + argv[k + 2:] or ["refresh", "idle"]
+        for name in which:
+            for label, extra in ((f"before ({before})", ["--table", before]), ("after (this tree)", [])):
+                print(f"== {name}, {label}", flush=True)
+                subprocess.run([sys.executable, __file__, name, *extra], cwd=ROOT, check=True)
+        return
     which = argv or ["refresh", "idle"]
+    table_args = ["--table", rev] if rev else []
     if "refresh" in which:
         for size in SIZES:
             asyncio.run(bench_refresh(size))
     if "idle" in which:
-        bench_idle()
+        bench_idle(table_args)
 
 
 if __name__ == "__main__":

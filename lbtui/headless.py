@@ -14,35 +14,20 @@ from typing import Callable, TextIO
 from virnucpro_bridge.control import SnapshotSource
 from virnucpro_bridge.snapshot import DeviceView, RunEvent, RunSnapshot
 
+from . import format as fmt
+
 EVENT_POLL_S = 0.2  # how soon an event is printed after it happens
 
 
-def clock(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t))
-
-
-def num(value: float | None, fmt: str = "{:.1f}", dash: str = "-") -> str:
-    return dash if value is None else fmt.format(value)
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 def device_line(d: DeviceView) -> str:
-    label = d.label
+    """'SIM0   running   util  93%  mem  41%    182 seq/s  queue   6  done   31  stolen 3/0  unit a.fa 45%'."""
     unit = ""
     if d.current_unit:
         unit = f"  unit {d.current_unit}"
-        if d.current_progress is not None:
-            unit += f" {d.current_progress:.0%}"
-    return (f"{label:<6} {d.state:<9} util {num(d.utilization, '{:.0f}%'):>4}  "
-            f"mem {num(d.memory, '{:.1f}%'):>6}  {num(d.throughput, '{:.1f}'):>7} seq/s  "
+        if not fmt.missing(d.current_progress):
+            unit += f" {fmt.percent(d.current_progress * 100)}%"
+    return (f"{d.label:<6} {fmt.state_of(d):<9} util {fmt.with_unit(fmt.percent(d.utilization), '%'):>4}  "
+            f"mem {fmt.with_unit(fmt.percent(d.memory), '%'):>4}  {fmt.rate(d.throughput):>7} seq/s  "
             f"queue {d.queue_depth:>3}  done {d.units_done:>4}  stolen {d.stolen_in}/{d.stolen_out}{unit}")
 
 
@@ -50,16 +35,15 @@ def run_line(s: RunSnapshot) -> str:
     done = s.units_done + s.units_skipped
     failed = f", {s.units_failed} failed" if s.units_failed else ""
     return (f"run    {done}/{s.units_total} units{failed}, {s.sequences_done:,} seqs, "
-            f"{num(s.throughput)} seq/s, elapsed {duration(s.elapsed)}, ETA {duration(s.eta)}, "
+            f"{fmt.rate(s.throughput)} seq/s, elapsed {fmt.duration(s.elapsed)}, ETA {fmt.duration(s.eta)}, "
             f"steals {s.steals_total}")
 
 
 def event_line(e: RunEvent, labels: dict[int, str]) -> str:
     if e.steal is not None:
-        st = e.steal
-        thief, victim = labels.get(st.thief, str(st.thief)), labels.get(st.victim, str(st.victim))
-        return f"{clock(e.time)} steal  {thief} <- {victim}  {st.unit}  ({st.sequences:,} seqs)"
-    return f"{clock(e.time)} {e.kind:<6} {e.message}"
+        # ASCII arrow: this log is for pipes and grep.
+        return f"{fmt.clock(e.time)} steal  {fmt.steal_line(e.steal, labels, arrow='<-')}"
+    return f"{fmt.clock(e.time)} {e.kind:<6} {e.message}"
 
 
 def summary_lines(s: RunSnapshot) -> list[str]:
@@ -80,7 +64,7 @@ def follow(source: SnapshotSource, *, refresh: float = 2.0, out: TextIO | None =
     next_status = 0.0
     while True:
         snap = source.snapshot()
-        labels = {d.index: d.label for d in snap.devices}
+        labels = fmt.device_labels(snap)
         for event in snap.events:
             if event.seq > last_seq:
                 print(event_line(event, labels), file=out, flush=True)
@@ -92,13 +76,13 @@ def follow(source: SnapshotSource, *, refresh: float = 2.0, out: TextIO | None =
                 if event.seq > last_seq:
                     print(event_line(event, labels), file=out, flush=True)
             for d in snap.devices:
-                print(f"{clock(snap.time)} {device_line(d)}", file=out)
+                print(f"{fmt.clock(snap.time)} {device_line(d)}", file=out)
             for line in summary_lines(snap):
                 print(line, file=out, flush=True)
             return snap
         if now >= next_status:
             next_status = now + refresh
-            stamp = clock(snap.time)
+            stamp = fmt.clock(snap.time)
             for d in snap.devices:
                 print(f"{stamp} {device_line(d)}", file=out)
             print(f"{stamp} {run_line(snap)}", file=out, flush=True)

@@ -52,3 +52,16 @@ def test_headless_cli_path_imports_no_ui() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("module", ["lbtui.format", "lbtui.headless"])
+def test_formatting_imports_no_ui(module: str) -> None:
+    """The formatting shared by the dashboard, the headless log and reports needs neither textual nor rich."""
+    code = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        f"print(','.join(sorted(m for m in {FORBIDDEN!r} if m in sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", f"{module} imports {proc.stdout.strip()}"

@@ -1,4 +1,4 @@
-"""The live Textual dashboard (issue 3).
+"""The live Textual dashboard.
 
 It depends only on the two interfaces in ``virnucpro_bridge.control``: a
 ``SnapshotSource`` it polls and ``RunCommands`` it sends a person's keys to, so

@@ -8,7 +8,7 @@ Data flow (one arrow per hop; nothing else touches the engine)::
                         post_message(SnapshotReady)
                                  │
                                  ▼  event loop
-    apply_snapshot() ─► header, progress, GpuTable.update_cell, EventLog (seq > last_seq)
+    apply_snapshot() ─► header, progress, GpuTable.show (changed rows), EventLog (seq > last_seq)
 
     key ─► action_* ─► run_command()   [thread worker] ─► commands.pause(i) ...
                                  ▼
@@ -20,7 +20,6 @@ throughput samples (for the Trend column) and the refresh interval.
 
 from __future__ import annotations
 
-import gc
 import time
 import traceback
 from collections import deque
@@ -34,13 +33,13 @@ from textual.containers import Vertical
 from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from virnucpro_bridge import snapshot as snap
 from virnucpro_bridge.control import CommandError, RunCommands, SnapshotSource
 
-from . import format as fmt
+from .. import format as fmt
 from .detail_screen import DeviceDetailScreen
 from .event_log import MAX_LINES, EventLog
 from .gpu_table import GpuTable
@@ -131,7 +130,6 @@ class LbtuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(EventLog).label = self.device_label
         self.query_one(FinishedBanner).display = False
         self.query_one("#notices").display = False
         self._show_table_state("waiting")
@@ -142,15 +140,6 @@ class LbtuiApp(App[None]):
             self._start_timer()
         else:
             self.apply_snapshot(self.source.snapshot())
-        # Start-up built nearly all of what the process keeps (modules, CSS,
-        # widgets, the engine's objects). A full garbage collection walks all
-        # of it, ~40 ms of the event loop every few dozen refreshes; frozen,
-        # the collector walks only what was made since. Thawed on unmount.
-        gc.collect()
-        gc.freeze()
-
-    def on_unmount(self) -> None:
-        gc.unfreeze()
 
     # -- polling ----------------------------------------------------------
 
@@ -214,7 +203,7 @@ class LbtuiApp(App[None]):
             self.query_one(FinishedBanner).show(snapshot)
             table.show(snapshot.devices, self.history)
             self._show_table_state("devices" if snapshot.devices else "none")
-            self.query_one(EventLog).add_events(snapshot.events)
+            self.query_one(EventLog).add_events(snapshot.events, fmt.device_labels(snapshot))
             self.set_class(snapshot.finished, "-finished")
             self.set_class(snapshot.stopping and not snapshot.finished, "-stopping")
         if snapshot.finished and self.exit_on_finish and not self._quitting:
@@ -254,10 +243,8 @@ class LbtuiApp(App[None]):
         self.query_one(RunHeader).show(self.run_title, self.snapshot, self.refresh_s, stale)
 
     def device_label(self, index: int) -> str:
-        kind = "cuda"
-        if self.snapshot is not None:
-            kind = next((d.kind for d in self.snapshot.devices if d.index == index), kind)
-        return snap.device_label(kind, index)
+        """The engine's label for a device ('GPU0', 'SIM2'); its index while none is known."""
+        return fmt.device_labels(self.snapshot).get(index, f"#{index}")
 
     def selected_device(self) -> snap.DeviceView | None:
         index = self.query_one(GpuTable).selected_index
@@ -310,7 +297,8 @@ class LbtuiApp(App[None]):
             if yes:
                 self.run_command(f"drain {label}", lambda: self.commands.drain(view.index))
 
-        self.push_screen(ConfirmDrain(f"{label} ({view.name})", view.queue_depth), answered)
+        who = label if fmt.device_name(view) == label else f"{label} ({view.name})"
+        self.push_screen(ConfirmDrain(who, view.queue_depth), answered)
 
     def action_toggle_stealing(self) -> None:
         enable = not (self.snapshot.stealing if self.snapshot is not None else True)
@@ -333,8 +321,9 @@ class LbtuiApp(App[None]):
 
     # -- screens ----------------------------------------------------------
 
-    @on(DataTable.RowSelected, "#gpus")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(GpuTable.DeviceSelected)
+    def _device_selected(self, event: GpuTable.DeviceSelected) -> None:
+        self.query_one(GpuTable).select_device(event.index)
         self.action_open_detail()
 
     def action_open_detail(self) -> None:

@@ -26,8 +26,7 @@ from textual.worker import get_current_worker
 from virnucpro_bridge.control import SnapshotSource
 from virnucpro_bridge.snapshot import DeviceDetail, DeviceView, UnitRecord
 
-from . import format as fmt
-from .gpu_table import row_state, short_name
+from .. import format as fmt
 from .messages import DetailReady, SnapshotFailed
 
 UNIT_ROWS = 1000  # as many as the engine keeps
@@ -84,10 +83,10 @@ def metrics_content(view: DeviceView, now: float) -> Content:
     ago = None if view.last_activity is None else now - view.last_activity
     lines = [
         ("state", fmt.state_text(view)),
-        ("utilization", f"{fmt.percent(view.utilization)} %"),
-        ("memory", f"{fmt.percent(view.memory)} %"),
-        ("temperature", f"{fmt.percent(view.temperature)} °C"),
-        ("power", f"{fmt.percent(view.power)} W"),
+        ("utilization", fmt.with_unit(fmt.percent(view.utilization), " %")),
+        ("memory", fmt.with_unit(fmt.percent(view.memory), " %")),
+        ("temperature", fmt.with_unit(fmt.percent(view.temperature), " °C")),
+        ("power", fmt.with_unit(fmt.percent(view.power), " W")),
         ("throughput", f"{fmt.rate(view.throughput)} seq/s"),
         ("queue", f"{view.queue_depth:,} units, {view.queue_sequences:,} seqs"),
         ("done", f"{view.units_done:,} units, {view.sequences_done:,} seqs"),
@@ -100,7 +99,7 @@ def metrics_content(view: DeviceView, now: float) -> Content:
     ]
     parts: list = []
     for label, value in lines:
-        parts += [(f"{label:>14}  ", muted), value.replace("– %", "–").replace("– °C", "–").replace("– W", "–"), "\n"]
+        parts += [(f"{label:>14}  ", muted), value, "\n"]
     return Content.assemble(*parts[:-1])
 
 
@@ -204,9 +203,10 @@ class DeviceDetailScreen(Screen[None]):
         self.detail = detail
         view = detail.device
         for state in ("paused", "pausing", "draining", "drained", "stalled", "dead", "done"):
-            self.set_class(row_state(view) == state, f"-{state}")
+            self.set_class(fmt.row_state(view) == state, f"-{state}")
+        name = fmt.device_name(view)
         self.query_one("#detail-title", Static).update(Content.assemble(
-            (f"{view.label}  ", "bold $accent"), (short_name(view.name), "bold"),
+            (f"{view.label}  ", "bold $accent"), ("" if name == view.label else name, "bold"),
             ("   Escape: back", "$text-muted")))
         self.query_one("#detail-metrics", Static).update(metrics_content(view, self.clock()))
         self._plot("throughput", "Throughput, whole run", detail.throughput_history, "seq/s")

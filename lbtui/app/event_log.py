@@ -9,7 +9,7 @@ unless the user has scrolled up.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.style import Style
 from rich.text import Text
@@ -17,7 +17,7 @@ from textual.widgets import RichLog
 
 from virnucpro_bridge import snapshot as snap
 
-from . import format as fmt
+from .. import format as fmt
 
 MAX_LINES = 1000  # a long run's story without growing memory with it
 
@@ -31,11 +31,6 @@ KIND_ICONS = {
     snap.EV_INFO: "·",
     snap.EV_WARNING: "!",
 }
-
-
-def steal_line(steal: snap.StealEvent, label: Callable[[int], str]) -> str:
-    """'GPU2 ← GPU0  sample_17.fa  (1,234 seqs)': the thief takes from the victim."""
-    return f"{label(steal.thief)} ← {label(steal.victim)}  {steal.unit}  ({steal.sequences:,} seqs)"
 
 
 class EventLog(RichLog):
@@ -57,12 +52,11 @@ class EventLog(RichLog):
         # Replies to our own commands, already logged; the engine's control
         # event with the same text is then not logged a second time.
         self.echoed: deque[str] = deque(maxlen=32)
-        self._styles: dict[str, Style] = {}
-        self._in_batch = False
-        self.label: Callable[[int], str] = lambda index: f"GPU{index}"
+        self.tones: dict[str, Style] = {}  # line style by tone, until the CSS or theme changes
+        self.in_batch = False
 
-    def add_events(self, events: Iterable[snap.RunEvent]) -> int:
-        """Append the events not shown yet; returns how many were added."""
+    def add_events(self, events: Iterable[snap.RunEvent], labels: Mapping[int, str]) -> int:
+        """Append the events not shown yet, naming devices by ``labels``; returns how many were added."""
         fresh = [e for e in events if e.seq > self.last_seq]
         if not fresh:
             return 0
@@ -70,25 +64,25 @@ class EventLog(RichLog):
             # The snapshot keeps only the last events; say so rather than hide the gap.
             skipped = fresh[0].seq - self.last_seq - 1
             self.add_line(fresh[0].time, f"… {skipped:,} earlier events not shown", "info", "·")
-        self._in_batch = True
+        self.in_batch = True
         try:
             for event in fresh:
-                self.add_event(event)
+                self.add_event(event, labels)
         finally:
-            self._in_batch = False
-        self._show_count()
+            self.in_batch = False
+        self.show_count()
         self.last_seq = fresh[-1].seq
         return len(fresh)
 
     def on_mount(self) -> None:
         self.border_title = "Events: none yet"
 
-    def add_event(self, event: snap.RunEvent) -> None:
+    def add_event(self, event: snap.RunEvent, labels: Mapping[int, str]) -> None:
         if event.kind == snap.EV_CONTROL and event.message in self.echoed:
             self.echoed.remove(event.message)
             return
         if event.kind == snap.EV_STEAL and event.steal is not None:
-            message, tone = steal_line(event.steal, self.label), "steal"
+            message, tone = fmt.steal_line(event.steal, labels), "steal"
         else:
             message = event.message
             tone = "control" if event.kind == snap.EV_CONTROL and event.level == "info" else event.level
@@ -98,30 +92,30 @@ class EventLog(RichLog):
         """One line: time, icon, message in the colour of its tone (info, warning, error, steal, control)."""
         follow = self.is_vertical_scroll_end  # keep the user's place if they scrolled up
         line = Text.assemble(
-            (fmt.clock(when), self._style("time")),
+            (fmt.clock(when), self.tone_style("time")),
             "  ",
-            (f"{icon} {message}", self._style(tone)),
+            (f"{icon} {message}", self.tone_style(tone)),
             no_wrap=True,
             end="",
         )
         self.write(line, scroll_end=follow)
         self.lines_written += 1
-        if not self._in_batch:
-            self._show_count()
+        if not self.in_batch:
+            self.show_count()
 
-    def _show_count(self) -> None:
+    def show_count(self) -> None:
         self.border_title = f"Events: {self.lines_written:,}" + (
             f" (last {self.max_lines:,} shown)" if self.max_lines and self.lines_written > self.max_lines else "")
 
-    def _style(self, tone: str) -> Style:
-        style = self._styles.get(tone)
+    def tone_style(self, tone: str) -> Style:
+        style = self.tones.get(tone)
         if style is None:
             name = f"event-log--{tone}"
             if name not in self.COMPONENT_CLASSES:
                 name = "event-log--info"
-            style = self._styles[tone] = self.get_component_rich_style(name, partial=True)
+            style = self.tones[tone] = self.get_component_rich_style(name, partial=True)
         return style
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()  # a theme change colours new lines in its own colours
+        self.tones.clear()  # a theme change colours new lines in its own colours

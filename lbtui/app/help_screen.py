@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from . import format as fmt
+from .. import format as fmt
 from .event_log import MAX_LINES
 
 

@@ -10,7 +10,7 @@ from textual.widgets import ProgressBar, Static
 
 from virnucpro_bridge.snapshot import RunSnapshot
 
-from . import format as fmt
+from .. import format as fmt
 
 SEP = ("  ·  ", "$text-muted")
 
@@ -67,14 +67,20 @@ def progress_label(snapshot: RunSnapshot) -> Content:
     return Content.assemble(*parts)
 
 
-def show_content(static: Static, content: Content) -> None:
-    """Update ``static`` only when its text or styles change; lay out again only
-    when its length does (most refreshes change a digit or two, not the size)."""
-    shown: Content | None = getattr(static, "_lbtui_shown", None)
-    if shown is not None and shown.plain == content.plain and shown.spans == content.spans:
-        return
-    static.update(content, layout=shown is None or len(shown.plain) != len(content.plain))
-    static._lbtui_shown = content  # type: ignore[attr-defined]
+class TextLine(Static):
+    """A Static that updates only when its text or styles change, and lays out
+    again only when its length does (most refreshes change a digit or two)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shown: Content | None = None
+
+    def show_content(self, content: Content) -> None:
+        shown = self.shown
+        if shown is not None and shown.plain == content.plain and shown.spans == content.spans:
+            return
+        self.update(content, layout=shown is None or len(shown.plain) != len(content.plain))
+        self.shown = content
 
 
 def units_finished(snapshot: RunSnapshot) -> int:
@@ -86,12 +92,12 @@ class RunHeader(Horizontal):
     """Run name, task and devices on the left; elapsed, ETA and switches on the right."""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="header-left")
-        yield Static(id="header-right")
+        yield TextLine(id="header-left")
+        yield TextLine(id="header-right")
 
     def show(self, title: str, snapshot: RunSnapshot | None, refresh: float, stale_s: float | None) -> None:
-        show_content(self.query_one("#header-left", Static), header_left(title, snapshot))
-        show_content(self.query_one("#header-right", Static), header_right(snapshot, refresh, stale_s))
+        self.query_one("#header-left", TextLine).show_content(header_left(title, snapshot))
+        self.query_one("#header-right", TextLine).show_content(header_right(snapshot, refresh, stale_s))
 
 
 class RunProgress(Horizontal):
@@ -99,11 +105,11 @@ class RunProgress(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield ProgressBar(total=1, show_eta=False, id="progress-bar")
-        yield Static(id="progress-label")
+        yield TextLine(id="progress-label")
 
     def show(self, snapshot: RunSnapshot) -> None:
         self.query_one(ProgressBar).update(total=max(1, snapshot.units_total), progress=units_finished(snapshot))
-        show_content(self.query_one("#progress-label", Static), progress_label(snapshot))
+        self.query_one("#progress-label", TextLine).show_content(progress_label(snapshot))
         self.set_class(snapshot.units_failed > 0, "-failures")
 
 
@@ -131,12 +137,12 @@ def summary_content(snapshot: RunSnapshot) -> Content:
     )
 
 
-class FinishedBanner(Static):
+class FinishedBanner(TextLine):
     """Hidden until the run finishes; then the summary, until the user quits."""
 
     def show(self, snapshot: RunSnapshot) -> None:
         if self.display != snapshot.finished:
             self.display = snapshot.finished
         if snapshot.finished:
-            show_content(self, summary_content(snapshot))
+            self.show_content(summary_content(snapshot))
             self.set_class(bool(snapshot.units_failed or (snapshot.summary or {}).get("files_failed")), "-failed")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
-from lbtui.app import format as fmt
+from lbtui import format as fmt
 from lbtui.app.app import next_refresh
-from lbtui.app.gpu_table import choose_columns, short_name
+from lbtui.app.columns import choose_columns
+
+from virnucpro_bridge import snapshot as s
 
 from . import fake as f
 
@@ -65,9 +65,29 @@ def test_columns_fit_the_width_most_important_first():
 
 
 def test_short_names():
-    assert short_name("NVIDIA GeForce RTX 4090") == "RTX 4090"
-    assert short_name("NVIDIA H100 80GB HBM3") == "H100 80GB HBM3"
-    assert short_name("sim2 (x1.5)") == "sim2 (x1.5)"
+    assert fmt.short_name("NVIDIA GeForce RTX 4090") == "RTX 4090"
+    assert fmt.short_name("NVIDIA H100 80GB HBM3") == "H100 80GB HBM3"
+    assert fmt.short_name("sim2 (x1.5)") == "sim2 (x1.5)"
+
+
+def test_device_names_use_the_engines_label():
+    """The table, the log and the headless lines all say SIM2, never sim2."""
+    assert fmt.device_name(f.device(2, name="sim2 (x1.5)", kind="sim")) == "SIM2 (x1.5)"
+    assert fmt.device_name(f.device(0, name="cpu0", kind="cpu")) == "CPU0"
+    assert fmt.device_name(f.device(3, name="NVIDIA GeForce RTX 4090")) == "RTX 4090"
+    assert fmt.device_labels(f.snapshot([f.device(0, kind="sim"), f.device(1)])) == {0: "SIM0", 1: "GPU1"}
+
+
+def test_steal_lines_name_devices_by_label():
+    st = s.StealEvent(seq=1, time=f.T0, thief=2, victim=0, unit="a.fa", sequences=1234)
+    assert fmt.steal_line(st, {0: "SIM0", 2: "SIM2"}) == "SIM2 ← SIM0  a.fa  (1,234 seqs)"
+    assert fmt.steal_line(st, {}, arrow="<-") == "2 <- 0  a.fa  (1,234 seqs)"
+
+
+def test_row_states_show_a_pending_pause():
+    assert fmt.row_state(f.device(0, paused=True)) == "pausing"
+    assert fmt.row_state(f.device(0, paused=True, state="paused")) == "paused"
+    assert fmt.row_state(f.device(0, stalled=True)) == "stalled"
 
 
 def test_refresh_steps_stay_within_half_a_second_and_ten():
@@ -76,8 +96,11 @@ def test_refresh_steps_stay_within_half_a_second_and_ten():
     assert next_refresh(2.5, 1) == 3.0 and next_refresh(2.5, -1) == 2.0
 
 
-def test_the_engine_interfaces_do_not_pull_in_textual():
-    # The app imports the contracts, never the other way round.
-    code = "import virnucpro_bridge.control, virnucpro_bridge.snapshot, sys; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+def test_headless_lines_use_the_shared_formatting():
+    from lbtui.headless import device_line, event_line, run_line
+
+    line = device_line(f.device(3, kind="sim", state="dead", utilization=None, memory=None, throughput=None))
+    assert line.startswith("SIM3   dead ") and "util    –" in line and "None" not in line
+    assert "elapsed 12:34, ETA 7:12" in run_line(f.four_gpus())
+    steal = f.steal(1, f.T0, 0, 1, "a.fa", 12)
+    assert event_line(steal, {0: "SIM0", 1: "SIM1"}) == "22:13:20 steal  SIM0 <- SIM1  a.fa  (12 seqs)"

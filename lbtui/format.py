@@ -1,0 +1,223 @@
+"""Snapshot values as plain text, for the dashboard, the headless log and reports.
+
+No Textual, no Rich (a test imports this module in a fresh interpreter and
+checks), so every way of showing a run says the same thing the same way.
+Every formatter takes ``None`` (a reading the engine does not have) and
+returns ``DASH``: no screen or log line ever shows ``None`` or ``nan``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+
+from virnucpro_bridge import snapshot as snap
+
+DASH = "–"
+
+# Utilization bands: green >= 80, yellow 50-80, red < 50.
+UTIL_HIGH = 80.0
+UTIL_MID = 50.0
+
+# One icon per state: a row is told apart by shape as well as by colour and word.
+# Narrow, non-emoji code points only, so every terminal gives them one cell.
+STATE_ICONS = {
+    snap.STARTING: "◌",
+    snap.RUNNING: "▸",
+    snap.IDLE: "·",
+    snap.PAUSED: "‖",
+    snap.DRAINING: "⇣",
+    snap.DRAINED: "∅",
+    snap.STALLED: "!",
+    snap.DEAD: "✗",
+    snap.DONE: "✓",
+}
+
+# Row states: the displayed state, plus "pausing" while a pause waits for the unit in flight.
+ROW_STATES = ("idle", "paused", "pausing", "draining", "drained", "stalled", "dead", "done")
+RESTING = ("paused", "drained", "done", "dead")  # not expected to be busy: 0 % utilization is no alarm
+
+SPARK_BARS = " ▁▂▃▄▅▆▇█"  # index 0 (blank) marks a missing sample
+VENDOR_PREFIXES = ("NVIDIA GeForce ", "NVIDIA ", "GeForce ")
+
+
+# -- numbers ------------------------------------------------------------------
+
+
+def missing(value: float | None) -> bool:
+    """True for a reading the engine does not have: None, nan or infinite."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def count(value: int | None) -> str:
+    """1234567 -> '1,234,567'."""
+    return DASH if value is None else f"{value:,}"
+
+
+def compact(value: float | None) -> str:
+    """Large counts in four or five cells: 999, 12.3k, 4.56M, 7.1G."""
+    if missing(value):
+        return DASH
+    v = float(value)
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= limit:
+            scaled = v / limit
+            return f"{scaled:.1f}{suffix}" if scaled < 100 else f"{scaled:.0f}{suffix}"
+    return f"{v:.0f}"
+
+
+def rate(value: float | None) -> str:
+    """Sequences per second: one decimal under 100, then whole numbers, then k/M."""
+    if missing(value):
+        return DASH
+    if value < 100:
+        return f"{value:.1f}"
+    if value < 100_000:
+        return f"{value:,.0f}"
+    return compact(value)
+
+
+def percent(value: float | None) -> str:
+    """A whole number (percent, degrees, watts): 41.6 -> '42'."""
+    return DASH if missing(value) else f"{value:.0f}"
+
+
+def with_unit(text: str, unit: str) -> str:
+    """'42' + ' %' -> '42 %'; a dash stays a bare dash."""
+    return text if text == DASH else text + unit
+
+
+# -- time ---------------------------------------------------------------------
+
+
+def duration(seconds: float | None) -> str:
+    """12 -> '0:12', 754 -> '12:34', 3754 -> '1:02:34', days as '2d 03:04'."""
+    if missing(seconds):
+        return DASH
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}:{minutes:02d}"
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def clock(epoch: float | None) -> str:
+    """Wall-clock time of day, local time: '12:03:07'."""
+    return DASH if missing(epoch) else time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+# -- text ---------------------------------------------------------------------
+
+
+def fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` cells, keeping its end (unit names differ at the end)."""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1):] if width > 1 else text[:width]
+
+
+def fit_start(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` cells, keeping its start (model names differ early)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def spark(samples: Sequence[float | None], width: int) -> str:
+    """The last ``width`` samples as bar characters, scaled from 0 to their max.
+
+    Missing samples are blank; a run of zeros is the lowest bar, so an idle
+    device still shows a flat line rather than nothing.
+    """
+    tail = [None if missing(s) else s for s in list(samples)[-width:]]
+    peak = max((s for s in tail if s is not None), default=0.0)
+    bars = SPARK_BARS
+    if peak <= 0:
+        chars = [bars[0] if s is None else bars[1] for s in tail]
+    else:
+        top = len(bars) - 1
+        ceil = math.ceil
+        chars = [bars[0] if s is None else bars[max(1, ceil(s / peak * top))] for s in tail]
+    return "".join(chars).rjust(width)
+
+
+# -- devices ------------------------------------------------------------------
+
+
+def short_name(name: str) -> str:
+    """'NVIDIA GeForce RTX 4090' -> 'RTX 4090': the vendor says nothing in a GPU table."""
+    for prefix in VENDOR_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def device_name(view: snap.DeviceView) -> str:
+    """The model for a GPU ('H100 80GB HBM3'). CPU and simulated workers are
+    named after their label ('sim2 (x1.5)'): that part is written as the
+    label is everywhere else ('SIM2 (x1.5)')."""
+    name = short_name(view.name)
+    label = view.label
+    if name[: len(label)].lower() == label.lower():
+        return label + name[len(label):]
+    return name
+
+
+def device_labels(snapshot: snap.RunSnapshot | None) -> dict[int, str]:
+    """Device index -> its label ('GPU0', 'SIM2'), as the engine names it."""
+    return {} if snapshot is None else {view.index: view.label for view in snapshot.devices}
+
+
+def state_of(view: snap.DeviceView) -> str:
+    """The state a person should see: a stall shows even while the engine still
+    says running, but never hides a death or the end."""
+    if view.stalled and view.state not in (snap.DEAD, snap.DONE):
+        return snap.STALLED
+    return view.state
+
+
+def row_state(view: snap.DeviceView) -> str:
+    """The displayed state, or 'pausing' while a pause waits for the unit in flight."""
+    state = state_of(view)
+    if view.paused and state in (snap.RUNNING, snap.STARTING, snap.IDLE):
+        return "pausing"
+    return state
+
+
+def state_text(view: snap.DeviceView) -> str:
+    """Icon and word: '▸ running', '‖ pausing', '! stalled'."""
+    state = state_of(view)
+    if view.paused and state not in (snap.PAUSED, snap.DEAD, snap.DONE, snap.STALLED):
+        return f"{STATE_ICONS[snap.PAUSED]} pausing"
+    return f"{STATE_ICONS.get(state, '?')} {state}"
+
+
+def util_level(value: float | None) -> str | None:
+    """'high', 'mid' or 'low' for a utilization percent; None when missing."""
+    if missing(value):
+        return None
+    if value >= UTIL_HIGH:
+        return "high"
+    if value >= UTIL_MID:
+        return "mid"
+    return "low"
+
+
+def current_unit(view: snap.DeviceView, width: int) -> str:
+    """The unit in progress and how far it is, in ``width`` cells: '…ple_17.fa 45%'."""
+    if not view.current_unit:
+        return DASH
+    if missing(view.current_progress):
+        return fit(view.current_unit, width)
+    pct = f" {min(100, max(0, view.current_progress * 100)):.0f}%"
+    return fit(view.current_unit, width - len(pct)) + pct
+
+
+def steal_line(steal: snap.StealEvent, labels: Mapping[int, str], arrow: str = "←") -> str:
+    """'GPU2 ← GPU0  sample_17.fa  (1,234 seqs)': the thief took the unit from the victim."""
+    thief = labels.get(steal.thief, str(steal.thief))
+    victim = labels.get(steal.victim, str(steal.victim))
+    return f"{thief} {arrow} {victim}  {steal.unit}  ({steal.sequences:,} seqs)"
