@@ -48,7 +48,8 @@ def event_line(e: RunEvent, labels: dict[int, str]) -> str:
 
 def summary_lines(s: RunSnapshot) -> list[str]:
     summary = s.summary or {}
-    lines = [f"finished: {summary.get('files_done', s.units_done)}/{summary.get('files_total', s.units_total)} units, "
+    verb = "aborted" if s.error else ("interrupted" if s.exit_code == 130 else "finished")
+    lines = [f"{verb}: {summary.get('files_done', s.units_done)}/{summary.get('files_total', s.units_total)} units, "
              f"{summary.get('files_failed', s.units_failed)} failed, {summary.get('sequences', s.sequences_done):,} seqs, "
              f"{summary.get('steals', s.steals_total)} steals, makespan {summary.get('makespan_s', 0):.2f} s",
              f"results in {s.out_dir}"]

@@ -30,6 +30,7 @@ KIND_ICONS = {
     snap.EV_CONTROL: "›",
     snap.EV_INFO: "·",
     snap.EV_WARNING: "!",
+    snap.EV_ERROR: "✗",
 }
 
 

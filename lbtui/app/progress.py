@@ -30,7 +30,9 @@ def header_left(title: str, snapshot: RunSnapshot | None) -> Content:
 def header_right(snapshot: RunSnapshot | None, refresh: float, stale_s: float | None) -> Content:
     parts: list = []
     if snapshot is not None:
-        if snapshot.finished:
+        if snapshot.finished and snapshot.error:
+            state = ("aborted", "bold $error")
+        elif snapshot.finished:
             state = ("finished", "bold $success" if not snapshot.units_failed else "bold $warning")
         elif snapshot.stopping:
             state = ("stopping", "bold $warning")
@@ -122,8 +124,15 @@ def summary_content(snapshot: RunSnapshot) -> Content:
     makespan = summary.get("makespan_s", snapshot.elapsed)
     steals = summary.get("steals", snapshot.steals_total)
     sequences = summary.get("sequences", snapshot.sequences_done)
-    head = ("✓ Run finished", "bold $success") if not failed else (f"! Run finished with {failed:,} failed", "bold $error")
     code = snapshot.exit_code
+    if snapshot.error:
+        head = ("✗ Run aborted: " + snapshot.error, "bold $error")
+    elif code == 130:
+        head = ("! Run interrupted", "bold $warning")
+    elif failed:
+        head = (f"! Run finished with {failed:,} failed", "bold $error")
+    else:
+        head = ("✓ Run finished", "bold $success")
     return Content.assemble(
         head, SEP,
         ("makespan ", "$text-muted"), fmt.duration(makespan), SEP,
@@ -145,4 +154,5 @@ class FinishedBanner(TextLine):
             self.display = snapshot.finished
         if snapshot.finished:
             self.show_content(summary_content(snapshot))
-            self.set_class(bool(snapshot.units_failed or (snapshot.summary or {}).get("files_failed")), "-failed")
+            self.set_class(bool(snapshot.error or snapshot.units_failed
+                                or (snapshot.summary or {}).get("files_failed")), "-failed")
