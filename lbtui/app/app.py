@@ -47,6 +47,7 @@ from .help_screen import HelpScreen
 from .messages import CommandFinished, SnapshotFailed, SnapshotReady
 from .modals import STOP_NOW, ConfirmDrain, QuitModal
 from .progress import FinishedBanner, RunHeader, RunProgress
+from .report_prompt import ConfirmReport
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # what + and - step through
 TREND_SAMPLES = 20  # the Trend column's width at most: one character per refresh
@@ -79,6 +80,7 @@ class LbtuiApp(App[None]):
         Binding("enter", "open_detail", "Detail"),
         Binding("plus,equals_sign", "change_refresh(1)", "Slower", key_display="+"),
         Binding("minus", "change_refresh(-1)", "Faster", key_display="-"),
+        Binding("r", "write_report", "Report"),
         Binding("question_mark", "show_help", "Help", key_display="?"),
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
@@ -334,6 +336,34 @@ class LbtuiApp(App[None]):
 
     def action_show_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_write_report(self) -> None:
+        from ..report.command import default_target
+
+        snapshot = self.snapshot
+        if snapshot is None or not snapshot.out_dir:
+            self.notify("no run folder yet", title="Report", severity="warning")
+            return
+        target = str(default_target(snapshot.out_dir))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.write_report(snapshot.out_dir, target)
+
+        self.push_screen(ConfirmReport(target, snapshot.finished), answered)
+
+    @work(thread=True, exclusive=True, group="report")
+    def write_report(self, out_dir: str, target: str) -> None:
+        from virnucpro_bridge.errors import LbtuiError
+
+        from ..report.command import write_report
+
+        try:
+            path = write_report(out_dir, target)
+        except (LbtuiError, OSError) as error:
+            self.call_from_thread(self.notify, str(error), title="Report not written", severity="error")
+        else:
+            self.call_from_thread(self.notify, str(path), title="Report written")
 
     # -- quitting ---------------------------------------------------------
 

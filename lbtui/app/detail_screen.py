@@ -18,8 +18,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.reactive import reactive
-from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
@@ -28,54 +26,9 @@ from virnucpro_bridge.snapshot import DeviceDetail, DeviceView, UnitRecord
 
 from .. import format as fmt
 from .messages import DetailReady, SnapshotFailed
+from .plot import Plot
 
 UNIT_ROWS = 1000  # as many as the engine keeps
-BARS = " ▁▂▃▄▅▆▇█"
-
-
-def columns(values: list[float], width: int) -> list[float]:
-    """One value per column: the mean of each bucket when there are more
-    samples than columns, else one sample per column from the left."""
-    if len(values) <= width:
-        return values
-    step = len(values) / width
-    out = []
-    for k in range(width):
-        bucket = values[int(k * step): max(int(k * step) + 1, int((k + 1) * step))]
-        out.append(sum(bucket) / len(bucket))
-    return out
-
-
-def bar_lines(values: list[float], width: int, height: int, ceiling: float | None) -> list[str]:
-    """Bars from zero up (Textual's Sparkline starts at the minimum, which makes
-    97-100 % look like 0-100 %)."""
-    cols = columns(values, width)
-    top = ceiling or max(cols, default=0.0) or 1.0
-    eighths = [max(0.0, min(1.0, v / top)) * height * 8 for v in cols]
-    lines = []
-    for row in range(height - 1, -1, -1):
-        line = []
-        for level in eighths:
-            fill = level - row * 8
-            line.append("█" if fill >= 8 else BARS[int(fill)] if fill >= 1 else " ")
-        lines.append("".join(line))
-    return lines
-
-
-class Plot(Widget):
-    """A multi-line bar plot of a whole run's samples, scaled from zero."""
-
-    DEFAULT_CSS = "Plot { height: 4; }"
-    data: reactive[tuple[float, ...]] = reactive(tuple)
-
-    def __init__(self, *, ceiling: float | None = None, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.ceiling = ceiling
-
-    def render(self) -> str:
-        if not self.data:
-            return ""
-        return "\n".join(bar_lines(list(self.data), self.size.width, self.size.height, self.ceiling))
 
 
 def metrics_content(view: DeviceView, now: float) -> Content:
@@ -146,9 +99,9 @@ class DeviceDetailScreen(Screen[None]):
             yield Static(id="detail-metrics")
             with Vertical(id="detail-plots"):
                 yield Static(id="throughput-caption", classes="plot-caption")
-                yield Plot(id="throughput-plot", classes="plot")
+                yield Plot(unit=" seq/s", id="throughput-plot", classes="plot")
                 yield Static(id="utilization-caption", classes="plot-caption")
-                yield Plot(ceiling=100.0, id="utilization-plot", classes="plot")
+                yield Plot(unit="%", ceiling=100.0, id="utilization-plot", classes="plot")
         yield Static(id="units-caption", classes="section-title")
         units = DataTable(id="detail-units", cursor_type="row")
         units.add_column("Finished", width=8, key="time")
@@ -224,7 +177,7 @@ class DeviceDetailScreen(Screen[None]):
 
     def _plot(self, name: str, title: str, samples: tuple[tuple[float, float], ...], unit: str) -> None:
         plot = self.query_one(f"#{name}-plot", Plot)
-        plot.data = tuple(v for _, v in samples)  # a reactive: redraws only when the samples change
+        plot.samples = samples  # a reactive: redraws only when the samples change
         self.query_one(f"#{name}-caption", Static).update(plot_caption(title, samples, unit))
 
     def _show_units(self, units: tuple[UnitRecord, ...]) -> None:

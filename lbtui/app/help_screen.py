@@ -25,6 +25,7 @@ KEYS = rows([
     ("d", "drain it: finish the current unit, give its queue away, stop (asks first)"),
     ("s", "work stealing on / off for the whole run"),
     ("+  -", "refresh slower / faster (0.5 to 10 s)"),
+    ("r", "write the run's report (one HTML page, as `lbtui report`); asks first, says where"),
     ("Tab", "move between the table and the log (scroll the log with ↑ ↓)"),
     ("q  Ctrl+C", "quit; with units in flight, asks: stop after them, stop now, or cancel"),
 ])

@@ -142,7 +142,7 @@ def summary_content(snapshot: RunSnapshot) -> Content:
         ("exit ", "$text-muted"), fmt.DASH if code is None else str(code),
         "\n",
         ("results in ", "$text-muted"), (snapshot.out_dir or fmt.DASH, "bold"),
-        ("   press q to quit", "$text-muted"),
+        ("   r: report   q: quit", "$text-muted"),
     )
 
 

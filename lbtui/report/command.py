@@ -28,15 +28,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=main)
 
 
-def main(args: argparse.Namespace) -> int:
+def default_target(out: str | os.PathLike[str]) -> Path:
+    return Path(out) / "report.html"
+
+
+def write_report(out: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> Path:
+    """Build the page for run folder ``out`` and write it atomically; returns its path.
+    Raises InputError (one line) for a folder that is not a run or a page that cannot be written."""
     from virnucpro_bridge.atomic import atomic_write_text
     from virnucpro_bridge.errors import InputError
 
     from .page import build
 
-    out = Path(args.out)
-    target = Path(args.output) if args.output else out / "report.html"
-    html = build(out)
+    target = Path(target) if target else default_target(out)
+    html = build(Path(out))
     try:
         atomic_write_text(target, html)
     except OSError as e:
@@ -44,5 +49,9 @@ def main(args: argparse.Namespace) -> int:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(target, 0o666 & ~umask)  # a page to share: the temp file it came from was private
-    print(target)
+    return target
+
+
+def main(args: argparse.Namespace) -> int:
+    print(write_report(args.out, args.output))
     return 0
