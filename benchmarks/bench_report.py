@@ -1,6 +1,6 @@
 """`lbtui report` on a fixture run folder of 10,000 units (prints numbers, asserts nothing).
 
-Goals from the issue: the page in under 30 s and under 10 MB. Also prints the
+Goals: the page in under 30 s and under 10 MB. Also prints the
 time to load the folder, the share of the page the timeline takes, and the
 time of the whole CLI (interpreter start included).
 

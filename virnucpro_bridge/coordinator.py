@@ -20,8 +20,8 @@ The end of a run has one owner, the runner's dispatcher thread, which calls
 ``close_out()`` in that order; ``abort()`` records why a run had to stop.
 
 Because one dispatcher thread owns every queue, a thief never waits on a
-victim's queue: the issue's "skip a queue it cannot take without blocking"
-holds by construction. A backend with several dispatchers would add a lock
+victim's queue: it never has to skip a queue it cannot take without
+blocking. A backend with several dispatchers would add a lock
 per queue and try-acquire it in ``_steal``.
 """
 

@@ -49,12 +49,12 @@ GPU_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("H200", 2.90),  # H100 compute with 4.8 TB/s HBM3e (vs 3.35): bandwidth-bound parts gain
     ("H100 PCIE", 2.00),  # 350 W and HBM2e 2 TB/s: well below the SXM part
     ("H100 NVL", 2.30),  # PCIe card with 3.9 TB/s HBM3, 400 W
-    ("H100", 2.50),  # SXM / HBM3, the issue's anchor
+    ("H100", 2.50),  # SXM / HBM3; an anchor of the weight table
     ("H800 PCIE", 2.00),  # export variant of the H100 PCIe, same compute
     ("H800", 2.50),  # export H100 SXM: only NVLink is cut, single-GPU speed is the same
     ("H20", 1.00),  # export Hopper with ~15% of H100 compute but 4 TB/s
     # Datacenter, Ampere / Ada / Volta / Turing / Pascal
-    ("A100", 1.20),  # the issue's anchor (40/80 GB, SXM and PCIe alike)
+    ("A100", 1.20),  # an anchor of the weight table (40/80 GB, SXM and PCIe alike)
     ("A800", 1.20),  # export A100: NVLink cut, same compute
     ("A40", 1.00),  # full GA102 at 300 W with slower GDDR6 than a 3090
     ("A30", 0.75),  # about half an A100's SMs, 933 GB/s HBM2
@@ -66,7 +66,7 @@ GPU_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("L40", 1.30),  # AD102 at 300 W, half-rate fp16 accumulate
     ("L4", 0.55),  # 72 W Ada, 300 GB/s: about twice a T4
     ("V100S", 0.82),  # V100 with 1.1 TB/s and higher clocks
-    ("V100", 0.78),  # the issue says 0.75-0.80
+    ("V100", 0.78),  # 0.75-0.80 of an RTX 3090: the midpoint
     ("T4", 0.25),  # 70 W Turing, 320 GB/s
     ("P100", 0.40),  # no tensor cores, but fast fp16 and 732 GB/s HBM2
     ("P40", 0.30),  # no fast fp16 path at all
@@ -74,7 +74,7 @@ GPU_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("RTX PRO 6000", 2.10),  # Blackwell GB202, 96 GB, ~5090 class
     ("RTX 6000 ADA", 1.40),  # AD102, 142 SMs at 300 W
     ("RTX 5000 ADA", 1.10),  # AD102 cut to 100 SMs
-    ("RTX A6000", 1.10),  # the issue's anchor
+    ("RTX A6000", 1.10),  # an anchor of the weight table
     ("RTX A5500", 0.95),  # GA102 with 80 SMs
     ("RTX A5000", 0.85),  # GA102 with 64 SMs at 230 W
     ("RTX A4500", 0.72),  # GA102 with 56 SMs
@@ -89,9 +89,9 @@ GPU_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("RTX 5080", 1.55),  # ~4080 SUPER plus 10%, faster GDDR7
     ("RTX 5070 TI", 1.30),  # GB203 cut down, 896 GB/s
     ("RTX 5070", 1.05),  # GB205, about a 4070 Ti
-    ("RTX 4090", 1.50),  # the issue's anchor
+    ("RTX 4090", 1.50),  # an anchor of the weight table
     ("RTX 4080 SUPER", 1.40),  # full AD103, slightly above the 4080
-    ("RTX 4080", 1.35),  # the issue's anchor
+    ("RTX 4080", 1.35),  # an anchor of the weight table
     ("RTX 4070 TI SUPER", 1.15),  # AD103 cut down, 672 GB/s
     ("RTX 4070 TI", 1.05),  # AD104 full, 504 GB/s
     ("RTX 4070 SUPER", 0.95),  # AD104 with 56 SMs
@@ -101,7 +101,7 @@ GPU_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("RTX 3090 TI", 1.08),  # full GA102 at higher clocks
     ("RTX 3090", 1.00),  # the reference
     ("RTX 3080 TI", 0.97),  # nearly a 3090 with half the memory
-    ("RTX 3080", 0.90),  # the issue's anchor
+    ("RTX 3080", 0.90),  # an anchor of the weight table
     ("RTX 3070 TI", 0.68),  # full GA104 with GDDR6X
     ("RTX 3070", 0.62),  # GA104, 46 SMs vs the 3080's 68
     ("RTX 3060 TI", 0.55),  # GA104 with 38 SMs

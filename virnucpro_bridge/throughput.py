@@ -12,7 +12,7 @@ import math
 from collections import deque
 from typing import Mapping, NamedTuple
 
-WINDOW_S = 60.0  # the "rolling over the last 60 s"
+WINDOW_S = 60.0  # long enough to smooth unit-size noise, short enough to show a slowdown within a minute
 MIN_UNITS = 10  # ... "or the last 10 units"
 
 
