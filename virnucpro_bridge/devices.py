@@ -10,6 +10,7 @@ from typing import Sequence
 
 from . import nvml
 from .errors import UsageError
+from .snapshot import device_label
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,7 @@ class DeviceSpec:
     @property
     def label(self) -> str:
         """Short name for logs: GPU0, CPU1, SIM2 (by list position)."""
-        prefix = {"cuda": "GPU", "cpu": "CPU", "sim": "SIM"}.get(self.kind, "DEV")
-        return f"{prefix}{self.index}"
+        return device_label(self.kind, self.index)
 
 
 # Relative inference speed of each GPU model on VirNucPro's ESM/DNABERT-style
