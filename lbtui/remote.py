@@ -63,6 +63,8 @@ class RemoteRun:
         self._lock = threading.Lock()
         self._last: RunSnapshot | None = None
         self._lost: str | None = None
+        self._final: FinishedRun | None = None  # what it left, once it ended (read once)
+        self._final_snapshot: RunSnapshot | None = None
 
     @classmethod
     def connect(cls, out: Path, run: dict) -> RemoteRun:
@@ -122,25 +124,32 @@ class RemoteRun:
         return f"the run's process (pid {self.pid}) is gone; `lbtui report {self.out}` shows what it did"
 
     def _ended(self) -> RunSnapshot | None:
-        """The final state once the channel has closed, if the run ended properly."""
+        """The final state once the channel has closed, if the run ended properly: the
+        last live snapshot marked finished (what the dashboard showed, plus the summary)."""
+        if self._final_snapshot is not None:
+            return self._final_snapshot
         summary = session_summary(self.out, self.run)
         if summary is None:
             return None
+        self._final = FinishedRun(self.out, self.run, summary)
         if self._last is None:
-            return FinishedRun(self.out, self.run, summary).snapshot()
-        return replace(self._last, finished=True, stopping=False, exit_code=summary.get("exit_code"),
-                       summary=summary, units_in_flight=0, eta=None,
-                       time=float(summary.get("finished_epoch") or self._last.time))
+            self._final_snapshot = self._final.snapshot()
+        else:
+            self._final_snapshot = replace(
+                self._last, finished=True, stopping=False, exit_code=summary.get("exit_code"), summary=summary,
+                units_in_flight=0, eta=None, time=float(summary.get("finished_epoch") or self._last.time))
+        return self._final_snapshot
 
     # -- SnapshotSource ---------------------------------------------------------
     def snapshot(self) -> RunSnapshot:
+        if self._final_snapshot is not None:
+            return self._final_snapshot
         try:
             reply = self._request(op="snapshot")
         except ConnectionLost:
             ended = self._ended()
             if ended is None:
                 raise
-            self._last = ended
             return ended
         if not reply.get("ok"):
             raise RuntimeError(reply.get("error") or "the run could not take a snapshot")
@@ -151,9 +160,9 @@ class RemoteRun:
         try:
             reply = self._request(op="detail", index=index)
         except ConnectionLost:
-            if self._ended() is None:
+            if self._ended() is None or self._final is None:
                 raise
-            return FinishedRun(self.out, self.run, session_summary(self.out, self.run) or {}).device_detail(index)
+            return self._final.device_detail(index)
         if not reply.get("ok"):
             if reply.get("type") == "IndexError":
                 raise IndexError(reply.get("error"))
