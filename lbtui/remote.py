@@ -124,21 +124,21 @@ class RemoteRun:
         return f"the run's process (pid {self.pid}) is gone; `lbtui report {self.out}` shows what it did"
 
     def _ended(self) -> RunSnapshot | None:
-        """The final state once the channel has closed, if the run ended properly: the
-        last live snapshot marked finished (what the dashboard showed, plus the summary)."""
+        """The final state once the channel has closed, if the run ended properly: its
+        summary's figures, with the events the dashboard already has."""
         if self._final_snapshot is not None:
             return self._final_snapshot
         summary = session_summary(self.out, self.run)
         if summary is None:
             return None
         self._final = FinishedRun(self.out, self.run, summary)
-        if self._last is None:
-            self._final_snapshot = self._final.snapshot()
-        else:
-            self._final_snapshot = replace(
-                self._last, finished=True, stopping=False, exit_code=summary.get("exit_code"), summary=summary,
-                units_in_flight=0, eta=None, time=float(summary.get("finished_epoch") or self._last.time))
-        return self._final_snapshot
+        final, last = self._final.snapshot(), self._last
+        if last is not None:  # the log keeps the live events' numbering: nothing is shown twice
+            final = replace(final, events=last.events, steals=last.steals, name=last.name or final.name,
+                            notices=last.notices or final.notices, error=last.error or final.error,
+                            devices=final.devices or last.devices)
+        self._final_snapshot = final
+        return final
 
     # -- SnapshotSource ---------------------------------------------------------
     def snapshot(self) -> RunSnapshot:

@@ -107,11 +107,16 @@ async def test_the_finished_banner_when_the_run_ends_and_its_channel_closes(serv
         await app_wait(pilot, lambda: app.snapshot is not None, "the first snapshot")
         assert not app.query_one(FinishedBanner).display
         summary = {"makespan_s": 754.0, "files_total": 120, "files_done": 119, "files_failed": 1,
-                   "sequences": 50_000, "steals": 3, "exit_code": 1, "finished_epoch": time.time() + 1}
+                   "sequences": 50_000, "steals": 3, "exit_code": 1, "finished_epoch": time.time() + 1,
+                   "devices": [{"index": i, "name": "NVIDIA H100 80GB HBM3", "kind": "cuda", "files_done": 30,
+                                "final_state": S.DONE} for i in range(4)]}
         (s.out / "summary.json").write_text(json.dumps(summary))
         s.close()  # the run's process exits
         await app_wait(pilot, lambda: app.query_one(FinishedBanner).display, "the finished banner")
         assert app.snapshot.finished and app.snapshot.exit_code == 1
+        await app_wait(pilot, lambda: state(app, 0) == "✓ done", "the final device states")
+        assert app.snapshot.units_in_flight == 0 and app.snapshot.units_done == 119
+        assert app.snapshot.events == f.four_gpus().events  # the live log, not renumbered
         assert "finished" in str(app.query_one("#header").render()) or app.has_class("-finished")
         await pilot.press("q")  # finished: no question
         await app_wait(pilot, lambda: app.return_code is not None, "the app to exit")
