@@ -155,3 +155,21 @@ async def test_a_finished_run_folder_shows_its_final_state(tmp_path):
         assert app.query_one(GpuTable).row_count == 2 and state(app, 1) == "✓ done"
         await pilot.press("q")
         await app_wait(pilot, lambda: app.return_code is not None, "the app to exit")
+
+
+async def test_run_read_only_its_own_dashboard_cannot_stop_the_run():
+    from lbtui import cli
+
+    assert cli.build_parser().parse_args(["run", "--read-only", "inputs/"]).read_only
+    fake = f.FakeCoordinator(f.four_gpus())
+    app = LbtuiApp(fake, fake, read_only=True, poll=False, clock=lambda: T0)  # `lbtui run --read-only`
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitModal) and not app.screen.query("#detach")
+        assert app.screen.query_one("#after", Button).disabled
+        await pilot.press("d", "a")
+        await app_wait(pilot, lambda: any("stopping the run is disabled" in t for t in toasts(app)), "the refusal")
+        assert isinstance(app.screen, QuitModal)  # neither detach nor stop: still asking
+        await pilot.press("c")
+        assert not isinstance(app.screen, QuitModal) and app.return_code is None
+    assert fake.calls == []
