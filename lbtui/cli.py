@@ -1,4 +1,4 @@
-"""``lbtui`` command line: ``run``, ``prepare``, ``models`` and ``report``.
+"""``lbtui`` command line: ``run``, ``attach``, ``serve``, ``prepare``, ``models`` and ``report``.
 
 Each subcommand lives in its own module with ``register(subparsers)`` and a
 ``main(args) -> int``; modules import heavy things (torch, textual) only
@@ -13,10 +13,10 @@ import sys
 from virnucpro_bridge import __version__
 from virnucpro_bridge.errors import LbtuiError
 
-from . import models_cmd, prepare_cmd, run_cmd
+from . import attach_cmd, models_cmd, prepare_cmd, run_cmd, serve_cmd
 from .report import command as report_cmd
 
-COMMANDS = (run_cmd, prepare_cmd, models_cmd, report_cmd)
+COMMANDS = (run_cmd, attach_cmd, serve_cmd, prepare_cmd, models_cmd, report_cmd)
 
 
 class Parser(argparse.ArgumentParser):

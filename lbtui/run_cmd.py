@@ -75,6 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="plain log lines instead of the dashboard (automatic when stdout is not a TTY)")
     u.add_argument("--refresh", type=positive_float, default=2.0, metavar="S",
                    help="seconds between status updates [default: 2]")
+    u.add_argument("--read-only", action="store_true",
+                   help="the dashboard only watches: pause, drain, stealing and stopping are disabled "
+                   "(SIGINT/SIGTERM still stop the run)")
     u.add_argument("--exit-on-finish", action="store_true",
                    help="close the dashboard when the run ends (for scripts)")
     u.add_argument("--metrics-log", metavar="FILE",
@@ -134,7 +137,8 @@ def main(args: argparse.Namespace) -> int:
         if dashboard:
             from .app import LbtuiApp
 
-            app = LbtuiApp(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish)
+            app = LbtuiApp(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish,
+                           read_only=args.read_only)
             stopper.app = app
             with stopper.installed():
                 gc.freeze()  # start-up objects live all run: full collections skip them (shorter UI pauses)

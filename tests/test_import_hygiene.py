@@ -54,9 +54,10 @@ def test_headless_cli_path_imports_no_ui() -> None:
     assert proc.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("module", ["lbtui.format", "lbtui.headless"])
+@pytest.mark.parametrize("module", ["lbtui.format", "lbtui.headless", "lbtui.remote"])
 def test_formatting_imports_no_ui(module: str) -> None:
-    """The formatting shared by the dashboard, the headless log and reports needs neither textual nor rich."""
+    """The formatting shared by the dashboard, the headless log and reports, and the channel client
+    (`lbtui attach` without a terminal), need neither textual nor rich."""
     code = (
         "import importlib, sys\n"
         f"importlib.import_module({module!r})\n"

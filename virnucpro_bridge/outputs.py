@@ -1,6 +1,7 @@
 """What a run leaves under ``--out``, and how a rerun resumes from it.
 
-    run.json         at start: run id, main pid, worker pids, argv, inputs, start time
+    run.json         at start: run id, main pid, worker pids, argv, inputs, start time,
+                     where the control channel listens
     manifest.jsonl   one line per completed unit, appended as units finish
     summary.json     at the end: makespan, counts, per-device totals, exit code
     units/...        one result per unit (the task chooses the name)
@@ -126,7 +127,7 @@ def new_run_id(started: float) -> str:
 
 
 def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs: list[str],
-                   devices: list[Mapping], started: float) -> None:
+                   devices: list[Mapping], started: float, control: Mapping | None = None) -> None:
     data = {
         "run_id": run_id,
         "main_pid": os.getpid(),
@@ -137,6 +138,7 @@ def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs
         "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "start_epoch": started,
         "devices": list(devices),
+        "control": dict(control) if control else None,  # the channel's socket and key file (channel.py)
     }
     with writing(out / RUN_JSON, out):
         atomic_write_text(out / RUN_JSON, json.dumps(data, indent=2) + "\n")

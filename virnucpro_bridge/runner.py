@@ -31,6 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .channel import ChannelServer
 from .coordinator import Coordinator
 from .device_book import InFlight
 from .devices import DeviceSpec, parse_gpus, unknown_weight_warnings
@@ -153,10 +154,13 @@ class Run:
             refresh=cfg.refresh, stall_action=cfg.stall_action,
         )
         pids = self.pool.start() if todo else []
+        self.channel = ChannelServer(self.out, self.coord, run_id=self.run_id)  # closes at process exit
+        if (control := self.channel.start()) is None:
+            self.coord.info(f"lbtui attach will not reach this run: {self.channel.problem}", "warning")
         write_run_json(self.out, run_id=self.run_id, argv=cfg.argv, task=self.task_name,
                        inputs=list(cfg.inputs), started=started, devices=[
                            {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
-                            "pid": pids[d.index] if pids else None} for d in self.devices])
+                            "pid": pids[d.index] if pids else None} for d in self.devices], control=control)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord

@@ -16,6 +16,10 @@ Data flow (one arrow per hop; nothing else touches the engine)::
 
 The app keeps the only state the engine does not: each device's recent
 throughput samples (for the Trend column) and the refresh interval.
+
+Two switches: ``attached`` (a run in another process, ``lbtui attach``: the
+quit dialog detaches, or stops the run) and ``read_only`` (every command goes
+to ``ReadOnlyCommands``, which refuses it; the keys say so before trying).
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ from virnucpro_bridge import snapshot as snap
 from virnucpro_bridge.control import CommandError, RunCommands, SnapshotSource
 
 from .. import format as fmt
+from ..remote import ReadOnlyCommands
 from .detail_screen import DeviceDetailScreen
 from .event_log import MAX_LINES, EventLog
 from .gpu_table import GpuTable
 from .help_screen import HelpScreen
 from .messages import CommandFinished, SnapshotFailed, SnapshotReady
-from .modals import STOP_NOW, ConfirmDrain, QuitModal
+from .modals import DETACH, STOP_NOW, ConfirmDrain, QuitModal
 from .progress import FinishedBanner, RunHeader, RunProgress
 from .report_prompt import ConfirmReport
 
@@ -98,14 +103,18 @@ class LbtuiApp(App[None]):
         clock: Callable[[], float] = time.time,
         poll: bool = True,
         log_lines: int = MAX_LINES,
+        attached: bool = False,
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         self.source = source
-        self.commands = commands
+        self.commands: RunCommands = ReadOnlyCommands(commands) if read_only else commands
+        self.attached = attached
+        self.read_only = read_only
         self._timer: Timer | None = None
         self.refresh_s = min(REFRESH_STEPS[-1], max(REFRESH_STEPS[0], refresh))
         self.exit_on_finish = exit_on_finish
-        self.run_title = title
+        self.run_title = f"{title} (read-only)" if read_only else title
         self.clock = clock
         self.poll = poll
         self.log_lines = log_lines
@@ -116,7 +125,7 @@ class LbtuiApp(App[None]):
         self._quitting = False
         self._notices: tuple[str, ...] = ()
         self._table_state = ""  # "waiting", "devices" or "none": what the device area shows
-        self.title = title
+        self.title = self.run_title
 
     # -- layout -----------------------------------------------------------
 
@@ -277,7 +286,15 @@ class LbtuiApp(App[None]):
             self.notify(message.text, title=f"{message.label} failed", severity="error")
         self.refetch()
 
+    def refused(self, what: str) -> bool:
+        """In read-only mode, say why ``what`` does nothing (and do nothing)."""
+        if self.read_only:
+            self.notify(f"{what}: {ReadOnlyCommands.REASON}", title="Read-only", severity="warning")
+        return self.read_only
+
     def action_toggle_pause(self) -> None:
+        if self.refused("pause/resume"):
+            return
         view = self.selected_device()
         if view is None:
             self.notify("No device selected", severity="warning")
@@ -289,6 +306,8 @@ class LbtuiApp(App[None]):
             self.run_command(f"pause {label}", lambda: self.commands.pause(view.index))
 
     def action_drain_device(self) -> None:
+        if self.refused("drain"):
+            return
         view = self.selected_device()
         if view is None:
             self.notify("No device selected", severity="warning")
@@ -303,6 +322,8 @@ class LbtuiApp(App[None]):
         self.push_screen(ConfirmDrain(who, view.queue_depth), answered)
 
     def action_toggle_stealing(self) -> None:
+        if self.refused("stealing on/off"):
+            return
         enable = not (self.snapshot.stealing if self.snapshot is not None else True)
         self.run_command(f"stealing {'on' if enable else 'off'}", lambda: self.commands.set_stealing(enable))
 
@@ -335,7 +356,7 @@ class LbtuiApp(App[None]):
         self.push_screen(DeviceDetailScreen(self.source, view.index, poll=self.poll, clock=self.clock))
 
     def action_show_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(attached=self.attached, read_only=self.read_only))
 
     def action_write_report(self) -> None:
         from ..report.command import default_target
@@ -371,13 +392,20 @@ class LbtuiApp(App[None]):
         self.action_request_quit()
 
     def action_request_quit(self) -> None:
-        """Quit; if units are in flight, ask whether to let them finish."""
+        """Quit; if units are in flight, ask whether to let them finish. Attached
+        (or read-only), always ask: detach, or stop the run (unless read-only)."""
         if self._quitting:
             return
         if isinstance(self.screen, QuitModal):
             return
         snapshot = self.snapshot
-        if snapshot is None or snapshot.finished:
+        if snapshot is None and self.attached or snapshot is not None and snapshot.finished:
+            self._quit(None)
+        elif self.attached or self.read_only:
+            in_flight = snapshot.units_in_flight if snapshot is not None else 0
+            self.push_screen(QuitModal(in_flight, attached=self.attached, read_only=self.read_only),
+                             self._quit_answered)
+        elif snapshot is None:
             self._quit(None)
         elif snapshot.units_in_flight > 0 and not snapshot.stopping:
             self.push_screen(QuitModal(snapshot.units_in_flight), self._quit_answered)
@@ -392,7 +420,7 @@ class LbtuiApp(App[None]):
 
     def _quit(self, stop: str | None) -> None:
         self._quitting = True
-        if stop is None:
+        if stop is None or stop == DETACH:
             self.exit()
         else:
             self._stop_and_exit(stop == STOP_NOW)

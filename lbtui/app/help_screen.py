@@ -18,7 +18,7 @@ def rows(pairs: list[tuple[str, str]], width: int = 14) -> str:
 
 
 S = fmt.STATE_ICONS
-KEYS = rows([
+KEY_ROWS = [
     ("↑ ↓  j k", "select a device (or click its row); Home/End: first/last"),
     ("Enter", "device detail: history over the whole run, units, errors"),
     ("p", "pause the selected device after its current unit / resume it"),
@@ -28,7 +28,11 @@ KEYS = rows([
     ("r", "write the run's report (one HTML page, as `lbtui report`); asks first, says where"),
     ("Tab", "move between the table and the log (scroll the log with ↑ ↓)"),
     ("q  Ctrl+C", "quit; with units in flight, asks: stop after them, stop now, or cancel"),
-])
+]
+QUIT_ATTACHED = ("q  Ctrl+C", "detach (the run goes on) or stop the run: asks which")
+READ_ONLY = ("[$warning]read-only[/]: p, d, s and stopping the run are disabled "
+             "(started with --read-only); watching and the detail screen work")
+KEYS = rows(KEY_ROWS)
 COLUMNS = rows([
     ("#", "device index (as in --gpus and the manifest)"),
     ("State", f"{S['running']} running  {S['idle']} idle  {S['paused']} paused / pausing  "
@@ -49,9 +53,9 @@ COLUMNS = rows([
 
 HELP = f"""\
 [b $accent]lbtui dashboard[/]   [$text-muted]Escape, q or ? closes this help[/]
-
+{{mode}}
 [b]Keys[/]
-{KEYS}
+{{keys}}
 
 [b]Columns[/]
 {COLUMNS}
@@ -67,9 +71,26 @@ HELP = f"""\
 """
 
 
+def help_text(*, attached: bool = False, read_only: bool = False) -> str:
+    """The help, with the quit key and a mode line as this dashboard has them."""
+    keys = [QUIT_ATTACHED if attached and k == "q  Ctrl+C" else (k, t) for k, t in KEY_ROWS]
+    mode = []
+    if attached:
+        mode.append("attached to a run in another process: leaving this dashboard does not stop it")
+    if read_only:
+        mode.append(READ_ONLY)
+    lines = "".join(f"\n  {line}" for line in mode)
+    return HELP.replace("{mode}", lines + "\n" if mode else "").replace("{keys}", rows(keys))
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
+    def __init__(self, *, attached: bool = False, read_only: bool = False) -> None:
+        super().__init__()
+        self.attached = attached
+        self.read_only = read_only
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(HELP, id="help-text")
+            yield Static(help_text(attached=self.attached, read_only=self.read_only), id="help-text")

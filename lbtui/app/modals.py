@@ -12,6 +12,7 @@ from textual.widgets import Button, Static
 # QuitModal results.
 STOP_AFTER = "after"
 STOP_NOW = "now"
+DETACH = "detach"  # attached dashboards only: leave, the run goes on
 
 
 class ConfirmDrain(ModalScreen[bool]):
@@ -52,38 +53,62 @@ class ConfirmDrain(ModalScreen[bool]):
 
 
 class QuitModal(ModalScreen[str | None]):
-    """Quit while units are in flight: stop after them, stop now, or stay."""
+    """Quit while the run goes on. Its own run: stop after the units in flight,
+    stop now, or stay. Attached: also detach (the default; the run goes on).
+    Read-only: the stop choices are shown disabled and their keys say why."""
 
     BINDINGS = [
+        Binding("d,q", "choose('detach')", "Detach", show=False),
         Binding("a", "choose('after')", "Stop after units"),
         Binding("n", "choose('now')", "Stop now"),
         Binding("c,escape", "choose(None)", "Cancel"),
     ]
 
-    def __init__(self, in_flight: int) -> None:
+    def __init__(self, in_flight: int, *, attached: bool = False, read_only: bool = False) -> None:
         super().__init__(classes="dialog-screen")
         self.in_flight = in_flight
+        self.attached = attached
+        self.read_only = read_only
 
     def compose(self) -> ComposeResult:
+        units = f"{self.in_flight:,} unit{'s' if self.in_flight != 1 else ''}"
         with Vertical(classes="dialog"):
-            yield Static(Content.assemble(("Quit while ", "bold"),
-                                          (f"{self.in_flight:,} unit{'s' if self.in_flight != 1 else ''}", "bold $warning"),
-                                          (" are in flight?", "bold")), classes="dialog-title")
-            yield Static(
-                "No new work is handed out either way. Results already written are kept; "
-                "a rerun with the same --out resumes the rest.",
-                classes="dialog-body",
-            )
+            if self.attached:
+                yield Static(Content.assemble(("Detach from the run?", "bold")), classes="dialog-title")
+                body = ("Detaching leaves the run going; `lbtui attach` comes back to it. Stopping hands "
+                        "out no new work; results already written are kept and a rerun resumes the rest.")
+            else:
+                yield Static(Content.assemble(("Quit while ", "bold"), (units, "bold $warning"),
+                                              (" are in flight?", "bold")), classes="dialog-title")
+                body = ("No new work is handed out either way. Results already written are kept; "
+                        "a rerun with the same --out resumes the rest.")
+            if self.read_only:
+                body = ("Read-only: this dashboard cannot stop the run. " +
+                        ("Detach, or cancel." if self.attached else
+                         "The run ends by itself, or on SIGINT/SIGTERM sent to its process."))
+            yield Static(body, classes="dialog-body")
             with Vertical(classes="dialog-choices"):
-                yield Button(Content("Stop after units in flight  [a]"), id="after", variant="primary")
-                yield Button(Content("Stop now (units in flight are lost)  [n]"), id="now", variant="error")
+                if self.attached:
+                    yield Button(Content("Detach (the run goes on)  [d]"), id="detach", variant="primary")
+                after, now = (("Stop the run after units in flight", f"Stop the run now ({units} in flight are lost)")
+                              if self.attached else ("Stop after units in flight", "Stop now (units in flight are lost)"))
+                yield Button(Content(f"{after}  [a]"), id="after",
+                             variant="default" if self.attached else "primary", disabled=self.read_only)
+                yield Button(Content(f"{now}  [n]"), id="now", variant="error", disabled=self.read_only)
                 yield Button(Content("Cancel  [c]"), id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#after", Button).focus()
+        first = "#detach" if self.attached else "#cancel" if self.read_only else "#after"
+        self.query_one(first, Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss({"after": STOP_AFTER, "now": STOP_NOW}.get(event.button.id or ""))
+        self.action_choose({"detach": DETACH, "after": STOP_AFTER, "now": STOP_NOW}.get(event.button.id or ""))
 
     def action_choose(self, choice: str | None) -> None:
+        if choice == DETACH and not self.attached:
+            return  # its own run: there is nothing to detach from
+        if choice in (STOP_AFTER, STOP_NOW) and self.read_only:
+            self.notify("stopping the run is disabled: this dashboard is read-only",
+                        title="Read-only", severity="warning")
+            return
         self.dismiss(choice)

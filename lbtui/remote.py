@@ -1,0 +1,228 @@
+"""A run in another process, seen through its control channel.
+
+    LbtuiApp ──snapshot(), pause(i) ...──▶ RemoteRun ──JSON over a Unix socket──▶ ChannelServer (the run)
+
+``open_run(OUT)`` decides what OUT holds: a live run (``RemoteRun``), a
+finished one (``FinishedRun``, its final state from summary.json), or a
+reason to refuse (one line, exit 2). ``ReadOnlyCommands`` is the one switch
+behind ``--read-only``: every command it is given is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client, Connection
+from pathlib import Path
+
+from virnucpro_bridge.channel import KEY_BYTES, PROTOCOL, encode
+from virnucpro_bridge.control import CommandError, RunCommands
+from virnucpro_bridge.errors import InputError
+from virnucpro_bridge.snapshot import DeviceDetail, RunSnapshot
+from virnucpro_bridge.wire import SCHEMA, from_plain
+
+from .finished import FinishedRun, pid_alive, read_run, session_summary
+
+REPLY_TIMEOUT_S = 30.0  # a run this slow to answer is stuck; the dashboard says the connection is lost
+
+
+class ConnectionLost(Exception):
+    """The channel closed (or stopped answering) while the run had not finished."""
+
+
+class ReadOnlyCommands:
+    """RunCommands that refuse everything: ``--read-only`` in one place."""
+
+    REASON = "read-only: this dashboard cannot change the run (started with --read-only)"
+
+    def __init__(self, inner: RunCommands | None = None) -> None:
+        self.inner = inner  # kept only to show what is being guarded; never called
+
+    def _refuse(self, *_args: object, **_kwargs: object) -> str:
+        raise CommandError(self.REASON)
+
+    pause = resume = drain = set_stealing = stop = _refuse
+
+
+class RemoteRun:
+    """SnapshotSource + RunCommands over one connection to a live run.
+
+    Calls come from several app threads at once; a lock keeps each request
+    paired with its reply. Once the channel closes, ``snapshot()`` returns the
+    last snapshot marked finished if the run wrote its summary (it ended), and
+    raises ConnectionLost otherwise (its process died or hangs)."""
+
+    def __init__(self, out: Path, run: dict, conn: Connection, hello: dict) -> None:
+        self.out = out
+        self.run = run
+        self.pid = hello.get("pid") or run.get("main_pid")
+        self.run_id = hello.get("run_id") or run.get("run_id")
+        self._conn: Connection | None = conn
+        self._lock = threading.Lock()
+        self._last: RunSnapshot | None = None
+        self._lost: str | None = None
+        self._final: FinishedRun | None = None  # what it left, once it ended (read once)
+        self._final_snapshot: RunSnapshot | None = None
+
+    @classmethod
+    def connect(cls, out: Path, run: dict) -> RemoteRun:
+        """Connect and shake hands; OSError/AuthenticationError for the caller to word."""
+        control = run.get("control") or {}
+        key = Path(control["key"]).read_bytes()
+        if len(key) != KEY_BYTES:
+            raise AuthenticationError("the key file is not a key")
+        conn = Client(control["socket"], family="AF_UNIX", authkey=key)
+        try:
+            conn.send_bytes(encode({"op": "hello", "protocol": PROTOCOL, "schema": SCHEMA}))
+            if not conn.poll(REPLY_TIMEOUT_S):
+                raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})")
+            hello = json.loads(conn.recv_bytes())
+        except BaseException:
+            conn.close()
+            raise
+        theirs, schema = int(hello.get("protocol", 0)), int(hello.get("schema", 0))
+        if theirs > PROTOCOL or schema > SCHEMA:
+            conn.close()
+            raise InputError(f"this run was started by a newer lbtui (protocol {theirs}); upgrade to attach")
+        if theirs < PROTOCOL:
+            conn.close()
+            raise InputError(f"this run was started by an older lbtui (protocol {theirs}); "
+                             "attach with the lbtui that started it")
+        return cls(out, run, conn, hello)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+                self._lost = self._lost or "detached"
+
+    # -- the wire ------------------------------------------------------------
+    def _request(self, **request: object) -> dict:
+        with self._lock:
+            if self._conn is None:
+                raise ConnectionLost(self._lost or "not connected")
+            try:
+                self._conn.send_bytes(encode(request))
+                if not self._conn.poll(REPLY_TIMEOUT_S):
+                    raise TimeoutError(f"no answer in {REPLY_TIMEOUT_S:g} s")
+                raw = self._conn.recv_bytes()
+            except (EOFError, OSError) as exc:
+                self._conn.close()
+                self._conn = None
+                self._lost = self._why_lost(exc)
+                raise ConnectionLost(self._lost) from None
+        return json.loads(raw)
+
+    def _why_lost(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"the run (pid {self.pid}) stopped answering: {exc}"
+        if pid_alive(self.pid, self.run.get("start_epoch")):
+            return f"lost the connection to the run (pid {self.pid} is still running)"
+        return f"the run's process (pid {self.pid}) is gone; `lbtui report {self.out}` shows what it did"
+
+    def _ended(self) -> RunSnapshot | None:
+        """The final state once the channel has closed, if the run ended properly: its
+        summary's figures, with the events the dashboard already has."""
+        if self._final_snapshot is not None:
+            return self._final_snapshot
+        summary = session_summary(self.out, self.run)
+        if summary is None:
+            return None
+        self._final = FinishedRun(self.out, self.run, summary)
+        final, last = self._final.snapshot(), self._last
+        if last is not None:  # the log keeps the live events' numbering: nothing is shown twice
+            final = replace(final, events=last.events, steals=last.steals, name=last.name or final.name,
+                            notices=last.notices or final.notices, error=last.error or final.error,
+                            devices=final.devices or last.devices)
+        self._final_snapshot = final
+        return final
+
+    # -- SnapshotSource ---------------------------------------------------------
+    def snapshot(self) -> RunSnapshot:
+        if self._final_snapshot is not None:
+            return self._final_snapshot
+        try:
+            reply = self._request(op="snapshot")
+        except ConnectionLost:
+            ended = self._ended()
+            if ended is None:
+                raise
+            return ended
+        if not reply.get("ok"):
+            raise RuntimeError(reply.get("error") or "the run could not take a snapshot")
+        self._last = from_plain(RunSnapshot, reply["snapshot"])
+        return self._last
+
+    def device_detail(self, index: int) -> DeviceDetail:
+        try:
+            reply = self._request(op="detail", index=index)
+        except ConnectionLost:
+            if self._ended() is None or self._final is None:
+                raise
+            return self._final.device_detail(index)
+        if not reply.get("ok"):
+            if reply.get("type") == "IndexError":
+                raise IndexError(reply.get("error"))
+            raise RuntimeError(reply.get("error"))
+        return from_plain(DeviceDetail, reply["detail"])
+
+    # -- RunCommands ---------------------------------------------------------
+    def _command(self, **request: object) -> str:
+        try:
+            reply = self._request(**request)
+        except ConnectionLost as exc:
+            raise CommandError("the run has ended" if self._ended() is not None else str(exc)) from None
+        if not reply.get("ok"):
+            raise CommandError(reply.get("error") or "refused")
+        return str(reply.get("message", ""))
+
+    def pause(self, index: int) -> str:
+        return self._command(op="pause", index=index)
+
+    def resume(self, index: int) -> str:
+        return self._command(op="resume", index=index)
+
+    def drain(self, index: int) -> str:
+        return self._command(op="drain", index=index)
+
+    def set_stealing(self, enabled: bool) -> str:
+        return self._command(op="stealing", enabled=enabled)
+
+    def stop(self, now: bool = False) -> str:
+        return self._command(op="stop", now=now)
+
+
+def open_run(out_arg: str) -> RemoteRun | FinishedRun:
+    """What ``lbtui attach OUT`` shows; InputError (one line, exit 2) when there is nothing to show."""
+    out = Path(out_arg).expanduser().resolve()  # as the run itself resolved --out
+    run = read_run(out, out_arg)
+    summary = session_summary(out, run)
+    pid = run.get("main_pid")
+    if not pid_alive(pid, run.get("start_epoch")):
+        if summary is not None:
+            return FinishedRun(out, run, summary)
+        raise InputError(f"the run in {out_arg} is not running (pid {pid} is gone); "
+                         f"`lbtui report {out_arg}` shows what it did")
+    control = run.get("control") or {}
+    if not control.get("socket") or not control.get("key"):
+        if summary is not None:
+            return FinishedRun(out, run, summary)
+        raise InputError(f"the run in {out_arg} (pid {pid}) has no control channel: it was started by an "
+                         "older lbtui or could not listen (see its events.jsonl)")
+    try:
+        return RemoteRun.connect(out, run)
+    except PermissionError as exc:
+        raise InputError(f"{exc.filename or control['socket']}: permission denied "
+                         "(only the user who started the run can attach)") from None
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        if (summary := session_summary(out, run)) is not None:
+            return FinishedRun(out, run, summary)  # it ended while we looked
+        if not pid_alive(pid, run.get("start_epoch")):
+            raise InputError(f"the run in {out_arg} is not running (pid {pid} is gone); "
+                             f"`lbtui report {out_arg}` shows what it did") from None
+        raise InputError(f"cannot reach the run in {out_arg} (pid {pid}): {exc.strerror or exc}") from None
+    except (AuthenticationError, EOFError, OSError, ValueError) as exc:
+        raise InputError(f"cannot attach to the run in {out_arg}: {type(exc).__name__}: {exc}") from None
