@@ -16,6 +16,8 @@ import pytest
 
 from lbtui.cli import main as lbtui_main
 
+pytestmark = pytest.mark.slow  # real `lbtui run` processes loading the demo models
+
 DEMO = Path(__file__).resolve().parents[2] / "lbtui" / "demo_data"
 
 
