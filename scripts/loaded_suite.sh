@@ -41,9 +41,9 @@ for _ in 1 2; do
 done
 echo "loaded suite: busy loops ${BUSY[*]} running; python: $PYTHON; pytest args: ${*:-(whole suite)}"
 
-LOG="$(mktemp -t loaded-suite.XXXXXX)"
 failed_runs=0
 for run in $(seq 1 "$RUNS"); do
+    LOG="$(mktemp -t loaded-suite.XXXXXX)"
     "$PYTHON" -m pytest -q -p no:cacheprovider "$@" >"$LOG" 2>&1
     code=$?
     # pytest's last line, e.g. "3 failed, 120 passed, 2 skipped in 81.20s"
@@ -52,11 +52,12 @@ for run in $(seq 1 "$RUNS"); do
         failed_runs=$((failed_runs + 1))
         echo "run $run/$RUNS: FAILED (exit $code): ${counts:-no summary line}"
         grep -E '^(FAILED|ERROR) ' "$LOG" | sed 's/^/    /'
+        echo "    full output: $LOG"
     else
         echo "run $run/$RUNS: ok: $counts"
+        rm -f "$LOG"
     fi
 done
-rm -f "$LOG"
 
 echo "loaded suite: $RUNS runs, $failed_runs failed runs"
 [ "$failed_runs" -eq 0 ]
