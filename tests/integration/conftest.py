@@ -22,7 +22,7 @@ from tests.helpers.wait import wait_for
 REPO = Path(__file__).resolve().parents[2]
 LBTUI = [sys.executable, "-m", "lbtui.cli", "run"]
 SEQ_LEN = 250  # residues per generated sequence
-RUN_TIMEOUT_S = 90  # a hung run fails its test instead of the suite
+RUN_TIMEOUT_S = 120  # a hung run fails its test instead of the suite (generous: machines get loaded)
 
 
 def write_fasta(path: Path, n_seqs: int, seed: int = 0, seq_len: int = SEQ_LEN) -> Path:
