@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import re
+import signal
 import threading
 from pathlib import Path
 
@@ -61,13 +61,13 @@ def test_sigkill_of_a_worker_loses_nothing(tmp_path, start_lbtui) -> None:
 def test_sigkill_of_the_main_process_then_resume(tmp_path, start_lbtui, run_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 16, seqs=12)
     out = tmp_path / "out"
-    args = ("--gpus", "sim:1,1", "--sim-rate", "15000")
+    args = ("--gpus", "sim:1,1", "--sim-rate", "7500")  # 0.4 s units: the kill lands mid-run
     proc = start_lbtui(inputs, *args, out=out)
-    info = run_json(out)
-    wait_for(lambda: len(read_manifest(out)) >= 3, what="three units done")
+    info = run_json(out)  # written once the workers (and the Manager) are up
     children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
     workers = [d["pid"] for d in info["devices"]]
     assert set(workers) <= set(children) and len(children) >= 3  # the workers and the Manager
+    wait_for(lambda: len(read_manifest(out)) >= 3, what="three units done")
     proc.kill()
     proc.wait(60)
     # Orphans would live on forever: their exiting at all is the behaviour under test.
