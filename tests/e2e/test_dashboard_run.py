@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+import pytest
 
 from lbtui.app import LbtuiApp
 from lbtui.app.modals import QuitModal
 from virnucpro_bridge.runner import Run, RunConfig
+
+from tests.helpers.wait import wait_for_async
+
+pytestmark = pytest.mark.slow  # a real run: spawned worker processes
 
 UNIT_RESIDUES = 2_000  # with --sim-rate 10,000: 0.2 s per unit on a speed-1 device
 
@@ -18,11 +21,13 @@ def make_inputs(folder, files: int) -> None:
         (folder / f"f{i:03d}.fa").write_text(f">r{i}\n{'ACGT' * (UNIT_RESIDUES // 4)}\n")
 
 
-async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause(0.1)
+async def wait_for(pilot, condition, what: str):
+    """Poll ``condition`` while the app keeps running (refreshes, messages)."""
+    return await wait_for_async(condition, what=what, pause=lambda: pilot.pause(0.1))
+
+
+def row_of(app, index: int) -> list[str]:
+    return [str(cell) for cell in app.query_one("DataTable").get_row_at(index)]
 
 
 async def test_pause_stops_one_device_while_the_others_go_on(tmp_path):
@@ -35,26 +40,31 @@ async def test_pause_stops_one_device_while_the_others_go_on(tmp_path):
     app = LbtuiApp(coord, coord, refresh=0.5)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: coord.books[1].units_done >= 1)
+            def dev(i: int):
+                return coord.snapshot().devices[i]
+
+            def others_done() -> int:
+                return dev(0).units_done + dev(2).units_done
+
+            await wait_for(pilot, lambda: dev(1).units_done >= 1, "SIM1's first unit")
             await pilot.press("down")  # cursor from SIM0 to SIM1
             await pilot.press("p")
-            await wait_for(pilot, lambda: coord.books[1].paused and coord.books[1].in_flight is None)
-            paused_done = coord.books[1].units_done
-            others = coord.books[0].units_done + coord.books[2].units_done
-            await asyncio.sleep(1.5)
-            await pilot.pause(0.6)  # one more refresh reaches the screen
-            assert coord.books[1].units_done == paused_done
-            assert coord.books[0].units_done + coord.books[2].units_done > others
-            table = app.query_one("DataTable")
-            row = [str(cell) for cell in table.get_row_at(1)]
-            assert any("paused" in cell for cell in row), row
-            assert str(paused_done) in row
+            await wait_for(pilot, lambda: dev(1).paused and dev(1).current_unit is None,
+                           "SIM1 paused with no unit in flight")
+            paused_done = dev(1).units_done
+            others = others_done()
+            # The others finish several units: time enough for SIM1 to have started
+            # one, had the pause not held.
+            await wait_for(pilot, lambda: others_done() >= others + 4, "the other devices going on")
+            assert dev(1).units_done == paused_done and dev(1).current_unit is None
+            await wait_for(pilot, lambda: any("paused" in cell for cell in row_of(app, 1))
+                           and str(paused_done) in row_of(app, 1), "SIM1's row to say paused")
             await pilot.press("q")
             assert isinstance(app.screen, QuitModal)
             await pilot.press("n")  # stop now
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: coord.snapshot().stopping, "the stop to reach the run")
     finally:
         if not run.finished:
             coord.stop(now=True)
-        assert run.wait(timeout=30) == 130
+        assert run.wait(timeout=60) == 130
     assert coord.summary["devices"][1]["files_done"] == paused_done

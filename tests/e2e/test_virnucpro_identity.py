@@ -16,7 +16,10 @@ import pytest
 
 from lbtui.cli import main as lbtui_main
 
+pytestmark = pytest.mark.slow  # real `lbtui run` processes loading the demo models
+
 DEMO = Path(__file__).resolve().parents[2] / "lbtui" / "demo_data"
+RUN_TIMEOUT_S = 1200  # a hang guard, not a speed check: a run takes ~100 s on two busy cores
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def models(tmp_path_factory) -> Path:
 def run(models: Path, out: Path, *extra: str) -> dict:
     cmd = [sys.executable, "-m", "lbtui.cli", "run", "--headless", "--refresh", "30",
            "--task", "virnucpro", "--models", str(models), "--out", str(out), *extra, str(DEMO)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "MEANINGLESS" in proc.stderr  # demo models say so at start ...
     summary = json.loads((out / "summary.json").read_text())

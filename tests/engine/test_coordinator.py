@@ -117,7 +117,7 @@ def test_idle_device_steals_from_the_tail_of_the_busiest_queue() -> None:
     assert flight.unit.uid == "v1-tail"  # the tail of the queue with the most remaining time
     assert queue_of(coord, 1) == ["v1-mid"]
     assert coord.books[0].stolen_in == 1 and coord.books[1].stolen_out == 1
-    (event,) = coord.get_recent_steal_events()
+    (event,) = coord.snapshot().steals
     assert (event.thief, event.victim, event.unit, event.sequences) == (0, 1, "v1-tail", 10)
     assert event.time == clock.t
     steal_events = [e for e in coord.snapshot().events if e.kind == S.EV_STEAL]
@@ -411,24 +411,30 @@ def test_stalled_victims_queue_can_be_stolen() -> None:
 
 # -- completions and metrics --------------------------------------------------------
 
-def test_record_file_completion_and_metrics() -> None:
-    coord, clock = make((2.0, 1.0), assign=False)
+def test_completions_show_in_the_snapshot_and_the_detail() -> None:
+    coord, clock = make((1.0, 4.0), assign=False)
+    load(coord, 0, "x.fa", "y.fa")
+    assert coord.next_unit(0).unit.uid == "x.fa"
+    stolen = coord.next_unit(1)  # 4x faster: it finishes y.fa before SIM0 would start it
+    assert stolen.unit.uid == "y.fa" and stolen.stolen
     clock.advance(10)
-    coord.record_file_completion(0, "x.fa", 100, 2.0)
-    coord.record_file_completion(1, "y.fa", 50, 4.0, stolen=True)
-    metrics = coord.get_gpu_metrics()
-    assert [m["index"] for m in metrics] == [0, 1]
-    assert metrics[0]["units_done"] == 1 and metrics[0]["sequences_done"] == 100
-    assert metrics[0]["busy_s"] == 2.0
-    assert metrics[0]["throughput"] == pytest.approx(50.0)
-    assert metrics[1]["throughput"] == pytest.approx(12.5)
-    detail = coord.device_detail(1)
-    (record,) = detail.units
-    assert record.unit == "y.fa" and record.stolen and record.ok
+    coord.unit_done(0, 100, 2.0)
+    coord.unit_done(1, 50, 4.0)
     snap = coord.snapshot()
+    devices = snap.devices
+    assert [d.index for d in devices] == [0, 1]
+    assert devices[0].units_done == 1 and devices[0].sequences_done == 100
+    assert devices[0].busy_s == 2.0
+    assert devices[0].throughput == pytest.approx(50.0)
+    assert devices[1].throughput == pytest.approx(12.5)
+    assert (devices[1].stolen_in, devices[0].stolen_out) == (1, 1)
+    (record,) = coord.device_detail(1).units
+    assert record.unit == "y.fa" and record.sequences == 50 and record.stolen and record.ok
+    (record,) = coord.device_detail(0).units
+    assert record.unit == "x.fa" and not record.stolen
     assert snap.units_done == 2 and snap.sequences_done == 150
     assert coord.last_completion == clock.t
-    assert coord.get_recent_steal_events() == []
+    assert [(e.thief, e.victim, e.unit) for e in snap.steals] == [(1, 0, "y.fa")]
 
 
 def test_unit_done_without_a_unit_is_an_error() -> None:
@@ -447,7 +453,7 @@ def test_recent_steal_events_are_bounded() -> None:
         flight = coord.next_unit(0)
         assert flight is not None
         coord.unit_done(0, 1, 0.0)
-    steals = coord.get_recent_steal_events()
+    steals = coord.snapshot().steals
     assert len(steals) == 50 and coord.steals_total == 59
     seqs = [s.seq for s in steals]
     assert seqs == sorted(seqs)

@@ -11,17 +11,18 @@ import os
 import random
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from tests.helpers.wait import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 LBTUI = [sys.executable, "-m", "lbtui.cli", "run"]
 SEQ_LEN = 250  # residues per generated sequence
-RUN_TIMEOUT_S = 90  # a hung run fails its test instead of the suite
+RUN_TIMEOUT_S = 120  # a hung run fails its test instead of the suite (generous: machines get loaded)
 
 
 def write_fasta(path: Path, n_seqs: int, seed: int = 0, seq_len: int = SEQ_LEN) -> Path:
@@ -131,21 +132,20 @@ def start_lbtui(tmp_path: Path):
             proc.communicate(timeout=10)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting to be reaped counts as gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def run_json(out: Path) -> dict:
     """run.json once it is there (written atomically right after the workers start)."""
     path = out / "run.json"
-    wait_for(path.exists, what="run.json")
+    wait_for(path.exists, what=f"{path} to appear")
     return json.loads(path.read_text())
 
 

@@ -1,15 +1,47 @@
-"""Fixtures for the virnucpro task tests: demo models made once per session."""
+"""Fixtures for the virnucpro task tests: demo models made once per session,
+upstream's reference files (``ref``), and the ``slow`` mark for tests that load models.
+"""
 
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import pytest
 
-REF = Path("/work/shared/ref/virnucpro")
-if not REF.is_dir():  # the reference data may also sit beside the repository
-    REF = Path(__file__).resolve().parents[3] / "shared" / "ref" / "virnucpro"
+REPO = Path(__file__).resolve().parents[2]
+REF_ENV = "LBTUI_REF_DIR"
+# Fixtures that build or load the torch models: a test using one is ``slow``.
+MODEL_FIXTURES = {"demo_models", "cpu_task", "models"}
+
+
+def find_ref() -> Path:
+    """Upstream's reference files: ``$LBTUI_REF_DIR``, else ``shared/ref/virnucpro``
+    beside the checkout (CI copies ``shared/`` next to a fresh clone) or inside it."""
+    if os.environ.get(REF_ENV):
+        return Path(os.environ[REF_ENV])
+    candidates = [REPO.parent / "shared" / "ref" / "virnucpro", REPO / "shared" / "ref" / "virnucpro"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+REF = find_ref()
+
+
+@pytest.fixture(scope="session")
+def ref() -> Path:
+    """The reference folder; the test is skipped, saying where it looked, when it is missing."""
+    if not REF.is_dir():
+        pytest.skip(f"VirNucPro reference files not found at {REF}; set {REF_ENV} to their folder")
+    return REF
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests that build or load the demo models are ``slow`` (deselect with -m 'not slow')."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents and MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def read_fasta(path: Path) -> list[tuple[str, str]]:

@@ -60,6 +60,7 @@ def run_script(tmp_path, source, *args):
     subprocess.run([sys.executable, str(script), *map(str, args)], check=True, cwd=tmp_path)
 
 
+@pytest.mark.slow  # runs upstream's code in a subprocess
 def test_upstream_pickle_and_state_dict_give_the_same_model(tmp_path):
     path = tmp_path / "500_model.pth"
     run_script(tmp_path, UPSTREAM_TRAIN, path, 20)
@@ -74,6 +75,7 @@ def test_upstream_pickle_and_state_dict_give_the_same_model(tmp_path):
     assert torch.equal(classify(pickled, x[:1]), a[:1])
 
 
+@pytest.mark.slow  # runs upstream's code in a subprocess
 def test_unpickling_never_runs_code(tmp_path):
     path = tmp_path / "evil.pth"
     run_script(tmp_path, EVIL, path)

@@ -127,6 +127,7 @@ def test_demo_models_load_with_fair_esm_own_loader(demo_models):
                            model(toks, repr_layers=[2])["representations"][2])
 
 
+@pytest.mark.slow  # a fresh interpreter in a subprocess
 def test_package_import_does_not_import_torch():
     code = ("import sys, lbtui.cli, virnucpro_bridge.tasks.virnucpro, lbtui.prepare_cmd, lbtui.models_cmd; "
             "assert 'torch' not in sys.modules, 'torch imported'")

@@ -12,7 +12,7 @@ from virnucpro_bridge.tasks.virnucpro.chunking import chunk_record, chunk_starts
 from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
 from virnucpro_bridge.tasks.virnucpro.translation import identify_frames, six_frames
 
-from .conftest import REF, read_fasta, write_fasta
+from .conftest import read_fasta, write_fasta
 
 REF_CASES = ["test_with_orfs", "test_fixed_500bp", "test_sequences_small"]
 OUTPUTS = ["_chunked{L}.fa", "_identified_nucleotide.fa", "_identified_protein.faa"]
@@ -55,16 +55,16 @@ def run_prepare(path, out, length):
 
 
 @pytest.mark.parametrize("case", REF_CASES)
-def test_prepare_matches_upstream_reference(case, tmp_path):
-    ours = run_prepare(REF / f"{case}.fa", tmp_path, 500)
+def test_prepare_matches_upstream_reference(case, ref, tmp_path):
+    ours = run_prepare(ref / f"{case}.fa", tmp_path, 500)
     for produced, suffix in zip(ours, OUTPUTS):
-        assert produced == read_fasta(REF / (case + suffix.format(L=500))), suffix
+        assert produced == read_fasta(ref / (case + suffix.format(L=500))), suffix
 
 
-def test_reference_chunk_file_is_byte_identical(tmp_path):
-    run_prepare(REF / "test_sequences_small.fa", tmp_path, 500)
+def test_reference_chunk_file_is_byte_identical(ref, tmp_path):
+    run_prepare(ref / "test_sequences_small.fa", tmp_path, 500)
     assert (tmp_path / "test_sequences_small_chunked500.fa").read_bytes() == \
-        (REF / "test_sequences_small_chunked500.fa").read_bytes()
+        (ref / "test_sequences_small_chunked500.fa").read_bytes()
 
 
 @pytest.mark.parametrize("n, length, expected", [

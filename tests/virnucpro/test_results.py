@@ -10,11 +10,10 @@ from virnucpro_bridge.tasks.virnucpro.results import (
     HEADER, format_rows, format_score, highest_scores, merge, write_unit,
 )
 
-from .conftest import REF
 
 
-def example_rows():
-    lines = (REF / "example_prediction_results.txt").read_text().splitlines(keepends=True)
+def example_rows(ref):
+    lines = (ref / "example_prediction_results.txt").read_text().splitlines(keepends=True)
     return lines[0], lines[1:]
 
 
@@ -27,17 +26,17 @@ def test_float32_printing_matches_upstream():
     assert "e-" in format_score(probs[1][0])  # tiny values print in scientific notation, as upstream
 
 
-def test_rows_reproduce_the_example_file_byte_for_byte(tmp_path):
-    header, rows = example_rows()
+def test_rows_reproduce_the_example_file_byte_for_byte(ref, tmp_path):
+    header, rows = example_rows(ref)
     assert header == HEADER
     ids = [r.split("\t")[0] for r in rows]
     probs = np.array([[np.float32(r.split("\t")[2]), np.float32(r.split("\t")[3])] for r in rows])
     unit = tmp_path / "u.tsv"
     write_unit(unit, format_rows(ids, probs))
-    assert unit.read_bytes() == (REF / "example_prediction_results.txt").read_bytes()
+    assert unit.read_bytes() == (ref / "example_prediction_results.txt").read_bytes()
     written = merge([unit], tmp_path / "merged", "example.fa")
-    assert written[0].read_bytes() == (REF / "example_prediction_results.txt").read_bytes()
-    assert written[1].read_bytes() == (REF / "example_prediction_results_highestscore.csv").read_bytes()
+    assert written[0].read_bytes() == (ref / "example_prediction_results.txt").read_bytes()
+    assert written[1].read_bytes() == (ref / "example_prediction_results_highestscore.csv").read_bytes()
 
 
 def test_highest_score_groups_by_chunk_sorted_like_pandas(tmp_path):

@@ -17,7 +17,7 @@ from virnucpro_bridge.tasks.virnucpro import task as task_module
 from virnucpro_bridge.tasks.virnucpro.task import results_dir
 from virnucpro_bridge.units import Unit
 
-from .conftest import REF, read_fasta, write_fasta
+from .conftest import read_fasta, write_fasta
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "lbtui" / "demo_data"
 
@@ -51,8 +51,8 @@ def test_check_flags_demo_models(demo_models):
     assert len(notices) == 1 and "MEANINGLESS" in notices[0] and str(demo_models) in notices[0]
 
 
-def test_output_locations(cpu_task):
-    one = units_of(REF / "test_with_orfs.fa", 10)[0]
+def test_output_locations(cpu_task, ref):
+    one = units_of(ref / "test_with_orfs.fa", 10)[0]
     assert cpu_task.output_path(one) == "units/test_with_orfs.fa.tsv"
     sharded = units_of(DEMO_DATA / "tiny_sample.fa", 3)
     assert cpu_task.output_path(sharded[2]) == "units/tiny_sample.fa.shard0002.tsv"
@@ -60,12 +60,12 @@ def test_output_locations(cpu_task):
     assert results_dir(Path("/o"), "reads.fa") != results_dir(Path("/o"), "reads.fasta")
 
 
-def test_reference_input_end_to_end(cpu_task, tmp_path):
-    files = run_file(cpu_task, REF / "test_with_orfs.fa", tmp_path)
+def test_reference_input_end_to_end(cpu_task, ref, tmp_path):
+    files = run_file(cpu_task, ref / "test_with_orfs.fa", tmp_path)
     lines = files["prediction_results.txt"].decode().splitlines()
     assert lines[0] == "Sequence_ID\tPrediction\tscore1\tscore2"
     ids = [line.split("\t")[0] for line in lines[1:]]
-    assert ids == [rid for rid, _ in read_fasta(REF / "test_with_orfs_identified_protein.faa")]
+    assert ids == [rid for rid, _ in read_fasta(ref / "test_with_orfs_identified_protein.faa")]
     for line in lines[1:]:
         _, label, s1, s2 = line.split("\t")
         assert label == ("virus" if float(s2) > float(s1) else "others")
@@ -103,12 +103,12 @@ def test_progress_counts_sequences(cpu_task, tmp_path, monkeypatch):
     assert seen == sorted(seen) and seen[-1] == 30 and len(seen) > 3
 
 
-def test_chunk_length_300(demo_models, tmp_path):
+def test_chunk_length_300(demo_models, ref, tmp_path):
     from virnucpro_bridge.devices import DeviceSpec
 
     task = VirNucProTask({"models": str(demo_models), "chunk_length": 300})
     task.setup(DeviceSpec(0, "cpu", "cpu0", 1.0))
-    files = run_file(task, REF / "test_fixed_500bp.fa", tmp_path)
+    files = run_file(task, ref / "test_fixed_500bp.fa", tmp_path)
     ids = [line.split("\t")[0] for line in files["prediction_results.txt"].decode().splitlines()[1:]]
     assert ids and all("_chunk_" in i for i in ids)
     assert any(i.startswith("fixed_500bp_seq1_chunk_2") for i in ids)  # 500 bp -> two 300 bp chunks
