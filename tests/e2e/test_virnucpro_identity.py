@@ -1,4 +1,4 @@
-"""VirNucPro results are byte-identical whoever ran which file (issue 4).
+"""VirNucPro results are byte-identical whoever ran which file.
 
 Real `lbtui run` processes on CPU workers with the demo models: 1 worker,
 2 workers with stealing, 2 workers without, with sharding, and a resumed rerun.

@@ -263,7 +263,8 @@ def test_stop_hands_out_nothing_more() -> None:
     coord.stop(now=True)
     assert coord.stop_now
     assert state(coord, 1) == S.IDLE  # units remain undone: not "done" ...
-    coord.finish(130)
+    assert coord.settle() == 130  # a stop left units undone: interrupted
+    coord.close_out(130)
     assert state(coord, 1) == S.DONE  # ... until the run is over
 
 
@@ -288,7 +289,8 @@ def test_transient_failure_is_retried_elsewhere_then_fails_after_retries() -> No
     assert any("bad" in e and "boom again" in e for e in snap.errors)
     kinds = [e.kind for e in snap.events]
     assert kinds.count(S.EV_RETRY) == 1 and kinds.count(S.EV_FAILURE) == 1
-    summary = coord.finish(1)
+    assert coord.settle() == 1
+    summary = coord.close_out(1)
     assert summary["files_failed"] == 1
     assert summary["failures"] == [{"unit": "bad", "error": "ValueError: boom again"}]
     assert coord.books[0].busy_s == pytest.approx(1.0)
@@ -505,7 +507,8 @@ def test_summary_fields() -> None:
             break
         clock.advance(1)
         coord.unit_done(0, 10, 1.0)
-    summary = coord.finish(0)
+    assert coord.settle() == 0
+    summary = coord.close_out(0)
     assert summary["makespan_s"] == pytest.approx(clock.t - 1000.0)
     assert summary["files_total"] == 7
     assert summary["files_done"] == 7
@@ -569,4 +572,28 @@ def test_finishing_the_unit_clears_the_stall_at_once() -> None:
     assert coord.detect_stalled_workers() == [0]
     coord.unit_done(0, 10, 5.0)
     assert state(coord, 0) == S.DONE
-    assert coord.finish(0)["devices"][0]["final_state"] == S.DONE
+    assert coord.close_out(coord.settle())["devices"][0]["final_state"] == S.DONE
+
+
+def test_abort_stops_hands_out_nothing_and_settles_as_3() -> None:
+    coord, _ = make((1.0, 1.0), [unit(f"u{i}", 100) for i in range(4)])
+    coord.next_unit(0)
+    coord.abort("no space left on device writing x")
+    coord.abort("a second reason is not kept")
+    assert coord.stopping and coord.next_unit(1) is None
+    snap = coord.snapshot()
+    assert snap.error == "no space left on device writing x"
+    assert [e.message for e in snap.events if e.kind == S.EV_ERROR] == ["run aborted: no space left on device writing x"]
+    assert coord.settle() == 3
+    summary = coord.close_out(3)
+    assert summary["internal_error"] == "no space left on device writing x" and summary["exit_code"] == 3
+
+
+def test_unit_interrupted_goes_back_to_the_head_without_an_attempt() -> None:
+    coord, _ = make((1.0,), assign=False)
+    load(coord, 0, "a", "b")
+    flight = coord.next_unit(0)
+    assert flight.unit.uid == "a" and flight.attempt == 1
+    coord.unit_interrupted(0)
+    assert queue_of(coord, 0) == ["a", "b"]
+    assert coord.next_unit(0).attempt == 1
