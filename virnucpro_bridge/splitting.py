@@ -48,17 +48,23 @@ class Splitting:
         per = unit.cost / unit.count
         return lambda a, b: max(0, b - a) * per
 
-    def _records_done(self, book: DeviceBook, rate: float, now: float, report: Mapping | None) -> int:
-        """The victim's progress: its last report, moved on by its rate since then."""
+    def _progress(self, book: DeviceBook, rate: float, now: float,
+                  report: Mapping | None) -> tuple[int, float]:
+        """The victim's records done and its speed on this unit (cost units/s):
+        measured from its last progress report when it has one (a device that has
+        finished nothing yet has only a prior, which can be far off), moved on since."""
         flight = book.in_flight
         unit = flight.unit
         per = unit.cost / unit.count if unit.count else 0.0
         since, done = flight.started, 0
         if report and report.get("unit") == unit.uid and report.get("progress_time"):
-            since, done = max(since, report["progress_time"]), int(report.get("progress") or 0)
+            reported, at = int(report.get("progress") or 0), float(report["progress_time"])
+            if reported > 0 and at > flight.started and per > 0:
+                since, done = at, reported
+                rate = reported * per / (at - flight.started)
         if per > 0:
             done += int(max(0.0, now - since) * rate / per)
-        return min(done, unit.count)
+        return min(done, unit.count), rate
 
     def find_cut(self, thief_index: int, reports: Mapping | None = None) -> tuple[int, Cut] | None:
         """An idle device found nothing to steal: the victim to ask for the rest of
@@ -77,8 +83,8 @@ class Splitting:
                 continue
             if book.spec.index in self.cuts or flight.cut or flight.unit.count < 2 * self.split_min:
                 continue
-            rate = self.rate(book, scale)
-            done = self._records_done(book, rate, now, (reports or {}).get(book.spec.index))
+            done, rate = self._progress(book, self.rate(book, scale), now,
+                                        (reports or {}).get(book.spec.index))
             cost = self._cost_of(flight.unit)
             k = split_at(done, flight.unit.count, rate, thief_rate, cost, self.split_min)
             if k is None:
