@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; each prints its own numbers.
 
-Usage: python benchmarks/run_all.py [sched] [ui] [read] [virnucpro] [report]
+Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [report]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "sched": ["bench_sched.py"],  # makespan/LB, scheduling overhead, main-process memory
+    "split": ["bench_split.py"],  # splitting inside files: makespan ratio vs --no-split, 4 scenarios
     "ui": ["bench_ui.py"],  # dashboard refresh cost and idle CPU
     "read": ["bench_read.py"],  # FASTA scan MB/s; first vs last unit read, seek vs skip
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present

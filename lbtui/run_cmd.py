@@ -66,7 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
                    help="retries of a failing unit before it is marked failed [default: 2]")
     s.add_argument("--shard-size", type=positive_int, default=10_000, metavar="N",
-                   help="split files with more sequences than this into shards [default: 10000]")
+                   help="most sequences in one unit; files are cut into pieces that shrink toward "
+                   "the end of the run (factoring), never above N [default: 10000]")
+    s.add_argument("--no-split", dest="split", action="store_false",
+                   help="cut files only into fixed --shard-size pieces, and never cut a running "
+                   "unit for an idle device")
+    s.add_argument("--split-min", type=positive_int, default=1_000, metavar="N",
+                   help="smallest piece a file is cut into, at plan time or in flight [default: 1000]")
     s.add_argument("--grace", type=positive_float, default=30.0, metavar="S",
                    help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
                    "a second signal stops at once [default: 30]")
@@ -118,7 +124,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         inputs=list(args.inputs), gpus=args.gpus, task=args.task, out=args.out, steal=args.steal,
         weighted=args.weighted, steal_interval=args.steal_interval, stall_timeout=args.stall_timeout,
-        stall_action=args.stall_action, retries=args.retries, shard_size=args.shard_size, grace=args.grace, refresh=args.refresh,
+        stall_action=args.stall_action, retries=args.retries, shard_size=args.shard_size,
+        split=args.split, split_min=args.split_min, grace=args.grace, refresh=args.refresh,
         metrics_log=args.metrics_log, task_options=task_options(args), argv=list(sys.argv),
     )
 

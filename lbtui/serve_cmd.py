@@ -9,7 +9,6 @@ rights of the user running ``lbtui serve``: hence localhost by default.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import socket
 import sys

@@ -31,17 +31,20 @@ import itertools
 import threading
 import time
 from collections import deque
-from typing import Callable, Iterable, MutableMapping, Sequence
+from typing import Callable, Iterable, Mapping, MutableMapping, Sequence
 
 from . import snapshot as S
 from .assignment import assign
 from .commands import RunControls
 from .monitoring import DeviceMonitoring
 from .recovery import Recovery
+from .splitting import PendingCut, Splitting
+from .planning import MIN_PIECE_RECORDS
 from .device_book import DeviceBook, InFlight
 from .devices import DeviceSpec
 from .stealing import VictimView, estimate_rate, fleet_base_rate, steal_candidates
 from .throughput import Throughput
+from .record_index import RecordIndex
 from .units import Unit
 from .views import build_detail, build_snapshot, build_summary
 
@@ -52,7 +55,7 @@ EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own h
 ERRORS_KEPT = 100
 
 
-class Coordinator(RunControls, DeviceMonitoring, Recovery):
+class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
     """Implements :class:`~virnucpro_bridge.control.SnapshotSource` and
     :class:`~virnucpro_bridge.control.RunCommands` over one run."""
 
@@ -67,6 +70,9 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery):
         out_dir: str = "",
         weighted: bool = True,
         stealing: bool = True,
+        splitting: bool = False,
+        split_min: int = MIN_PIECE_RECORDS,
+        indexes: Mapping[str, RecordIndex] | None = None,
         retries: int = 2,
         stall_timeout: float = 300.0,
         skipped: int = 0,
@@ -75,12 +81,21 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery):
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         """``wake`` interrupts the backend's wait when a command needs the
-        dispatcher (drain, stop); it must be safe from a signal handler."""
+        dispatcher (drain, stop); it must be safe from a signal handler.
+        ``splitting``: running units may be cut for idle devices (the task is
+        splittable and --no-split was not given); ``indexes`` (by input path) say
+        where to cut; no piece is cut below ``split_min`` records."""
         self.books = [DeviceBook(d, d.weight if weighted else 1.0) for d in devices]
         self.units = list(units)
         self.status = status if status is not None else {}  # worker reports (a Manager dict)
         self.name, self.task, self.out_dir = name, task, out_dir
         self.stealing = stealing
+        self.splitting = splitting
+        self.split_min = max(1, split_min)
+        self.indexes = dict(indexes or {})
+        self.cuts: dict[int, PendingCut] = {}  # by victim: Cut sent, no answer yet
+        self.splits_total = 0
+        self.sequences_total = sum(u.sequences for u in self.units)
         self.retries = retries
         self.stall_timeout = stall_timeout
         self.units_skipped = skipped
@@ -221,6 +236,7 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery):
         flight = book.in_flight
         if flight is None:
             raise RuntimeError(f"{book.spec.label} reported a unit it was not given")
+        self.forget_cuts(index)
         book.in_flight = None
         book.stalled = False  # it answered: whatever held it up is over
         book.cost_done += flight.unit.cost
@@ -232,6 +248,7 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery):
         """The unit could not be finished through no fault of its own (its result
         could not be written): back to the head of the queue, no attempt counted."""
         book = self.books[index]
+        self.forget_cuts(index)
         flight, book.in_flight = book.in_flight, None
         if flight is not None:
             self.attempts[flight.unit.uid] = flight.attempt - 1
@@ -244,6 +261,7 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery):
         flight = book.in_flight
         if flight is None:
             raise RuntimeError(f"{book.spec.label} reported a failure for a unit it was not given")
+        self.forget_cuts(index)
         book.in_flight = None
         book.stalled = False
         book.busy_s += max(0.0, self.clock() - flight.started)
@@ -317,6 +335,7 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery):
         """After the backend stopped: account for what was not done; the exit code.
         3 aborted (abort()), 130 interrupted by a stop, 1 failures, else 0."""
         with self.lock:
+            self.cuts.clear()
             for book in self.books:
                 book.in_flight = None  # lost to the stop; written results are kept
             unrun = [u for b in self.books for u in b.queue]

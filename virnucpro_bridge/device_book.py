@@ -26,6 +26,8 @@ class InFlight:
     attempt: int  # 1 for the first try
     started: float  # epoch seconds
     stolen: bool
+    cut: bool = False  # its rest was cut off in flight: ``unit`` is the head it still runs
+    output: str = ""  # the result path the worker was given (a head keeps its parent's)
 
 
 class DeviceBook:
@@ -50,6 +52,8 @@ class DeviceBook:
         self.units_failed = 0
         self.stolen_in = 0
         self.stolen_out = 0
+        self.split_in = 0  # tails of running units this device was given
+        self.split_out = 0  # running units of this device whose rest went elsewhere
         self.busy_s = 0.0
         self.cost_done = 0.0
         self.last_progress: float | None = None

@@ -1,7 +1,12 @@
 """What crosses the pipe between the dispatcher and a worker, as small classes.
 
     dispatcher ── WorkItem | STOP ──▶ worker
+    dispatcher ── Cut (while a unit runs) ──▶ worker ── CutAt ──▶ dispatcher
     dispatcher ◀── Ready | Done | Failed | SetupFailed ── worker
+
+A ``CutAt`` with a boundary always reaches the dispatcher before that unit's
+``Done`` (one pipe, in order); a cut the worker cannot honour (the unit is
+over, or too little is left) is answered ``CutAt(uid, None)``.
 
 Plain frozen dataclasses (pickled by ``Connection.send``), read by name, not
 by tuple position. ``Wakeup`` is the self-pipe that lets other threads (the
@@ -24,6 +29,25 @@ class WorkItem:
 
 
 STOP = None  # sent instead of a WorkItem: finish and exit
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Stop ``uid`` at record ``at`` (absolute index in the file) or soon after;
+    never leave fewer than ``min_tail`` records for the other device."""
+
+    uid: str
+    at: int
+    min_tail: int
+
+
+@dataclass(frozen=True)
+class CutAt:
+    """The worker's answer to a Cut: the record it will stop before (absolute),
+    or None: too late, it finishes the whole unit."""
+
+    uid: str
+    at: int | None
 
 
 @dataclass(frozen=True)
@@ -55,7 +79,7 @@ class SetupFailed:
     traceback: str
 
 
-Reply = Ready | Done | Failed | SetupFailed
+Reply = Ready | Done | Failed | SetupFailed | CutAt
 
 
 class Wakeup:

@@ -2,7 +2,7 @@
 
     run.json         at start: run id, main pid, worker pids, argv, inputs, start time,
                      where the control channel listens
-    manifest.jsonl   one line per completed unit, appended as units finish
+    manifest.jsonl   one line per completed unit (its exact record range), appended as units finish
     summary.json     at the end: makespan, counts, per-device totals, exit code
     units/...        one result per unit (the task chooses the name)
 
@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from .atomic import atomic_write_text, remove_stale_temps
 from .errors import UsageError
 from .journal import MANIFEST, writing
+from .ranges import Coverage, keep_tiling
 from .units import Unit
 
 RUN_JSON = "run.json"
@@ -78,23 +79,26 @@ class ManifestEntry:
     run_id: str = ""  # the session that made it (run.json's run_id)
     started: float = 0.0  # epoch seconds, worker clock
     ended: float = 0.0
+    split_from: str = ""  # uid of the unit it was cut from in flight ("" when planned as is)
 
-    def matches(self, unit: Unit, task: str, fingerprint: str, out: Path) -> bool:
-        """True when this entry is a finished result for exactly this unit,
-        made by the same task with the same options and models."""
+    def usable(self, whole: Unit, task: str, fingerprint: str, out: Path) -> bool:
+        """True when this entry is a finished result for records of ``whole``'s file
+        (same content), made by the same task with the same options and models."""
         return (
-            self.sha256 == unit.sha256
-            and self.start == unit.start
-            and self.count == unit.count
+            self.file == whole.rel
+            and self.sha256 == whole.sha256
+            and self.count >= 1
+            and 0 <= self.start
+            and self.start + self.count <= whole.count
             and self.task == task
             and self.fingerprint == fingerprint
             and (out / self.output).is_file()
         )
 
 
-def load_manifest(out: Path) -> dict[tuple[str, int], ManifestEntry]:
-    """Entries by (file, shard); later lines win. Torn or foreign lines are skipped."""
-    entries: dict[tuple[str, int], ManifestEntry] = {}
+def load_manifest(out: Path) -> list[ManifestEntry]:
+    """Entries in the order they were written. Torn or foreign lines are skipped."""
+    entries: list[ManifestEntry] = []
     path = out / MANIFEST
     if not path.is_file():
         return entries
@@ -106,17 +110,40 @@ def load_manifest(out: Path) -> dict[tuple[str, int], ManifestEntry]:
                 entry = ManifestEntry(**{k: v for k, v in raw.items() if k in fields})
             except (ValueError, TypeError):
                 continue  # a line torn by a kill mid-write, or written by hand
-            entries[(entry.file, entry.shard)] = entry
+            entries.append(entry)
     return entries
 
 
+class Resume:
+    """What earlier runs in ``out`` finished, by record range: for each file, the
+    usable manifest rows that tile parts of it without overlapping (latest first)."""
+
+    def __init__(self, out: Path, task: str, fingerprint: str = "") -> None:
+        self.out, self.task, self.fingerprint = out, task, fingerprint
+        self._by_file: dict[str, list[ManifestEntry]] = {}
+        for entry in reversed(load_manifest(out)):
+            self._by_file.setdefault(entry.file, []).append(entry)
+        self.kept: dict[str, Coverage[ManifestEntry]] = {}
+
+    def done(self, whole: Unit) -> list[tuple[int, int]]:
+        """Ranges of ``whole``'s file that need not run again (``plan_units``'s ``done``)."""
+        rows = [e for e in self._by_file.get(whole.rel, ())
+                if e.usable(whole, self.task, self.fingerprint, self.out)]
+        cov = keep_tiling(whole.count, ((e.start, e.count, e) for e in rows))
+        self.kept[whole.rel] = cov
+        return [(s, c) for s, c, _ in cov.pieces()]
+
+
 def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: str = "") -> set[str]:
-    """uids of units whose results from an earlier run can be kept."""
-    entries = load_manifest(out)
+    """uids of units whose every record an earlier run finished (kept rows tile its range)."""
+    resume = Resume(out, task, fingerprint)
     done = set()
     for unit in units:
-        entry = entries.get((unit.rel, unit.shard))
-        if entry is not None and entry.matches(unit, task, fingerprint, out):
+        whole = replace(unit, uid=unit.rel, start=0, count=unit.end)  # the file, as far as the unit reaches
+        rows = [e for e in resume._by_file.get(unit.rel, ())
+                if e.usable(whole, task, fingerprint, out) and unit.start <= e.start and e.start + e.count <= unit.end]
+        cov = keep_tiling(unit.end, ((e.start, e.count, e) for e in rows))
+        if cov.covered == unit.count:
             done.add(unit.uid)
     return done
 

@@ -6,6 +6,7 @@ wake-up pipe that the UI's commands and signal handlers write to::
 
     wait(pipes + sentinels + wakeup) ─▶ Ready/Done/Failed ─▶ Coordinator
                                      ─▶ sentinel: device_died() ─▶ requeue
+    idle, nothing to steal: find_cut() ─▶ Cut to the victim ─▶ CutAt ─▶ tail to the thief
     every tick: drains, steal look-ups, stalls (flag or restart), readings
     outside the lock: the sink (manifest, merges, events, metrics)
 
@@ -28,8 +29,9 @@ from typing import Callable, Protocol, Sequence
 from .coordinator import Coordinator
 from .device_book import InFlight
 from .devices import DeviceSpec
+from .units import Unit
 from .errors import OutputError
-from .messages import STOP, Done, Failed, Ready, SetupFailed, Wakeup, WorkItem
+from .messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed, Wakeup, WorkItem
 from .worker import manager_initializer, worker_main
 
 TICK_S = 0.25  # housekeeping period; also bounds how late a resume is noticed
@@ -71,7 +73,7 @@ def describe_exit(code: int | None) -> str:
 
 class LocalPool:
     def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], task_name: str,
-                 task_options: dict, outputs: dict[str, str], sink: Sink, status: object,
+                 task_options: dict, outputs: Callable[[Unit], str], sink: Sink, status: object,
                  wakeup: Wakeup, *, out_dir: str, steal_interval: float = 2.0, grace: float = 30.0,
                  refresh: float = 2.0, stall_action: str = "restart") -> None:
         if stall_action not in STALL_ACTIONS:
@@ -79,7 +81,7 @@ class LocalPool:
         self.coord = coord
         self.devices = list(devices)
         self.task_name, self.task_options = task_name, task_options
-        self.outputs = outputs  # uid -> absolute output path
+        self.outputs = outputs  # unit -> absolute output path
         self.sink = sink
         self.status = status
         self.wakeup = wakeup
@@ -93,6 +95,7 @@ class LocalPool:
         self.stop_requested_at: float | None = None
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
         self._by_obj: dict[object, tuple[str, int]] = {}
+        self._reports: dict = {}  # the workers' last reports (progress, for cut points)
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> list[int]:
@@ -186,6 +189,7 @@ class LocalPool:
             self._last_steal = now
         sample = False
         if reports is not None:
+            self._reports = reports
             self._last_tick = now
             stalled = coord.detect_stalled_workers(reports=reports)
             if self.stall_action == "restart":
@@ -225,6 +229,10 @@ class LocalPool:
             flight, _retried = coord.unit_failed(i, msg.error, permanent=msg.permanent)
             self._sink_calls.append((self.sink.unit_failed, (i, flight, msg)))
             just_idle.add(i)
+        elif isinstance(msg, CutAt):
+            handed = coord.cut_answered(i, msg.uid, msg.at)
+            if handed is not None:
+                self._send(*handed)
         elif isinstance(msg, SetupFailed):
             coord.device_died(i, f"setup failed: {msg.error}")
             self._sink_calls.append((self.sink.setup_failed, (i, msg)))
@@ -254,12 +262,24 @@ class LocalPool:
             i = book.spec.index
             if book.in_flight is not None or not book.ready or book.dead or book.drained:
                 continue
-            flight = self.coord.next_unit(i, allow_steal=steal_due or i in just_idle)
+            allow = steal_due or i in just_idle
+            flight = self.coord.next_unit(i, allow_steal=allow)
             if flight is not None:
                 self._send(i, flight)
+            elif allow:
+                cut = self.coord.find_cut(i, self._reports)
+                if cut is not None:
+                    self._send_cut(*cut)
+
+    def _send_cut(self, victim: int, cut: Cut) -> None:
+        try:
+            self.conns[victim].send(cut)
+        except (OSError, BrokenPipeError):
+            pass  # the victim is dying: its sentinel settles the cut (nothing was cut)
 
     def _send(self, i: int, flight: InFlight) -> None:
-        item = WorkItem(flight.unit, self.outputs[flight.unit.uid], flight.attempt)
+        flight.output = self.outputs(flight.unit)
+        item = WorkItem(flight.unit, flight.output, flight.attempt)
         try:
             self.conns[i].send(item)
         except (OSError, BrokenPipeError):
@@ -302,7 +322,11 @@ class LocalPool:
                     msg = conn.recv()
                 except (EOFError, OSError):
                     continue
-                if isinstance(msg, Done):
+                if isinstance(msg, CutAt):
+                    with self.coord.lock:
+                        self.coord.cut_answered(i, msg.uid, msg.at)  # the worker stops there: keep the tail
+                    live[conn] = i  # its Done is still to come
+                elif isinstance(msg, Done):
                     with self.coord.lock:
                         flight = self.coord.unit_done(i, msg.sequences, msg.seconds)
                     if record:

@@ -111,6 +111,7 @@ class Recovery:
         return True
 
     def _lose_worker(self, book: DeviceBook, reason: str, now: float) -> InFlight | None:
+        self.forget_cuts(book.spec.index)  # a confirmed cut already gave its tail away
         flight = book.in_flight
         book.in_flight = None
         if flight is not None:

@@ -27,10 +27,10 @@ import sys
 import threading
 import time
 import traceback
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import gzip_cache
 from .channel import ChannelServer
 from .coordinator import Coordinator
 from .device_book import InFlight
@@ -41,11 +41,13 @@ from .messages import Done, Failed, SetupFailed, Wakeup
 from .metrics_log import MetricsLog
 from .metrics_log import check_writable as check_metrics_log
 from .nvml import pin_device_order
-from .outputs import (ManifestEntry, check_writable, completed_units, new_run_id, prepare_out,
-                      write_run_json, write_summary)
+from .outputs import (ManifestEntry, Resume, check_writable, new_run_id, prepare_out, write_run_json,
+                      write_summary)
 from .pool import STALL_ACTIONS, LocalPool, start_manager
 from .tasks import Task, load_task
-from .units import Unit, build_units, discover, summarize_inputs
+from .planning import MIN_PIECE_RECORDS
+from .ranges import Coverage
+from .units import Unit, discover, plan_units, summarize_inputs
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
 
@@ -63,6 +65,8 @@ class RunConfig:
     stall_action: str = "restart"
     retries: int = 2
     shard_size: int = 10_000
+    split: bool = True  # plan-time factoring and in-flight cuts; False: fixed shards (--no-split)
+    split_min: int = MIN_PIECE_RECORDS  # no piece is cut below this many records
     grace: float = 30.0
     refresh: float = 2.0
     metrics_log: str | None = None
@@ -101,17 +105,25 @@ class Run:
         self.task_name = resolve_task_name(cfg.task, self.devices)
         self.task: Task = load_task(self.task_name)(cfg.task_options)
         files = discover(cfg.inputs)
-        units, warnings = build_units(files, cfg.shard_size)
-        self.warnings += warnings
-        if not units:
-            raise InputError("no sequences in the inputs (every FASTA file is empty)")
         check_writable(self.out)
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
         self.notices = list(self.task.check())
         self.fingerprint = self.task.fingerprint()
-        self.all_units = units
-        self.outputs = {u.uid: str(self.out / self.task.output_path(u)) for u in units}
+        # Earlier runs' rows are only read here; start() repairs a torn last line.
+        self.resume = Resume(self.out, self.task_name, self.fingerprint)
+        plan = plan_units(files, cfg.shard_size, cache_dir=gzip_cache.default_dir(),
+                          devices=len(self.devices) if cfg.split else 0,
+                          min_records=cfg.split_min, done=self.resume.done)
+        self.warnings += plan.warnings
+        if not plan.wholes:
+            raise InputError("no sequences in the inputs (every FASTA file is empty)")
+        self.plan = plan
+        self.all_units = plan.units  # what is left to do: the gaps between kept ranges
+
+    def output_for(self, unit: Unit) -> str:
+        """Absolute result path of ``unit`` (the task names it)."""
+        return str(self.out / self.task.output_path(unit))
 
     # -- start ---------------------------------------------------------------------
     def start(self) -> Coordinator:
@@ -125,31 +137,38 @@ class Run:
         except OSError as exc:
             raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
         self.journal = Journal(self.out)  # repairs a manifest line torn by a full disk or a kill
-        done = completed_units(self.all_units, self.out, self.task_name, self.fingerprint)
-        todo = [u for u in self.all_units if u.uid not in done]
-        self.files: dict[str, list[Unit]] = defaultdict(list)
-        for unit in self.all_units:
-            self.files[unit.rel].append(unit)
-        self.pending = {rel: {u.uid for u in us if u.uid not in done} for rel, us in self.files.items()}
+        todo = self.all_units
+        self.coverage: dict[str, Coverage[tuple[Unit, Path]]] = {}
+        kept = 0
+        for whole in self.plan.wholes:
+            cov: Coverage[tuple[Unit, Path]] = Coverage(whole.count)
+            for start, count, entry in self.resume.kept[whole.rel].pieces():
+                piece = replace(whole, uid=f"{whole.rel}[{start}:{start + count}]", shard=entry.shard,
+                                start=start, count=count)
+                cov.add(start, count, (piece, self.out / entry.output))
+                kept += 1
+            self.coverage[whole.rel] = cov
         self.wakeup = Wakeup()
         self.manager, status = start_manager()
         self.coord = Coordinator(
             self.devices, todo, status=status, name=summarize_inputs(cfg.inputs), task=self.task_name,
             out_dir=str(self.out), weighted=cfg.weighted, stealing=cfg.steal, retries=cfg.retries,
-            stall_timeout=cfg.stall_timeout, skipped=len(done), notices=self.notices,
-            wake=self.wakeup.wake,
+            stall_timeout=cfg.stall_timeout, skipped=kept, notices=self.notices,
+            wake=self.wakeup.wake, splitting=cfg.split and self.task.splittable,
+            split_min=cfg.split_min, indexes=self.plan.indexes,
         )
         for line in self.warnings:
             self.coord.info(line, "warning")
-        if done:
-            self.coord.info(f"resuming: {len(done)} of {len(self.all_units)} units already done in {self.out}")
-        for rel, left in self.pending.items():
-            if not left:
+        if kept:
+            records = sum(c.covered for c in self.coverage.values())
+            self.coord.info(f"resuming: {kept} pieces ({records:,} sequences) already done in {self.out}")
+        for rel, cov in self.coverage.items():
+            if cov.complete:
                 self._finalize(rel)  # all done earlier: make sure the per-file results exist
         self.coord.assign_initial()
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
         self.pool = LocalPool(
-            self.coord, self.devices, self.task_name, self.task.options, self.outputs, self, status,
+            self.coord, self.devices, self.task_name, self.task.options, self.output_for, self, status,
             self.wakeup, out_dir=str(self.out), steal_interval=cfg.steal_interval, grace=cfg.grace,
             refresh=cfg.refresh, stall_action=cfg.stall_action,
         )
@@ -262,18 +281,19 @@ class Run:
     # -- the pool's sink (dispatcher thread) -----------------------------------------
     def unit_done(self, index: int, flight: InFlight, done: Done) -> None:
         unit, spec = flight.unit, self.devices[index]
+        output = flight.output or self.output_for(unit)
         entry = ManifestEntry(
             file=unit.rel, shard=unit.shard, device_index=index, device=spec.name,
             sequences=done.sequences, seconds=round(done.seconds, 6), stolen=flight.stolen,
-            attempt=flight.attempt, output=os.path.relpath(self.outputs[unit.uid], self.out),
+            attempt=flight.attempt, output=os.path.relpath(output, self.out),
             sha256=unit.sha256, start=unit.start, count=unit.count, task=self.task_name,
             fingerprint=self.fingerprint, run_id=self.run_id, started=round(done.started, 3),
-            ended=round(done.ended, 3),
+            ended=round(done.ended, 3), split_from=unit.split_from,
         )
         self._journal(self.journal.unit_done, entry.__dict__)
-        left = self.pending[unit.rel]
-        left.discard(unit.uid)
-        if not left:
+        cov = self.coverage[unit.rel]
+        cov.add(unit.start, unit.count, (unit, Path(output)))  # raises if a record were done twice
+        if cov.complete:
             self._finalize(unit.rel)
 
     def unit_failed(self, index: int, flight: InFlight, failed: Failed) -> None:
@@ -299,7 +319,7 @@ class Run:
             raise
 
     def _finalize(self, rel: str) -> None:
-        units = [(u, Path(self.outputs[u.uid])) for u in self.files[rel]]
+        units = [piece for _, _, piece in self.coverage[rel].pieces()]
         try:
             self.task.finalize_file(rel, units, self.out)
         except Exception as exc:  # noqa: BLE001 - one file's merge must not end the run

@@ -24,6 +24,7 @@ DEVICE_STATES = (STARTING, RUNNING, IDLE, PAUSED, DRAINING, DRAINED, STALLED, DE
 
 # Event kinds carried in RunSnapshot.events.
 EV_STEAL = "steal"
+EV_SPLIT = "split"  # an idle device took the rest of a running unit
 EV_STALL = "stall"
 EV_DEATH = "death"
 EV_RETRY = "retry"
@@ -60,7 +61,7 @@ class RunEvent:
     level: str  # "info", "warning" or "error"
     message: str  # plain text, ready to print
     device: int | None = None
-    steal: StealEvent | None = None  # set when kind == EV_STEAL
+    steal: StealEvent | None = None  # EV_STEAL, and EV_SPLIT (thief, victim, the tail's uid and records)
     unit: str | None = None  # the unit it concerns, when one does
     action: str | None = None  # EV_CONTROL: one of the ACTIONS below
 
@@ -94,6 +95,8 @@ class DeviceView:
     pid: int | None
     paused: bool = False  # control flag (state may still be "running" until the unit ends)
     draining: bool = False
+    split_in: int = 0  # tails of running units it took (counted apart from steals)
+    split_out: int = 0  # its running units whose rest another device took
 
     @property
     def label(self) -> str:
@@ -136,6 +139,7 @@ class RunSnapshot:
     summary: dict | None = None  # summary.json contents once finished
     error: str | None = None  # why the run was aborted (disk full, internal error), if it was
     notices: tuple[str, ...] = field(default_factory=tuple)  # e.g. "demo models: predictions are meaningless"
+    splits_total: int = 0  # running units cut in flight (not counted in steals_total)
 
 
 @dataclass(frozen=True)

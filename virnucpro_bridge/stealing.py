@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 # How much the capability prior counts, in seconds of observed busy time:
 # enough that the first few short (or oddly slow) units cannot swing the
@@ -93,3 +93,48 @@ def fleet_base_rate(observations: Iterable[tuple[float, float, float]], default:
         cost += max(0.0, cost_done)
         weighted_busy += max(0.0, weight) * max(0.0, busy_s)
     return cost / weighted_busy if weighted_busy > 0 and cost > 0 else default
+
+
+# A cut costs a pipe round trip (the victim polls every 50 ms), the thief's
+# hand-off, and its read up to the cut (under one index stride): count it as
+# this many seconds of the thief's time, so marginal cuts are not made.
+CUT_LATENCY_S = 0.25
+
+
+def split_at(
+    done: int,
+    count: int,
+    victim_rate: float,
+    thief_rate: float,
+    cost: Callable[[int, int], float],
+    min_records: int,
+    latency_s: float = CUT_LATENCY_S,
+) -> int | None:
+    """Where to cut a running unit so victim and thief finish about together.
+
+    ``done`` of ``count`` records are done; ``cost(a, b)`` is the estimated
+    cost of records [a, b) (relative to the unit). Returns k: the victim keeps
+    [0, k), the thief gets [k, count). None when a cut is not worth it: the
+    thief would not finish its part before the victim finishes the whole rest,
+    or either part would be under ``min_records`` records still to do.
+    """
+    if victim_rate <= 0 or thief_rate <= 0 or count - done < 2 * min_records:
+        return None
+    total = cost(done, count)
+    if total <= 0:
+        return None
+
+    def thief_later(k: int) -> bool:  # the thief would end after the victim with a cut at k
+        return latency_s + cost(k, count) / thief_rate > cost(done, k) / victim_rate
+
+    lo, hi = done + min_records, count - min_records  # both parts keep min_records to do
+    while lo < hi:  # the smallest k at which the thief is no later than the victim
+        mid = (lo + hi) // 2
+        if thief_later(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    k = lo
+    if latency_s + cost(k, count) / thief_rate >= total / victim_rate:
+        return None  # the victim alone would be done first
+    return k

@@ -15,26 +15,40 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from . import fasta, gzip_cache
 from .errors import InputError, UsageError
+from .planning import MIN_PIECE_RECORDS, factoring_pieces, fixed_pieces
+from .ranges import Coverage
 from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
 
 
 @dataclass(frozen=True)
 class Unit:
-    uid: str  # "rel/path.fa", or "rel/path.fa#2" (0-based shard) when the file has several shards
+    # "rel/path.fa"; "rel/path.fa#2" (0-based piece) when the plan cut the file;
+    # "rel/path.fa[25000:50000]" for a piece cut in flight
+    uid: str
     path: str  # absolute path of the input file
     rel: str  # path relative to the inputs' common root; names outputs
-    shard: int  # 0-based
-    shards: int  # shards of this file in total
+    shard: int  # 0-based piece of this file in this run's plan (a piece cut in flight keeps its parent's)
+    shards: int  # pieces of this file in this run's plan
     start: int  # index of this unit's first record in the file
     count: int  # records (sequences) in this unit
     residues: int  # sum of sequence lengths in this unit
     sha256: str  # content hash of the whole input file (resume key)
     # Where reading may start: a record at or before ``start``; None = parse from the top.
     seek: SeekPoint | None = field(default=None, compare=False)
+    split_from: str = ""  # uid of the unit this one was cut from in flight ("" for a planned unit)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.count
+
+    @property
+    def whole(self) -> bool:
+        """The unit is its whole file (planned uncut): its result needs no range in its name."""
+        return self.uid == self.rel
 
     @property
     def sequences(self) -> int:
@@ -115,6 +129,11 @@ class UnitPlan:
     units: list[Unit]
     warnings: list[str]
     indexes: dict[str, RecordIndex]  # by input path: offsets for cutting units anywhere
+    wholes: list[Unit] = field(default_factory=list)  # one unit per non-empty file, covering all of it
+
+
+# Already-done ranges of a file, (start, count), given its whole-file unit (resume).
+DoneRanges = Callable[[Unit], Sequence[tuple[int, int]]]
 
 
 def plan_units(
@@ -123,13 +142,24 @@ def plan_units(
     *,
     cache_dir: str | None = None,
     stride: int = INDEX_STRIDE,
+    devices: int = 0,
+    min_records: int = MIN_PIECE_RECORDS,
+    done: DoneRanges | None = None,
 ) -> UnitPlan:
-    """Scan each file, cut it into units (one per shard) that know where they start."""
+    """Scan each file and cut what is left to do into units that know where they start.
+
+    ``devices`` = 0: fixed pieces of ``shard_size`` records (``--no-split``).
+    Otherwise factoring over that many devices (see ``planning``), with
+    ``shard_size`` as an upper bound. ``done`` names ranges an earlier run
+    finished (resume): only the gaps between them are planned.
+    """
     if shard_size < 1:
         raise UsageError(f"--shard-size {shard_size}: must be at least 1")
-    units: list[Unit] = []
     warnings: list[str] = []
     indexes: dict[str, RecordIndex] = {}
+    wholes: list[Unit] = []
+    fixed: list[Unit] = []
+    segments: list[tuple[Unit, int, int]] = []  # (whole file, start, count) still to do
     for path, rel in files:
         stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride)
         if not stat.sequences:
@@ -138,13 +168,66 @@ def plan_units(
         index = stat.index
         if index is not None:
             indexes[path] = index
-        n = len(stat.shards)
-        for i, shard in enumerate(stat.shards):
-            uid = rel if n == 1 else f"{rel}#{i}"
-            seek = index.point(shard.start, shard.offset) if index is not None else None
-            units.append(Unit(uid, path, rel, i, n, shard.start, shard.count, shard.residues,
-                              stat.sha256, seek))
-    return UnitPlan(units, warnings, indexes)
+        first = stat.shards[0]
+        seek = index.point(first.start, first.offset) if index is not None else None
+        whole = Unit(rel, path, rel, 0, 1, 0, stat.sequences, stat.residues, stat.sha256, seek)
+        wholes.append(whole)
+        gaps = Coverage(whole.count)
+        for start, count in (done(whole) if done is not None else ()):
+            gaps.add(start, count, None)
+        if devices <= 0 and gaps.covered == 0:
+            fixed += _scan_shards(whole, stat.shards, index)  # exact residues and seek points
+        else:
+            segments += [(whole, s, c) for s, c in gaps.gaps()]
+    costs = [_range_cost(w, s, c, indexes.get(w.path)) for w, s, c in segments]
+    if devices > 0:
+        sizes = factoring_pieces([c for _, _, c in segments], costs, devices,
+                                 shard_size=shard_size, min_records=min_records)
+    else:
+        sizes = [fixed_pieces(c, shard_size) for _, _, c in segments]
+    units = fixed + _cut(segments, sizes, indexes)
+    order = {w.rel: i for i, w in enumerate(wholes)}
+    units.sort(key=lambda u: (order[u.rel], u.start))
+    return UnitPlan(units, warnings, indexes, wholes)
+
+
+def _scan_shards(whole: Unit, shards: Sequence[fasta.ShardStat], index: RecordIndex | None) -> list[Unit]:
+    n = len(shards)
+    return [replace(whole, uid=whole.rel if n == 1 else f"{whole.rel}#{i}", shard=i, shards=n,
+                    start=sh.start, count=sh.count, residues=sh.residues,
+                    seek=index.point(sh.start, sh.offset) if index is not None else None)
+            for i, sh in enumerate(shards)]
+
+
+def _range_cost(whole: Unit, start: int, count: int, index: RecordIndex | None) -> float:
+    if index is None:
+        return whole.residues * count / whole.count
+    return index.residues_before(start + count) - index.residues_before(start)
+
+
+def _cut(segments: Sequence[tuple[Unit, int, int]], sizes: Sequence[Sequence[int]],
+         indexes: dict[str, RecordIndex]) -> list[Unit]:
+    """Units for each segment's pieces; uid ``rel`` when one piece is the whole file, else ``rel#k``."""
+    pieces: dict[str, list[Unit]] = {}
+    for (whole, start, count), counts in zip(segments, sizes):
+        index = indexes.get(whole.path)
+        rest = whole
+        if start > 0:
+            rest = split_unit(rest, start, index)[1]
+        if start + count < whole.count:
+            rest = split_unit(rest, start + count, index)[0]
+        for n in counts[:-1]:
+            head, rest = split_unit(rest, rest.start + n, index)
+            pieces.setdefault(whole.rel, []).append(head)
+        pieces.setdefault(whole.rel, []).append(rest)
+    units = []
+    for rel, parts in pieces.items():
+        if len(parts) == 1 and parts[0].uid == rel:  # never cut: the whole file
+            units.append(parts[0])
+            continue
+        units += [replace(u, uid=f"{rel}#{k}", shard=k, shards=len(parts), split_from="")
+                  for k, u in enumerate(parts)]
+    return units
 
 
 def build_units(
@@ -183,9 +266,9 @@ def split_unit(unit: Unit, k: int, index: RecordIndex | None) -> tuple[Unit, Uni
         est = index.residues_before(k) - index.residues_before(unit.start)
         head_residues = min(max(round(est), 0), unit.residues)
     head = replace(unit, uid=f"{unit.rel}[{unit.start}:{k}]", count=k - unit.start,
-                   residues=head_residues)
+                   residues=head_residues, split_from=unit.uid)
     tail = replace(unit, uid=f"{unit.rel}[{k}:{end}]", start=k, count=end - k,
-                   residues=unit.residues - head_residues, seek=seek)
+                   residues=unit.residues - head_residues, seek=seek, split_from=unit.uid)
     return head, tail
 
 

@@ -71,6 +71,8 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         pid=book.pid or report.get("pid"),
         paused=book.paused,
         draining=book.draining,
+        split_in=book.split_in,
+        split_out=book.split_out,
     )
 
 
@@ -102,7 +104,7 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         units_skipped=coord.units_skipped,
         units_failed=len(coord.failed),
         units_in_flight=coord.in_flight,
-        sequences_total=sum(u.sequences for u in coord.units),
+        sequences_total=coord.sequences_total,
         sequences_done=coord.sequences_done,
         throughput=coord.throughput.rate(now),
         stealing=coord.stealing,
@@ -116,6 +118,7 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         summary=coord.summary,
         notices=coord.notices,
         error=coord.error,
+        splits_total=coord.splits_total,
     )
 
 
@@ -143,6 +146,7 @@ def build_summary(coord: Coordinator) -> dict:
         "files_not_run": len(coord.units) - coord.units_done - len(coord.failed),
         "sequences": coord.sequences_done,
         "steals": coord.steals_total,
+        "splits": coord.splits_total,
         "exit_code": coord.exit_code,
         "interrupted": coord.interrupted,
         "internal_error": coord.error,
@@ -164,6 +168,8 @@ def build_summary(coord: Coordinator) -> dict:
                 "busy_s": round(b.busy_s, 3),
                 "stolen_in": b.stolen_in,
                 "stolen_out": b.stolen_out,
+                "split_in": b.split_in,
+                "split_out": b.split_out,
                 "restarts": b.restarts,
                 "final_state": device_state(coord, b),
             }

@@ -30,8 +30,9 @@ from typing import Any, MutableMapping
 
 from .devices import DeviceSpec
 from .errors import UnitError, environment_error
-from .messages import STOP, Done, Failed, Ready, SetupFailed
+from .messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed
 
+POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
 BUSY_WINDOW_S = 5.0  # utilization of CPU/sim devices: busy fraction over this window
 WATCHDOG_INTERVAL_S = 0.5  # orphan check period: "exit within a few seconds"
@@ -186,7 +187,50 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
         task.teardown()
 
 
+class UnitControl:
+    """The progress callback a task gets: reports progress, and for a splittable
+    task polls the pipe for a ``Cut`` and returns the unit's current end."""
+
+    def __init__(self, conn: Connection, reporter: Reporter, splittable: bool) -> None:
+        self.conn, self.reporter, self.splittable = conn, reporter, splittable
+        self.stop_after = False  # STOP arrived mid-unit: exit once this unit is answered
+        self.uid, self.start, self.end, self.count = "", 0, 0, 0
+        self._polled = 0.0
+
+    def begin(self, uid: str, start: int, count: int) -> None:
+        self.uid, self.start, self.end, self.count = uid, start, count, count
+        self._polled = time.monotonic()
+
+    def __call__(self, done: int) -> int:
+        self.reporter.on_progress(done)
+        now = time.monotonic()
+        if self.splittable and now - self._polled >= POLL_INTERVAL_S:
+            self._polled = now
+            while self.conn.poll():
+                self.receive(self.conn.recv(), done)
+        return self.end
+
+    def receive(self, msg: object, done: int) -> None:
+        if msg is STOP:
+            self.stop_after = True
+        elif isinstance(msg, Cut):
+            self.conn.send(CutAt(msg.uid, self.cut(msg, done)))
+        else:
+            raise TypeError(f"unexpected message while running {self.uid}: {msg!r}")
+
+    def cut(self, msg: Cut, done: int) -> int | None:
+        """Where this unit will stop (absolute record), or None: not this unit, or too late."""
+        if msg.uid != self.uid or self.end < self.count:
+            return None  # another unit's cut, or cut once already
+        at = max(msg.at - self.start, done)  # never before what is done (a batch in progress ends first)
+        if self.count - at < max(1, msg.min_tail) or at <= 0:
+            return None
+        self.end = at
+        return self.start + at
+
+
 def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None:
+    control = UnitControl(conn, reporter, bool(getattr(task, "splittable", False)))
     while True:
         try:
             item = conn.recv()
@@ -194,11 +238,19 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
             return  # the dispatcher is gone
         if item is STOP:
             return
-        reporter.unit_started(item.unit.uid)
+        if isinstance(item, Cut):  # it came after the unit ended: too late
+            conn.send(CutAt(item.uid, None))
+            continue
+        unit = item.unit
+        reporter.unit_started(unit.uid)
+        control.begin(unit.uid, unit.start, unit.count)
         started, t0 = time.time(), time.monotonic()
         reply: Done | Failed
         try:
-            sequences = int(task.run_unit(item.unit, Path(item.output), reporter.on_progress))
+            sequences = int(task.run_unit(unit, Path(item.output), control))
+            if control.end < control.count and sequences != control.end:
+                raise RuntimeError(f"{type(task).__name__} did {sequences} records of {unit.uid} "
+                                   f"after agreeing to stop at {control.end}")
         except UnitError as exc:
             reply = Failed(str(exc), traceback.format_exc(), permanent=True)
         except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
@@ -212,4 +264,6 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
         try:
             conn.send(reply)
         except (OSError, BrokenPipeError):
+            return
+        if control.stop_after:
             return

@@ -69,3 +69,16 @@ def test_results_identical_across_workers_stealing_sharding_and_resume(models, t
     assert rerun["files_skipped"] == len(kept)
     assert rerun["files_done"] == summary["files_total"]
     assert results(two) == reference
+
+
+def test_results_identical_with_files_split_at_plan_time_and_in_flight(models, tmp_path):
+    """Small --split-min: files are cut into many pieces, and idle workers cut running ones;
+    the per-file results are the bytes a --no-split run writes."""
+    whole = tmp_path / "whole"
+    run(models, whole, "--gpus", "cpu:2", "--no-split")
+    split = tmp_path / "split"
+    summary = run(models, split, "--gpus", "cpu:2", "--split-min", "4", "--steal-interval", "0.2")
+    rows = [json.loads(line) for line in (split / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) > 2 * len(list(DEMO.glob("*.fa*")))  # files were cut at plan time
+    assert results(split) == results(whole)
+    print(f"splits in flight: {summary['splits']}")

@@ -59,11 +59,16 @@ def test_sharding_gives_uid_k_units(tmp_path, run_lbtui) -> None:
         result = json.loads((res.out / by_shard[k]["output"]).read_text())
         assert result["shard"] == k
         assert result["ids_sha256"] == expected_ids_sha256(big, 10 * k, 10)
-    assert sorted(unit_results(res.out)) == [f"big.fa.shard{k:04d}.json" for k in range(3)] + ["small.fa.json"]
+    # results are named by record range, so a rerun that cuts differently never overwrites a kept one
+    assert sorted(unit_results(res.out)) == ["big.fa.r0-10.json", "big.fa.r10-20.json", "big.fa.r20-25.json",
+                                             "small.fa.json"]
     assert res.summary()["files_total"] == 4
-    run = Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(res.out)))
+    run = Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(tmp_path / "new")))
     run.prepare()
     assert [u.uid for u in run.all_units] == ["big.fa#0", "big.fa#1", "big.fa#2", "small.fa"]
+    done = Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(res.out)))
+    done.prepare()
+    assert done.all_units == []  # every range is in the manifest: nothing left to plan
 
 
 def test_cpu_workers_run_the_sim_task(tmp_path, run_lbtui) -> None:

@@ -55,7 +55,7 @@ def test_output_locations(cpu_task, ref):
     one = units_of(ref / "test_with_orfs.fa", 10)[0]
     assert cpu_task.output_path(one) == "units/test_with_orfs.fa.tsv"
     sharded = units_of(DEMO_DATA / "tiny_sample.fa", 3)
-    assert cpu_task.output_path(sharded[2]) == "units/tiny_sample.fa.shard0002.tsv"
+    assert cpu_task.output_path(sharded[2]) == f"units/tiny_sample.fa.r{sharded[2].start}-{sharded[2].end}.tsv"
     assert results_dir(Path("/o"), "sub/reads.fa.gz") == Path("/o/results/sub/reads.fa.gz")
     assert results_dir(Path("/o"), "reads.fa") != results_dir(Path("/o"), "reads.fasta")
 

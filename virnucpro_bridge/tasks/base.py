@@ -25,13 +25,26 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 from ..devices import DeviceSpec
 from ..units import Unit
 
-Progress = Callable[[int], None]  # sequences done so far within the unit
+# progress(done): records of the unit done so far (relative to unit.start). It returns
+# the unit's current end, the records the task must process: unit.count, or fewer once
+# the engine cut the rest off for another device (only for a ``splittable`` task).
+Progress = Callable[[int], "int | None"]
+
+
+def current_end(reply: int | None, count: int) -> int:
+    """The end a progress call returned; ``count`` when the engine did not say."""
+    return count if reply is None else min(int(reply), count)
 
 
 class Task:
     """Base class; subclass it and override ``run_unit`` (at least)."""
 
     name: ClassVar[str] = "task"
+    # True: run_unit calls progress at record or batch boundaries, stops once
+    # done >= the end it returns, and writes exactly that many records' results,
+    # byte for byte what running those records as their own unit would write.
+    # Only then may the engine cut a running unit and give its rest to another device.
+    splittable: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})
@@ -54,11 +67,11 @@ class Task:
 
     def output_path(self, unit: Unit) -> str:
         """Where this unit's result goes, relative to ``--out``."""
-        suffix = f".shard{unit.shard:04d}" if unit.shards > 1 else ""
-        return f"units/{unit.rel}{suffix}.json"
+        return f"units/{unit.rel}{range_suffix(unit)}.json"
 
     def finalize_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[Path]:
-        """All units of input ``rel`` are done (``units`` in shard order):
+        """All units of input ``rel`` are done (``units`` in input order, their
+        record ranges tiling the file; a unit cut in flight covers its head only):
         merge them into per-file results. Return the paths written."""
         return []
 
@@ -68,8 +81,16 @@ class Task:
         self.device = device
 
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
-        """Process ``unit``, write ``output`` atomically, return sequences done."""
+        """Process ``unit``, write ``output`` atomically, return sequences done
+        (the end the last progress call returned, for a splittable task)."""
         raise NotImplementedError
 
     def teardown(self) -> None:
         """Release what ``setup`` took. Called when the worker stops cleanly."""
+
+
+def range_suffix(unit: Unit) -> str:
+    """``""`` for a whole file, else ``.r<start>-<end>``: named by records, not by
+    piece number, so a rerun that cuts a file differently never overwrites a
+    result it keeps (a kept range and a new one never start at the same record)."""
+    return "" if unit.whole else f".r{unit.start}-{unit.end}"

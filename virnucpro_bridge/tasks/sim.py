@@ -1,14 +1,17 @@
 """The ``sim`` task: stands in for inference on simulated GPUs.
 
 A unit takes residues / (rate × speed) seconds, times a per-file factor in
-[1 − J, 1 + J] derived from the file's name. The factor models what the
+[1 − J, 1 + J] derived from the file's name; each record takes its share of
+that time, so the task can stop after any record (it is ``splittable``). The factor models what the
 scheduler cannot know (sequence composition, padding waste ...): the
 scheduler only ever sees residue counts, never this factor.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -16,7 +19,7 @@ from pathlib import Path
 from ..atomic import atomic_write_text
 from ..devices import DeviceSpec
 from ..units import Unit, read_unit
-from .base import Progress, Task
+from .base import Progress, Task, current_end
 
 DEFAULT_RATE = 50_000.0  # residues/s at speed 1.0: a mid-range GPU on short reads
 PROGRESS_SLICE_S = 0.2  # sleep in slices so progress and pause feel live
@@ -31,6 +34,7 @@ def jitter_factor(name: str, jitter: float, seed: int) -> float:
 
 class SimTask(Task):
     name = "sim"
+    splittable = True
 
     def setup(self, device: DeviceSpec) -> None:
         super().setup(device)
@@ -40,28 +44,39 @@ class SimTask(Task):
         # A CPU or CUDA device given the sim task runs at speed 1.
         self.speed = device.speed if device.kind == "sim" else 1.0
 
+    def seconds_per_residue(self, unit: Unit) -> float:
+        return jitter_factor(unit.rel, self.jitter, self.seed) / (self.rate * self.speed)
+
     def duration(self, unit: Unit) -> float:
-        factor = jitter_factor(unit.rel, self.jitter, self.seed)
-        return unit.residues / (self.rate * self.speed) * factor
+        return unit.residues * self.seconds_per_residue(unit)
 
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
-        ids = hashlib.sha256()
-        sequences = 0
+        ids, lengths = [], []
         for record in read_unit(unit):
-            ids.update(record.id.encode())
-            ids.update(b"\n")
-            sequences += 1
-        total = self.duration(unit)
-        t0 = time.monotonic()
-        while (left := total - (time.monotonic() - t0)) > 0:
-            time.sleep(min(left, PROGRESS_SLICE_S))
-            done = min(1.0, (time.monotonic() - t0) / total)
-            progress(int(sequences * done))
+            ids.append(record.id)
+            lengths.append(len(record.sequence))
+        per_residue = self.seconds_per_residue(unit)
+        finish = list(itertools.accumulate(n * per_residue for n in lengths))  # s at each record's end
+        end = current_end(progress(0), len(ids))
+        done, t0 = 0, time.monotonic()
+        while done < end:
+            target = finish[end - 1]
+            elapsed = time.monotonic() - t0
+            if elapsed < target:
+                time.sleep(min(target - elapsed, PROGRESS_SLICE_S))
+                elapsed = time.monotonic() - t0
+            done = min(end, bisect.bisect_right(finish, elapsed))
+            end = current_end(progress(done), len(ids))
+        digest = hashlib.sha256()
+        for seq_id in ids[:end]:
+            digest.update(seq_id.encode())
+            digest.update(b"\n")
         result = {
             "file": unit.rel,
             "shard": unit.shard,
-            "sequences": sequences,
-            "ids_sha256": ids.hexdigest(),
+            "start": unit.start,
+            "sequences": end,
+            "ids_sha256": digest.hexdigest(),
         }
         atomic_write_text(output, json.dumps(result, sort_keys=True) + "\n")
-        return sequences
+        return end

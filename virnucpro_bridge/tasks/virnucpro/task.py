@@ -2,9 +2,9 @@
 
     unit records ─► chunk (L) ─► six frames, keep stop-free ─┬─► DNABERT-S mean ─┐
                                                              └─► ESM-2 mean ─────┴─► [nuc, prot]
-      ─► MLP softmax ─► units/<rel>[.shardNNNN].tsv   (one row per kept frame)
+      ─► MLP softmax ─► units/<rel>[.r<start>-<end>].tsv   (one row per kept frame)
 
-    finalize_file: units of one input, in shard order ─► results/<rel>/
+    finalize_file: units of one input, in input order (by first record) ─► results/<rel>/
         prediction_results.txt, prediction_results_highestscore.csv
 
 Models load once per worker (``setup``). Nothing here imports torch at module
@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from ...devices import DeviceSpec
 from ...errors import TaskError, UnitError
 from ...units import Unit, read_unit
-from ..base import Progress, Task
+from ..base import Progress, Task, current_end, range_suffix
 from .prepare import BadSequence, Checker, prepare_record
 
 BLOCK_FRAMES = 512  # frames embedded per step: bounds memory, paces progress reports
@@ -37,6 +37,7 @@ def results_dir(out_dir: Path, rel: str) -> Path:
 
 class VirNucProTask(Task):
     name = "virnucpro"
+    splittable = True  # rows are per frame and batches never mix into results: any record is a boundary
 
     @property
     def chunk_length(self) -> int:
@@ -74,13 +75,12 @@ class VirNucProTask(Task):
         return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
 
     def output_path(self, unit: Unit) -> str:
-        suffix = f".shard{unit.shard:04d}" if unit.shards > 1 else ""
-        return f"units/{unit.rel}{suffix}.tsv"
+        return f"units/{unit.rel}{range_suffix(unit)}.tsv"
 
     def finalize_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[Path]:
         from .results import merge
 
-        ordered = [path for _, path in sorted(units, key=lambda u: u[0].shard)]
+        ordered = [path for _, path in sorted(units, key=lambda u: u[0].start)]
         return merge(ordered, results_dir(Path(out_dir), rel), rel)
 
     # -- worker -------------------------------------------------------------
@@ -111,11 +111,15 @@ class VirNucProTask(Task):
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
         from .results import format_rows, write_unit
 
-        check = Checker(unit.rel if unit.shards == 1 else f"{unit.rel} (shard {unit.shard})")
+        where = unit.rel if unit.whole else f"{unit.rel} (records {unit.start}-{unit.end - 1})"
+        check = Checker(where)
         lines: list[str] = []
         block: list[Any] = []  # kept frames waiting for the models
         records = 0
+        end = current_end(progress(0), unit.count)
         for record in read_unit(unit):
+            if records >= end:
+                break  # the rest was cut off and given to another device
             try:
                 check(record.id, record.sequence)
             except BadSequence as exc:
@@ -123,10 +127,11 @@ class VirNucProTask(Task):
             for chunk in prepare_record(record.id, record.sequence, self.chunk_length):
                 block.extend(chunk.frames)
             records += 1
-            if len(block) >= BLOCK_FRAMES:
-                lines.extend(format_rows([f.id for f in block], self.predict(block)))
+            if len(block) >= BLOCK_FRAMES or records >= end:
+                if block:
+                    lines.extend(format_rows([f.id for f in block], self.predict(block)))
                 block = []
-                progress(records)
+                end = current_end(progress(records), unit.count)
         if block:
             lines.extend(format_rows([f.id for f in block], self.predict(block)))
         progress(records)
