@@ -21,7 +21,8 @@ def test_running_units_are_cut_for_an_idle_device_and_each_record_runs_once(tmp_
     big = write_fasta(tmp_path / "in" / "big.fa", 600)
     # An 8× faster device that the plan treats as equal: it runs dry while the slow one
     # has most of its first (largest) piece to do, and cuts it.
-    res = run_lbtui(tmp_path / "in", "--gpus", "sim:1,8", "--no-weighted", "--sim-rate", "30000",
+    # Slow enough (about 10 s) that worker start-up on a loaded machine cannot decide it.
+    res = run_lbtui(tmp_path / "in", "--gpus", "sim:1,8", "--no-weighted", "--sim-rate", "4000",
                     "--split-min", "20", "--steal-interval", "0.2")
     assert res.code == 0, res.stderr
     rows = res.manifest()
