@@ -77,6 +77,7 @@ class ManifestEntry:
     run_id: str = ""  # the session that made it (run.json's run_id)
     started: float = 0.0  # epoch seconds, worker clock
     ended: float = 0.0
+    node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
 
     def matches(self, unit: Unit, task: str, fingerprint: str, out: Path) -> bool:
         """True when this entry is a finished result for exactly this unit,
