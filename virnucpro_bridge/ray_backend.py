@@ -160,8 +160,8 @@ class RayPool:
         replies = []
         for ref in done:
             kind, i, gen = self.refs.pop(ref)
-            if kind == "run_unit":
-                self.busy.pop(i, None)
+            if kind == "run_unit" and self.busy.get(i) is ref:
+                del self.busy[i]
             elif kind == "report":
                 self.reporting.discard(i)
             if gen != self.generation[i]:
