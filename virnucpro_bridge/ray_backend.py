@@ -46,7 +46,7 @@ class RayPool:
                  refresh: float = 2.0, stall_action: str = "restart", weighted: bool = True,
                  pinned: dict[int, str] | None = None, node_names: dict[str, str] | None = None) -> None:
         """``pinned``: device index -> node id for GPU actors (``--gpus all``);
-        the other devices are spread over the nodes."""
+        the other devices go round-robin over ``node_names`` (node id -> short name)."""
         if stall_action not in STALL_ACTIONS:
             raise ValueError(f"stall_action must be one of {STALL_ACTIONS}")
         self.coord, self.devices = coord, list(devices)
@@ -88,11 +88,17 @@ class RayPool:
         import ray
 
         spec = self.devices[i]
-        options: dict[str, Any] = dict(max_concurrency=2, max_restarts=0, num_cpus=0)
-        if i in self.pinned:
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        options: dict[str, Any] = dict(max_concurrency=2, max_restarts=0, num_cpus=0)
+        ring = list(self.node_names)
+        if i in self.pinned:
             options.update(num_gpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(self.pinned[i], soft=False))
+        elif ring:
+            # Round-robin over the nodes: Ray's "SPREAD", and even a soft affinity, may
+            # stack actors that reserve nothing on one node. They reserve nothing, so
+            # any live node can take one; a node lost since is an actor lost (dead device).
+            options.update(scheduling_strategy=NodeAffinitySchedulingStrategy(ring[i % len(ring)], soft=False))
         else:
             options.update(scheduling_strategy="SPREAD")
         actor = ray.remote(DeviceActor).options(**options).remote(spec, self.task_name, self.task_options)
