@@ -30,6 +30,7 @@ from .errors import UnitError, environment_error
 from .messages import Done, Failed, Wakeup
 from .pool import STALL_ACTIONS, Sink
 from .ray_actor import DeviceActor, Placement, UnitReply, fasta_text
+from .ray_loop import ActorGone, LoopStep, actor_error_line
 from .units import read_unit
 
 WAIT_S = 0.1  # longest the loop sleeps in ray.wait: bounds how late a command is acted on
@@ -66,7 +67,7 @@ class RayPool:
         self.busy: dict[int, Any] = {}  # device -> its run_unit ref
         self.reporting: set[int] = set()
         self.stop_requested_at: float | None = None
-        self._sink_calls: list[tuple[Callable, tuple]] = []
+        self.sink_calls: list[tuple[Callable, tuple]] = []
         self._ended = False
 
     # -- lifecycle -------------------------------------------------------------
@@ -138,8 +139,6 @@ class RayPool:
     # -- the dispatcher loop -----------------------------------------------------
     def run(self) -> None:
         """Dispatch until every unit is done, failed or abandoned, or a stop ends it."""
-        from .ray_loop import LoopStep
-
         step = LoopStep(self)
         while True:
             replies = self._wait()
@@ -215,8 +214,8 @@ class RayPool:
         return replace(reply, started=reply.started + skew, ended=reply.ended + skew, node=node)
 
     def _flush_sink(self) -> None:
-        while self._sink_calls:
-            call, args = self._sink_calls.pop(0)
+        while self.sink_calls:
+            call, args = self.sink_calls.pop(0)
             call(*args)
 
     # -- called by the loop (under coord.lock unless said) ---------------------------
@@ -314,21 +313,4 @@ class RayPool:
         if stops:
             ray.wait(stops, num_returns=len(stops), timeout=STOP_WAIT_S)
         self.abort()
-
-
-class ActorGone:
-    """A call's actor died (killed, its process or node lost)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def actor_error_line(exc: BaseException) -> str:
-    """One line for the dashboard from Ray's multi-line actor errors."""
-    text = str(exc)
-    for key in ("killed by", "SIGKILL", "node", "ray.kill", "exited"):
-        for line in text.splitlines():
-            if key in line:
-                return f"actor lost: {line.strip()[:160]}"
-    return f"actor lost ({type(exc).__name__})"
 

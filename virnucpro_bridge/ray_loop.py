@@ -92,8 +92,6 @@ class LoopStep:
         return coord.work_left() and coord.can_progress(), sample, to_send
 
     def _reply(self, kind: str, i: int, value: object, just_idle: set[int]) -> None:
-        from .ray_backend import ActorGone
-
         pool, coord = self.pool, self.pool.coord
         if isinstance(value, ActorGone):
             if i not in pool.expected_exit:
@@ -134,7 +132,7 @@ class LoopStep:
         if not isinstance(value, SetupFailed):
             value = SetupFailed(f"{type(value).__name__}: {value}", str(value))
         coord.device_died(i, f"setup failed: {value.error}")
-        pool._sink_calls.append((pool.sink.setup_failed, (i, value)))
+        pool.sink_calls.append((pool.sink.setup_failed, (i, value)))
         pool.kill(i)
 
     def _unit_reply(self, i: int, msg: object, just_idle: set[int]) -> None:
@@ -143,15 +141,15 @@ class LoopStep:
             return  # its unit was requeued meanwhile (a stall restart): the reply is void
         if isinstance(msg, Done):
             flight = coord.unit_done(i, msg.sequences, msg.seconds)
-            pool._sink_calls.append((pool.sink.unit_done, (i, flight, msg)))
+            pool.sink_calls.append((pool.sink.unit_done, (i, flight, msg)))
             just_idle.add(i)
         elif isinstance(msg, Failed) and msg.environment:
             # The output disk failed, not the unit: it goes back, and the run stops.
             coord.unit_interrupted(i)
-            pool._sink_calls.append((_raise_output_error, (msg.environment,)))
+            pool.sink_calls.append((_raise_output_error, (msg.environment,)))
         elif isinstance(msg, Failed):
             flight, _ = coord.unit_failed(i, msg.error, permanent=msg.permanent)
-            pool._sink_calls.append((pool.sink.unit_failed, (i, flight, msg)))
+            pool.sink_calls.append((pool.sink.unit_failed, (i, flight, msg)))
             just_idle.add(i)
         else:
             raise TypeError(f"unexpected reply from actor {i}: {msg!r}")
@@ -159,4 +157,21 @@ class LoopStep:
 
 def _raise_output_error(message: str) -> None:
     raise OutputError(message)
+
+
+class ActorGone:
+    """A call's actor died (killed, its process or node lost)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def actor_error_line(exc: BaseException) -> str:
+    """One line for the dashboard from Ray's multi-line actor errors."""
+    text = str(exc)
+    for key in ("killed by", "SIGKILL", "node", "ray.kill", "exited"):
+        for line in text.splitlines():
+            if key in line:
+                return f"actor lost: {line.strip()[:160]}"
+    return f"actor lost ({type(exc).__name__})"
 
