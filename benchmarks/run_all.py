@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; each prints its own numbers.
 
-Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [report]
+Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [report] [ray]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ SCRIPTS = {
     "read": ["bench_read.py"],  # FASTA scan MB/s; first vs last unit read, seek vs skip
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
     "report": ["bench_report.py"],  # `lbtui report` time and page size for 10,000 units
+    "ray": ["bench_ray.py"],  # Ray start-up; overhead and makespan/LB, Ray beside local
 }
 
 

@@ -51,6 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "else virnucpro]")
     g.add_argument("--out", default="lbtui-results", metavar="DIR",
                    help="output folder; rerunning with the same folder resumes [default: %(default)s]")
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine; ray: one Ray actor per device on a "
+                   "Ray cluster (pip install 'lbtui[ray]') [default: local]")
+    g.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --backend ray: the cluster to connect to (host:port of the head node); "
+                   "without it a local Ray instance is started")
     s = p.add_argument_group("scheduling")
     s.add_argument("--no-steal", dest="steal", action="store_false",
                    help="turn work stealing off (static assignment only)")
@@ -127,6 +133,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         stall_action=args.stall_action, retries=args.retries, shard_size=args.shard_size,
         split=args.split, split_min=args.split_min, grace=args.grace, refresh=args.refresh,
         metrics_log=args.metrics_log, task_options=task_options(args), argv=list(sys.argv),
+        backend=args.backend, ray_address=args.ray_address,
     )
 
 

@@ -63,6 +63,7 @@ class Done:
     seconds: float  # time inside run_unit (monotonic)
     started: float  # epoch seconds, worker clock
     ended: float
+    node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
 
 
 @dataclass(frozen=True)

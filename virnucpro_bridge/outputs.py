@@ -80,6 +80,7 @@ class ManifestEntry:
     started: float = 0.0  # epoch seconds, worker clock
     ended: float = 0.0
     split_from: str = ""  # uid of the unit it was cut from in flight ("" when planned as is)
+    node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
 
     def usable(self, whole: Unit, task: str, fingerprint: str, out: Path) -> bool:
         """True when this entry is a finished result for records of ``whole``'s file

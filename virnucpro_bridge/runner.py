@@ -70,6 +70,8 @@ class RunConfig:
     grace: float = 30.0
     refresh: float = 2.0
     metrics_log: str | None = None
+    backend: str = "local"  # or "ray": one Ray actor per device (ray_backend.py)
+    ray_address: str | None = None  # --ray-address; None: a local Ray instance
     task_options: dict = field(default_factory=dict)
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -97,10 +99,16 @@ class Run:
     # -- validation: nothing is written before this passes -----------------------
     def prepare(self) -> None:
         cfg = self.cfg
+        if cfg.backend not in ("local", "ray"):
+            raise UsageError(f"--backend {cfg.backend}: expected local or ray")
+        if cfg.backend == "ray":
+            from .ray_cluster import require_ray
+
+            require_ray()  # before anything else is checked or started
         if cfg.stall_action not in STALL_ACTIONS:
             raise UsageError(f"--stall-action {cfg.stall_action}: expected one of {', '.join(STALL_ACTIONS)}")
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
-        self.devices = parse_gpus(cfg.gpus)
+        self.devices = self._ray_devices() if cfg.backend == "ray" else parse_gpus(cfg.gpus)
         self.warnings += unknown_weight_warnings(self.devices)
         self.task_name = resolve_task_name(cfg.task, self.devices)
         self.task: Task = load_task(self.task_name)(cfg.task_options)
@@ -149,12 +157,14 @@ class Run:
                 kept += 1
             self.coverage[whole.rel] = cov
         self.wakeup = Wakeup()
-        self.manager, status = start_manager()
+        # Ray actors report through calls the dispatcher makes: no Manager process.
+        self.manager, status = (None, {}) if cfg.backend == "ray" else start_manager()
         self.coord = Coordinator(
             self.devices, todo, status=status, name=summarize_inputs(cfg.inputs), task=self.task_name,
             out_dir=str(self.out), weighted=cfg.weighted, stealing=cfg.steal, retries=cfg.retries,
             stall_timeout=cfg.stall_timeout, skipped=kept, notices=self.notices,
-            wake=self.wakeup.wake, splitting=cfg.split and self.task.splittable,
+            wake=self.wakeup.wake,
+            splitting=cfg.split and self.task.splittable and cfg.backend == "local",  # no cuts on Ray yet
             split_min=cfg.split_min, indexes=self.plan.indexes,
         )
         for line in self.warnings:
@@ -167,19 +177,27 @@ class Run:
                 self._finalize(rel)  # all done earlier: make sure the per-file results exist
         self.coord.assign_initial()
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
-        self.pool = LocalPool(
-            self.coord, self.devices, self.task_name, self.task.options, self.output_for, self, status,
-            self.wakeup, out_dir=str(self.out), steal_interval=cfg.steal_interval, grace=cfg.grace,
-            refresh=cfg.refresh, stall_action=cfg.stall_action,
-        )
+        pool_args = (self.coord, self.devices, self.task_name, self.task.options, self.output_for, self,
+                     status, self.wakeup)
+        pool_options = dict(out_dir=str(self.out), steal_interval=cfg.steal_interval, grace=cfg.grace,
+                            refresh=cfg.refresh, stall_action=cfg.stall_action)
+        if cfg.backend == "ray":
+            from .ray_backend import RayPool
+
+            self.pool = RayPool(*pool_args, **pool_options, weighted=cfg.weighted, pinned=self._pinned,
+                                node_names=self._node_names)
+        else:
+            self.pool = LocalPool(*pool_args, **pool_options)
         pids = self.pool.start() if todo else []
+        nodes = self.pool.nodes if cfg.backend == "ray" and todo else []
         self.channel = ChannelServer(self.out, self.coord, run_id=self.run_id)  # closes at process exit
         if (control := self.channel.start()) is None:
             self.coord.info(f"lbtui attach will not reach this run: {self.channel.problem}", "warning")
         write_run_json(self.out, run_id=self.run_id, argv=cfg.argv, task=self.task_name,
                        inputs=list(cfg.inputs), started=started, devices=[
                            {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
-                            "pid": pids[d.index] if pids else None} for d in self.devices], control=control)
+                            "pid": pids[d.index] if pids else None,
+                            "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord
@@ -232,9 +250,14 @@ class Run:
             self.error = self.coord.error
             self.exit_code = code
             try:
-                self.manager.shutdown()
+                if self.manager is not None:
+                    self.manager.shutdown()
             except Exception:  # noqa: BLE001 - already gone: nothing to release
                 pass
+            if self.cfg.backend == "ray":
+                from .ray_cluster import disconnect
+
+                disconnect()  # also stops a local Ray instance
 
     def _write_end(self, summary: dict) -> None:
         try:
@@ -278,9 +301,25 @@ class Run:
         """The dispatcher thread is still alive (False once it ended, however it ended)."""
         return self._thread is not None and self._thread.is_alive()
 
+    def _ray_devices(self) -> list[DeviceSpec]:
+        """Connect to Ray (or start it locally) and list the devices it offers."""
+        from . import ray_cluster
+
+        if self.cfg.ray_address is not None and not self.cfg.ray_address.strip():
+            raise UsageError("--ray-address: empty value")
+        ray_cluster.require_ray()
+        ray_cluster.connect(self.cfg.ray_address, num_cpus=ray_cluster.local_cpus(self.cfg.gpus))
+        try:
+            devices, self._pinned = ray_cluster.cluster_devices(self.cfg.gpus)
+            self._node_names = ray_cluster.node_names(ray_cluster.alive_nodes())
+        except BaseException:
+            ray_cluster.disconnect()
+            raise
+        return devices
+
     # -- the pool's sink (dispatcher thread) -----------------------------------------
     def unit_done(self, index: int, flight: InFlight, done: Done) -> None:
-        unit, spec = flight.unit, self.devices[index]
+        unit, spec = flight.unit, self.coord.books[index].spec  # a Ray GPU is named once its actor is up
         output = flight.output or self.output_for(unit)
         entry = ManifestEntry(
             file=unit.rel, shard=unit.shard, device_index=index, device=spec.name,
@@ -288,7 +327,7 @@ class Run:
             attempt=flight.attempt, output=os.path.relpath(output, self.out),
             sha256=unit.sha256, start=unit.start, count=unit.count, task=self.task_name,
             fingerprint=self.fingerprint, run_id=self.run_id, started=round(done.started, 3),
-            ended=round(done.ended, 3), split_from=unit.split_from,
+            ended=round(done.ended, 3), split_from=unit.split_from, node=done.node,
         )
         self._journal(self.journal.unit_done, entry.__dict__)
         cov = self.coverage[unit.rel]

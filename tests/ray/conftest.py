@@ -1,0 +1,38 @@
+"""A two-node Ray cluster on this machine, shared by every test under tests/ray.
+
+``ray.cluster_utils.Cluster`` starts a head node and a second node as
+separate raylets (1 CPU each), so SPREAD placement and node ids behave as on
+a real cluster. One cluster for the whole session: starting one costs seconds.
+Everything here is ``slow``; without ray installed the tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:  # the shared helpers live in tests/integration
+    sys.path.insert(0, str(TESTS))
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The cluster's address (``--ray-address``)."""
+    cluster_utils = pytest.importorskip("ray.cluster_utils")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    c = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    yield c.address
+    c.shutdown()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)

@@ -1,0 +1,78 @@
+"""Pause, resume and drain on a Ray run, driven in-process through the coordinator
+(the test plays the UI, as tests/integration/test_controls.py does locally)."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+pytest.importorskip("ray")
+
+from integration.conftest import assert_each_unit_once, make_inputs, read_manifest, wait_for  # noqa: E402
+
+from virnucpro_bridge import snapshot as S  # noqa: E402
+from virnucpro_bridge.runner import Run, RunConfig  # noqa: E402
+
+
+@pytest.fixture
+def start_run(cluster, tmp_path):
+    runs: list[Run] = []
+
+    def start(n_files: int, gpus: str, **cfg) -> Run:
+        inputs = make_inputs(tmp_path / "in", n_files, seqs=12)
+        config = RunConfig(inputs=[str(inputs)], gpus=gpus, out=str(tmp_path / "out"), refresh=0.25,
+                           task_options={"sim_rate": 15_000.0}, argv=["lbtui", "run", "(test)"],
+                           backend="ray", ray_address=cluster, **cfg)
+        run = Run(config)
+        run.prepare()
+        run.start()
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if not run.finished:
+            run.coord.stop(now=True)
+        run.wait(30)
+
+
+def device(run: Run, index: int) -> S.DeviceView:
+    return run.coord.snapshot().devices[index]
+
+
+def test_pause_and_resume_with_live_readings(start_run) -> None:
+    run = start_run(14, "sim:1,1", steal=False)  # no stealing: the paused queue waits for resume
+    coord = run.coord
+    wait_for(lambda: device(run, 0).units_done >= 1, what="SIM0's first unit")
+    # Readings come from the actors' report() calls: heartbeat, pid and utilization arrive.
+    wait_for(lambda: device(run, 0).utilization is not None, what="SIM0's utilization")
+    assert device(run, 0).pid == run.pool.pids[0]
+    coord.pause(0)
+    wait_for(lambda: device(run, 0).state == S.PAUSED, timeout=10, what="SIM0 paused")
+    paused_done = device(run, 0).units_done
+    other_done = device(run, 1).units_done
+    wait_for(lambda: device(run, 1).units_done >= other_done + 2, what="SIM1 going on")
+    view = device(run, 0)
+    assert view.units_done == paused_done and view.current_unit is None and view.queue_depth > 0
+    coord.resume(0)
+    wait_for(lambda: device(run, 0).units_done > paused_done, timeout=10, what="SIM0 resumed")
+    assert run.wait(60) == 0
+    assert_each_unit_once(read_manifest(run.out), {(f"f{i:02d}.fa", 0) for i in range(14)})
+
+
+def test_drain_gives_the_queue_back_and_stops_the_actor(start_run) -> None:
+    run = start_run(12, "sim:1,1,1")
+    coord = run.coord
+    wait_for(lambda: device(run, 0).units_done >= 1, what="SIM0's first unit")
+    coord.drain(0)
+    wait_for(lambda: device(run, 0).state == S.DRAINED, timeout=10, what="SIM0 drained")
+    done = device(run, 0).units_done
+    assert device(run, 0).queue_depth == 0
+    pid = run.pool.pids[0]
+    wait_for(lambda: not psutil.pid_exists(pid), timeout=20, what="SIM0's actor process gone")
+    assert run.wait(60) == 0
+    summary = coord.summary
+    assert summary["devices"][0]["final_state"] == S.DRAINED
+    assert summary["devices"][0]["files_done"] == done
+    assert summary["files_done"] == 12
+    assert_each_unit_once(read_manifest(run.out), {(f"f{i:02d}.fa", 0) for i in range(12)})
