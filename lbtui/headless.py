@@ -12,6 +12,7 @@ import time
 from typing import Callable, TextIO
 
 from virnucpro_bridge.control import SnapshotSource
+from virnucpro_bridge import snapshot as snap
 from virnucpro_bridge.snapshot import DeviceView, RunEvent, RunSnapshot
 
 from . import format as fmt
@@ -36,11 +37,11 @@ def run_line(s: RunSnapshot) -> str:
     failed = f", {s.units_failed} failed" if s.units_failed else ""
     return (f"run    {done}/{s.units_total} units{failed}, {s.sequences_done:,} seqs, "
             f"{fmt.rate(s.throughput)} seq/s, elapsed {fmt.duration(s.elapsed)}, ETA {fmt.duration(s.eta)}, "
-            f"steals {s.steals_total}")
+            f"steals {s.steals_total}" + (f", splits {s.splits_total}" if s.splits_total else ""))
 
 
 def event_line(e: RunEvent, labels: dict[int, str]) -> str:
-    if e.steal is not None:
+    if e.kind == snap.EV_STEAL and e.steal is not None:
         # ASCII arrow: this log is for pipes and grep.
         return f"{fmt.clock(e.time)} steal  {fmt.steal_line(e.steal, labels, arrow='<-')}"
     return f"{fmt.clock(e.time)} {e.kind:<6} {e.message}"
@@ -51,7 +52,7 @@ def summary_lines(s: RunSnapshot) -> list[str]:
     verb = "aborted" if s.error else ("interrupted" if s.exit_code == 130 else "finished")
     lines = [f"{verb}: {summary.get('files_done', s.units_done)}/{summary.get('files_total', s.units_total)} units, "
              f"{summary.get('files_failed', s.units_failed)} failed, {summary.get('sequences', s.sequences_done):,} seqs, "
-             f"{summary.get('steals', s.steals_total)} steals, makespan {summary.get('makespan_s', 0):.2f} s",
+             f"{summary.get('steals', s.steals_total)} steals, {summary.get('splits', s.splits_total)} splits, makespan {summary.get('makespan_s', 0):.2f} s",
              f"results in {s.out_dir}"]
     lines += [f"notice: {n}" for n in s.notices]
     return lines

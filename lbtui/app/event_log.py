@@ -23,6 +23,7 @@ MAX_LINES = 1000  # a long run's story without growing memory with it
 
 KIND_ICONS = {
     snap.EV_STEAL: "⇄",
+    snap.EV_SPLIT: "⇶",
     snap.EV_STALL: "!",
     snap.EV_DEATH: "✗",
     snap.EV_RETRY: "↻",
@@ -84,6 +85,8 @@ class EventLog(RichLog):
             return
         if event.kind == snap.EV_STEAL and event.steal is not None:
             message, tone = fmt.steal_line(event.steal, labels), "steal"
+        elif event.kind == snap.EV_SPLIT:
+            message, tone = event.message, "steal"
         else:
             message = event.message
             tone = "control" if event.kind == snap.EV_CONTROL and event.level == "info" else event.level

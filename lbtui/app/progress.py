@@ -123,6 +123,7 @@ def summary_content(snapshot: RunSnapshot) -> Content:
     total = summary.get("files_total", snapshot.units_total)
     makespan = summary.get("makespan_s", snapshot.elapsed)
     steals = summary.get("steals", snapshot.steals_total)
+    splits = summary.get("splits", snapshot.splits_total)
     sequences = summary.get("sequences", snapshot.sequences_done)
     code = snapshot.exit_code
     if snapshot.error:
@@ -139,6 +140,7 @@ def summary_content(snapshot: RunSnapshot) -> Content:
         ("units ", "$text-muted"), f"{done:,}/{total:,}", SEP,
         ("sequences ", "$text-muted"), fmt.count(sequences), SEP,
         ("steals ", "$text-muted"), f"{steals:,}", SEP,
+        *((("splits ", "$text-muted"), f"{splits:,}", SEP) if splits else ()),
         ("exit ", "$text-muted"), fmt.DASH if code is None else str(code),
         "\n",
         ("results in ", "$text-muted"), (snapshot.out_dir or fmt.DASH, "bold"),

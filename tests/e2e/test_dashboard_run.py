@@ -27,7 +27,11 @@ async def wait_for(pilot, condition, what: str):
 
 
 def row_of(app, index: int) -> list[str]:
-    return [str(cell) for cell in app.query_one("DataTable").get_row_at(index)]
+    """What device ``index``'s row shows in its state and done columns."""
+    from lbtui.app.gpu_table import GpuTable
+
+    table = app.query_one(GpuTable)
+    return [table.cell(index, column)[0] for column in ("state", "done")]
 
 
 async def test_pause_stops_one_device_while_the_others_go_on(tmp_path):
