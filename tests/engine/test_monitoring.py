@@ -1,0 +1,63 @@
+"""Monitoring faults are warnings, never a stop: NVML errors, a silent reporter,
+a Manager that is gone. Each is said once per outage."""
+
+from __future__ import annotations
+
+from virnucpro_bridge import snapshot as S
+from virnucpro_bridge.coordinator import Coordinator
+from virnucpro_bridge.devices import parse_gpus
+from virnucpro_bridge.monitoring import READINGS_LOST_S
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make(status=None) -> tuple[Coordinator, Clock]:
+    clock = Clock()
+    coord = Coordinator(parse_gpus("sim:1,1"), [], status=status, clock=clock)
+    for b in coord.books:
+        coord.device_ready(b.spec.index, pid=10 + b.spec.index)
+    return coord, clock
+
+
+def warnings(coord: Coordinator) -> list[str]:
+    return [e.message for e in coord.snapshot().events if e.kind == S.EV_WARNING]
+
+
+def test_a_reading_error_is_one_warning_until_it_clears() -> None:
+    coord, clock = make()
+    broken = {0: {"heartbeat": clock.t, "reading_error": "NVMLError_Unknown: Unknown Error"}}
+    coord.check_readings(broken)
+    coord.check_readings(broken)
+    assert warnings(coord) == ["live readings lost on SIM0: NVMLError_Unknown: Unknown Error"]
+    coord.check_readings({0: {"heartbeat": clock.t, "reading_error": None}})
+    coord.check_readings(broken)
+    assert len(warnings(coord)) == 2  # a new outage is said again
+
+
+def test_a_silent_reporter_is_a_warning() -> None:
+    coord, clock = make()
+    coord.check_readings({0: {"heartbeat": clock.t}, 1: {"heartbeat": clock.t}})
+    assert warnings(coord) == []
+    clock.t += READINGS_LOST_S + 1
+    coord.check_readings({0: {"heartbeat": clock.t}, 1: {"heartbeat": clock.t - READINGS_LOST_S - 1}})
+    assert warnings(coord) == [f"live readings lost on SIM1: no report from its worker for {READINGS_LOST_S + 1:.0f} s"]
+
+
+class GoneManager:
+    def copy(self):
+        raise BrokenPipeError("the Manager process is gone")
+
+
+def test_a_gone_manager_is_one_warning_and_no_readings() -> None:
+    coord, _ = make(status=GoneManager())
+    assert coord.read_reports() == {} and coord.read_reports() == {}
+    said = warnings(coord)
+    assert len(said) == 1 and said[0].startswith("live readings lost: the Manager process is gone (BrokenPipeError)")
+    assert all(d.utilization is None for d in coord.snapshot().devices)
+    assert not coord.stopping  # the run goes on
