@@ -19,9 +19,10 @@ if str(TESTS) not in sys.path:  # the shared helpers live in tests/integration
     sys.path.insert(0, str(TESTS))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster():
-    """The cluster's address (``--ray-address``)."""
+    """The cluster's address (``--ray-address``). Per module, so that two raylets
+    and their agents do not stay up, taking memory and CPU, for the rest of the suite."""
     cluster_utils = pytest.importorskip("ray.cluster_utils")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     c = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
