@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="process FASTA inputs on one worker per device",
         description="Process FASTA inputs with one worker process per device. Files are "
-        "assigned by device capability; idle devices steal whole files from busy ones.",
+        "cut into pieces sized to the run and assigned by device capability; idle devices "
+        "steal queued pieces from busy ones, or take the rest of a running one.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
