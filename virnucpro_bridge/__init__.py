@@ -28,6 +28,7 @@ Layout::
     messages.py      what crosses a worker's pipe (WorkItem, Done, ...) and the wake-up pipe
     worker.py        the per-device worker process and its reporter thread
     pool.py          local backend: spawns workers, dispatches over pipes
+    housekeeping.py  each dispatcher pass's rules (stops, drains, stalls, readings), for every backend
     journal.py       whole-line appends: manifest.jsonl, events.jsonl, metrics.csv, errors.log
     outputs.py       run.json, summary.json, manifest entries, resume
     metrics_log.py   --metrics-log CSV

@@ -31,10 +31,10 @@ from .device_book import InFlight
 from .devices import DeviceSpec
 from .units import Unit
 from .errors import OutputError
+from .housekeeping import TICK_S, Housekeeping
 from .messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed, Wakeup, WorkItem
 from .worker import manager_initializer, worker_main
 
-TICK_S = 0.25  # housekeeping period; also bounds how late a resume is noticed
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
 STALL_ACTIONS = ("flag", "restart")
 
@@ -92,7 +92,8 @@ class LocalPool:
         self.procs: list[mp.process.BaseProcess] = []
         self.conns: list[Connection] = []
         self.expected_exit: set[int] = set()
-        self.stop_requested_at: float | None = None
+        self.housekeeping = Housekeeping(coord, grace=grace, steal_interval=steal_interval,
+                                         refresh=refresh, stall_action=stall_action)
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
         self._by_obj: dict[object, tuple[str, int]] = {}
         self._reports: dict = {}  # the workers' last reports (progress, for cut points)
@@ -130,7 +131,6 @@ class LocalPool:
         """Dispatch until every unit is done, failed or abandoned, or a stop ends it."""
         coord = self.coord
         self._by_obj[self.wakeup] = ("wake", -1)
-        self._last_steal = self._last_tick = self._last_refresh = time.monotonic()
         while True:
             ready = wait(list(self._by_obj), timeout=TICK_S)
             # Blocking calls stay outside coord.lock, so snapshots never wait on them:
@@ -140,8 +140,7 @@ class LocalPool:
                     # The sentinel can fire a moment before the child is reapable;
                     # join (a blocking waitpid) so the exit code is not lost.
                     self.procs[i].join(1.0)
-            tick_due = time.monotonic() - self._last_tick >= TICK_S
-            reports = coord.read_reports() if tick_due else None  # Manager IPC
+            reports = coord.read_reports() if self.housekeeping.tick_due() else None  # Manager IPC
             with coord.lock:
                 going, sample = self._step(ready, reports)
             self._flush_sink()
@@ -176,30 +175,13 @@ class LocalPool:
             if i not in self.expected_exit:
                 coord.device_died(i, describe_exit(self.procs[i].exitcode))
         now = time.monotonic()
-        if coord.stopping and self.stop_requested_at is None:
-            self.stop_requested_at = now
-        if coord.stop_now or (self.stop_requested_at is not None and now - self.stop_requested_at > self.grace):
+        if self.housekeeping.must_stop(now):
             self.abort()
             return False, False
-        for i in coord.take_pending_drains():
-            self._send_stop(i)
-            coord.mark_drained(i)
-        steal_due = now - self._last_steal >= self.steal_interval
-        if steal_due:
-            self._last_steal = now
-        sample = False
         if reports is not None:
             self._reports = reports
-            self._last_tick = now
-            stalled = coord.detect_stalled_workers(reports=reports)
-            if self.stall_action == "restart":
-                for i in stalled:
-                    self._restart(i)
-            coord.check_readings(reports)
-            if now - self._last_refresh >= self.refresh:
-                self._last_refresh = now
-                coord.sample_history(reports)
-                sample = True
+        steal_due, sample = self.housekeeping.pass_(now, reports, stop_device=self._send_stop,
+                                                    restart=self._restart)
         self._dispatch_idle(just_idle, steal_due)
         return coord.work_left() and coord.can_progress(), sample
 

@@ -30,11 +30,11 @@ from .errors import UnitError, environment_error
 from .messages import Done, Failed, Wakeup
 from .pool import STALL_ACTIONS, Sink
 from .ray_actor import DeviceActor, Placement, UnitReply, fasta_text
+from .housekeeping import TICK_S
 from .ray_loop import ActorGone, LoopStep, actor_error_line
 from .units import Unit, read_unit
 
 WAIT_S = 0.1  # longest the loop sleeps in ray.wait: bounds how late a command is acted on
-TICK_S = 0.25  # housekeeping and readings period, as the local pool
 PLACE_TIMEOUT_S = 120.0  # an actor not even started by then cannot be placed: the device is dead
 START_WAIT_S = 60.0  # start() waits this long for placements (pids and nodes for run.json)
 STOP_WAIT_S = 5.0  # finish(): actors get this long to release their models, then are killed
@@ -66,7 +66,6 @@ class RayPool:
         self.refs: dict[Any, tuple[str, int, int]] = {}  # pending call -> (kind, device, generation)
         self.busy: dict[int, Any] = {}  # device -> its run_unit ref
         self.reporting: set[int] = set()
-        self.stop_requested_at: float | None = None
         self.sink_calls: list[tuple[Callable, tuple]] = []
         self._ended = False
 

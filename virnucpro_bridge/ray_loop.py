@@ -15,26 +15,24 @@ from typing import TYPE_CHECKING
 from .device_book import InFlight
 from .devices import capability_weight
 from .errors import OutputError
+from .housekeeping import Housekeeping
 from .messages import Done, Failed, SetupFailed
 from .ray_actor import ActorReady, Placement
 
 if TYPE_CHECKING:
     from .ray_backend import RayPool
 
-TICK_S = 0.25  # housekeeping and readings period, as the local pool
-
-
 class LoopStep:
     def __init__(self, pool: RayPool) -> None:
         self.pool = pool
-        now = time.monotonic()
-        self.last_steal = self.last_tick = self.last_refresh = now
+        self.housekeeping = Housekeeping(pool.coord, grace=pool.grace, steal_interval=pool.steal_interval,
+                                         refresh=pool.refresh, stall_action=pool.stall_action)
         self.failed_sends: list[tuple[int, Failed]] = []
 
     def run(self, replies: list[tuple[str, int, object]]) -> tuple[bool, bool]:
         """Returns (going, sample) as ``LocalPool._step`` does."""
         pool, coord = self.pool, self.pool.coord
-        tick_due = time.monotonic() - self.last_tick >= TICK_S
+        tick_due = self.housekeeping.tick_due()
         if tick_due:
             pool.poll_reports()
         reports = coord.read_reports() if tick_due else None
@@ -58,29 +56,11 @@ class LoopStep:
         for i in pool.unplaced(now):
             coord.device_died(i, "Ray could not start its actor (no node has the resources it needs)")
             pool.kill(i)
-        if coord.stopping and pool.stop_requested_at is None:
-            pool.stop_requested_at = now
-        if coord.stop_now or (pool.stop_requested_at is not None and now - pool.stop_requested_at > pool.grace):
+        if self.housekeeping.must_stop(now):
             pool.abort()
             return False, False, []
-        for i in coord.take_pending_drains():
-            pool.stop_actor(i)
-            coord.mark_drained(i)
-        steal_due = now - self.last_steal >= pool.steal_interval
-        if steal_due:
-            self.last_steal = now
-        sample = False
-        if reports is not None:
-            self.last_tick = now
-            stalled = coord.detect_stalled_workers(reports=reports)
-            if pool.stall_action == "restart":
-                for i in stalled:
-                    pool.restart(i)
-            coord.check_readings(reports)
-            if now - self.last_refresh >= pool.refresh:
-                self.last_refresh = now
-                coord.sample_history(reports)
-                sample = True
+        steal_due, sample = self.housekeeping.pass_(now, reports, stop_device=pool.stop_actor,
+                                                    restart=pool.restart)
         to_send = []
         for book in coord.books:
             i = book.spec.index

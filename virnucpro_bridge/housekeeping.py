@@ -1,0 +1,63 @@
+"""What every backend's dispatcher does on each pass, whatever carries its work.
+
+The local pool (pipes to processes) and the Ray backend (actor calls) differ
+in how they talk to workers; the rules for stops, drains, steal look-ups,
+stalls, readings and history samples are the same, so they live here once.
+Called with the coordinator's lock held.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from .coordinator import Coordinator
+
+TICK_S = 0.25  # housekeeping and readings period; also bounds how late a resume is noticed
+
+
+class Housekeeping:
+    def __init__(self, coord: Coordinator, *, grace: float, steal_interval: float, refresh: float,
+                 stall_action: str) -> None:
+        self.coord = coord
+        self.grace, self.steal_interval, self.refresh = grace, steal_interval, refresh
+        self.stall_action = stall_action
+        self.stop_requested_at: float | None = None
+        self.last_steal = self.last_tick = self.last_refresh = time.monotonic()
+
+    def tick_due(self) -> bool:
+        """Time to read the workers' reports again (outside the lock: IPC)."""
+        return time.monotonic() - self.last_tick >= TICK_S
+
+    def must_stop(self, now: float) -> bool:
+        """A stop now, or a stop whose --grace has run out: the caller aborts."""
+        coord = self.coord
+        if coord.stopping and self.stop_requested_at is None:
+            self.stop_requested_at = now
+        return coord.stop_now or (self.stop_requested_at is not None
+                                  and now - self.stop_requested_at > self.grace)
+
+    def pass_(self, now: float, reports: dict | None, *, stop_device: Callable[[int], None],
+              restart: Callable[[int], None]) -> tuple[bool, bool]:
+        """Drains, stalls, readings, history. Returns (steal_due, sample): whether
+        idle devices may look for work to steal, and whether a refresh is due."""
+        coord = self.coord
+        for i in coord.take_pending_drains():
+            stop_device(i)
+            coord.mark_drained(i)
+        steal_due = now - self.last_steal >= self.steal_interval
+        if steal_due:
+            self.last_steal = now
+        sample = False
+        if reports is not None:
+            self.last_tick = now
+            stalled = coord.detect_stalled_workers(reports=reports)
+            if self.stall_action == "restart":
+                for i in stalled:
+                    restart(i)
+            coord.check_readings(reports)
+            if now - self.last_refresh >= self.refresh:
+                self.last_refresh = now
+                coord.sample_history(reports)
+                sample = True
+        return steal_due, sample
