@@ -171,6 +171,7 @@ def main(args: argparse.Namespace) -> int:
             code = stopper.wait()
     except HardStop:
         code = run.abort("stopped at once by a second signal")
+        dashboard = True  # the headless log was cut short: its closing lines are still owed
     if run.error:
         print(f"lbtui: error: {run.error}", file=sys.stderr)
     if dashboard:
