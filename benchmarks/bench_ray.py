@@ -52,9 +52,9 @@ def run(inputs: Path, out: Path, speeds, *extra: str) -> dict:
 def bench_startup(_tmp: Path) -> None:
     import ray
 
-    from virnucpro_bridge import ray_cluster
-    from virnucpro_bridge.devices import parse_gpus
-    from virnucpro_bridge.ray_actor import DeviceActor
+    from virnucpro_bridge.backends.ray import cluster as ray_cluster
+    from virnucpro_bridge.backends.ray.actor import DeviceActor
+    from virnucpro_bridge.hardware.devices import parse_gpus
 
     t0 = time.monotonic()
     ray_cluster.connect(None, num_cpus=2)

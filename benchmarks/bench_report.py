@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lbtui.report.load import load  # noqa: E402
 from lbtui.report.page import build  # noqa: E402
 from tests.report.runfolder import make_run  # noqa: E402
+from virnucpro_bridge.runfiles.reader import load  # noqa: E402
 
 SPEEDS = (2.5, 1.5, 1.5, 1.0, 1.0, 1.0, 0.9, 0.75)  # as bench_sched: 8 mixed GPUs
 

@@ -84,7 +84,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def bench_refresh(size: tuple[int, int]) -> None:
     from lbtui.app import LbtuiApp
-    from virnucpro_bridge import snapshot as s
+    from virnucpro_bridge.control import snapshot as s
 
     f = load_fake()
     base = f.many_gpus(DEVICES)
@@ -145,7 +145,7 @@ async def bench_refresh(size: tuple[int, int]) -> None:
 def idle_child() -> None:
     """The app over 64 idle devices, at the default refresh, on this terminal."""
     from lbtui.app import run_dashboard
-    from virnucpro_bridge import snapshot as s
+    from virnucpro_bridge.control import snapshot as s
 
     f = load_fake()
     devices = tuple(replace(d, state=s.IDLE, utilization=0.0, throughput=0.0, queue_depth=0, current_unit=None,

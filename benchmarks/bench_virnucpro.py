@@ -28,7 +28,10 @@ ESM_CONFIGS = {"650m": (33, 1280, 20), "3b": (36, 2560, 40)}  # layers, dim, hea
 
 
 def synthetic_records(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence, random_sequence
+    from virnucpro_bridge.tasks.virnucpro.synthetic import (
+        coding_sequence,
+        random_sequence,
+    )
 
     rng = random.Random(seed)
     out = []
@@ -48,7 +51,7 @@ def frames_of(records, length: int):
 def bench_cpu(args: argparse.Namespace) -> None:
     import torch
 
-    from virnucpro_bridge.devices import DeviceSpec
+    from virnucpro_bridge.hardware.devices import DeviceSpec
     from virnucpro_bridge.tasks.virnucpro import VirNucProTask
     from virnucpro_bridge.tasks.virnucpro.classifier import classify
     from virnucpro_bridge.tasks.virnucpro.demo_models import init_demo
@@ -97,7 +100,10 @@ def bench_cuda(args: argparse.Namespace) -> None:
     from transformers import BertConfig, BertModel
 
     from virnucpro_bridge.tasks.virnucpro.demo_models import nucleotide_tokenizer
-    from virnucpro_bridge.tasks.virnucpro.embeddings import NucleotideEmbedder, ProteinEmbedder
+    from virnucpro_bridge.tasks.virnucpro.embeddings import (
+        NucleotideEmbedder,
+        ProteinEmbedder,
+    )
 
     device = "cuda:0"
     name = torch.cuda.get_device_name(0)

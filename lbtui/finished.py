@@ -2,60 +2,28 @@
 
 ``lbtui attach`` on a finished run needs no live channel: summary.json has the
 totals and per-device figures, the manifest each unit, events.jsonl the log and
-metrics.csv the readings over time (read by ``report.load``, which tolerates
+metrics.csv the readings over time (read by ``virnucpro_bridge.runfiles.reader``, which tolerates
 what a killed run leaves). Views are built by field name through
 ``wire.from_plain``, so fields the engine adds later get their defaults.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import psutil
 
-from virnucpro_bridge import snapshot as S
 from virnucpro_bridge.control import CommandError
+from virnucpro_bridge.control import snapshot as S
+from virnucpro_bridge.control.wire import from_plain
 from virnucpro_bridge.errors import InputError
-from virnucpro_bridge.units import summarize_inputs
-from virnucpro_bridge.wire import from_plain
+from virnucpro_bridge.inputs.units import summarize_inputs
+from virnucpro_bridge.runfiles.reader import RunFolder, load, read_run, session_summary
 
-from .report.load import RUN_JSON, SUMMARY, RunFolder, load
+from .run_args import recorded_options
 
 EVENTS_KEPT = 200  # as many as a live snapshot carries
 PID_SLACK_S = 5.0  # a process that started this much after run.json's start is a reused pid
-
-
-def read_run(out: Path, shown: str) -> dict:
-    """run.json, or one line saying why OUT is not a run folder."""
-    if not out.is_dir():
-        raise InputError(f"{shown}: no such folder")
-    try:
-        run = json.loads((out / RUN_JSON).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{shown}: not an lbtui run folder (no {RUN_JSON})") from None
-    except PermissionError:
-        raise InputError(f"{out / RUN_JSON}: permission denied (only the user who started the run "
-                         "can attach)") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{out / RUN_JSON}: unreadable ({exc})") from None
-    if not isinstance(run, dict):
-        raise InputError(f"{out / RUN_JSON}: not a run description")
-    return run
-
-
-def session_summary(out: Path, run: dict) -> dict | None:
-    """summary.json if this session of the run wrote it (a resumed run's old one does not count)."""
-    try:
-        summary = json.loads((out / SUMMARY).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(summary, dict):
-        return None
-    started, ended = run.get("start_epoch"), summary.get("finished_epoch")
-    if isinstance(started, (int, float)) and isinstance(ended, (int, float)) and ended < started:
-        return None
-    return summary
 
 
 def pid_alive(pid: object, started: object = None) -> bool:
@@ -80,7 +48,7 @@ class FinishedRun:
         self.out = out
         self.run = run
         self.summary = summary
-        self.folder: RunFolder = load(out)
+        self.folder: RunFolder = load(out, recorded_options)
         self._snapshot = self._build()
 
     def _build(self) -> S.RunSnapshot:

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 
-from virnucpro_bridge import snapshot as snap
+from virnucpro_bridge.control import snapshot as snap
 
 DASH = "–"
 

@@ -12,8 +12,8 @@ import time
 from typing import Callable, TextIO
 
 from virnucpro_bridge.control import SnapshotSource
-from virnucpro_bridge import snapshot as snap
-from virnucpro_bridge.snapshot import DeviceView, RunEvent, RunSnapshot
+from virnucpro_bridge.control import snapshot as snap
+from virnucpro_bridge.control.snapshot import DeviceView, RunEvent, RunSnapshot
 
 from . import format as fmt
 

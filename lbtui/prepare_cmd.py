@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from virnucpro_bridge.errors import InputError
-    from virnucpro_bridge.fasta import iter_records, scan
+    from virnucpro_bridge.inputs.fasta import iter_records, scan
     from virnucpro_bridge.tasks.virnucpro.prepare import BadSequence, prepare_file
 
     path = Path(args.input)

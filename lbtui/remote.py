@@ -17,13 +17,14 @@ from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection
 from pathlib import Path
 
-from virnucpro_bridge.channel import KEY_BYTES, PROTOCOL, encode
 from virnucpro_bridge.control import CommandError, RunCommands
+from virnucpro_bridge.control.channel import KEY_BYTES, PROTOCOL, encode
+from virnucpro_bridge.control.snapshot import DeviceDetail, RunSnapshot
+from virnucpro_bridge.control.wire import SCHEMA, from_plain
 from virnucpro_bridge.errors import InputError
-from virnucpro_bridge.snapshot import DeviceDetail, RunSnapshot
-from virnucpro_bridge.wire import SCHEMA, from_plain
+from virnucpro_bridge.runfiles.reader import read_run, session_summary
 
-from .finished import FinishedRun, pid_alive, read_run, session_summary
+from .finished import FinishedRun, pid_alive
 
 REPLY_TIMEOUT_S = 30.0  # a run this slow to answer is stuck; the dashboard says the connection is lost
 

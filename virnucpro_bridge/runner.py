@@ -30,24 +30,31 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import gzip_cache
-from .channel import ChannelServer
-from .coordinator import Coordinator
-from .device_book import InFlight
-from .devices import DeviceSpec, parse_gpus, unknown_weight_warnings
+from .backends.local.pool import STALL_ACTIONS, LocalPool, start_manager
+from .control.channel import ChannelServer
+from .coordinator.coordinator import Coordinator
+from .coordinator.device_book import InFlight
+from .coordinator.messages import Done, Failed, SetupFailed, Wakeup
 from .errors import InputError, OutputError, UsageError, environment_error
-from .journal import Journal
-from .messages import Done, Failed, SetupFailed, Wakeup
-from .metrics_log import MetricsLog
-from .metrics_log import check_writable as check_metrics_log
-from .nvml import pin_device_order
-from .outputs import (ManifestEntry, Resume, check_writable, new_run_id, prepare_out, write_run_json,
-                      write_summary)
-from .pool import STALL_ACTIONS, LocalPool, start_manager
+from .hardware.devices import DeviceSpec, parse_gpus, unknown_weight_warnings
+from .hardware.nvml import pin_device_order
+from .inputs import gzip_cache
+from .inputs.ranges import Coverage
+from .inputs.units import Unit, discover, plan_units, summarize_inputs
+from .policy.planning import MIN_PIECE_RECORDS
+from .runfiles.journal import Journal
+from .runfiles.metrics_log import MetricsLog
+from .runfiles.metrics_log import check_writable as check_metrics_log
+from .runfiles.outputs import (
+    ManifestEntry,
+    Resume,
+    check_writable,
+    new_run_id,
+    prepare_out,
+    write_run_json,
+    write_summary,
+)
 from .tasks import Task, load_task
-from .planning import MIN_PIECE_RECORDS
-from .ranges import Coverage
-from .units import Unit, discover, plan_units, summarize_inputs
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
 
@@ -102,7 +109,7 @@ class Run:
         if cfg.backend not in ("local", "ray"):
             raise UsageError(f"--backend {cfg.backend}: expected local or ray")
         if cfg.backend == "ray":
-            from .ray_cluster import require_ray
+            from .backends.ray.cluster import require_ray
 
             require_ray()  # before anything else is checked or started
         if cfg.stall_action not in STALL_ACTIONS:
@@ -182,7 +189,7 @@ class Run:
         pool_options = dict(out_dir=str(self.out), steal_interval=cfg.steal_interval, grace=cfg.grace,
                             refresh=cfg.refresh, stall_action=cfg.stall_action)
         if cfg.backend == "ray":
-            from .ray_backend import RayPool
+            from .backends.ray.backend import RayPool
 
             self.pool = RayPool(*pool_args, **pool_options, weighted=cfg.weighted, pinned=self._pinned,
                                 node_names=self._node_names)
@@ -197,7 +204,8 @@ class Run:
                        inputs=list(cfg.inputs), started=started, devices=[
                            {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
                             "pid": pids[d.index] if pids else None,
-                            "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control)
+                            "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control,
+                       metrics_log=cfg.metrics_log)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord
@@ -255,7 +263,7 @@ class Run:
             except Exception:  # noqa: BLE001 - already gone: nothing to release
                 pass
             if self.cfg.backend == "ray":
-                from .ray_cluster import disconnect
+                from .backends.ray.cluster import disconnect
 
                 disconnect()  # also stops a local Ray instance
 
@@ -303,7 +311,7 @@ class Run:
 
     def _ray_devices(self) -> list[DeviceSpec]:
         """Connect to Ray (or start it locally) and list the devices it offers."""
-        from . import ray_cluster
+        from .backends.ray import cluster as ray_cluster
 
         if self.cfg.ray_address is not None and not self.cfg.ray_address.strip():
             raise UsageError("--ray-address: empty value")

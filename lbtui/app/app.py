@@ -40,8 +40,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from virnucpro_bridge import snapshot as snap
 from virnucpro_bridge.control import CommandError, RunCommands, SnapshotSource
+from virnucpro_bridge.control import snapshot as snap
 
 from .. import format as fmt
 from ..remote import ReadOnlyCommands

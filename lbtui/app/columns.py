@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from virnucpro_bridge import snapshot as snap
+from virnucpro_bridge.control import snapshot as snap
 
 from .. import format as fmt
 

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from virnucpro_bridge.control import SnapshotSource
-from virnucpro_bridge.snapshot import DeviceDetail, DeviceView, UnitRecord
+from virnucpro_bridge.control.snapshot import DeviceDetail, DeviceView, UnitRecord
 
 from .. import format as fmt
 from .messages import DetailReady, SnapshotFailed

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
 
-from virnucpro_bridge import snapshot as snap
+from virnucpro_bridge.control import snapshot as snap
 
 from .. import format as fmt
 

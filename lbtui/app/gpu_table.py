@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from virnucpro_bridge import snapshot as snap
+from virnucpro_bridge.control import snapshot as snap
 
 from .. import format as fmt
 from .columns import PADDING, Column, cell_text, choose_columns

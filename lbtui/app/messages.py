@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from virnucpro_bridge.snapshot import DeviceDetail, RunSnapshot
+from virnucpro_bridge.control.snapshot import DeviceDetail, RunSnapshot
 
 
 class SnapshotReady(Message):

@@ -8,7 +8,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
-from virnucpro_bridge.snapshot import RunSnapshot
+from virnucpro_bridge.control.snapshot import RunSnapshot
 
 from .. import format as fmt
 

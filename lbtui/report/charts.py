@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .load import Device, Sample
+from virnucpro_bridge.runfiles.reader import Device, Sample
+
 from .svg import colour, esc, f, left_margin, svg_open, time_axis, value_axis
 
 WIDTH, HEIGHT, RIGHT, TOP, BOTTOM = 1200, 190, 16, 10, 28

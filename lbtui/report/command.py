@@ -35,8 +35,8 @@ def default_target(out: str | os.PathLike[str]) -> Path:
 def write_report(out: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> Path:
     """Build the page for run folder ``out`` and write it atomically; returns its path.
     Raises InputError (one line) for a folder that is not a run or a page that cannot be written."""
-    from virnucpro_bridge.atomic import atomic_write_text
     from virnucpro_bridge.errors import InputError
+    from virnucpro_bridge.runfiles.atomic import atomic_write_text
 
     from .page import build
 

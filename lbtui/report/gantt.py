@@ -8,7 +8,8 @@ session's time.
 
 from __future__ import annotations
 
-from .load import RunFolder
+from virnucpro_bridge.runfiles.reader import RunFolder
+
 from .stats import Interval
 from .svg import clock, esc, f, left_margin, svg_open, time_axis
 

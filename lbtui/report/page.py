@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from virnucpro_bridge.runfiles.reader import RunFolder, load
+
+from ..run_args import recorded_options
 from .charts import chart, legend
 from .gantt import gantt
-from .load import RunFolder, load
 from .stats import device_rows, failures, intervals, lower_bound, makespan, window
 from .style import CSS
 from .svg import clock, esc
@@ -22,7 +24,7 @@ LISTED = 200  # names listed per long list (earlier-session units, split units);
 
 def build(out: Path) -> str:
     """The whole page for run folder ``out`` (raises InputError when it is not one)."""
-    rf = load(out)
+    rf = load(out, recorded_options)
     start, end = window(rf)
     spans = intervals(rf, end)
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"

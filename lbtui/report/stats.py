@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .load import Event, RunFolder, UnitRow
+from virnucpro_bridge.runfiles.reader import Event, RunFolder, UnitRow
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import random
 import threading
 from dataclasses import replace
 
-from virnucpro_bridge import snapshot as s
 from virnucpro_bridge.control import CommandError
+from virnucpro_bridge.control import snapshot as s
 
 T0 = 1_700_000_000.0  # a fixed "now" (2023-11-14 22:13:20 UTC) for deterministic screens
 

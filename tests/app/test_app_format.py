@@ -7,8 +7,7 @@ import math
 from lbtui import format as fmt
 from lbtui.app.app import next_refresh
 from lbtui.app.columns import choose_columns
-
-from virnucpro_bridge import snapshot as s
+from virnucpro_bridge.control import snapshot as s
 
 from . import fake as f
 

@@ -14,7 +14,7 @@ from lbtui.app.event_log import EventLog
 from lbtui.app.gpu_table import GpuTable
 from lbtui.app.help_screen import HelpScreen
 from lbtui.app.modals import ConfirmDrain, QuitModal
-from virnucpro_bridge import snapshot as s
+from virnucpro_bridge.control import snapshot as s
 
 from . import fake as f
 

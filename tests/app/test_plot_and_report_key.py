@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from lbtui.app.plot import plot_lines, time_axis
 from lbtui.app.report_prompt import ConfirmReport
-
-from dataclasses import replace
 
 from . import fake as f
 from .test_app_pilot import make, wait_for

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.app import fake as f
-from virnucpro_bridge.channel import ChannelServer
+from virnucpro_bridge.control.channel import ChannelServer
 
 os.environ["TZ"] = "UTC"  # the log shows local time of day
 time.tzset()

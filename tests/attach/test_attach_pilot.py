@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+from textual.widgets import Button, Static
+
 from lbtui.app import LbtuiApp
 from lbtui.app.gpu_table import GpuTable
 from lbtui.app.help_screen import HelpScreen
@@ -13,8 +15,7 @@ from lbtui.app.modals import QuitModal
 from lbtui.app.progress import FinishedBanner
 from lbtui.remote import open_run
 from tests.app import fake as f
-from textual.widgets import Button, Static
-from virnucpro_bridge import snapshot as S
+from virnucpro_bridge.control import snapshot as S
 
 from .conftest import app_wait, toasts
 
@@ -137,8 +138,8 @@ async def test_a_lost_connection_is_not_mistaken_for_the_end(served):
 
 
 async def test_a_finished_run_folder_shows_its_final_state(tmp_path):
-    from .test_channel import dead_pid
     from .conftest import write_run_json
+    from .test_channel import dead_pid
 
     out = tmp_path / "out"
     write_run_json(out, pid=dead_pid(), control=None, started=time.time() - 100)

@@ -13,7 +13,7 @@ import pytest
 
 from lbtui.finished import FinishedRun
 from lbtui.remote import RemoteRun, open_run
-from virnucpro_bridge import snapshot as S
+from virnucpro_bridge.control import snapshot as S
 
 from .conftest import wait_until
 

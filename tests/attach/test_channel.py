@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from lbtui import cli
-from lbtui.remote import ReadOnlyCommands, RemoteRun, open_run
 from lbtui.finished import FinishedRun
+from lbtui.remote import ReadOnlyCommands, RemoteRun, open_run
 from tests.app import fake as f
-from virnucpro_bridge import channel
-from virnucpro_bridge import snapshot as S
-from virnucpro_bridge.control import CommandError
-from virnucpro_bridge.wire import from_plain, to_plain
+from virnucpro_bridge.control import CommandError, channel
+from virnucpro_bridge.control import snapshot as S
+from virnucpro_bridge.control.wire import from_plain, to_plain
 
 from .conftest import write_run_json
 

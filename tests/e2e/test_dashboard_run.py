@@ -6,9 +6,8 @@ import pytest
 
 from lbtui.app import LbtuiApp
 from lbtui.app.modals import QuitModal
-from virnucpro_bridge.runner import Run, RunConfig
-
 from tests.helpers.wait import wait_for_async
+from virnucpro_bridge.runner import Run, RunConfig
 
 pytestmark = pytest.mark.slow  # a real run: spawned worker processes
 

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from virnucpro_bridge.assignment import assign, finish_times
+from virnucpro_bridge.policy.assignment import assign, finish_times
 
 
 def test_largest_first_onto_earliest_finish() -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from virnucpro_bridge import snapshot as S
 from virnucpro_bridge.control import CommandError, RunCommands, SnapshotSource
-from virnucpro_bridge.coordinator import NOMINAL_RATE, Coordinator
-from virnucpro_bridge.devices import DeviceSpec
-from virnucpro_bridge.units import Unit
+from virnucpro_bridge.control import snapshot as S
+from virnucpro_bridge.coordinator.coordinator import NOMINAL_RATE, Coordinator
+from virnucpro_bridge.hardware.devices import DeviceSpec
+from virnucpro_bridge.inputs.units import Unit
 
 
 class Clock:

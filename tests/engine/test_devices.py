@@ -4,9 +4,13 @@ import os
 
 import pytest
 
-from virnucpro_bridge import devices, nvml
-from virnucpro_bridge.devices import capability_weight, parse_gpus, unknown_weight_warnings
 from virnucpro_bridge.errors import UsageError
+from virnucpro_bridge.hardware import devices, nvml
+from virnucpro_bridge.hardware.devices import (
+    capability_weight,
+    parse_gpus,
+    unknown_weight_warnings,
+)
 
 FOUR = [(0, "NVIDIA GeForce RTX 4090"), (1, "NVIDIA A100-SXM4-80GB"), (2, "Tesla T4"), (3, "Mystery GPU 9000")]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from virnucpro_bridge import fasta
 from virnucpro_bridge.errors import InputError
+from virnucpro_bridge.inputs import fasta
 
 SAMPLE = b">a first one\r\nACGT\r\nac gt\r\n\r\n>b\n>c x y\nNN*-.\n"
 

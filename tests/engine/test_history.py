@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from virnucpro_bridge.history import History
+from virnucpro_bridge.policy.history import History
 
 
 def test_keeps_samples_until_full() -> None:

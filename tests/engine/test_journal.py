@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from virnucpro_bridge import journal as J
+from virnucpro_bridge.control.snapshot import RunEvent
 from virnucpro_bridge.errors import OutputError, environment_error
-from virnucpro_bridge.snapshot import RunEvent
+from virnucpro_bridge.runfiles import journal as J
 
 
 def test_repair_tail_cuts_only_a_torn_last_line(tmp_path) -> None:

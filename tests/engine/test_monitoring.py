@@ -3,10 +3,10 @@ a Manager that is gone. Each is said once per outage."""
 
 from __future__ import annotations
 
-from virnucpro_bridge import snapshot as S
-from virnucpro_bridge.coordinator import Coordinator
-from virnucpro_bridge.devices import parse_gpus
-from virnucpro_bridge.monitoring import READINGS_LOST_S
+from virnucpro_bridge.control import snapshot as S
+from virnucpro_bridge.coordinator.coordinator import Coordinator
+from virnucpro_bridge.coordinator.monitoring import READINGS_LOST_S
+from virnucpro_bridge.hardware.devices import parse_gpus
 
 
 class Clock:

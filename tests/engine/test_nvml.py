@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from virnucpro_bridge import nvml
-from virnucpro_bridge.nvml import NO_READING, NvmlSampler, Reading
+from virnucpro_bridge.hardware import nvml
+from virnucpro_bridge.hardware.nvml import NO_READING, NvmlSampler, Reading
 
 
 class FakeError(Exception):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from virnucpro_bridge.journal import Journal
-from virnucpro_bridge.outputs import ManifestEntry, completed_units
-from virnucpro_bridge.units import Unit
+from virnucpro_bridge.inputs.units import Unit
+from virnucpro_bridge.runfiles.journal import Journal
+from virnucpro_bridge.runfiles.outputs import ManifestEntry, completed_units
 
 
 def unit(rel: str = "a.fa", sha: str = "s1") -> Unit:

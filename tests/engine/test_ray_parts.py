@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from virnucpro_bridge import fasta, ray_cluster
+from virnucpro_bridge.backends.ray import cluster as ray_cluster
+from virnucpro_bridge.backends.ray.actor import fasta_text
 from virnucpro_bridge.errors import UsageError
-from virnucpro_bridge.ray_actor import fasta_text
+from virnucpro_bridge.inputs import fasta
 
 
 def test_records_sent_to_an_actor_parse_back_the_same(tmp_path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from virnucpro_bridge import fasta
-from virnucpro_bridge.record_index import RecordIndex, SeekPoint
-from virnucpro_bridge.units import Unit, plan_units, read_unit, split_unit
+from virnucpro_bridge.inputs import fasta
+from virnucpro_bridge.inputs.record_index import RecordIndex, SeekPoint
+from virnucpro_bridge.inputs.units import Unit, plan_units, read_unit, split_unit
 
 RECORDS = st.lists(
     st.tuples(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from virnucpro_bridge import fasta, gzip_cache
 from virnucpro_bridge.errors import InputError, UnitError
-from virnucpro_bridge.units import plan_units, read_unit
+from virnucpro_bridge.inputs import fasta, gzip_cache
+from virnucpro_bridge.inputs.units import plan_units, read_unit
 
 
 def fasta_bytes(n: int, seed: int, newline: bytes = b"\n", trailing: bool = True) -> bytes:

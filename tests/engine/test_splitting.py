@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virnucpro_bridge import snapshot as S
-from virnucpro_bridge.coordinator import Coordinator
-from virnucpro_bridge.devices import parse_gpus
-from virnucpro_bridge.journal import event_record
-from virnucpro_bridge.outputs import ManifestEntry, Resume
-from virnucpro_bridge.planning import factoring_pieces, fixed_pieces
-from virnucpro_bridge.ranges import Coverage, OverlapError, keep_tiling
-from virnucpro_bridge.stealing import split_at
-from virnucpro_bridge.units import Unit, plan_units, read_unit
+from virnucpro_bridge.control import snapshot as S
+from virnucpro_bridge.coordinator.coordinator import Coordinator
+from virnucpro_bridge.hardware.devices import parse_gpus
+from virnucpro_bridge.inputs.ranges import Coverage, OverlapError, keep_tiling
+from virnucpro_bridge.inputs.units import Unit, plan_units, read_unit
+from virnucpro_bridge.policy.planning import factoring_pieces, fixed_pieces
+from virnucpro_bridge.policy.stealing import split_at
+from virnucpro_bridge.runfiles.journal import event_record
+from virnucpro_bridge.runfiles.outputs import ManifestEntry, Resume
 
 # -- the cut policy ------------------------------------------------------------------
 

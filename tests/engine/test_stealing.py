@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from virnucpro_bridge.stealing import (
+from virnucpro_bridge.policy.stealing import (
     PRIOR_WEIGHT_S,
     VictimView,
     estimate_rate,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from virnucpro_bridge.throughput import Throughput, detect_stalled, is_stalled
+from virnucpro_bridge.policy.throughput import Throughput, detect_stalled, is_stalled
 
 
 def test_no_completions() -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from virnucpro_bridge import units
 from virnucpro_bridge.errors import InputError, UsageError
+from virnucpro_bridge.inputs import units
 
 
 def fa(path: Path, *seqs: str) -> Path:

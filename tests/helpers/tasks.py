@@ -17,8 +17,8 @@ import signal
 from pathlib import Path
 
 from virnucpro_bridge.errors import UnitError
+from virnucpro_bridge.inputs.units import Unit
 from virnucpro_bridge.tasks.sim import SimTask
-from virnucpro_bridge.units import Unit
 
 UNIT_ENV = "LBTUI_TEST_UNIT"
 STATE_ENV = "LBTUI_TEST_STATE"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from virnucpro_bridge import nvml
+from virnucpro_bridge.hardware import nvml
 
 from .conftest import REPO, env_with, write_fasta
 
@@ -111,7 +111,7 @@ def test_out_not_writable(tmp_path, good) -> None:
     ("nosuch", "cpu:1", "unknown task"),
     ("nosuch_pkg.mod:Task", "cpu:1", "cannot import"),
     (":Task", "cpu:1", "package.module:Class"),
-    ("virnucpro_bridge.units:Unit", "cpu:1", "not a lbtui Task"),
+    ("virnucpro_bridge.inputs.units:Unit", "cpu:1", "not a lbtui Task"),
     ("virnucpro", "sim:1,1", "sim"),
     ("tests.helpers.tasks:FlakyTask", "sim:1", "sim"),
 ])

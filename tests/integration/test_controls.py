@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from virnucpro_bridge import snapshot as S
-from virnucpro_bridge.runner import Run, RunConfig
-
 from tests.helpers.wait import wait_for
+from virnucpro_bridge.control import snapshot as S
+from virnucpro_bridge.runner import Run, RunConfig
 
 from .conftest import assert_each_unit_once, gone, make_inputs, read_manifest
 

@@ -14,7 +14,15 @@ import pytest
 
 from tests.helpers.wait import wait_for
 
-from .conftest import assert_each_unit_once, gone, make_inputs, read_manifest, run_json, unit_results, write_fasta
+from .conftest import (
+    assert_each_unit_once,
+    gone,
+    make_inputs,
+    read_manifest,
+    run_json,
+    unit_results,
+    write_fasta,
+)
 
 
 class LineReader:

@@ -8,7 +8,13 @@ import re
 
 from virnucpro_bridge.runner import Run, RunConfig
 
-from .conftest import assert_each_unit_once, expected_ids_sha256, make_inputs, unit_results, write_fasta
+from .conftest import (
+    assert_each_unit_once,
+    expected_ids_sha256,
+    make_inputs,
+    unit_results,
+    write_fasta,
+)
 
 RATE = "20000"  # 20 seqs x 250 residues = 5,000 residues: 0.25 s at speed 1
 

@@ -17,10 +17,17 @@ import sys
 
 import pytest
 
-from virnucpro_bridge import snapshot as S
+from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.runner import Run, RunConfig
 
-from .conftest import REPO, assert_each_unit_once, env_with, make_inputs, read_manifest, wait_for
+from .conftest import (
+    REPO,
+    assert_each_unit_once,
+    env_with,
+    make_inputs,
+    read_manifest,
+    wait_for,
+)
 
 FAST = ("--gpus", "cpu:2", "--task", "sim", "--sim-rate", "40000", "--refresh", "0.25")
 ALL6 = {(f"f{i:02d}.fa", 0) for i in range(6)}
@@ -167,7 +174,7 @@ def test_killing_the_manager_is_a_warning_and_the_run_goes_on(tmp_path) -> None:
 
 STUCK = """
 import sys, threading
-from virnucpro_bridge import pool
+from virnucpro_bridge.backends.local import pool
 from lbtui.cli import main
 
 real = pool.LocalPool._step

@@ -8,9 +8,14 @@ import pytest
 
 pytest.importorskip("ray")
 
-from integration.conftest import assert_each_unit_once, make_inputs, read_manifest, wait_for  # noqa: E402
+from integration.conftest import (  # noqa: E402
+    assert_each_unit_once,
+    make_inputs,
+    read_manifest,
+    wait_for,
+)
 
-from virnucpro_bridge import snapshot as S  # noqa: E402
+from virnucpro_bridge.control import snapshot as S  # noqa: E402
 from virnucpro_bridge.runner import Run, RunConfig  # noqa: E402
 
 

@@ -12,8 +12,15 @@ import pytest
 
 pytest.importorskip("ray")
 
-from integration.conftest import (REPO, assert_each_unit_once, make_inputs, read_manifest,  # noqa: E402
-                                  run_json, unit_results, wait_for)
+from integration.conftest import (  # noqa: E402
+    REPO,
+    assert_each_unit_once,
+    make_inputs,
+    read_manifest,
+    run_json,
+    unit_results,
+    wait_for,
+)
 
 TIMEOUT_S = 120
 

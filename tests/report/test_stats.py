@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lbtui.report.load import Event, load
 from lbtui.report.stats import device_rows, intervals, lower_bound, makespan
+from virnucpro_bridge.runfiles.reader import Event, load
 
 from .runfolder import make_run
 
@@ -44,7 +44,7 @@ def test_device_rows_without_summary_count_the_manifest(tmp_path) -> None:
 
 def test_a_lone_reading_is_a_dot_and_no_reading_is_no_chart() -> None:
     from lbtui.report.charts import chart
-    from lbtui.report.load import Device, Sample
+    from virnucpro_bridge.runfiles.reader import Device, Sample
 
     devices = [Device(0, "g0"), Device(1, "g1")]
     samples = [Sample(5.0, 0, 10.0, None, None), Sample(4.0, 1, 8.0, None, None), Sample(6.0, 1, 9.0, None, None)]

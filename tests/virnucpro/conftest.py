@@ -86,7 +86,7 @@ def cpu_task(demo_models):
     """A VirNucProTask set up on CPU once (models loaded), chunk length 500."""
     import torch
 
-    from virnucpro_bridge.devices import DeviceSpec
+    from virnucpro_bridge.hardware.devices import DeviceSpec
     from virnucpro_bridge.tasks.virnucpro import VirNucProTask
 
     task = VirNucProTask({"models": str(demo_models), "chunk_length": 500, "toks_per_batch": 2048,

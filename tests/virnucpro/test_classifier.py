@@ -10,7 +10,11 @@ import pytest
 import torch
 
 from virnucpro_bridge.errors import TaskError
-from virnucpro_bridge.tasks.virnucpro.classifier import MLPClassifier, classify, load_classifier
+from virnucpro_bridge.tasks.virnucpro.classifier import (
+    MLPClassifier,
+    classify,
+    load_classifier,
+)
 
 # Upstream's class as train.py defines it; train.py runs as a script, so the
 # pickle it saves names ``__main__.MLPClassifier``.

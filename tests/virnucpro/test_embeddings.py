@@ -6,7 +6,11 @@ import random
 
 import torch
 
-from virnucpro_bridge.tasks.virnucpro.embeddings import NucleotideEmbedder, ProteinEmbedder, token_batches
+from virnucpro_bridge.tasks.virnucpro.embeddings import (
+    NucleotideEmbedder,
+    ProteinEmbedder,
+    token_batches,
+)
 from virnucpro_bridge.tasks.virnucpro.models import load_dnabert, load_esm, locate
 from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
 from virnucpro_bridge.tasks.virnucpro.translation import six_frames

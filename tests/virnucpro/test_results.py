@@ -7,9 +7,13 @@ import pytest
 import torch
 
 from virnucpro_bridge.tasks.virnucpro.results import (
-    HEADER, format_rows, format_score, highest_scores, merge, write_unit,
+    HEADER,
+    format_rows,
+    format_score,
+    highest_scores,
+    merge,
+    write_unit,
 )
-
 
 
 def example_rows(ref):

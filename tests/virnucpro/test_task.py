@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from virnucpro_bridge.errors import UnitError
-from virnucpro_bridge.fasta import scan
+from virnucpro_bridge.inputs.fasta import scan
+from virnucpro_bridge.inputs.units import Unit
 from virnucpro_bridge.tasks import load_task
 from virnucpro_bridge.tasks.virnucpro import VirNucProTask
-from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
 from virnucpro_bridge.tasks.virnucpro import task as task_module
+from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
 from virnucpro_bridge.tasks.virnucpro.task import results_dir
-from virnucpro_bridge.units import Unit
 
 from .conftest import read_fasta, write_fasta
 
@@ -104,7 +104,7 @@ def test_progress_counts_sequences(cpu_task, tmp_path, monkeypatch):
 
 
 def test_chunk_length_300(demo_models, ref, tmp_path):
-    from virnucpro_bridge.devices import DeviceSpec
+    from virnucpro_bridge.hardware.devices import DeviceSpec
 
     task = VirNucProTask({"models": str(demo_models), "chunk_length": 300})
     task.setup(DeviceSpec(0, "cpu", "cpu0", 1.0))

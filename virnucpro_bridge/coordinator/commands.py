@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import snapshot as S
-from .control import CommandError
+from ..control import snapshot as S
+from ..control.control import CommandError
 
 if TYPE_CHECKING:
     from .device_book import DeviceBook

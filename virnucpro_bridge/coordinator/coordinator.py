@@ -33,19 +33,24 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Mapping, MutableMapping, Sequence
 
-from . import snapshot as S
-from .assignment import assign
+from ..control import snapshot as S
+from ..hardware.devices import DeviceSpec
+from ..inputs.record_index import RecordIndex
+from ..inputs.units import Unit
+from ..policy.assignment import assign
+from ..policy.planning import MIN_PIECE_RECORDS
+from ..policy.stealing import (
+    VictimView,
+    estimate_rate,
+    fleet_base_rate,
+    steal_candidates,
+)
+from ..policy.throughput import Throughput
 from .commands import RunControls
+from .device_book import DeviceBook, InFlight
 from .monitoring import DeviceMonitoring
 from .recovery import Recovery
 from .splitting import PendingCut, Splitting
-from .planning import MIN_PIECE_RECORDS
-from .device_book import DeviceBook, InFlight
-from .devices import DeviceSpec
-from .stealing import VictimView, estimate_rate, fleet_base_rate, steal_candidates
-from .throughput import Throughput
-from .record_index import RecordIndex
-from .units import Unit
 from .views import build_detail, build_snapshot, build_summary
 
 NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from .devices import DeviceSpec
-from .history import History
-from .snapshot import UnitRecord
-from .throughput import Throughput
-from .units import Unit
+from ..control.snapshot import UnitRecord
+from ..hardware.devices import DeviceSpec
+from ..inputs.units import Unit
+from ..policy.history import History
+from ..policy.throughput import Throughput
 
 RECORDS_KEPT = 1000  # units listed on the detail screen; older ones only count
 ERRORS_KEPT = 50  # per device; the run keeps its own list too

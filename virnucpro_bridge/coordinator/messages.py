@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .units import Unit
+from ..inputs.units import Unit
 
 
 @dataclass(frozen=True)

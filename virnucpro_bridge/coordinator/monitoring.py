@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from . import snapshot as S
-from .throughput import is_stalled
+from ..control import snapshot as S
+from ..policy.throughput import is_stalled
 
 if TYPE_CHECKING:
     from .device_book import DeviceBook

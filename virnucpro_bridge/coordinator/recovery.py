@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import snapshot as S
+from ..control import snapshot as S
 
 if TYPE_CHECKING:
+    from ..inputs.units import Unit
     from .device_book import DeviceBook, InFlight
-    from .units import Unit
 
 MAX_WORKER_DEATHS = 2  # a unit that took down two workers would take down every one
 MAX_RESTARTS = 3  # a device whose worker stalls this often is given up on

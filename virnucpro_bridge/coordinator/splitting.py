@@ -18,15 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from . import snapshot as S
+from ..control import snapshot as S
+from ..inputs.units import Unit, split_unit
+from ..policy.stealing import split_at
 from .device_book import InFlight
 from .messages import Cut
-from .stealing import split_at
-from .units import Unit, split_unit
 
 if TYPE_CHECKING:
+    from ..inputs.record_index import RecordIndex
     from .device_book import DeviceBook
-    from .record_index import RecordIndex
 
 
 @dataclass(frozen=True)

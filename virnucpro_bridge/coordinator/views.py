@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from . import snapshot as S
+from ..control import snapshot as S
 
 if TYPE_CHECKING:
     from .coordinator import Coordinator

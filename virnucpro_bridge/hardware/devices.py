@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..control.snapshot import device_label
+from ..errors import UsageError
 from . import nvml
-from .errors import UsageError
-from .snapshot import device_label
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, NamedTuple, TextIO
 
+from ..errors import InputError, UnitError
 from . import gzip_cache
-from .errors import InputError, UnitError
 from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
 
 GZIP_MAGIC = b"\x1f\x8b"

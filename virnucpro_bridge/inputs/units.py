@@ -17,9 +17,9 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Sequence
 
+from ..errors import InputError, UsageError
+from ..policy.planning import MIN_PIECE_RECORDS, factoring_pieces, fixed_pieces
 from . import fasta, gzip_cache
-from .errors import InputError, UsageError
-from .planning import MIN_PIECE_RECORDS, factoring_pieces, fixed_pieces
 from .ranges import Coverage
 from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
 

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import OutputError, environment_error
-from .snapshot import RunEvent, RunSnapshot
+from ..control.snapshot import RunEvent, RunSnapshot
+from ..errors import OutputError, environment_error
 
 MANIFEST = "manifest.jsonl"
 EVENTS = "events.jsonl"

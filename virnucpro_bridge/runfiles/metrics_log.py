@@ -7,9 +7,9 @@ import os
 import time
 from pathlib import Path
 
-from .errors import UsageError
+from ..control.snapshot import RunSnapshot
+from ..errors import UsageError
 from .outputs import check_folder
-from .snapshot import RunSnapshot
 
 HEADER = ("timestamp", "device", "seq_per_s", "util_pct", "mem_pct", "queue", "done")
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ..errors import UsageError
+from ..inputs.ranges import Coverage, keep_tiling
+from ..inputs.units import Unit
 from .atomic import atomic_write_text, remove_stale_temps
-from .errors import UsageError
 from .journal import MANIFEST, writing
-from .ranges import Coverage, keep_tiling
-from .units import Unit
 
 RUN_JSON = "run.json"
 SUMMARY = "summary.json"
@@ -155,13 +155,15 @@ def new_run_id(started: float) -> str:
 
 
 def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs: list[str],
-                   devices: list[Mapping], started: float, control: Mapping | None = None) -> None:
+                   devices: list[Mapping], started: float, control: Mapping | None = None,
+                   metrics_log: str | None = None) -> None:
     data = {
         "run_id": run_id,
         "main_pid": os.getpid(),
         "argv": argv,
         "task": task,
         "inputs": inputs,
+        "metrics_log": os.path.abspath(metrics_log) if metrics_log else None,  # --metrics-log, for the report
         "out": str(out),
         "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "start_epoch": started,

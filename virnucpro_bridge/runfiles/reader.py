@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
-from virnucpro_bridge.errors import InputError
+from ..errors import InputError
 
-from .argv import metrics_log_candidates, run_inputs
+# How an older run.json's argv is read back: lbtui's own ``run`` parser, handed in by
+# the caller (the engine does not know the CLI). It returns ``inputs``, ``out`` and
+# ``metrics_log`` as given, or None. Newer run.json files record all three.
+RecordedOptions = Callable[[list], "Mapping[str, Any] | None"]
 
 RUN_JSON, MANIFEST, SUMMARY = "run.json", "manifest.jsonl", "summary.json"
 EVENTS, METRICS, ERRORS_LOG = "events.jsonl", "metrics.csv", "errors.log"
@@ -110,7 +114,7 @@ class RunFolder:
         return [u for u in self.units if not u.earlier]
 
 
-def load(out: Path) -> RunFolder:
+def load(out: Path, recorded_options: RecordedOptions | None = None) -> RunFolder:
     """Read ``out``; raise InputError when it is not a run folder at all."""
     if not out.is_dir():
         raise InputError(f"{out}: no such folder")
@@ -120,13 +124,46 @@ def load(out: Path) -> RunFolder:
     run = _read_json(out / RUN_JSON, problems) or {}
     summary = _read_json(out / SUMMARY, problems)  # None: killed or still running (the status says so)
     units = _read_manifest(out / MANIFEST, run.get("run_id"), problems)
-    samples, source = _read_metrics(out, run, problems)
+    options = _options(run, recorded_options)
+    samples, source = _read_metrics(out, run, options, problems)
     errors, total = _read_errors(out / ERRORS_LOG)
     return RunFolder(
         path=out, run=run, summary=summary, devices=_devices(run, summary, units), units=units,
         events=_read_events(out / EVENTS, problems), samples=samples, metrics_source=source,
-        errors=errors, errors_total=total, inputs=run_inputs(run), problems=problems,
+        errors=errors, errors_total=total, inputs=_inputs(run, options), problems=problems,
     )
+
+
+def read_run(out: Path, shown: str) -> dict:
+    """run.json, or one line saying why OUT is not a run folder."""
+    if not out.is_dir():
+        raise InputError(f"{shown}: no such folder")
+    try:
+        run = json.loads((out / RUN_JSON).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{shown}: not an lbtui run folder (no {RUN_JSON})") from None
+    except PermissionError:
+        raise InputError(f"{out / RUN_JSON}: permission denied (only the user who started the run "
+                         "can attach)") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{out / RUN_JSON}: unreadable ({exc})") from None
+    if not isinstance(run, dict):
+        raise InputError(f"{out / RUN_JSON}: not a run description")
+    return run
+
+
+def session_summary(out: Path, run: dict) -> dict | None:
+    """summary.json if this session of the run wrote it (a resumed run's old one does not count)."""
+    try:
+        summary = json.loads((out / SUMMARY).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict):
+        return None
+    started, ended = run.get("start_epoch"), summary.get("finished_epoch")
+    if isinstance(started, (int, float)) and isinstance(ended, (int, float)) and ended < started:
+        return None
+    return summary
 
 
 def _read_json(path: Path, problems: list[str]) -> dict | None:
@@ -218,9 +255,46 @@ def _devices(run: dict, summary: dict | None, units: list[UnitRow]) -> list[Devi
     return [found[i] for i in sorted(found)]
 
 
-def _read_metrics(out: Path, run: dict, problems: list[str]) -> tuple[list[Sample], str | None]:
+def _options(run: dict, recorded_options: RecordedOptions | None) -> Mapping[str, Any]:
+    argv = run.get("argv")
+    if recorded_options is None or not isinstance(argv, list):
+        return {}
+    return recorded_options([str(a) for a in argv]) or {}
+
+
+def _inputs(run: dict, options: Mapping[str, Any]) -> list[str] | None:
+    """Input paths as given: run.json's ``inputs``, else from its argv."""
+    if isinstance(run.get("inputs"), list):
+        return [str(p) for p in run["inputs"]]
+    given = options.get("inputs")
+    return [str(p) for p in given] if given else None
+
+
+def metrics_log_candidates(out: Path, run: dict, options: Mapping[str, Any]) -> list[Path]:
+    """Where the run's --metrics-log FILE may be now. run.json records its absolute path;
+    in an older run.json only the argv has it, relative to the run's working folder,
+    which we infer from how --out was given."""
+    if isinstance(run.get("metrics_log"), str):
+        return [Path(run["metrics_log"])]
+    given = options.get("metrics_log")
+    if not given:
+        return []
+    path = Path(given)
+    if path.is_absolute():
+        return [path]
+    found = []
+    out_given = Path(str(run.get("out") or options.get("out") or ""))
+    out_abs = Path(os.path.abspath(out))
+    if out_given.parts and not out_given.is_absolute() and out_abs.parts[-len(out_given.parts):] == out_given.parts:
+        found.append(Path(*out_abs.parts[: -len(out_given.parts)]) / path)
+    found += [Path(os.path.abspath(path)), out / path.name]
+    return found
+
+
+def _read_metrics(out: Path, run: dict, options: Mapping[str, Any],
+                  problems: list[str]) -> tuple[list[Sample], str | None]:
     """The run's own metrics.csv (epoch times), else its --metrics-log CSV (local ISO times)."""
-    candidates = [out / METRICS, *metrics_log_candidates(out, run)]
+    candidates = [out / METRICS, *metrics_log_candidates(out, run, options)]
     for path in candidates:
         if path.is_file():
             try:

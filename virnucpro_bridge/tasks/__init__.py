@@ -1,4 +1,13 @@
-"""Task registry: built-in names and ``package.module:Class`` user tasks."""
+"""Tasks: what a worker does with a unit. The registry of built-in names and
+``package.module:Class`` user tasks.
+
+    base.py        the Task protocol a custom task implements (``from virnucpro_bridge.tasks import Task``)
+    sim.py         sleeps like inference, for simulated GPUs
+    virnucpro/     the VirNucPro pipeline
+
+May import: ``errors``, ``inputs`` (reading a unit), ``hardware`` (its device) and
+``runfiles.atomic`` (writing its output); never the coordinator or a backend.
+"""
 
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
-from ..devices import DeviceSpec
-from ..units import Unit
+from ..hardware.devices import DeviceSpec
+from ..inputs.units import Unit
 
 # progress(done): records of the unit done so far (relative to unit.start). It returns
 # the unit's current end, the records the task must process: unit.count, or fewer once

@@ -16,9 +16,9 @@ import json
 import time
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..devices import DeviceSpec
-from ..units import Unit, read_unit
+from ..hardware.devices import DeviceSpec
+from ..inputs.units import Unit, read_unit
+from ..runfiles.atomic import atomic_write_text
 from .base import Progress, Task, current_end
 
 DEFAULT_RATE = 50_000.0  # residues/s at speed 1.0: a mid-range GPU on short reads

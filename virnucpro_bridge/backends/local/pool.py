@@ -26,13 +26,23 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.managers import SyncManager
 from typing import Callable, Protocol, Sequence
 
-from .coordinator import Coordinator
-from .device_book import InFlight
-from .devices import DeviceSpec
-from .units import Unit
-from .errors import OutputError
-from .housekeeping import TICK_S, Housekeeping
-from .messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed, Wakeup, WorkItem
+from ...coordinator.coordinator import Coordinator
+from ...coordinator.device_book import InFlight
+from ...coordinator.housekeeping import TICK_S, Housekeeping
+from ...coordinator.messages import (
+    STOP,
+    Cut,
+    CutAt,
+    Done,
+    Failed,
+    Ready,
+    SetupFailed,
+    Wakeup,
+    WorkItem,
+)
+from ...errors import OutputError
+from ...hardware.devices import DeviceSpec
+from ...inputs.units import Unit
 from .worker import manager_initializer, worker_main
 
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed

@@ -28,9 +28,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, MutableMapping
 
-from .devices import DeviceSpec
-from .errors import UnitError, environment_error
-from .messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed
+from ...coordinator.messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed
+from ...errors import UnitError, environment_error
+from ...hardware.devices import DeviceSpec
 
 POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
@@ -71,7 +71,7 @@ class Reporter:
         self._samples: deque[tuple[float, float]] = deque()
         self._sampler = None
         if spec.kind == "cuda" and spec.ordinal is not None:
-            from .nvml import NvmlSampler
+            from ...hardware.nvml import NvmlSampler
 
             self._sampler = NvmlSampler(spec.ordinal)
         self._stop = threading.Event()
@@ -165,7 +165,7 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
     limit_threads(spec)
     reporter = Reporter(spec, status)
     try:
-        from .tasks import load_task
+        from ...tasks import load_task
 
         task = load_task(task_name)(task_options)
         task.setup(spec)

@@ -31,12 +31,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from .devices import DeviceSpec, capability_weight
-from .errors import UnitError
-from .fasta import Record
-from .messages import Done, Failed, SetupFailed
-from .units import Unit
-from .worker import Reporter, limit_threads
+from ...coordinator.messages import Done, Failed, SetupFailed
+from ...errors import UnitError
+from ...hardware.devices import DeviceSpec, capability_weight
+from ...inputs.fasta import Record
+from ...inputs.units import Unit
+from ..local.worker import Reporter, limit_threads
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class DeviceActor:
             limit_threads(spec)
             if spec.kind == "cuda":
                 spec = self.spec = self._own_gpu()
-            from .tasks import load_task
+            from ...tasks import load_task
 
             self.task = load_task(self.task_name)(self.task_options)
             self.task.setup(spec)
@@ -112,7 +112,7 @@ class DeviceActor:
 
     def _own_gpu(self) -> DeviceSpec:
         """Ray set CUDA_VISIBLE_DEVICES to this actor's GPU: it is cuda:0 here."""
-        from . import nvml
+        from ...hardware import nvml
 
         nvml.pin_device_order()
         found = nvml.cuda_devices()

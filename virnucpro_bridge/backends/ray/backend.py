@@ -22,17 +22,17 @@ import time
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
-from .atomic import atomic_open
-from .coordinator import Coordinator
-from .device_book import InFlight
-from .devices import DeviceSpec
-from .errors import UnitError, environment_error
-from .messages import Done, Failed, Wakeup
-from .pool import STALL_ACTIONS, Sink
-from .ray_actor import DeviceActor, Placement, UnitReply, fasta_text
-from .housekeeping import TICK_S
-from .ray_loop import ActorGone, LoopStep, actor_error_line
-from .units import Unit, read_unit
+from ...coordinator.coordinator import Coordinator
+from ...coordinator.device_book import InFlight
+from ...coordinator.housekeeping import TICK_S
+from ...coordinator.messages import Done, Failed, Wakeup
+from ...errors import UnitError, environment_error
+from ...hardware.devices import DeviceSpec
+from ...inputs.units import Unit, read_unit
+from ...runfiles.atomic import atomic_open
+from ..local.pool import STALL_ACTIONS, Sink
+from .actor import DeviceActor, Placement, UnitReply, fasta_text
+from .loop import ActorGone, LoopStep, actor_error_line
 
 WAIT_S = 0.1  # longest the loop sleeps in ray.wait: bounds how late a command is acted on
 PLACE_TIMEOUT_S = 120.0  # an actor not even started by then cannot be placed: the device is dead

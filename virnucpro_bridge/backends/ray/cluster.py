@@ -17,8 +17,13 @@ from typing import Any
 
 import virnucpro_bridge
 
-from .devices import AUTO_CPU_WORKERS, DeviceSpec, capability_weight, parse_gpus
-from .errors import UsageError
+from ...errors import UsageError
+from ...hardware.devices import (
+    AUTO_CPU_WORKERS,
+    DeviceSpec,
+    capability_weight,
+    parse_gpus,
+)
 
 LOCAL_OBJECT_STORE = 200 * 1024**2  # one unit's records per device in flight; Ray spills past this
 ACCELERATOR = "accelerator_type:"  # Ray's resource naming a node's GPU model, when it detected one

@@ -12,15 +12,15 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .device_book import InFlight
-from .devices import capability_weight
-from .errors import OutputError
-from .housekeeping import Housekeeping
-from .messages import Done, Failed, SetupFailed
-from .ray_actor import ActorReady, Placement
+from ...coordinator.device_book import InFlight
+from ...coordinator.housekeeping import Housekeeping
+from ...coordinator.messages import Done, Failed, SetupFailed
+from ...errors import OutputError
+from ...hardware.devices import capability_weight
+from .actor import ActorReady, Placement
 
 if TYPE_CHECKING:
-    from .ray_backend import RayPool
+    from .backend import RayPool
 
 class LoopStep:
     def __init__(self, pool: RayPool) -> None:

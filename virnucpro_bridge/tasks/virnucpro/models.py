@@ -243,9 +243,8 @@ def _check_bert_weights(folder: Path, hidden: int) -> None:
 def load_esm(path: Path, device: str) -> tuple[Any, Any, EsmInfo]:
     """(ESM2 model in eval mode on ``device``, its Alphabet, its shape)."""
     import esm
-    from esm.model.esm2 import ESM2
-
     import torch
+    from esm.model.esm2 import ESM2
 
     state, info = read_esm_checkpoint(path)
     alphabet = esm.data.Alphabet.from_architecture("ESM-1b")

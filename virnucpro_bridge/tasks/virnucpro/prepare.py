@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, NamedTuple
 
-from ...atomic import atomic_open
+from ...runfiles.atomic import atomic_open
 from .chunking import chunk_record
 from .translation import Frame, identify_frames
 

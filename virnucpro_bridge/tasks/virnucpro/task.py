@@ -17,9 +17,9 @@ import hashlib
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
-from ...devices import DeviceSpec
 from ...errors import TaskError, UnitError
-from ...units import Unit, read_unit
+from ...hardware.devices import DeviceSpec
+from ...inputs.units import Unit, read_unit
 from ..base import Progress, Task, current_end, range_suffix
 from .prepare import BadSequence, Checker, prepare_record
 

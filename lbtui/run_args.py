@@ -1,0 +1,146 @@
+"""``lbtui run``'s options: defined once, for the CLI and for reading a run's recorded argv.
+
+This module imports neither the engine's runner nor any UI, so the report and
+``lbtui attach`` can parse what an older run.json recorded with the real
+parser (``recorded_options``) without pulling in the dashboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+from virnucpro_bridge.backends.local.pool import STALL_ACTIONS
+
+from .argtypes import fraction, non_negative_int, positive_float, positive_int
+
+EXAMPLES = """\
+examples:
+  lbtui run --gpus 0,1,2,3 --task virnucpro --models ~/models inputs/
+  lbtui run --gpus sim:2.5,1,1,0.75 --headless inputs/     (simulated GPUs)
+  lbtui run --gpus cpu:2 --task virnucpro --models .demo/models lbtui/demo_data
+
+exit codes: 0 all done; 1 some units failed; 2 usage or input error;
+  3 aborted: the output disk failed (full, read-only, I/O error) or an internal
+    error; run the same command again to resume; 130 interrupted
+"""
+
+
+def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namespace], int] | None = None) -> None:
+    """Add ``run`` to ``sub``; ``handler`` runs it (None: only parse, as the report does)."""
+    p = sub.add_parser(
+        "run",
+        help="process FASTA inputs on one worker per device",
+        description="Process FASTA inputs with one worker process per device. Files are "
+        "cut into pieces sized to the run and assigned by device capability; idle devices "
+        "steal queued pieces from busy ones, or take the rest of a running one.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="FASTA files or folders (searched recursively for .fa .fasta .fna "
+                   ".faa .ffn, optionally .gz)")
+    g = p.add_argument_group("devices and task")
+    g.add_argument("--gpus", default="auto", metavar="SPEC",
+                   help="0,1,2 (CUDA indices) | all | auto (all CUDA devices, else 2 CPU "
+                   "workers) | cpu:N | sim:S1,S2,... (simulated GPUs with relative speeds) "
+                   "[default: auto]")
+    g.add_argument("--task", default=None, metavar="NAME",
+                   help="sim | virnucpro | package.module:Class [default: sim for sim: devices, "
+                   "else virnucpro]")
+    g.add_argument("--out", default="lbtui-results", metavar="DIR",
+                   help="output folder; rerunning with the same folder resumes [default: %(default)s]")
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine; ray: one Ray actor per device on a "
+                   "Ray cluster (pip install 'lbtui[ray]') [default: local]")
+    g.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --backend ray: the cluster to connect to (host:port of the head node); "
+                   "without it a local Ray instance is started")
+    s = p.add_argument_group("scheduling")
+    s.add_argument("--no-steal", dest="steal", action="store_false",
+                   help="turn work stealing off (static assignment only)")
+    s.add_argument("--no-weighted", dest="weighted", action="store_false",
+                   help="ignore device capability weights when assigning files")
+    s.add_argument("--steal-interval", type=positive_float, default=2.0, metavar="S",
+                   help="how often idle workers look again for work to steal [default: 2]")
+    s.add_argument("--stall-timeout", type=positive_float, default=300.0, metavar="S",
+                   help="a worker holding a unit this long without progress is stalled [default: 300]")
+    s.add_argument("--stall-action", choices=STALL_ACTIONS, default="restart",
+                   help="what to do with a stalled worker: flag it on the dashboard, or restart it "
+                   "(its unit is redone elsewhere, a fresh worker takes its place) [default: restart]")
+    s.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
+                   help="retries of a failing unit before it is marked failed [default: 2]")
+    s.add_argument("--shard-size", type=positive_int, default=10_000, metavar="N",
+                   help="most sequences in one unit; files are cut into pieces that shrink toward "
+                   "the end of the run (factoring), never above N [default: 10000]")
+    s.add_argument("--no-split", dest="split", action="store_false",
+                   help="cut files only into fixed --shard-size pieces, and never cut a running "
+                   "unit for an idle device")
+    s.add_argument("--split-min", type=positive_int, default=1_000, metavar="N",
+                   help="smallest piece a file is cut into, at plan time or in flight [default: 1000]")
+    s.add_argument("--grace", type=positive_float, default=30.0, metavar="S",
+                   help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
+                   "a second signal stops at once [default: 30]")
+    u = p.add_argument_group("display")
+    u.add_argument("--headless", action="store_true",
+                   help="plain log lines instead of the dashboard (automatic when stdout is not a TTY)")
+    u.add_argument("--refresh", type=positive_float, default=2.0, metavar="S",
+                   help="seconds between status updates [default: 2]")
+    u.add_argument("--read-only", action="store_true",
+                   help="the dashboard only watches: pause, drain, stealing and stopping are disabled "
+                   "(SIGINT/SIGTERM still stop the run)")
+    u.add_argument("--exit-on-finish", action="store_true",
+                   help="close the dashboard when the run ends (for scripts)")
+    u.add_argument("--metrics-log", metavar="FILE",
+                   help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done)")
+    m = p.add_argument_group("sim task")
+    m.add_argument("--sim-rate", type=positive_float, default=50_000.0, metavar="R",
+                   help="residues/s of a speed-1 simulated GPU [default: 50000]")
+    m.add_argument("--sim-jitter", type=fraction, default=0.0, metavar="J",
+                   help="per-file time factor in [1-J, 1+J], from the file name [default: 0]")
+    m.add_argument("--sim-seed", type=int, default=0, metavar="N", help="seed for the jitter [default: 0]")
+    v = p.add_argument_group("virnucpro task")
+    v.add_argument("--models", default="auto", metavar="DIR",
+                   help="folder with esm/, dnabert/ and classifier.pth, or 'auto' to find "
+                   "upstream's downloads in the local caches [default: auto]")
+    v.add_argument("--chunk-length", type=int, choices=(300, 500), default=500,
+                   help="chunk length, as upstream [default: 500]")
+    v.add_argument("--toks-per-batch", type=positive_int, default=2048, metavar="N",
+                   help="ESM-2 batch size in tokens [default: 2048]")
+    v.add_argument("--no-autocast", dest="autocast", action="store_false",
+                   help="run CUDA inference in float32 instead of fp16/bf16 autocast")
+    p.set_defaults(handler=handler)
+
+
+def task_options(args: argparse.Namespace) -> dict:
+    """The options each task sees (a plain dict: it is pickled to workers)."""
+    return {
+        "sim_rate": args.sim_rate,
+        "sim_jitter": args.sim_jitter,
+        "sim_seed": args.sim_seed,
+        "models": args.models,
+        "chunk_length": args.chunk_length,
+        "toks_per_batch": args.toks_per_batch,
+        "autocast": args.autocast,
+    }
+
+
+class _Quiet(argparse.ArgumentParser):
+    """Parse errors raise instead of printing and exiting: an odd argv just yields nothing."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ValueError(message)
+
+
+def recorded_options(argv: list[str]) -> dict | None:
+    """``inputs``, ``out`` and ``metrics_log`` as a run.json's ``argv`` gave them; None when it
+    does not parse (the reader's hook for run folders written before run.json recorded them)."""
+    if "run" not in argv:
+        return None
+    parser = _Quiet(add_help=False)
+    register(parser.add_subparsers(dest="command", parser_class=_Quiet))
+    try:
+        args, _ = parser.parse_known_args([str(a) for a in argv[argv.index("run"):]])
+    except (ValueError, SystemExit):
+        return None
+    return {"inputs": list(args.inputs), "out": args.out, "metrics_log": args.metrics_log}

@@ -1,0 +1,11 @@
+"""Pure scheduling rules over plain data, tested without processes.
+
+    planning.py    plan-time pieces: factoring (large first, shrinking) and fixed shards
+    assignment.py  the initial greedy assignment by device capability
+    stealing.py    the stealing and in-flight cut rules, speed estimates
+    throughput.py  rolling throughput windows, stall detection
+    history.py     whole-run histories at halving resolution
+
+May import: the standard library only. Nothing here does I/O or keeps state
+beyond its arguments (dask's ``stealing_objective``).
+"""

@@ -1,0 +1,12 @@
+"""What a run leaves in ``--out``, written and read back in one place.
+
+    atomic.py       temp file + rename writes
+    journal.py      whole-line appends: manifest.jsonl, events.jsonl, metrics.csv, errors.log
+    outputs.py      run.json, summary.json, manifest entries, resume by record range
+    metrics_log.py  the --metrics-log CSV
+    reader.py       the one typed reader of a run folder (report, attach to an ended run)
+
+The writers and the reader live together so the reader never drifts from what is
+written (dask's ``protocol/``). May import: ``errors``, ``control.snapshot``,
+``inputs`` and the standard library.
+"""
