@@ -16,9 +16,8 @@ import psutil
 from virnucpro_bridge.control import CommandError
 from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.control.wire import from_plain
-from virnucpro_bridge.errors import InputError
 from virnucpro_bridge.inputs.units import summarize_inputs
-from virnucpro_bridge.runfiles.reader import RunFolder, load, read_run, session_summary
+from virnucpro_bridge.runfiles.reader import RunFolder, load
 
 from .run_args import recorded_options
 

@@ -2,17 +2,11 @@
 
 Data flow (one arrow per hop; nothing else touches the engine)::
 
-    set_interval(refresh) ─► fetch_snapshot()   [thread worker, exclusive]
-                                 │ source.snapshot()  (may block: Manager, NVML)
-                                 ▼
-                        post_message(SnapshotReady)
-                                 │
-                                 ▼  event loop
-    apply_snapshot() ─► header, progress, GpuTable.show (changed rows), EventLog (seq > last_seq)
-
-    key ─► action_* ─► run_command()   [thread worker] ─► commands.pause(i) ...
-                                 ▼
-                        post_message(CommandFinished) ─► log line / notify, refetch
+    refresh.py   timer ─► fetch_snapshot() [thread] ─► SnapshotReady
+    app.py       apply_snapshot() ─► header, progress, GpuTable.show (changed rows),
+                                     EventLog (seq > last_seq)
+    actions.py   key ─► action_* ─► run_command() [thread] ─► CommandFinished ─► log, refetch
+    quitting.py  q ─► ask (in flight / attached / read-only) ─► exit, detach or stop
 
 The app keeps the only state the engine does not: each device's recent
 throughput samples (for the Trend column) and the refresh interval.
@@ -25,49 +19,36 @@ to ``ReadOnlyCommands``, which refuses it; the keys say so before trying).
 from __future__ import annotations
 
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import var
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
-from virnucpro_bridge.control import CommandError, RunCommands, SnapshotSource
+from virnucpro_bridge.control import RunCommands, SnapshotSource
 from virnucpro_bridge.control import snapshot as snap
 
 from .. import format as fmt
 from ..remote import ReadOnlyCommands
-from .detail_screen import DeviceDetailScreen
+from .actions import DeviceActions
 from .event_log import MAX_LINES, EventLog
 from .gpu_table import GpuTable
-from .help_screen import HelpScreen
-from .messages import CommandFinished, SnapshotFailed, SnapshotReady
-from .modals import DETACH, STOP_NOW, ConfirmDrain, QuitModal
 from .progress import FinishedBanner, RunHeader, RunProgress
-from .report_prompt import ConfirmReport
+from .quitting import Quitting
+from .refresh import REFRESH_STEPS, RefreshLoop, next_refresh
 
-REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # what + and - step through
+__all__ = ["LbtuiApp", "next_refresh"]
+
 TREND_SAMPLES = 20  # the Trend column's width at most: one character per refresh
 STALE_AFTER = 3  # refreshes without a snapshot before the header says so
-DEVICE_ACTIONS = {"toggle_pause", "drain_device", "toggle_stealing", "open_detail", "change_refresh"}
 
 
-def next_refresh(current: float, direction: int) -> float:
-    """The next step up (+1) or down (-1) from ``current``, within 0.5-10 s."""
-    if direction > 0:
-        return next((s for s in REFRESH_STEPS if s > current + 1e-9), REFRESH_STEPS[-1])
-    return next((s for s in reversed(REFRESH_STEPS) if s < current - 1e-9), REFRESH_STEPS[0])
-
-
-class LbtuiApp(App[None]):
+class LbtuiApp(RefreshLoop, DeviceActions, Quitting, App[None]):
     """The dashboard. ``poll=False`` applies one snapshot on mount and starts no
     timers, for snapshot tests; ``clock`` stamps our own log lines and staleness."""
 
@@ -152,50 +133,6 @@ class LbtuiApp(App[None]):
         else:
             self.apply_snapshot(self.source.snapshot())
 
-    # -- polling ----------------------------------------------------------
-
-    def _start_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_interval(self.refresh_s, self._tick)
-
-    def watch_refresh_s(self) -> None:
-        if self._timer is not None:  # polling: from now on at the new interval
-            self._start_timer()
-
-    def _tick(self) -> None:
-        self.fetch_snapshot()
-        self.show_header()  # keep the staleness warning current even if fetches hang
-
-    @work(thread=True, exclusive=True, group="snapshot")
-    def fetch_snapshot(self) -> None:
-        """Fetch off the event loop: the source may block on Manager proxies or NVML."""
-        worker = get_current_worker()
-        try:
-            message: SnapshotReady | SnapshotFailed = SnapshotReady(self.source.snapshot())
-        except Exception:
-            message = SnapshotFailed(traceback.format_exc())
-        if not worker.is_cancelled:
-            self.post_message(message)
-
-    def refetch(self) -> None:
-        """A new snapshot now, e.g. right after a command, so its effect shows at once."""
-        if self.poll:
-            self.fetch_snapshot()
-        else:
-            self.apply_snapshot(self.source.snapshot())
-
-    def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        self.apply_snapshot(message.snapshot)
-
-    def on_snapshot_failed(self, message: SnapshotFailed) -> None:
-        last = message.error.strip().splitlines()[-1]
-        if not self.fetch_failed:  # one toast per outage, not one per refresh
-            self.notify(last, title="Cannot read the run's state", severity="error")
-            self.query_one(EventLog).add_line(self.clock(), f"snapshot failed: {last}", "error", "✗")
-        self.fetch_failed = True
-        self.show_header()
-
     # -- applying a snapshot (event loop) -----------------------------------
 
     def apply_snapshot(self, snapshot: snap.RunSnapshot) -> None:
@@ -263,172 +200,3 @@ class LbtuiApp(App[None]):
             return None
         return next((d for d in self.snapshot.devices if d.index == index), None)
 
-    # -- commands ---------------------------------------------------------
-
-    @work(thread=True, group="commands")
-    def run_command(self, label: str, call: Callable[[], str]) -> None:
-        """Commands may block like snapshots do; their answer comes back as a message."""
-        try:
-            message = CommandFinished(label, True, call())
-        except CommandError as error:
-            message = CommandFinished(label, False, str(error) or type(error).__name__)
-        except Exception as error:  # a broken backend: show it, never swallow it
-            message = CommandFinished(label, False, f"{type(error).__name__}: {error}")
-        self.post_message(message)
-
-    def on_command_finished(self, message: CommandFinished) -> None:
-        log = self.query_one(EventLog)
-        if message.ok:
-            log.add_line(self.clock(), f"{message.label}: {message.text}", "control", "›")
-            log.echoed.append(message.text)
-        else:
-            log.add_line(self.clock(), f"{message.label} failed: {message.text}", "error", "✗")
-            self.notify(message.text, title=f"{message.label} failed", severity="error")
-        self.refetch()
-
-    def refused(self, what: str) -> bool:
-        """In read-only mode, say why ``what`` does nothing (and do nothing)."""
-        if self.read_only:
-            self.notify(f"{what}: {ReadOnlyCommands.REASON}", title="Read-only", severity="warning")
-        return self.read_only
-
-    def action_toggle_pause(self) -> None:
-        if self.refused("pause/resume"):
-            return
-        view = self.selected_device()
-        if view is None:
-            self.notify("No device selected", severity="warning")
-            return
-        label = self.device_label(view.index)
-        if view.paused or view.state == snap.PAUSED:
-            self.run_command(f"resume {label}", lambda: self.commands.resume(view.index))
-        else:
-            self.run_command(f"pause {label}", lambda: self.commands.pause(view.index))
-
-    def action_drain_device(self) -> None:
-        if self.refused("drain"):
-            return
-        view = self.selected_device()
-        if view is None:
-            self.notify("No device selected", severity="warning")
-            return
-        label = self.device_label(view.index)
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_command(f"drain {label}", lambda: self.commands.drain(view.index))
-
-        who = label if fmt.device_name(view) == label else f"{label} ({view.name})"
-        self.push_screen(ConfirmDrain(who, view.queue_depth), answered)
-
-    def action_toggle_stealing(self) -> None:
-        if self.refused("stealing on/off"):
-            return
-        enable = not (self.snapshot.stealing if self.snapshot is not None else True)
-        self.run_command(f"stealing {'on' if enable else 'off'}", lambda: self.commands.set_stealing(enable))
-
-    def action_change_refresh(self, direction: int) -> None:
-        self.refresh_s = next_refresh(self.refresh_s, direction)  # see watch_refresh_s
-        self.show_header()
-        self.notify(f"refresh every {self.refresh_s:g} s", timeout=1.5)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Device and run keys act from the dashboard and the detail screen only;
-        not from under a dialog or the help, and Enter does not stack details."""
-        if action in DEVICE_ACTIONS:
-            if isinstance(self.screen, ModalScreen):
-                return False
-            if action == "open_detail" and isinstance(self.screen, DeviceDetailScreen):
-                return False
-        return True
-
-    # -- screens ----------------------------------------------------------
-
-    @on(GpuTable.DeviceSelected)
-    def _device_selected(self, event: GpuTable.DeviceSelected) -> None:
-        self.query_one(GpuTable).select_device(event.index)
-        self.action_open_detail()
-
-    def action_open_detail(self) -> None:
-        view = self.selected_device()
-        if view is None:
-            return
-        self.push_screen(DeviceDetailScreen(self.source, view.index, poll=self.poll, clock=self.clock))
-
-    def action_show_help(self) -> None:
-        self.push_screen(HelpScreen(attached=self.attached, read_only=self.read_only))
-
-    def action_write_report(self) -> None:
-        from ..report.command import default_target
-
-        snapshot = self.snapshot
-        if snapshot is None or not snapshot.out_dir:
-            self.notify("no run folder yet", title="Report", severity="warning")
-            return
-        target = str(default_target(snapshot.out_dir))
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.write_report(snapshot.out_dir, target)
-
-        self.push_screen(ConfirmReport(target, snapshot.finished), answered)
-
-    @work(thread=True, exclusive=True, group="report")
-    def write_report(self, out_dir: str, target: str) -> None:
-        from virnucpro_bridge.errors import LbtuiError
-
-        from ..report.command import write_report
-
-        try:
-            path = write_report(out_dir, target)
-        except (LbtuiError, OSError) as error:
-            self.call_from_thread(self.notify, str(error), title="Report not written", severity="error")
-        else:
-            self.call_from_thread(self.notify, str(path), title="Report written")
-
-    # -- quitting ---------------------------------------------------------
-
-    async def action_quit(self) -> None:
-        self.action_request_quit()
-
-    def action_request_quit(self) -> None:
-        """Quit; if units are in flight, ask whether to let them finish. Attached
-        (or read-only), always ask: detach, or stop the run (unless read-only)."""
-        if self._quitting:
-            return
-        if isinstance(self.screen, QuitModal):
-            return
-        snapshot = self.snapshot
-        if snapshot is None and self.attached or snapshot is not None and snapshot.finished:
-            self._quit(None)
-        elif self.attached or self.read_only:
-            in_flight = snapshot.units_in_flight if snapshot is not None else 0
-            self.push_screen(QuitModal(in_flight, attached=self.attached, read_only=self.read_only),
-                             self._quit_answered)
-        elif snapshot is None:
-            self._quit(None)
-        elif snapshot.units_in_flight > 0 and not snapshot.stopping:
-            self.push_screen(QuitModal(snapshot.units_in_flight), self._quit_answered)
-        else:
-            # Nothing in flight (or a stop already requested): no question to ask,
-            # but make sure no new work is handed out after the UI is gone.
-            self._quit(None if snapshot.stopping else "after")
-
-    def _quit_answered(self, choice: str | None) -> None:
-        if choice is not None:
-            self._quit(choice)
-
-    def _quit(self, stop: str | None) -> None:
-        self._quitting = True
-        if stop is None or stop == DETACH:
-            self.exit()
-        else:
-            self._stop_and_exit(stop == STOP_NOW)
-
-    @work(thread=True, group="commands")
-    def _stop_and_exit(self, now: bool) -> None:
-        try:
-            self.commands.stop(now=now)
-        except Exception:  # the engine finishes its own shutdown; quitting must not hang on this
-            self.call_from_thread(self.log.error, traceback.format_exc())
-        self.call_from_thread(self.exit)
