@@ -19,7 +19,7 @@ def chart(samples: list[Sample], devices: list[Device], field: str, start: float
         return None
     span = max(end - start, 1e-6)
     top = top if top is not None else (max(values) * 1.1 or 1.0)
-    left = left_margin([d.name for d in devices])  # lines up with the timeline
+    left = left_margin([d.label for d in devices])  # lines up with the timeline
     inner, y1 = WIDTH - left - RIGHT, HEIGHT - BOTTOM
 
     def x(t: float) -> float:
@@ -44,7 +44,7 @@ def chart(samples: list[Sample], devices: list[Device], field: str, start: float
         if path:
             out.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour(d.index)}" stroke-width="1.5" '
                        f'stroke-linecap="round">'
-                       f'<title>{esc(d.name)}</title></path>')
+                       f'<title>{esc(d.label)}</title></path>')
     out.append("</svg>")
     return "".join(out)
 
@@ -70,6 +70,6 @@ def _points(samples: list[Sample], device: int, field: str) -> list[tuple[float,
 def legend(devices: list[Device]) -> str:
     """Device colours, as inline SVG swatches so they print (CSS backgrounds often do not)."""
     items = [f'<span class="key"><svg viewBox="0 0 14 10" width="14" height="10">'
-             f'<rect width="14" height="10" fill="{colour(d.index)}"/></svg> {esc(d.name)}</span>'
+             f'<rect width="14" height="10" fill="{colour(d.index)}"/></svg> {esc(d.label)}</span>'
              for d in devices]
     return '<p class="legend">' + " ".join(items) + "</p>"

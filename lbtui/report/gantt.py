@@ -26,7 +26,7 @@ def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str
     if not timed:
         return None
     span = max(end - start, max(u.ended for u in timed) - start, 1e-6)  # type: ignore[operator]
-    left = left_margin([d.name for d in rf.devices])
+    left = left_margin([d.label for d in rf.devices])
     inner = WIDTH - left - RIGHT
     lanes = {d.index: i for i, d in enumerate(rf.devices)}
     height = TOP + LANE * len(lanes) + 34
@@ -46,7 +46,7 @@ def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str
     out.append(f'<text x="{left - 8}" y="{TOP - 8}" text-anchor="end" class="muted">run</text>')
     for d in rf.devices:
         y = lane_y(d.index)
-        out.append(f'<text x="{left - 8}" y="{f(y + LANE / 2 + 4)}" text-anchor="end">{esc(d.name)}</text>')
+        out.append(f'<text x="{left - 8}" y="{f(y + LANE / 2 + 4)}" text-anchor="end">{esc(d.label)}</text>')
         out.append(f'<line x1="{left}" y1="{f(y + LANE)}" x2="{WIDTH - RIGHT}" y2="{f(y + LANE)}" class="lane"/>')
     for iv in spans:
         cls = {"paused": "pz", "draining": "dr", "stealing off": "so"}[iv.what]

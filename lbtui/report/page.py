@@ -108,7 +108,7 @@ def _list(items: list) -> str:
 
 
 def _devices(rf: RunFolder) -> str:
-    head = ("<tr><th>device</th><th>kind</th><th class=n>weight</th><th class=n>units</th><th class=n>failed</th>"
+    head = ("<tr><th>device</th><th>name</th><th>kind</th><th class=n>weight</th><th class=n>units</th><th class=n>failed</th>"
             "<th class=n>sequences</th><th class=n>busy</th><th class=n>idle</th><th class=n>stolen in</th>"
             "<th class=n>stolen out</th><th>final state</th></tr>")
     rows = []
@@ -116,7 +116,7 @@ def _devices(rf: RunFolder) -> str:
         def n(v: object, fmt: str = "{:,}") -> str:
             return f"<td class=n>{esc(fmt.format(v)) if v is not None else '—'}</td>"
         busy = r.busy_pct
-        rows.append(f"<tr><td>{esc(r.name)}</td><td>{esc(r.kind)}</td>{n(r.weight, '{:g}')}{n(r.units)}{n(r.failed)}"
+        rows.append(f"<tr><td>{esc(r.label)}</td><td>{esc(r.name or '—')}</td><td>{esc(r.kind)}</td>{n(r.weight, '{:g}')}{n(r.units)}{n(r.failed)}"
                     f"{n(r.sequences)}{n(busy, '{:.1f} %')}{n(None if busy is None else 100 - busy, '{:.1f} %')}"
                     f"{n(r.stolen_in)}{n(r.stolen_out)}<td>{esc(r.state or '—')}</td></tr>")
     note = ('<p class="muted">busy = time spent on units (failed attempts included when the summary has them) '

@@ -31,7 +31,8 @@ class Interval:
 @dataclass(frozen=True)
 class DeviceRow:
     index: int
-    name: str
+    label: str  # as the dashboard shows it: 'GPU0', 'SIM2'
+    name: str  # the device's own name: 'NVIDIA H100 80GB HBM3', 'sim0'
     kind: str
     weight: float | None
     units: int
@@ -103,7 +104,7 @@ def device_rows(rf: RunFolder) -> list[DeviceRow]:
         s = by_index.get(dev.index, {})
         busy = s.get("busy_s") if isinstance(s.get("busy_s"), (int, float)) else sum(u.seconds for u in mine)
         rows.append(DeviceRow(
-            index=dev.index, name=dev.name, kind=dev.kind, weight=dev.weight, units=len(mine),
+            index=dev.index, label=dev.label, name=dev.name, kind=dev.kind, weight=dev.weight, units=len(mine),
             failed=s.get("files_failed") if isinstance(s.get("files_failed"), int) else None,
             sequences=sum(u.sequences for u in mine),
             busy_pct=min(100.0, 100.0 * busy / span) if span else None,

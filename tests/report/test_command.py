@@ -68,7 +68,7 @@ def test_report_of_a_real_run(tmp_path) -> None:
     html = (out / "report.html").read_text()
     page = parse(html)
     assert "GPU utilization (%)" in page.figures()  # from metrics.csv, or the --metrics-log CSV
-    assert "sim0" in page.all_text and "sim1" in page.all_text
+    assert "SIM0" in page.all_text and "SIM1" in page.all_text  # the dashboard's labels
     assert "exit 0" in page.all_text
     assert external_references(html) == []
     manifest = (out / "manifest.jsonl").read_text().splitlines()

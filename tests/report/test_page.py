@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from lbtui.report.page import build
 
 from .htmlcheck import external_references, parse
@@ -116,3 +118,12 @@ def test_large_run_draws_every_unit_within_size(tmp_path) -> None:
     assert page.count("rect", "u", TIMELINE) == 10_000
     assert len(html.encode()) < 10 * 1024 * 1024
     assert external_references(html) == []
+
+
+def test_devices_carry_the_dashboards_labels(tmp_path) -> None:
+    """Lanes, legends and the device table name devices as the dashboard and the headless log do."""
+    made = make_run(tmp_path / "run")
+    html, page = page_of(made.path)
+    for index, name in enumerate(made.devices):
+        assert f'text-anchor="end">GPU{index}</text>' in html  # the timeline's lane
+        assert f"<td>GPU{index}</td><td>{escape(name, quote=False)}</td>" in html  # the device table: label, then name

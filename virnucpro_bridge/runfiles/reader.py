@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from ..control.snapshot import device_label
 from ..errors import InputError
 
 # How an older run.json's argv is read back: lbtui's own ``run`` parser, handed in by
@@ -35,6 +36,11 @@ class Device:
     name: str
     kind: str = ""
     weight: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The label the dashboard and the headless log use ('GPU0', 'SIM2')."""
+        return device_label(self.kind, self.index) if self.kind else f"device {self.index}"
 
 
 @dataclass(frozen=True)
@@ -251,7 +257,7 @@ def _devices(run: dict, summary: dict | None, units: list[UnitRow]) -> list[Devi
             found.setdefault(i, Device(i, str(d.get("device") or i), str(d.get("kind") or ""),
                                        _num(d.get("weight"))))
     for u in units:  # a device only the manifest knows (an older session's)
-        found.setdefault(u.device_index, Device(u.device_index, f"device {u.device_index}"))
+        found.setdefault(u.device_index, Device(u.device_index, ""))
     return [found[i] for i in sorted(found)]
 
 
