@@ -8,7 +8,7 @@ export TORCH_VERSION ?= 2.13.0
 # CUDA users: make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
 export TORCH_INDEX ?=
 
-.PHONY: install test demo bench snapshot-update clean
+.PHONY: install test test-fast demo bench snapshot-update clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml Makefile scripts/install_torch.sh
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# No worker processes and no models: the loop to run after every change.
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 # The VirNucPro pipeline on the built-in demo inputs with small random-weight
 # models: on the GPUs if there are any, else on CPU workers.
