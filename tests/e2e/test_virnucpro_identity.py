@@ -1,7 +1,8 @@
 """VirNucPro results are byte-identical whoever ran which file.
 
-Real `lbtui run` processes on CPU workers with the demo models: 1 worker,
-2 workers with stealing, 2 workers without, with sharding, and a resumed rerun.
+Real `lbtui run` processes on CPU workers with the demo models: 1 worker with
+files never cut (the reference), 2 workers with stealing, 2 workers without,
+with sharding, with files cut at plan time and in flight, and a resumed rerun.
 """
 
 from __future__ import annotations
@@ -45,12 +46,18 @@ def results(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_results_identical_across_workers_stealing_sharding_and_resume(models, tmp_path):
-    one = tmp_path / "one"
-    run(models, one, "--gpus", "cpu:1")
-    reference = results(one)
-    assert len(reference) == 2 * len(list(DEMO.glob("*.fa*")))  # two result files per input
-    assert all(reference.values())
+@pytest.fixture(scope="module")
+def reference(models, tmp_path_factory) -> dict[str, bytes]:
+    """One worker, files never cut: the bytes every other way of running must give."""
+    one = tmp_path_factory.mktemp("e2e-reference") / "one"
+    run(models, one, "--gpus", "cpu:1", "--no-split")
+    found = results(one)
+    assert len(found) == 2 * len(list(DEMO.glob("*.fa*")))  # two result files per input
+    assert all(found.values())
+    return found
+
+
+def test_results_identical_across_workers_stealing_sharding_and_resume(models, reference, tmp_path):
 
     two = tmp_path / "two"
     summary = run(models, two, "--gpus", "cpu:2", "--steal-interval", "0.2")
@@ -71,14 +78,12 @@ def test_results_identical_across_workers_stealing_sharding_and_resume(models, t
     assert results(two) == reference
 
 
-def test_results_identical_with_files_split_at_plan_time_and_in_flight(models, tmp_path):
+def test_results_identical_with_files_split_at_plan_time_and_in_flight(models, reference, tmp_path):
     """Small --split-min: files are cut into many pieces, and idle workers cut running ones;
     the per-file results are the bytes a --no-split run writes."""
-    whole = tmp_path / "whole"
-    run(models, whole, "--gpus", "cpu:2", "--no-split")
     split = tmp_path / "split"
     summary = run(models, split, "--gpus", "cpu:2", "--split-min", "4", "--steal-interval", "0.2")
     rows = [json.loads(line) for line in (split / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) > 2 * len(list(DEMO.glob("*.fa*")))  # files were cut at plan time
-    assert results(split) == results(whole)
+    assert results(split) == reference
     print(f"splits in flight: {summary['splits']}")
