@@ -113,11 +113,15 @@ def test_a_one_device_run_still_retries_an_ordinary_failure_there() -> None:
     assert retried and run_on(coord, 0).attempt == 2
 
 
-def test_a_device_fault_on_the_only_device_fails_the_unit_instead_of_looping() -> None:
-    coord, _ = make((1.0,), [unit("a", 100)], retries=5)
+def test_a_device_fault_on_the_only_device_uses_the_units_retries() -> None:
+    coord, _ = make((1.0,), [unit("a", 100)], retries=1)
     run_on(coord, 0)
     _, retried = coord.unit_failed(0, CUDA, device_fault=True)
-    assert not retried
+    assert retried and coord.take_restarts() == [0]  # back to the same GPU, after a fresh worker
+    coord.device_ready(0)
+    assert run_on(coord, 0).attempt == 2
+    _, retried = coord.unit_failed(0, CUDA, device_fault=True)
+    assert not retried  # no second retry: it counted, so it cannot loop
     assert coord.failed["a"].endswith("(no device left that it has not failed on)")
 
 

@@ -184,3 +184,26 @@ class MergeFailTask(SimTask):
         if rel == os.environ.get(UNIT_ENV):
             raise OSError(f"injected merge failure for {rel}")
         return []
+
+
+class CudaFaultTask(SimTask):
+    """For scripts/gpu_check.sh on a real GPU: each worker holds 1 GiB of device
+    memory, and the first attempt at the targeted unit triggers a real
+    device-side assert (an out-of-bounds index), which leaves the CUDA context
+    unusable: the worker must be restarted, after its memory is released."""
+
+    name = "cuda-fault"
+
+    def setup(self, device):
+        super().setup(device)
+        import torch
+
+        self.torch, self.where = torch, device.torch_device
+        self.ballast = torch.empty(2**28, device=self.where)  # 1 GiB: what a restart must wait for
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit) and record_attempt(unit) == 1:
+            t = self.torch.zeros(4, device=self.where)
+            t[self.torch.tensor([10], device=self.where)] = 1.0  # out of bounds: a device-side assert
+            self.torch.cuda.synchronize()
+        return super().run_unit(unit, output, progress)

@@ -88,3 +88,18 @@ def test_a_stall_restart_waits_for_the_memory_and_retries_setup_once(tmp_path, r
     rows = res.manifest()
     assert_each_unit_once(rows, {(f"f{i:02d}.fa", 0) for i in range(4)})
     assert {r["file"]: r["attempt"] for r in rows}["f00.fa"] == 2
+
+
+def test_a_device_raising_cuda_errors_is_restarted_and_costs_no_unit_a_retry(tmp_path, run_lbtui) -> None:
+    inputs = make_inputs(tmp_path / "in", 12, seqs=8)
+    res = run_lbtui(inputs, "--gpus", "cpu:3", "--sim-rate", "10000", "--retries", "0",  # 0.2 s per unit
+                    "--task", "tests.helpers.tasks:BadDeviceTask",
+                    env={"LBTUI_TEST_DEVICES": "0", "LBTUI_TEST_CUDA_ERROR": "1",
+                         "LBTUI_TEST_STATE": str(tmp_path / "state")})
+    assert res.code == 0, res.stdout + res.stderr  # --retries 0, yet no unit failed: the errors were the device's
+    assert re.search(r"death +CPU0 restarted: device error: RuntimeError: CUDA error: an illegal memory "
+                     r"access was encountered", res.stdout), res.stdout
+    assert_each_unit_once(res.manifest(), {(f"f{i:02d}.fa", 0) for i in range(12)})
+    assert {r["device_index"] for r in res.manifest()} <= {1, 2}
+    summary = res.summary()
+    assert summary["files_failed"] == 0 and summary["devices"][0]["fault_restarts"] >= 1

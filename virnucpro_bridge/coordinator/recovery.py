@@ -44,9 +44,13 @@ class Recovery:
             self.charged[uid] = self.charged.get(uid, 0) + 1
             retry = not permanent and self.charged[uid] <= self.retries
         if retry and not self.stop_now:
-            # A device fault never sends a unit back where it failed; an ordinary
-            # failure may go back when no other device is left (a one-GPU run).
+            # A unit goes back where it failed only when no other device is left
+            # (a one-GPU run); for a device fault that retry counts against the unit.
             target = self._requeue(flight.unit, avoid=book, fallback=charged or death)
+            if target is None and not (charged or death or permanent):
+                self.charged[uid] = self.charged.get(uid, 0) + 1
+                if self.charged[uid] <= self.retries:
+                    target = self._requeue(flight.unit, avoid=book, fallback=True)
             if target is not None:
                 where = f"on {target.spec.label}" if target.accepts_work else "once a device is free"
                 self._event(S.EV_RETRY, "warning",
