@@ -16,6 +16,12 @@ from virnucpro_bridge.hardware.nvml import NO_READING, MemoryWait, NvmlSampler, 
 ABC = {"gpus": [gpu("A", "GPU-000-a"), gpu("B", "GPU-111-b"), gpu("C", "GPU-222-c")]}
 
 
+@pytest.fixture(autouse=True)
+def driver_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a GPU machine whose NVML may be missing: torch is worth asking."""
+    monkeypatch.setattr(discovery, "nvidia_driver_present", lambda: True)
+
+
 @pytest.fixture
 def no_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(discovery, "torch_devices", lambda: [])
@@ -38,6 +44,13 @@ def test_missing_pynvml_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> 
     assert found.devices[0].memory_total == 40 * GIB
     assert "NVML is not available" in found.warnings[0]
     assert NvmlSampler(0).read() == NO_READING
+
+
+def test_no_nvml_and_no_driver_does_not_import_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, None)
+    monkeypatch.setattr(discovery, "nvidia_driver_present", lambda: False)
+    monkeypatch.setattr(discovery, "torch_devices", lambda: pytest.fail("torch asked on a machine without a driver"))
+    assert discovery.discover() == discovery.Discovery((), "")
 
 
 def test_missing_pynvml_and_torch_finds_nothing(monkeypatch: pytest.MonkeyPatch, no_torch: None) -> None:

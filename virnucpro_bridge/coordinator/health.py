@@ -160,7 +160,7 @@ class DeviceHealth:
 
     def take_restarts(self) -> list[int]:
         """Devices whose worker the backend must replace (after its memory is freed)."""
-        pending = sorted(self._restarts_pending)
+        pending = sorted(i for i in self._restarts_pending if not self.books[i].dead)
         self._restarts_pending.clear()
         return pending
 

@@ -54,6 +54,15 @@ def _ranges(indices: list[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
 
 
+NVIDIA_DEVICE_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg")  # Linux driver; WSL2
+
+
+def nvidia_driver_present() -> bool:
+    """Some sign of an NVIDIA driver, without NVML: only then is torch worth
+    importing to look (a CPU machine must not pay torch's import for nothing)."""
+    return any(os.path.exists(path) for path in NVIDIA_DEVICE_FILES)
+
+
 def torch_devices() -> list[CudaDevice]:
     """torch's CUDA devices (may initialise CUDA); [] when torch is missing or fails."""
     if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
@@ -108,6 +117,8 @@ def discover() -> Discovery:
     doubt = problem or (found.unsure if found is not None else None)
     if doubt is None and not (found is not None and found.refused):
         return Discovery(tuple(devices or ()), SOURCE_NVML if devices else "", tuple(notes))
+    if problem is not None and not nvidia_driver_present():
+        return Discovery((), "", tuple(notes))  # no NVML and no driver: a machine without GPUs
     listed = torch_devices()
     if doubt is not None:  # NVML cannot say: torch's list, whatever it holds
         if not listed:
