@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.nvml_node import GIB, gpu, install, mig
-from virnucpro_bridge.hardware import discovery, nvml
+from virnucpro_bridge.hardware import discovery, memory_wait, nvml
 from virnucpro_bridge.hardware.discovery import SOURCE_NVML, SOURCE_TORCH, CudaDevice
-from virnucpro_bridge.hardware.nvml import NO_READING, MemoryWait, NvmlSampler, Reading
+from virnucpro_bridge.hardware.memory_wait import MemoryWait
+from virnucpro_bridge.hardware.nvml import NO_READING, NvmlSampler, Reading
 
 ABC = {"gpus": [gpu("A", "GPU-000-a"), gpu("B", "GPU-111-b"), gpu("C", "GPU-222-c")]}
 
@@ -226,9 +227,9 @@ class FakeTime:
 
 
 def test_memory_wait_limit_is_the_baseline_plus_slack() -> None:
-    assert nvml.memory_wait_for(None) is None
-    assert nvml.memory_wait_for((GIB, 80 * GIB)).limit_bytes == GIB + int(0.02 * 80 * GIB)  # 2 % > 512 MiB
-    assert nvml.memory_wait_for((GIB, 16 * GIB)).limit_bytes == GIB + 512 * 2**20
+    assert memory_wait.memory_wait_for(None) is None
+    assert memory_wait.memory_wait_for((GIB, 80 * GIB)).limit_bytes == GIB + int(0.02 * 80 * GIB)  # 2 % > 512 MiB
+    assert memory_wait.memory_wait_for((GIB, 16 * GIB)).limit_bytes == GIB + 512 * 2**20
 
 
 def test_wait_returns_once_the_memory_is_released(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -243,8 +244,8 @@ def test_wait_returns_once_the_memory_is_released(monkeypatch: pytest.MonkeyPatc
         if fake.sleeps == 3:
             hold.write_text("0")
 
-    wait = nvml.memory_wait_for((GIB, 80 * GIB))
-    assert nvml.wait_for_memory(0, "GPU-a", wait, clock=fake.clock, sleep=sleep) is True
+    wait = memory_wait.memory_wait_for((GIB, 80 * GIB))
+    assert memory_wait.wait_for_memory(0, "GPU-a", wait, clock=fake.clock, sleep=sleep) is True
     assert fake.sleeps == 3
 
 
@@ -253,12 +254,12 @@ def test_wait_is_bounded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     (tmp_path / "GPU-a").write_text("1e12")
     fake = FakeTime()
     wait = MemoryWait(2 * GIB, timeout_s=5.0)
-    assert nvml.wait_for_memory(0, None, wait, clock=fake.clock, sleep=fake.sleep) is False
-    assert fake.t == pytest.approx(5.0, abs=nvml.MEMORY_POLL_S)
+    assert memory_wait.wait_for_memory(0, None, wait, clock=fake.clock, sleep=fake.sleep) is False
+    assert fake.t == pytest.approx(5.0, abs=memory_wait.MEMORY_POLL_S)
 
 
 def test_wait_without_nvml_says_it_cannot_tell(monkeypatch: pytest.MonkeyPatch) -> None:
     install(monkeypatch, None)
     fake = FakeTime()
-    assert nvml.wait_for_memory(0, None, MemoryWait(GIB), clock=fake.clock, sleep=fake.sleep) is None
+    assert memory_wait.wait_for_memory(0, None, MemoryWait(GIB), clock=fake.clock, sleep=fake.sleep) is None
     assert fake.sleeps == 0

@@ -44,6 +44,7 @@ from ...coordinator.messages import (
 )
 from ...errors import OutputError
 from ...hardware import nvml
+from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit
 from .worker import manager_initializer, worker_main
@@ -132,7 +133,7 @@ class LocalPool:
             self._spawn(spec.index)
         return [p.pid for p in self.procs]
 
-    def _spawn(self, i: int, memory_wait: nvml.MemoryWait | None = None) -> None:
+    def _spawn(self, i: int, memory_wait: MemoryWait | None = None) -> None:
         spec = self.devices[i]
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(
@@ -270,7 +271,7 @@ class LocalPool:
         (bounded): a killed CUDA context is released a moment after the kill."""
         self._kill(i)
         self._forget(i)
-        self._spawn(i, nvml.memory_wait_for(self.baselines[i] if i < len(self.baselines) else None))
+        self._spawn(i, memory_wait_for(self.baselines[i] if i < len(self.baselines) else None))
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:
         """Hand work to every idle device: its own queue first; a device that

@@ -32,7 +32,7 @@ from ...coordinator.messages import STOP, Cut, CutAt, Done, Failed, Ready, Setup
 from ...errors import UnitError, environment_error
 from ...hardware.devices import DeviceSpec
 from ...hardware.faults import is_device_fault
-from ...hardware.nvml import MemoryWait
+from ...hardware.memory_wait import MemoryWait
 
 POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
@@ -164,7 +164,7 @@ def wait_until_memory_free(spec: DeviceSpec, wait: MemoryWait | None) -> None:
     after a restart is tried once more)."""
     if wait is None or spec.kind != "cuda" or spec.ordinal is None:
         return
-    from ...hardware.nvml import wait_for_memory
+    from ...hardware.memory_wait import wait_for_memory
 
     wait_for_memory(spec.ordinal, spec.uuid, wait)
 
