@@ -31,6 +31,7 @@ def test_an_always_failing_device_is_restarted_then_retired_and_every_unit_finis
     run_on(coord, 0)
     coord.unit_failed(0, "RuntimeError: injected")
     assert coord.take_restarts() == [0]  # two in a row while device 1 succeeds: a fresh worker
+    assert coord.failed == {}  # ... and those two failures were the device's: both units queued again
     assert coord.snapshot().devices[0].state == S.STARTING
     assert coord.books[0].reason.startswith("restarting: 2 units in a row failed")
     coord.device_ready(0, pid=200)

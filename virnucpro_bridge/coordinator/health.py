@@ -9,12 +9,13 @@ units and fail them all, each failure using one of the unit's retries. Now:
   of device memory; ``hardware/faults.py``) never counts against the unit.
   The worker is restarted: the backend waits until the device's memory is
   released (bounded, NVML) before the new worker sets up.
-- **Failures in a row** on one device while another device is finishing
-  units point at the device: after ``RESTART_AFTER`` its worker is
-  restarted, after ``RETIRE_AFTER`` it is retired (dead, with the reason),
-  and the failures of that streak are refunded to their units (a unit
-  failed for good by it is queued again). When every device fails, it is
-  the task or the inputs, not a device: nothing is retired for that.
+- **Failures in a row** on one device while another device is not failing
+  (its last unit succeeded, or it has none yet) point at the device: after ``RESTART_AFTER`` its worker is
+  restarted, after ``RETIRE_AFTER`` it is retired (dead, with the reason).
+  Either way the failures of that streak are refunded to their units (a
+  unit failed for good by it is queued again, on another device). When
+  every device fails, it is the task or the inputs, not a device: nothing
+  is restarted or retired for that.
 - A device fault ``RETIRE_AFTER`` times in a row retires the device whatever
   the others do: a restart did not help.
 - A unit never goes back to a device it failed on while another live device
@@ -67,9 +68,10 @@ class DeviceHealth:
             self._restart_device(book, f"{n} units in a row failed on it (last: {line})")
 
     def _healthy_elsewhere(self, book: DeviceBook) -> bool:
-        """Another live device finished its last unit: units can succeed, so a
-        streak of failures here is this device's."""
-        return any(b is not book and b.alive and b.units_done > 0 and not b.streak for b in self.books)
+        """Another live device is not failing (its last unit succeeded, or it has
+        not run one yet): a streak of failures here is then this device's. When
+        every device fails, it is the task or the inputs."""
+        return any(b is not book and b.alive and not b.streak for b in self.books)
 
     def _unit_succeeded(self, book: DeviceBook) -> None:
         book.streak.clear()
@@ -90,8 +92,18 @@ class DeviceHealth:
         book.errors.append(f"restarted: {reason}")
         self._event(S.EV_DEATH, "warning", f"{book.spec.label} restarted: {reason}", index)
         self.forget_cuts(index)
-        self._give_back(book)  # a new worker loads its models again: others take its queue meanwhile
+        # Its queue stays: while the new worker sets up, idle devices may steal all
+        # of it (a device that is not ready starts nothing), as from one still starting.
         self._restarts_pending.add(index)
+        self._refund_streak(book)
+
+    def _refund_streak(self, book: DeviceBook) -> None:
+        """The streak was judged the device's: none of it counts against its units."""
+        streak = book.streak
+        book.streak = [(unit, False) for unit, _charged in streak]  # kept: a later retirement counts them
+        for unit, charged in streak:
+            if charged:
+                self._refund(unit, book)
 
     def retire_device(self, index: int, reason: str) -> None:
         """Give up on a device whose failures are its own: dead, its worker
@@ -99,13 +111,11 @@ class DeviceHealth:
         book = self.books[index]
         if book.dead:
             return
-        streak, book.streak = book.streak, []
+        self._refund_streak(book)
+        book.streak = []
         self.device_died(index, reason, verb="retired")
         self._stops_pending.add(index)
         self._restarts_pending.discard(index)
-        for unit, charged in streak:
-            if charged:
-                self._refund(unit, book)
 
     def _refund(self, unit: Unit, book: DeviceBook) -> None:
         """A failure on a retired device was not the unit's: take it back, and
@@ -122,7 +132,7 @@ class DeviceHealth:
         del self.failed_at[uid]
         self.books[where[0]].units_failed -= 1
         self._event(S.EV_RETRY, "warning",
-                    f"{uid}: its failure on {book.spec.label} was the device's (retired); "
+                    f"{uid}: its failure on {book.spec.label} was the device's; "
                     f"retrying on {target.spec.label}", target.spec.index, unit=uid)
 
     def setup_failed(self, index: int, error: str) -> bool:
