@@ -5,17 +5,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .demo
 export TORCH_VERSION ?= 2.13.0
-# CUDA users: make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
+# torch's build is chosen for this machine (README, "torch"); to force one:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
 export TORCH_INDEX ?=
+# The pip that installs into the venv (the install tests swap in a stub that only logs).
+PIP ?= $(BIN)/pip
 
 .PHONY: install test test-fast demo bench snapshot-update clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile scripts/install_torch.sh
+$(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	scripts/install_torch.sh $(BIN)/pip $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,ray]'
+	scripts/install_torch.sh $(PIP) $(BIN)/python
+	$(PIP) install -q -e '.[test,ray]'
 	touch $(STAMP)
 
 test: install

@@ -206,6 +206,16 @@ def util_level(value: float | None) -> str | None:
     return "low"
 
 
+DEVICE_SOURCES = {"nvml": "NVML", "torch": "torch"}
+
+
+def device_source(source: str) -> str:
+    """Who listed the CUDA devices, for the header and device detail ('' for none)."""
+    if not source:
+        return ""
+    return "found by " + " + ".join(DEVICE_SOURCES.get(s, s) for s in source.split("+"))
+
+
 def current_unit(view: snap.DeviceView, width: int) -> str:
     """The unit in progress and how far it is, in ``width`` cells: '…ple_17.fa 45%'."""
     if not view.current_unit:

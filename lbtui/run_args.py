@@ -20,7 +20,8 @@ examples:
   lbtui run --gpus sim:2.5,1,1,0.75 --headless inputs/     (simulated GPUs)
   lbtui run --gpus cpu:2 --task virnucpro --models .demo/models lbtui/demo_data
 
-exit codes: 0 all done; 1 some units failed; 2 usage or input error;
+exit codes: 0 all done; 1 some units failed; 2 usage or input error, or no
+  device could start (e.g. the models fit on no GPU);
   3 aborted: the output disk failed (full, read-only, I/O error) or an internal
     error; run the same command again to resume; 130 interrupted
 """
@@ -69,7 +70,9 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    help="what to do with a stalled worker: flag it on the dashboard, or restart it "
                    "(its unit is redone elsewhere, a fresh worker takes its place) [default: restart]")
     s.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
-                   help="retries of a failing unit before it is marked failed [default: 2]")
+                   help="retries of a failing unit, each on another device, before it is marked "
+                   "failed; a device's fault (a CUDA error, a device retired for failing unit after "
+                   "unit) does not count [default: 2]")
     s.add_argument("--shard-size", type=positive_int, default=10_000, metavar="N",
                    help="most sequences in one unit; files are cut into pieces that shrink toward "
                    "the end of the run (factoring), never above N [default: 10000]")

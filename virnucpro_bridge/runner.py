@@ -36,7 +36,7 @@ from .coordinator.coordinator import Coordinator
 from .coordinator.device_book import InFlight
 from .coordinator.messages import Done, Failed, SetupFailed, Wakeup
 from .errors import InputError, OutputError, UsageError, environment_error
-from .hardware.devices import DeviceSpec, parse_gpus, unknown_weight_warnings
+from .hardware.devices import DeviceSpec, select_gpus, unknown_weight_warnings
 from .hardware.nvml import pin_device_order
 from .inputs import gzip_cache
 from .inputs.ranges import Coverage
@@ -115,7 +115,14 @@ class Run:
         if cfg.stall_action not in STALL_ACTIONS:
             raise UsageError(f"--stall-action {cfg.stall_action}: expected one of {', '.join(STALL_ACTIONS)}")
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
-        self.devices = self._ray_devices() if cfg.backend == "ray" else parse_gpus(cfg.gpus)
+        self.device_notes: list[str] = []  # event-log lines about how the GPUs were found
+        if cfg.backend == "ray":
+            self.devices = self._ray_devices()
+        else:
+            self.devices, found = select_gpus(cfg.gpus)
+            if found is not None and any(d.kind == "cuda" for d in self.devices):
+                self.warnings += found.warnings
+                self.device_notes += found.notes
         self.warnings += unknown_weight_warnings(self.devices)
         self.task_name = resolve_task_name(cfg.task, self.devices)
         self.task: Task = load_task(self.task_name)(cfg.task_options)
@@ -176,6 +183,8 @@ class Run:
         )
         for line in self.warnings:
             self.coord.info(line, "warning")
+        for line in self.device_notes:
+            self.coord.info(line)
         if kept:
             records = sum(c.covered for c in self.coverage.values())
             self.coord.info(f"resuming: {kept} pieces ({records:,} sequences) already done in {self.out}")

@@ -50,6 +50,11 @@ def metrics_content(view: DeviceView, now: float) -> Content:
         ("last activity", f"{fmt.duration(ago)} ago" if ago is not None else fmt.DASH),
         ("weight", f"{view.weight:g}   {view.kind}   pid {fmt.DASH if view.pid is None else view.pid}"),
     ]
+    if view.source or view.memory_total:  # a CUDA device: how it was found, how big it is
+        size = f"{view.memory_total / 2**30:.0f} GiB   " if view.memory_total else ""
+        lines.append(("device", f"{size}{fmt.device_source(view.source) or fmt.DASH}"))
+    if view.reason:  # why it is dead, retired or restarting
+        lines.insert(1, ("why", fmt.fit(view.reason, 70)))
     parts: list = []
     for label, value in lines:
         parts += [(f"{label:>14}  ", muted), value, "\n"]

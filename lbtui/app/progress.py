@@ -19,11 +19,13 @@ def header_left(title: str, snapshot: RunSnapshot | None) -> Content:
     if snapshot is None:
         return Content.assemble((title, "bold $accent"), SEP, ("waiting for the first snapshot…", "$text-muted"))
     devices = len(snapshot.devices)
+    found = fmt.device_source(snapshot.device_source)
     return Content.assemble(
         (title, "bold $accent"), SEP,
         (snapshot.name or fmt.DASH, "bold"), SEP,
         ("task ", "$text-muted"), snapshot.task or fmt.DASH, SEP,
         (f"{devices} device{'s' if devices != 1 else ''}", ""),
+        (f" ({found})" if found else "", "$text-muted"),
     )
 
 

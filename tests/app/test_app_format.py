@@ -103,3 +103,19 @@ def test_headless_lines_use_the_shared_formatting():
     assert "elapsed 12:34, ETA 7:12" in run_line(f.four_gpus())
     steal = f.steal(1, f.T0, 0, 1, "a.fa", 12)
     assert event_line(steal, {0: "SIM0", 1: "SIM1"}) == "22:13:20 steal  SIM0 <- SIM1  a.fa  (12 seqs)"
+
+
+def test_the_header_and_detail_say_how_gpus_were_found_and_why_a_device_is_dead():
+    from lbtui.app.detail_screen import metrics_content
+    from lbtui.app.progress import header_left
+
+    dead = f.device(1, state=s.DEAD, reason="retired: 3 units in a row failed on it (last: CUDA error)",
+                    source="torch", memory_total=80 * 2**30)
+    snap = f.snapshot([f.device(0, source="torch"), dead], device_source="torch")
+    assert header_left("lbtui", snap).plain.endswith("2 devices (found by torch)")
+    assert header_left("lbtui", f.snapshot([f.device(0)])).plain.endswith("1 device")  # sim, cpu: nothing
+    detail = metrics_content(dead, f.T0).plain
+    assert "why  retired: 3 units in a row failed on it (last: CUDA error)" in detail
+    assert "device  80 GiB   found by torch" in detail
+    assert "why" not in metrics_content(f.device(0), f.T0).plain
+    assert fmt.device_source("nvml+torch") == "found by NVML + torch"

@@ -5,12 +5,14 @@ import os
 import pytest
 
 from virnucpro_bridge.errors import UsageError
-from virnucpro_bridge.hardware import devices, nvml
+from virnucpro_bridge.hardware import devices
 from virnucpro_bridge.hardware.devices import (
     capability_weight,
     parse_gpus,
+    select_gpus,
     unknown_weight_warnings,
 )
+from virnucpro_bridge.hardware.discovery import CudaDevice, Discovery
 
 FOUR = [(0, "NVIDIA GeForce RTX 4090"), (1, "NVIDIA A100-SXM4-80GB"), (2, "Tesla T4"), (3, "Mystery GPU 9000")]
 
@@ -81,9 +83,17 @@ def test_parse_auto_without_cuda_is_two_cpu_workers(monkeypatch: pytest.MonkeyPa
     assert [(d.kind, d.name, d.threads) for d in got] == [("cpu", "cpu0", 4), ("cpu", "cpu1", 4)]
 
 
-def test_parse_defaults_to_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nvml, "cuda_devices", lambda: [(0, "NVIDIA L4")])
-    assert [d.name for d in parse_gpus("0")] == ["NVIDIA L4"]
+def test_parse_defaults_to_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = Discovery((CudaDevice(0, "NVIDIA L4", 24 * 2**30, "GPU-l4"),), "torch", ("a note",))
+    monkeypatch.setattr(devices, "discover", lambda: found)
+    got = parse_gpus("0")
+    assert [(d.name, d.memory_total, d.uuid, d.source) for d in got] == [("NVIDIA L4", 24 * 2**30, "GPU-l4", "torch")]
+    assert select_gpus("auto") == (got, found)
+
+
+def test_cpu_and_sim_look_for_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(devices, "discover", lambda: pytest.fail("discovery ran for cpu:N"))
+    assert select_gpus("cpu:1")[1] is None and select_gpus("sim:1")[1] is None
 
 
 def test_parse_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

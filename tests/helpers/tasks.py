@@ -115,8 +115,64 @@ class SetupFailTask(SimTask):
 
     def setup(self, device):
         if str(device.index) in os.environ.get("LBTUI_TEST_DEVICES", "").split(","):
-            raise MemoryError(f"injected: model does not fit on device {device.index}")
+            raise MemoryError("injected: model does not fit on this device")
         super().setup(device)
+
+
+def bad_device(device) -> bool:
+    return str(device.index) in os.environ.get("LBTUI_TEST_DEVICES", "").split(",")
+
+
+class BadDeviceTask(SimTask):
+    """Every unit fails on the devices listed in ``LBTUI_TEST_DEVICES``: with a
+    CUDA error when ``LBTUI_TEST_CUDA_ERROR`` is set, else an ordinary one."""
+
+    name = "bad-device"
+
+    def setup(self, device):
+        super().setup(device)
+        self.bad = bad_device(device)
+
+    def run_unit(self, unit, output, progress):
+        if self.bad:
+            record_attempt(unit)
+            if os.environ.get("LBTUI_TEST_CUDA_ERROR"):
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            raise RuntimeError(f"injected: {unit.uid} cannot run here")
+        return super().run_unit(unit, output, progress)
+
+
+class RestartTask(SimTask):
+    """For a restart on a (fake-NVML) GPU: the first attempt at the targeted unit
+    holds half the device's memory (``<holds>/<uuid>`` of the fake NVML, until
+    ``LBTUI_TEST_HOLD_S`` from now) and hangs: a stall. The device's second setup
+    (the restarted worker's) fails once. Each setup writes the time it began to
+    ``<state>/setup-<device>.<n>``."""
+
+    name = "restart"
+
+    def setup(self, device):
+        import json
+        import time
+
+        state = Path(os.environ[STATE_ENV])
+        state.mkdir(parents=True, exist_ok=True)
+        n = 1 + len(list(state.glob(f"setup-{device.index}.*")))
+        (state / f"setup-{device.index}.{n}").write_text(repr(time.time()))
+        if n == 2:
+            raise RuntimeError("injected: setup failed after the restart")
+        super().setup(device)
+        node = json.loads(Path(os.environ["LBTUI_FAKE_NVML"]).read_text())
+        self.hold = Path(node["holds"]) / device.uuid if device.uuid else None
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit) and record_attempt(unit) == 1:
+            import time
+
+            until = time.time() + float(os.environ.get("LBTUI_TEST_HOLD_S", "1.5"))
+            self.hold.write_text(repr(until))
+            time.sleep(60)  # killed by the stall restart long before
+        return super().run_unit(unit, output, progress)
 
 
 class MergeFailTask(SimTask):
@@ -128,3 +184,26 @@ class MergeFailTask(SimTask):
         if rel == os.environ.get(UNIT_ENV):
             raise OSError(f"injected merge failure for {rel}")
         return []
+
+
+class CudaFaultTask(SimTask):
+    """For scripts/gpu_check.sh on a real GPU: each worker holds 1 GiB of device
+    memory, and the first attempt at the targeted unit triggers a real
+    device-side assert (an out-of-bounds index), which leaves the CUDA context
+    unusable: the worker must be restarted, after its memory is released."""
+
+    name = "cuda-fault"
+
+    def setup(self, device):
+        super().setup(device)
+        import torch
+
+        self.torch, self.where = torch, device.torch_device
+        self.ballast = torch.empty(2**28, device=self.where)  # 1 GiB: what a restart must wait for
+
+    def run_unit(self, unit, output, progress):
+        if targeted(unit) and record_attempt(unit) == 1:
+            t = self.torch.zeros(4, device=self.where)
+            t[self.torch.tensor([10], device=self.where)] = 1.0  # out of bounds: a device-side assert
+            self.torch.cuda.synchronize()
+        return super().run_unit(unit, output, progress)

@@ -139,10 +139,12 @@ def test_setup_failure_on_every_device(tmp_path, run_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 3, seqs=8)
     res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:SetupFailTask",
                     env={"LBTUI_TEST_DEVICES": "0,1"})
-    assert res.code == 1, res.stderr
+    # Nothing can run: the run stops at once with the one error line (exit 2),
+    # not unit after unit (tests/integration/test_device_health.py has more).
+    assert res.code == 2, res.stderr
     summary = res.summary()
-    assert summary["files_failed"] == 3 and summary["files_done"] == 0
-    assert {f["error"] for f in summary["failures"]} == {"no live device left to run it"}
+    assert summary["files_failed"] == 0 and summary["files_done"] == 0 and summary["files_not_run"] == 3
+    assert "lbtui: error: setup failed on every device: MemoryError: injected" in res.stderr
     assert "Traceback" not in res.stderr
 
 

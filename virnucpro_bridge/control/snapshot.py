@@ -97,6 +97,9 @@ class DeviceView:
     draining: bool = False
     split_in: int = 0  # tails of running units it took (counted apart from steals)
     split_out: int = 0  # its running units whose rest another device took
+    reason: str | None = None  # why it is dead, retired or restarting ("retired: 3 units in a row failed ...")
+    source: str = ""  # who listed this CUDA device: "nvml" or "torch" ("" for cpu and sim)
+    memory_total: int | None = None  # bytes, when known (CUDA)
 
     @property
     def label(self) -> str:
@@ -140,6 +143,7 @@ class RunSnapshot:
     error: str | None = None  # why the run was aborted (disk full, internal error), if it was
     notices: tuple[str, ...] = field(default_factory=tuple)  # e.g. "demo models: predictions are meaningless"
     splits_total: int = 0  # running units cut in flight (not counted in steals_total)
+    device_source: str = ""  # who listed the CUDA devices: "nvml", "torch" ("" without CUDA devices)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@
     commands.py      pause / resume / drain / stealing / stop (the UI's half)
     monitoring.py    worker reports, stalls, histories, "live readings lost"
     recovery.py      retries, worker deaths, stalled-worker restarts
+    health.py        device health apart from unit health: restart or retire a failing device
     splitting.py     in-flight cuts of a running unit for an idle device
     views.py         coordinator state -> snapshot views, summary.json
     housekeeping.py  each dispatcher pass's rules (stops, drains, stalls, readings), for every backend

@@ -48,6 +48,7 @@ from ..policy.stealing import (
 from ..policy.throughput import Throughput
 from .commands import RunControls
 from .device_book import DeviceBook, InFlight
+from .health import DeviceHealth
 from .monitoring import DeviceMonitoring
 from .recovery import Recovery
 from .splitting import PendingCut, Splitting
@@ -60,7 +61,7 @@ EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own h
 ERRORS_KEPT = 100
 
 
-class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
+class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitting):
     """Implements :class:`~virnucpro_bridge.control.SnapshotSource` and
     :class:`~virnucpro_bridge.control.RunCommands` over one run."""
 
@@ -111,6 +112,12 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         self.failed: dict[str, str] = {}  # uid -> error
         self.merge_failed: dict[str, str] = {}  # input rel -> error of its per-file merge
         self.deaths: dict[str, int] = {}  # uid -> workers that died while running it
+        self.failed_on: dict[str, set[int]] = {}  # uid -> devices it failed or died on (never again)
+        self.charged: dict[str, int] = {}  # uid -> failures counted against its --retries
+        self.failed_at: dict[str, tuple[int, bool]] = {}  # failed uid -> (device, for good: no refund)
+        self._restarts_pending: set[int] = set()  # devices whose worker the backend must replace
+        self._stops_pending: set[int] = set()  # retired devices whose worker the backend must stop
+        self.abort_code = 3
         self.units_done = 0
         self.sequences_done = 0
         self.cost_done = 0.0
@@ -185,6 +192,10 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
     def device_ready(self, index: int, pid: int | None = None) -> None:
         book = self.books[index]
         book.ready = True
+        book.ever_ready = True
+        book.setup_retries = 0
+        if not book.dead:
+            book.reason = None  # a restarted worker is up again
         if pid is not None:
             book.pid = pid
         book.last_progress = self.clock()
@@ -215,9 +226,10 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         scale = self.base_rate()
         views = [self._victim_view(b, scale, now) for b in self.books
                  if b is not thief and b.alive and b.queue]
-        for victim_index in steal_candidates(thief.spec.index, self.rate(thief, scale), views):
+        me = thief.spec.index
+        for victim_index in steal_candidates(me, self.rate(thief, scale), views):
             victim = self.books[victim_index]
-            unit = victim.pop_tail()
+            unit = victim.pop_tail(lambda u: me not in self.failed_on.get(u.uid, ()))  # never back where it failed
             if unit is None:
                 continue
             victim.stolen_out += 1
@@ -247,6 +259,7 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         book.cost_done += flight.unit.cost
         self.cost_done += flight.unit.cost
         self._count_done(book, flight, sequences, seconds)
+        self._unit_succeeded(book)
         return flight
 
     def unit_interrupted(self, index: int) -> InFlight | None:
@@ -260,8 +273,11 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
             book.push(flight.unit, front=True)
         return flight
 
-    def unit_failed(self, index: int, error: str, permanent: bool = False) -> tuple[InFlight, bool]:
-        """Retry the unit elsewhere, or mark it failed. Returns (flight, retried)."""
+    def unit_failed(self, index: int, error: str, permanent: bool = False,
+                    device_fault: bool = False) -> tuple[InFlight, bool]:
+        """Retry the unit elsewhere, or mark it failed. Returns (flight, retried).
+        ``device_fault``: the device's fault (a CUDA error), not the unit's: it does
+        not count against the unit, and the device's worker is restarted (health.py)."""
         book = self.books[index]
         flight = book.in_flight
         if flight is None:
@@ -271,7 +287,11 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         book.stalled = False
         book.busy_s += max(0.0, self.clock() - flight.started)
         book.errors.append(f"{flight.unit.uid}: {error}")
-        return flight, self._retry_or_fail(book, flight, error, permanent)
+        charged = not device_fault
+        retried = self._retry_or_fail(book, flight, error, permanent, charged=charged)
+        if not permanent:  # UnitError is the unit's by definition: it says nothing of the device
+            self._judge_failure(book, flight.unit, error, device_fault=device_fault, charged=charged)
+        return flight, retried
 
     # -- completion, stalls, history ------------------------------------------------
     def _count_done(self, book: DeviceBook, flight: InFlight, sequences: int, duration: float) -> None:
@@ -326,19 +346,22 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         """False when units are queued but no live device can ever take them."""
         return self.in_flight > 0 or any(b.alive and not b.draining for b in self.books)
 
-    def abort(self, message: str) -> None:
+    def abort(self, message: str, code: int = 3) -> None:
         """The run cannot go on (its output disk failed, or an internal error):
-        hand out nothing more; ``settle()`` then exits 3."""
+        hand out nothing more; ``settle()`` then exits ``code`` (3; 2 when no
+        device could start)."""
         with self.lock:
             if self.error is None:
                 self.error = message
+                self.abort_code = code
                 self.errors.append(message)
                 self._event(S.EV_ERROR, "error", f"run aborted: {message}")
             self.stopping = True
 
     def settle(self) -> int:
         """After the backend stopped: account for what was not done; the exit code.
-        3 aborted (abort()), 130 interrupted by a stop, 1 failures, else 0."""
+        3 aborted (abort(); 2 when no device could start), 130 interrupted by a
+        stop, 1 failures, else 0."""
         with self.lock:
             self.cuts.clear()
             for book in self.books:
@@ -351,7 +374,7 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
             if self.stopping and (unrun or self.units_done + len(self.failed) < len(self.units)):
                 self.interrupted = True
             if self.error is not None:
-                return 3
+                return self.abort_code
             if self.interrupted:
                 return 130
             return 1 if self.failed or self.merge_failed else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 from ..control.snapshot import UnitRecord
 from ..hardware.devices import DeviceSpec
@@ -45,6 +46,13 @@ class DeviceBook:
         self.drained = False
         self.stalled = False
         self.restarts = 0  # stalled workers replaced (--stall-action restart)
+        self.fault_restarts = 0  # workers replaced after a CUDA error or failures in a row
+        # Units that failed here since its last success, each with whether that
+        # failure was counted against the unit (refunded if the device is retired).
+        self.streak: list[tuple[Unit, bool]] = []
+        self.setup_retries = 0  # setups to retry before giving up (one after each restart)
+        self.ever_ready = False  # some worker of it finished setup in this run
+        self.reason: str | None = None  # why it is dead, retired or restarting (dashboard, summary)
         self.readings_warned = False  # "live readings lost" said once per outage
         self.pid: int | None = None
         self.units_done = 0
@@ -72,8 +80,16 @@ class DeviceBook:
     def pop_head(self) -> Unit | None:
         return self._took(self.queue.popleft()) if self.queue else None
 
-    def pop_tail(self) -> Unit | None:
-        return self._took(self.queue.pop()) if self.queue else None
+    def pop_tail(self, accept: Callable[[Unit], bool] | None = None) -> Unit | None:
+        """The last queued unit (a steal), or the last one ``accept`` allows."""
+        if accept is None:
+            return self._took(self.queue.pop()) if self.queue else None
+        for pos in range(len(self.queue) - 1, -1, -1):
+            unit = self.queue[pos]
+            if accept(unit):
+                del self.queue[pos]
+                return self._took(unit)
+        return None
 
     def take_all(self) -> list[Unit]:
         units = list(self.queue)

@@ -38,13 +38,28 @@ class Housekeeping:
                                   and now - self.stop_requested_at > self.grace)
 
     def pass_(self, now: float, reports: dict | None, *, stop_device: Callable[[int], None],
-              restart: Callable[[int], None]) -> tuple[bool, bool]:
-        """Drains, stalls, readings, history. Returns (steal_due, sample): whether
-        idle devices may look for work to steal, and whether a refresh is due."""
+              restart: Callable[[int], None],
+              respawn: Callable[[int], None] | None = None) -> tuple[bool, bool]:
+        """Drains, device restarts and retirements, stalls, readings, history.
+        Returns (steal_due, sample): whether idle devices may look for work to
+        steal, and whether a refresh is due. ``restart``: replace a stalled
+        worker (the coordinator's ``restart_stalled`` decides); ``respawn``:
+        replace a worker the coordinator already decided to (a CUDA error, a
+        failed setup after a restart), after its device's memory is freed. A
+        backend without ``respawn`` retires such a device instead."""
         coord = self.coord
         for i in coord.take_pending_drains():
             stop_device(i)
             coord.mark_drained(i)
+        for i in coord.take_stops():  # retired: its failures were its own
+            stop_device(i)
+        for i in coord.take_restarts():
+            if respawn is not None:
+                respawn(i)
+            else:
+                coord.device_died(i, "its worker needs a restart, which this backend cannot do",
+                                  verb="retired")
+                stop_device(i)
         steal_due = now - self.last_steal >= self.steal_interval
         if steal_due:
             self.last_steal = now

@@ -72,6 +72,7 @@ class Failed:
     traceback: str
     permanent: bool  # UnitError: retrying elsewhere will not help
     environment: str | None = None  # the output disk's fault: the whole run must stop
+    device_fault: bool = False  # a CUDA error: the device's fault, not the unit's (hardware/faults.py)
 
 
 @dataclass(frozen=True)

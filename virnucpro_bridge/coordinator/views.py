@@ -73,6 +73,9 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         draining=book.draining,
         split_in=book.split_in,
         split_out=book.split_out,
+        reason=book.reason,
+        source=book.spec.source,
+        memory_total=book.spec.memory_total,
     )
 
 
@@ -119,7 +122,13 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         notices=coord.notices,
         error=coord.error,
         splits_total=coord.splits_total,
+        device_source=device_source(coord),
     )
+
+
+def device_source(coord: Coordinator) -> str:
+    """Who listed the run's CUDA devices ("nvml", "torch"; both when they differ)."""
+    return "+".join(sorted({b.spec.source for b in coord.books if b.spec.source}))
 
 
 def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDetail:
@@ -171,7 +180,10 @@ def build_summary(coord: Coordinator) -> dict:
                 "split_in": b.split_in,
                 "split_out": b.split_out,
                 "restarts": b.restarts,
+                "fault_restarts": b.fault_restarts,
                 "final_state": device_state(coord, b),
+                "reason": b.reason if b.dead else None,  # why it died or was retired
+                "source": b.spec.source,
             }
             for b in coord.books
         ],

@@ -1,7 +1,12 @@
 """The devices a run can use.
 
-    devices.py  --gpus parsing (CUDA indices, cpu:N, sim:S1,...) and the capability weight table
-    nvml.py     NVML readings for CUDA devices (None when unavailable)
+    devices.py      --gpus parsing (CUDA indices, cpu:N, sim:S1,...) and the capability weight table
+    discovery.py    this process's CUDA devices: from NVML, else torch's list (and which it was)
+    nvml.py         CUDA_VISIBLE_DEVICES over what NVML opens (Slurm, cgroups, MIG); readings
+                    (None when unavailable)
+    memory_wait.py  a restarted worker waits for its GPU's memory to be released (NVML, bounded)
+    faults.py       which exceptions are a device's fault (CUDA errors), not a unit's
 
-May import: ``errors``, ``control.snapshot`` (device labels) and the standard library.
+May import: ``errors``, ``control.snapshot`` (device labels) and the standard library
+(``discovery`` imports torch only as a fallback, and only when a driver is present).
 """

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from ..control.snapshot import device_label
 from ..errors import UsageError
-from . import nvml
+from .discovery import CudaDevice, Discovery, discover
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class DeviceSpec:
     speed: float = 1.0  # relative speed of a simulated device
     threads: int | None = None  # torch intra-op threads for a CPU worker
     known: bool = True  # False when the weight is the 1.0 default for an unknown model
+    memory_total: int | None = None  # bytes (CUDA), as discovery found it
+    uuid: str | None = None  # "GPU-..." / "MIG-..." (CUDA): the device a worker's NVML sampler opens
+    source: str = ""  # who listed it: "nvml" or "torch" (CUDA); "" for cpu and sim
 
     @property
     def torch_device(self) -> str:
@@ -145,16 +148,18 @@ def _ranges(indices: Sequence[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
 
 
-def parse_gpus(spec: str, cuda_devices: Sequence[tuple[int, str]] | None = None) -> list[DeviceSpec]:
-    """Turn ``--gpus SPEC`` into the device list; UsageError for anything wrong."""
+def select_gpus(spec: str, found: Discovery | Sequence[tuple[int, str]] | None = None
+                ) -> tuple[list[DeviceSpec], Discovery | None]:
+    """``--gpus SPEC`` as a device list, and the CUDA discovery it used (None for
+    cpu:N and sim:..., which look for no GPU). UsageError for anything wrong."""
     text = spec.strip()
     key = text.lower()
     if not text:
         raise UsageError(f"--gpus: empty value; {SPEC_HELP}")
     if key.startswith("cpu:"):
-        return _cpu_devices(spec, text[4:])
+        return _cpu_devices(spec, text[4:]), None
     if key.startswith("sim:"):
-        return _sim_devices(spec, text[4:])
+        return _sim_devices(spec, text[4:]), None
     if key not in ("auto", "all") and not all(_INDEX.fullmatch(p) for p in text.split(",")):
         raise UsageError(f"--gpus {spec}: not a device list; {SPEC_HELP}")
     if key not in ("auto", "all"):
@@ -162,24 +167,34 @@ def parse_gpus(spec: str, cuda_devices: Sequence[tuple[int, str]] | None = None)
         twice = sorted({i for i in listed if listed.count(i) > 1})
         if twice:  # a mistake in the list itself, whatever this machine has
             raise UsageError(f"--gpus {spec}: device {twice[0]} is listed twice")
-    found = list(nvml.cuda_devices() if cuda_devices is None else cuda_devices)
-    if key == "auto" and not found:
-        return _cpu_devices(spec, str(AUTO_CPU_WORKERS))
-    if not found:
+    if found is None:
+        found = discover()
+    elif not isinstance(found, Discovery):  # (index, name) pairs: tests, callers that know
+        found = Discovery(tuple(CudaDevice(i, n) for i, n in found), "")
+    if key == "auto" and not found.devices:
+        return _cpu_devices(spec, str(AUTO_CPU_WORKERS)), found
+    if not found.devices:
         raise UsageError(f"--gpus {spec}: this machine has no CUDA devices; use cpu:N or sim:S1,S2,...")
-    names = dict(found)
+    by_index = {d.index: d for d in found.devices}
     if key in ("auto", "all"):
-        wanted = [i for i, _ in found]
+        wanted = [d.index for d in found.devices]
     else:
         wanted = [int(p) for p in text.split(",")]
         for i in wanted:
-            if i < 0 or i not in names:
-                raise UsageError(f"--gpus {spec}: no CUDA device {i} (found {_ranges(list(names))})")
+            if i < 0 or i not in by_index:
+                raise UsageError(f"--gpus {spec}: no CUDA device {i} (found {_ranges(list(by_index))})")
     devices = []
     for pos, i in enumerate(wanted):
-        weight, known = capability_weight(names[i])
-        devices.append(DeviceSpec(pos, "cuda", names[i], weight, ordinal=i, known=known))
-    return devices
+        d = by_index[i]
+        weight, known = capability_weight(d.name)
+        devices.append(DeviceSpec(pos, "cuda", d.name, weight, ordinal=i, known=known,
+                                  memory_total=d.memory_total, uuid=d.uuid, source=found.source))
+    return devices, found
+
+
+def parse_gpus(spec: str, cuda_devices: Discovery | Sequence[tuple[int, str]] | None = None) -> list[DeviceSpec]:
+    """Turn ``--gpus SPEC`` into the device list; UsageError for anything wrong."""
+    return select_gpus(spec, cuda_devices)[0]
 
 
 def _cpu_devices(spec: str, count: str) -> list[DeviceSpec]:

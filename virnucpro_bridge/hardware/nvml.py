@@ -1,21 +1,26 @@
-"""NVML readings for CUDA devices, through nvidia-ml-py's ``pynvml``.
+"""NVML for CUDA devices, through nvidia-ml-py's ``pynvml``: which devices
+this process's CUDA sees, their readings, and waiting for freed memory.
 
 Everything here degrades to ``None`` / ``[]``: no pynvml, no driver library,
 no GPU, or a call that fails (a GPU fell off the bus) never raises. NVML is
 used instead of torch so that listing devices never creates a CUDA context
-in the main process.
+in the main process (``discovery.py`` asks torch only when NVML cannot say).
 
-CUDA and NVML number devices differently: NVML by PCI bus id, CUDA (by
-default) fastest first, and then only those in ``CUDA_VISIBLE_DEVICES``.
-Call :func:`pin_device_order` before any CUDA use so both agree.
+CUDA and NVML number devices differently. NVML counts every GPU of the node
+by PCI bus id, including those it may not open: under Slurm or another
+cgroup-confined scheduler the job's GPUs open and the others are refused.
+CUDA enumerates only the GPUs it can open (by PCI bus id once
+:func:`pin_device_order` ran), and ``CUDA_VISIBLE_DEVICES`` then picks among
+those: by position (Slurm renumbers the job's GPUs from 0), by ``GPU-`` UUID
+prefix, or by ``MIG-`` UUID for a MIG instance. :func:`resolve` follows the
+same rules over what NVML opens, and says when it cannot (a GPU in MIG mode
+named by index, or no ``CUDA_VISIBLE_DEVICES`` while MIG is on).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -25,7 +30,7 @@ def pin_device_order() -> None:
     os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
 
 
-def _init() -> ModuleType | None:
+def init() -> ModuleType | None:
     """pynvml, initialised; None when it or the driver library is missing."""
     try:
         import pynvml
@@ -38,81 +43,167 @@ def _init() -> ModuleType | None:
     return pynvml
 
 
-def _shutdown(nv: ModuleType) -> None:
+def shutdown(nv: ModuleType) -> None:
     try:
         nv.nvmlShutdown()
     except Exception:
         pass
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
     # Older pynvml returns bytes, newer returns str.
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _visible(nv: ModuleType) -> list[int] | None:
-    """NVML indices of the CUDA devices this process sees, in CUDA order.
+@dataclass(frozen=True)
+class Target:
+    """One CUDA device as NVML reaches it: a whole GPU, or MIG instance ``mig``
+    (its position under the GPU) of GPU ``gpu`` (an NVML index)."""
 
-    None when ``CUDA_VISIBLE_DEVICES`` names devices NVML cannot resolve (MIG).
-    """
-    count = nv.nvmlDeviceGetCount()
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is None:
-        return list(range(count))
-    uuids: list[str] | None = None
-    out: list[int] = []
-    for entry in (e.strip() for e in env.split(",")):
-        if not entry:
-            break
-        try:
-            index = int(entry)
-        except ValueError:
-            if not entry.startswith("GPU-"):
-                return None  # MIG-... or something else only CUDA can resolve
-            if uuids is None:
-                uuids = [_text(nv.nvmlDeviceGetUUID(nv.nvmlDeviceGetHandleByIndex(i))) for i in range(count)]
-            # CUDA accepts any unique UUID prefix.
-            hits = [i for i, u in enumerate(uuids) if u.startswith(entry)]
-            if len(hits) != 1:
-                break
-            index = hits[0]
-        # CUDA stops at the first entry that names no device.
-        if not 0 <= index < count or index in out:
-            break
-        out.append(index)
-    return out
+    gpu: int
+    uuid: str
+    mig: int | None = None
 
 
-def _torch_devices() -> list[tuple[int, str]]:
-    """Fallback through torch (may initialise CUDA); [] when torch is missing."""
-    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
-        return []
+@dataclass
+class Resolution:
+    targets: list[Target]  # CUDA's devices in CUDA order, as far as NVML can tell
+    refused: list[int] = field(default_factory=list)  # NVML indices it may not open (cgroups)
+    count: int = 0  # GPUs NVML counts on the node
+    unsure: str | None = None  # why NVML cannot say what CUDA sees (then torch decides)
+
+
+@dataclass
+class _Gpu:
+    index: int
+    handle: Any
+    uuid: str
+    migs: list[tuple[int, Any, str, tuple[int, int] | None]] | None  # (position, handle, uuid, (gi, ci))
+
+
+def _migs(nv: ModuleType, handle: Any) -> list[tuple[int, Any, str, tuple[int, int] | None]] | None:
+    """The MIG instances of a GPU in MIG mode; None when it is not in MIG mode."""
     try:
-        import torch
-
-        n = torch.cuda.device_count()
-        return [(i, torch.cuda.get_device_name(i)) for i in range(n)]
+        current, _pending = nv.nvmlDeviceGetMigMode(handle)
+    except Exception:  # not supported (consumer cards, old drivers): no MIG
+        return None
+    if current != getattr(nv, "NVML_DEVICE_MIG_ENABLE", 1):
+        return None
+    found = []
+    try:
+        slots = nv.nvmlDeviceGetMaxMigDeviceCount(handle)
     except Exception:
-        return []
+        slots = 0
+    for j in range(slots):
+        try:
+            mig = nv.nvmlDeviceGetMigDeviceHandleByIndex(handle, j)
+            uuid = text(nv.nvmlDeviceGetUUID(mig))
+        except Exception:  # an empty slot
+            continue
+        try:
+            ids: tuple[int, int] | None = (nv.nvmlDeviceGetGpuInstanceId(mig), nv.nvmlDeviceGetComputeInstanceId(mig))
+        except Exception:
+            ids = None
+        found.append((j, mig, uuid, ids))
+    return found
+
+
+def _gpus(nv: ModuleType) -> tuple[list[_Gpu], list[int], int]:
+    count = nv.nvmlDeviceGetCount()
+    gpus, refused = [], []
+    for i in range(count):
+        try:
+            handle = nv.nvmlDeviceGetHandleByIndex(i)
+            uuid = text(nv.nvmlDeviceGetUUID(handle))
+        except Exception:  # NVML_ERROR_NO_PERMISSION: another job's GPU, outside our cgroup
+            refused.append(i)
+            continue
+        gpus.append(_Gpu(i, handle, uuid, _migs(nv, handle)))
+    return gpus, refused, count
+
+
+def _entry(entry: str, gpus: list[_Gpu]) -> tuple[Target | None, str | None]:
+    """One ``CUDA_VISIBLE_DEVICES`` entry: (its target, None), (None, None) when it
+    names nothing (CUDA stops there), or (None, why) when NVML cannot tell."""
+    if entry.lstrip("-").isdigit():
+        k = int(entry)
+        if not 0 <= k < len(gpus):
+            return None, None
+        gpu = gpus[k]
+        if gpu.migs is not None:
+            return None, f"CUDA_VISIBLE_DEVICES entry {entry} is a GPU in MIG mode"
+        return Target(gpu.index, gpu.uuid), None
+    if entry.startswith("MIG-GPU-"):  # the R450 form: MIG-GPU-<uuid>/<gpu instance>/<compute instance>
+        parts = entry[4:].split("/")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            return None, None
+        ids = (int(parts[1]), int(parts[2]))
+        hits = [(g, j, u) for g in gpus if g.uuid.startswith(parts[0])
+                for j, _h, u, gi_ci in g.migs or [] if gi_ci == ids]
+    elif entry.startswith("MIG-"):
+        hits = [(g, j, u) for g in gpus for j, _h, u, _ids in g.migs or [] if u.startswith(entry)]
+    elif entry.startswith("GPU-"):
+        whole = [g for g in gpus if g.uuid.startswith(entry)]  # CUDA accepts any unique prefix
+        if len(whole) != 1:
+            return None, None
+        if whole[0].migs is not None:
+            return None, f"CUDA_VISIBLE_DEVICES entry {entry} is a GPU in MIG mode"
+        return Target(whole[0].index, whole[0].uuid), None
+    else:
+        return None, None
+    if len(hits) != 1:
+        return None, None
+    gpu, j, uuid = hits[0]
+    return Target(gpu.index, uuid, mig=j), None
+
+
+def resolve(nv: ModuleType, env: str | None) -> Resolution:
+    """CUDA's devices under ``CUDA_VISIBLE_DEVICES`` = ``env`` (None: unset),
+    over the GPUs NVML can open. Raises what NVML raises; callers catch it."""
+    gpus, refused, count = _gpus(nv)
+    if env is None:
+        if any(g.migs is not None for g in gpus):
+            return Resolution([], refused, count, "a GPU is in MIG mode and CUDA_VISIBLE_DEVICES is not set")
+        return Resolution([Target(g.index, g.uuid) for g in gpus], refused, count)
+    targets: list[Target] = []
+    for entry in (e.strip() for e in env.split(",")):
+        target, unsure = _entry(entry, gpus)
+        if unsure is not None:
+            return Resolution(targets, refused, count, unsure)
+        if target is None or target in targets:
+            break  # CUDA stops at the first entry that names no device
+        targets.append(target)
+    return Resolution(targets, refused, count)
+
+
+def open_target(nv: ModuleType, target: Target) -> Any:
+    handle = nv.nvmlDeviceGetHandleByIndex(target.gpu)
+    if target.mig is not None:
+        handle = nv.nvmlDeviceGetMigDeviceHandleByIndex(handle, target.mig)
+    return handle
+
+
+def _by_uuid(nv: ModuleType, uuid: str) -> Any:
+    """A GPU or MIG instance by UUID (drivers before R470 open MIG UUIDs only by search)."""
+    try:
+        return nv.nvmlDeviceGetHandleByUUID(uuid)
+    except Exception:
+        pass
+    gpus, _refused, _count = _gpus(nv)
+    for gpu in gpus:
+        if gpu.uuid == uuid:
+            return gpu.handle
+        for _j, handle, mig_uuid, _ids in gpu.migs or []:
+            if mig_uuid == uuid:
+                return handle
+    return None
 
 
 def cuda_devices() -> list[tuple[int, str]]:
     """CUDA devices visible to this process as ``(cuda index, model name)``."""
-    nv = _init()
-    if nv is None:
-        return []
-    try:
-        visible = _visible(nv)
-        if visible is not None:
-            return [
-                (cuda, _text(nv.nvmlDeviceGetName(nv.nvmlDeviceGetHandleByIndex(i))))
-                for cuda, i in enumerate(visible)
-            ]
-    except Exception:
-        return []
-    finally:
-        _shutdown(nv)
-    return _torch_devices()
+    from .discovery import discover  # discovery builds on this module
+
+    return [(d.index, d.name) for d in discover().devices]
 
 
 @dataclass(frozen=True)
@@ -127,21 +218,29 @@ NO_READING = Reading(None, None, None, None)
 
 
 class NvmlSampler:
-    """Reads one CUDA device's counters; cheap to call once per poll."""
+    """Reads one CUDA device's counters; cheap to call once per poll. The device
+    is ``uuid`` when known (what discovery found), else CUDA device ``cuda_index``."""
 
-    def __init__(self, cuda_index: int) -> None:
-        self._nv = _init()
+    def __init__(self, cuda_index: int, uuid: str | None = None) -> None:
+        self._nv = init()
         self._handle: Any = None
         if self._nv is None:
             return
         try:
-            visible = _visible(self._nv)
-            if visible is not None and 0 <= cuda_index < len(visible):
-                self._handle = self._nv.nvmlDeviceGetHandleByIndex(visible[cuda_index])
+            if uuid:
+                self._handle = _by_uuid(self._nv, uuid)
+            else:
+                found = resolve(self._nv, os.environ.get("CUDA_VISIBLE_DEVICES"))
+                if found.unsure is None and 0 <= cuda_index < len(found.targets):
+                    self._handle = open_target(self._nv, found.targets[cuda_index])
         except Exception:
             self._handle = None
         if self._handle is None:
             self.close()
+
+    @property
+    def available(self) -> bool:
+        return self._handle is not None
 
     def _call(self, fn: str, *args: Any) -> Any:
         try:
@@ -149,21 +248,28 @@ class NvmlSampler:
         except Exception:
             return None
 
+    def memory_bytes(self) -> tuple[int, int] | None:
+        """(used, total) bytes now; None when unknown."""
+        if self._handle is None:
+            return None
+        mem = self._call("nvmlDeviceGetMemoryInfo")
+        if mem is None or not getattr(mem, "total", 0):
+            return None
+        return int(mem.used), int(mem.total)
+
     def read(self) -> Reading:
-        """The device's readings now; a field is None when its query fails."""
+        """The device's readings now; a field is None when its query fails
+        (a MIG instance has no utilization, temperature or power of its own)."""
         if self._handle is None or self._nv is None:
             return NO_READING
         nv = self._nv
         util = self._call("nvmlDeviceGetUtilizationRates")
-        mem = self._call("nvmlDeviceGetMemoryInfo")
+        mem = self.memory_bytes()
         temp = self._call("nvmlDeviceGetTemperature", getattr(nv, "NVML_TEMPERATURE_GPU", 0))
         power_mw = self._call("nvmlDeviceGetPowerUsage")
-        memory = None
-        if mem is not None and getattr(mem, "total", 0):
-            memory = 100.0 * mem.used / mem.total
         return Reading(
             utilization=None if util is None else float(util.gpu),
-            memory=memory,
+            memory=None if mem is None else 100.0 * mem[0] / mem[1],
             temperature=None if temp is None else float(temp),
             power=None if power_mw is None else power_mw / 1000.0,
         )
@@ -171,6 +277,6 @@ class NvmlSampler:
     def close(self) -> None:
         """Release NVML (it is reference counted, so one close per sampler)."""
         if self._nv is not None:
-            _shutdown(self._nv)
+            shutdown(self._nv)
             self._nv = None
         self._handle = None

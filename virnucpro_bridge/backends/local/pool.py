@@ -7,7 +7,9 @@ wake-up pipe that the UI's commands and signal handlers write to::
     wait(pipes + sentinels + wakeup) ─▶ Ready/Done/Failed ─▶ Coordinator
                                      ─▶ sentinel: device_died() ─▶ requeue
     idle, nothing to steal: find_cut() ─▶ Cut to the victim ─▶ CutAt ─▶ tail to the thief
-    every tick: drains, steal look-ups, stalls (flag or restart), readings
+    every tick: drains, steal look-ups, stalls (flag or restart), readings,
+                device restarts and retirements the coordinator decided (health.py)
+    a restarted worker waits for its device's memory (NVML) before setup
     outside the lock: the sink (manifest, merges, events, metrics)
 
 Anything the loop raises (a bug, or an ``OutputError`` when results cannot
@@ -41,6 +43,8 @@ from ...coordinator.messages import (
     WorkItem,
 )
 from ...errors import OutputError
+from ...hardware import nvml
+from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit
 from .worker import manager_initializer, worker_main
@@ -68,6 +72,17 @@ def start_manager() -> tuple[SyncManager, object]:
     manager = SyncManager(ctx=mp.get_context("spawn"))
     manager.start(manager_initializer, (os.getpid(),))
     return manager, manager.dict()
+
+
+def device_memory(spec: DeviceSpec) -> tuple[int, int] | None:
+    """A CUDA device's (used, total) bytes now, through NVML; None otherwise."""
+    if spec.kind != "cuda" or spec.ordinal is None:
+        return None
+    sampler = nvml.NvmlSampler(spec.ordinal, spec.uuid)
+    try:
+        return sampler.memory_bytes()
+    finally:
+        sampler.close()
 
 
 def describe_exit(code: int | None) -> str:
@@ -107,21 +122,24 @@ class LocalPool:
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
         self._by_obj: dict[object, tuple[str, int]] = {}
         self._reports: dict = {}  # the workers' last reports (progress, for cut points)
+        self.baselines: list[tuple[int, int] | None] = []  # each GPU's (used, total) before our workers
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> list[int]:
+        self.baselines = [device_memory(spec) for spec in self.devices]  # before any worker touches a GPU
         for spec in self.devices:
             self.procs.append(None)  # type: ignore[arg-type]
             self.conns.append(None)  # type: ignore[arg-type]
             self._spawn(spec.index)
         return [p.pid for p in self.procs]
 
-    def _spawn(self, i: int) -> None:
+    def _spawn(self, i: int, memory_wait: MemoryWait | None = None) -> None:
         spec = self.devices[i]
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(
             target=worker_main, name=f"lbtui-{spec.label}",
-            args=(spec, self.task_name, self.task_options, child, self.status, os.getpid(), self.out_dir),
+            args=(spec, self.task_name, self.task_options, child, self.status, os.getpid(), self.out_dir,
+                  memory_wait),
             daemon=True,
         )
         proc.start()
@@ -191,7 +209,7 @@ class LocalPool:
         if reports is not None:
             self._reports = reports
         steal_due, sample = self.housekeeping.pass_(now, reports, stop_device=self._send_stop,
-                                                    restart=self._restart)
+                                                    restart=self._restart, respawn=self._respawn)
         self._dispatch_idle(just_idle, steal_due)
         return coord.work_left() and coord.can_progress(), sample
 
@@ -218,7 +236,8 @@ class LocalPool:
             coord.unit_interrupted(i)
             self._sink_calls.append((self._raise_output_error, (msg.environment,)))
         elif isinstance(msg, Failed):
-            flight, _retried = coord.unit_failed(i, msg.error, permanent=msg.permanent)
+            flight, _retried = coord.unit_failed(i, msg.error, permanent=msg.permanent,
+                                                 device_fault=msg.device_fault)
             self._sink_calls.append((self.sink.unit_failed, (i, flight, msg)))
             just_idle.add(i)
         elif isinstance(msg, CutAt):
@@ -226,9 +245,10 @@ class LocalPool:
             if handed is not None:
                 self._send(*handed)
         elif isinstance(msg, SetupFailed):
-            coord.device_died(i, f"setup failed: {msg.error}")
+            self.expected_exit.add(i)  # the worker exits by itself
+            if coord.setup_failed(i, msg.error):  # once more, by the housekeeping pass (_respawn)
+                self._forget(i)  # its exit means nothing now, even if seen in this same pass
             self._sink_calls.append((self.sink.setup_failed, (i, msg)))
-            self.expected_exit.add(i)
         else:
             raise TypeError(f"unexpected message from worker {i}: {msg!r}")
 
@@ -243,9 +263,15 @@ class LocalPool:
             self._kill(i)  # given up on: the coordinator marked it dead
             self._forget(i)
             return
+        self._respawn(i)
+
+    def _respawn(self, i: int) -> None:
+        """Replace device ``i``'s worker. The new one waits, before its setup,
+        until the device's memory is back to what it was before this run
+        (bounded): a killed CUDA context is released a moment after the kill."""
         self._kill(i)
         self._forget(i)
-        self._spawn(i)
+        self._spawn(i, memory_wait_for(self.baselines[i] if i < len(self.baselines) else None))
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:
         """Hand work to every idle device: its own queue first; a device that

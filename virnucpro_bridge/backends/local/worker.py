@@ -31,6 +31,8 @@ from typing import Any, MutableMapping
 from ...coordinator.messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed
 from ...errors import UnitError, environment_error
 from ...hardware.devices import DeviceSpec
+from ...hardware.faults import is_device_fault
+from ...hardware.memory_wait import MemoryWait
 
 POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
@@ -73,7 +75,7 @@ class Reporter:
         if spec.kind == "cuda" and spec.ordinal is not None:
             from ...hardware.nvml import NvmlSampler
 
-            self._sampler = NvmlSampler(spec.ordinal)
+            self._sampler = NvmlSampler(spec.ordinal, spec.uuid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lbtui-reporter", daemon=True)
 
@@ -111,10 +113,13 @@ class Reporter:
         return None if now - t0 <= 0 else max(0.0, min(100.0, 100.0 * (busy - b0) / (now - t0)))
 
     def _reading(self) -> dict[str, Any]:
-        if self._sampler is not None:
+        if self._sampler is not None and self._sampler.available:
             r = self._sampler.read()
             return {"utilization": r.utilization, "memory": r.memory,
                     "temperature": r.temperature, "power": r.power}
+        if self.spec.kind == "cuda":  # no NVML for this device: torch still knows its memory
+            return {"utilization": None, "memory": torch_memory_percent(self.spec),
+                    "temperature": None, "power": None}
         return {"utilization": self._busy_fraction(), "memory": rss_percent(),
                 "temperature": None, "power": None}
 
@@ -139,6 +144,31 @@ class Reporter:
                 continue
 
 
+def torch_memory_percent(spec: DeviceSpec) -> float | None:
+    """Used share of a CUDA device's memory through the task's own torch (never
+    imported here: a task that did not load torch has no CUDA context to ask)."""
+    torch = sys.modules.get("torch")
+    if torch is None or spec.ordinal is None:
+        return None
+    try:
+        free, total = torch.cuda.mem_get_info(spec.ordinal)
+        return 100.0 * (total - free) / total if total else None
+    except Exception:  # CUDA not initialised in this process, or a broken context
+        return None
+
+
+def wait_until_memory_free(spec: DeviceSpec, wait: MemoryWait | None) -> None:
+    """A restarted worker: its predecessor's CUDA context may still hold the
+    device's memory for a moment after the kill. Wait (bounded) until NVML
+    shows it released; setup runs after the timeout anyway (and a failed setup
+    after a restart is tried once more)."""
+    if wait is None or spec.kind != "cuda" or spec.ordinal is None:
+        return
+    from ...hardware.memory_wait import wait_for_memory
+
+    wait_for_memory(spec.ordinal, spec.uuid, wait)
+
+
 def rss_percent() -> float | None:
     try:
         import psutil
@@ -158,13 +188,16 @@ def limit_threads(spec: DeviceSpec) -> None:
 
 
 def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Connection,
-                status: MutableMapping, parent_pid: int, out_dir: str) -> None:
-    """Entry point of the spawned worker process."""
+                status: MutableMapping, parent_pid: int, out_dir: str,
+                memory_wait: MemoryWait | None = None) -> None:
+    """Entry point of the spawned worker process. ``memory_wait``: this worker
+    replaces one that was killed; wait for the device's memory first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process coordinates Ctrl+C
     watch_parent(parent_pid)
     limit_threads(spec)
     reporter = Reporter(spec, status)
     try:
+        wait_until_memory_free(spec, memory_wait)
         from ...tasks import load_task
 
         task = load_task(task_name)(task_options)
@@ -257,7 +290,7 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
             if isinstance(exc, OSError) and exc.filename is None:
                 exc.filename = item.output  # a failed write() names no file: say which result it was
             reply = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent=False,
-                           environment=environment_error(exc, out_dir))
+                           environment=environment_error(exc, out_dir), device_fault=is_device_fault(exc))
         else:
             reply = Done(sequences, time.monotonic() - t0, started, time.time())
         reporter.unit_ended()
