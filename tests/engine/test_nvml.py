@@ -58,13 +58,13 @@ def test_missing_pynvml_and_torch_finds_nothing(monkeypatch: pytest.MonkeyPatch,
     install(monkeypatch, None)
     found = discovery.discover()
     assert (found.devices, found.source, found.warnings) == ((), "", ())  # a CPU machine: no noise
-    assert nvml.cuda_devices() == []
+    assert discovery.cuda_devices() == []
 
 
 def test_init_failure_degrades(monkeypatch: pytest.MonkeyPatch, no_torch: None) -> None:
     install(monkeypatch, {"gpus": []})
     monkeypatch.setattr(nvml, "init", lambda: None)
-    assert nvml.cuda_devices() == []
+    assert discovery.cuda_devices() == []
     assert NvmlSampler(0).read() == Reading(None, None, None, None)
 
 
@@ -95,7 +95,7 @@ def test_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch, no_torch: None, v
                               expected: list) -> None:
     install(monkeypatch, ABC)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
-    assert nvml.cuda_devices() == expected
+    assert discovery.cuda_devices() == expected
 
 
 SLURM_NODE = {"gpus": [gpu("NVIDIA A100 0", "GPU-n0", refused=True), gpu("NVIDIA A100 1", "GPU-n1"),
@@ -121,7 +121,7 @@ def test_slurm_job_gpus_are_counted_among_those_nvml_opens(monkeypatch: pytest.M
 def test_slurm_job_without_torch_keeps_nvml(monkeypatch: pytest.MonkeyPatch, no_torch: None) -> None:
     install(monkeypatch, SLURM_NODE)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    assert nvml.cuda_devices() == [(0, "NVIDIA A100 1"), (1, "NVIDIA A100 2")]
+    assert discovery.cuda_devices() == [(0, "NVIDIA A100 1"), (1, "NVIDIA A100 2")]
 
 
 def test_torch_wins_when_it_disagrees_with_a_guessing_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +150,7 @@ def test_mig_uuids_resolve_through_nvml(monkeypatch: pytest.MonkeyPatch, no_torc
                                         expected: list) -> None:
     install(monkeypatch, MIG_NODE)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
-    assert nvml.cuda_devices() == expected
+    assert discovery.cuda_devices() == expected
 
 
 @pytest.mark.parametrize("visible", [None, "0"])

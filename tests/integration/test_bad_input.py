@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from virnucpro_bridge.hardware import nvml
+from virnucpro_bridge.hardware import discovery
 
 from .conftest import REPO, env_with, write_fasta
 
-HAS_CUDA = bool(nvml.cuda_devices())
+HAS_CUDA = bool(discovery.cuda_devices())
 no_cuda_only = pytest.mark.skipif(HAS_CUDA, reason="this machine has CUDA devices")
 
 

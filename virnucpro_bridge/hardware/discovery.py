@@ -130,3 +130,8 @@ def discover() -> Discovery:
                          (f"NVML finds {len(devices or ())} CUDA device(s) here and torch {len(listed)}: "
                           "using torch's list",))
     return Discovery(tuple(devices or ()), SOURCE_NVML if devices else "", tuple(notes))
+
+
+def cuda_devices() -> list[tuple[int, str]]:
+    """CUDA devices visible to this process as ``(cuda index, model name)``."""
+    return [(d.index, d.name) for d in discover().devices]

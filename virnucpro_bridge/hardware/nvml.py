@@ -199,13 +199,6 @@ def _by_uuid(nv: ModuleType, uuid: str) -> Any:
     return None
 
 
-def cuda_devices() -> list[tuple[int, str]]:
-    """CUDA devices visible to this process as ``(cuda index, model name)``."""
-    from .discovery import discover  # discovery builds on this module
-
-    return [(d.index, d.name) for d in discover().devices]
-
-
 @dataclass(frozen=True)
 class Reading:
     utilization: float | None  # percent of time a kernel ran

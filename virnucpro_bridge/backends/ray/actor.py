@@ -112,10 +112,10 @@ class DeviceActor:
 
     def _own_gpu(self) -> DeviceSpec:
         """Ray set CUDA_VISIBLE_DEVICES to this actor's GPU: it is cuda:0 here."""
-        from ...hardware import nvml
+        from ...hardware import discovery, nvml
 
         nvml.pin_device_order()
-        found = nvml.cuda_devices()
+        found = discovery.cuda_devices()
         if not found:
             raise RuntimeError(f"no CUDA device visible (CUDA_VISIBLE_DEVICES="
                                f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
