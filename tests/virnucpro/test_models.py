@@ -63,7 +63,8 @@ def test_dnabert_of_the_wrong_architecture(models):
     with pytest.raises(TaskError, match=f"{config}: model_type 'gpt2', expected 'bert'"):
         check(models)
     config.write_text(json.dumps({**data, "hidden_size": 48}))
-    with pytest.raises(TaskError, match="embeddings of size 32, config.json says 48"):
+    with pytest.raises(TaskError, match=r"pytorch_model.bin: embeddings.word_embeddings.weight has shape "
+                                        r"\[281, 32\], but config.json \(.*hidden 48.*\) needs \[281, 48\]"):
         check(models)
 
 
@@ -107,6 +108,9 @@ def test_models_check_command(demo_models, capsys):
     assert main(["models", "check", str(demo_models)]) == 0
     out = capsys.readouterr().out
     assert "MEANINGLESS" in out and out.strip().endswith("ok")
+    assert "fair-esm checkpoint, 2 layers x 32, 4 heads; 28,746 parameters; embedding 32" in out
+    assert "Hugging Face folder (config.json, tokenizer.json, pytorch_model.bin)" in out
+    assert "MLP 64 -> 16 -> 2; 1,106 parameters; 2 classes" in out
     assert main(["models", "check", str(demo_models / "esm")]) == 2
     assert "lbtui: error:" in capsys.readouterr().err
 

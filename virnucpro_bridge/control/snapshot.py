@@ -97,6 +97,7 @@ class DeviceView:
     draining: bool = False
     split_in: int = 0  # tails of running units it took (counted apart from steals)
     split_out: int = 0  # its running units whose rest another device took
+    task_notes: tuple[tuple[str, str], ...] = ()  # what the task reports about this device (e.g. batch budget)
 
     @property
     def label(self) -> str:

@@ -46,6 +46,7 @@ class DeviceBook:
         self.stalled = False
         self.restarts = 0  # stalled workers replaced (--stall-action restart)
         self.readings_warned = False  # "live readings lost" said once per outage
+        self.task_notes: dict[str, str] = {}  # the task's last notes from this device (kept after it stops)
         self.pid: int | None = None
         self.units_done = 0
         self.sequences_done = 0

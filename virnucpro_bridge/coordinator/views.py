@@ -73,6 +73,7 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         draining=book.draining,
         split_in=book.split_in,
         split_out=book.split_out,
+        task_notes=tuple(book.task_notes.items()),
     )
 
 
@@ -171,6 +172,7 @@ def build_summary(coord: Coordinator) -> dict:
                 "split_in": b.split_in,
                 "split_out": b.split_out,
                 "restarts": b.restarts,
+                "task_notes": dict(b.task_notes),
                 "final_state": device_state(coord, b),
             }
             for b in coord.books

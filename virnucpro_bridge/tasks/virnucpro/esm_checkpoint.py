@@ -87,31 +87,46 @@ def _esm_info(path: Path, state: dict, cfg: Any) -> EsmInfo:
     return EsmInfo(layers, int(dim), int(heads))
 
 
-def load_esm(path: Path, device: str) -> tuple[Any, Any, EsmInfo]:
-    """(ESM2 model in eval mode on ``device``, its Alphabet, its shape)."""
+def _meta_model(info: EsmInfo) -> Any:
+    """fair-esm's ESM2 of ``info``'s shape on the meta device (no memory, no random init)."""
     import esm
     import torch
     from esm.model.esm2 import ESM2
 
-    state, info = read_esm_checkpoint(path)
     alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+    with torch.device("meta"):
+        return ESM2(num_layers=info.layers, embed_dim=info.embed_dim, attention_heads=info.heads,
+                    alphabet=alphabet, token_dropout=True)
+
+
+def check_esm_weights(path: Path, state: dict, info: EsmInfo) -> None:
+    """Every weight fair-esm's ESM2 of this shape needs, with its shape; one line if not."""
+    expected = {k: tuple(v.shape) for k, v in _meta_model(info).state_dict().items()}
+    missing = sorted(set(expected) - set(state) - REGRESSION_KEYS)
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise TaskError(f"{path}: weights do not match fair-esm's ESM2 ({detail})")
+    for key, shape in expected.items():
+        if key in state and tuple(state[key].shape) != shape:
+            raise TaskError(f"{path}: {key} has shape {list(state[key].shape)}, but its cfg "
+                            f"({info.layers} layers x {info.embed_dim}, {info.heads} heads) needs {list(shape)}")
+
+
+def load_esm(path: Path, device: str, dtype: Any = None) -> tuple[Any, Any, EsmInfo]:
+    """(ESM2 model in eval mode on ``device``, its Alphabet, its shape); weights in
+    ``dtype`` (float32 when None)."""
+    import torch
+
+    state, info = read_esm_checkpoint(path)
+    check_esm_weights(path, state, info)
     # Built on the meta device, then given the (memory-mapped) checkpoint tensors:
     # no random init of billions of weights, no second copy in host memory.
-    with torch.device("meta"):
-        model = ESM2(num_layers=info.layers, embed_dim=info.embed_dim, attention_heads=info.heads,
-                     alphabet=alphabet, token_dropout=True)
+    model = _meta_model(info)
     expected = model.state_dict()
-    missing = set(expected) - set(state) - REGRESSION_KEYS
-    unexpected = set(state) - set(expected)
-    if missing or unexpected:
-        detail = f"missing {sorted(missing)[:3]}" if missing else f"unexpected {sorted(unexpected)[:3]}"
-        raise TaskError(f"{path}: weights do not match fair-esm's ESM2 ({detail})")
     for key in REGRESSION_KEYS - set(state):  # contact head: unused for embeddings
         state[key] = torch.zeros(expected[key].shape, dtype=expected[key].dtype)
-    try:
-        model.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as exc:
-        raise TaskError(f"{path}: weights do not fit the ESM-2 shape in its cfg: "
-                        f"{str(exc).splitlines()[-1].strip()}") from None
+    model.load_state_dict(state, strict=True, assign=True)
     del state
-    return model.to(device).eval(), alphabet, info
+    # one conversion straight to the device: a CUDA device never holds a float32 copy
+    return model.to(device=device, dtype=dtype or torch.float32).eval(), model.alphabet, info
