@@ -11,6 +11,8 @@ dict keys (``embeddings.*``, ``encoder.layer.N.*``)::
 Post-layer-norm, like the original BERT. Linear layers run on the real tokens
 only (padding packed out, as the original does); attention runs on the padded
 batch with the ALiBi bias and the padding mask as one additive ``attn_mask``.
+Layer norms, and so the residual stream, are float32 even with fp16/bf16
+weights on a GPU (precision.py); with float32 weights that changes nothing.
 
 Two attention kernels, same maths: ``"sdpa"`` (``scaled_dot_product_attention``:
 fused kernels on CUDA) and ``"matmul"`` (the reference code's own sequence of
@@ -91,6 +93,12 @@ def alibi_bias(heads: int, size: int, device: torch.device | str | None = None) 
     return (slopes[:, None, None] * -distance).unsqueeze(0)
 
 
+def layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """``norm`` in float32 whatever its weights' dtype: with fp16/bf16 weights the
+    residual stream stays float32 (CUDA autocast would do so; CPU autocast would not)."""
+    return F.layer_norm(x.float(), norm.normalized_shape, norm.weight.float(), norm.bias.float(), norm.eps)
+
+
 class _Embeddings(nn.Module):
     def __init__(self, c: DnabertConfig) -> None:
         super().__init__()
@@ -100,7 +108,8 @@ class _Embeddings(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         # every token is of type 0 (upstream passes input_ids alone)
-        return self.LayerNorm(self.word_embeddings(ids) + self.token_type_embeddings.weight[0])
+        summed = self.word_embeddings(ids).float() + self.token_type_embeddings.weight[0].float()
+        return layer_norm(self.LayerNorm, summed)
 
 
 class _Projection(nn.Module):
@@ -136,7 +145,7 @@ class _Attention(nn.Module):
             scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim) + bias
             out = torch.matmul(F.softmax(scores, dim=-1), v)
         out = batch.pack(out.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
-        return self.output.LayerNorm(self.output.dense(out) + x)
+        return layer_norm(self.output.LayerNorm, self.output.dense(out) + x)
 
 
 class _GatedMlp(nn.Module):
@@ -150,7 +159,7 @@ class _GatedMlp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.gated_layers(x)
         h = F.gelu(h[:, : self.split]) * h[:, self.split:]
-        return self.layernorm(self.wo(h) + x)
+        return layer_norm(self.layernorm, self.wo(h) + x)
 
 
 class _Layer(nn.Module):

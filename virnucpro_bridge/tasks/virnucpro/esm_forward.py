@@ -29,6 +29,14 @@ MASK_RATIO_TRAIN = 0.15 * 0.8  # ESM-2's token-dropout constant (fair-esm)
 ROTARY_BASE = 10000.0
 
 
+def layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """``norm`` applied in float32 whatever its weights' dtype (autocast does this on CUDA
+    only; on CPU a float32 input with half weights is an error)."""
+    weight = None if norm.weight is None else norm.weight.float()
+    bias = None if norm.bias is None else norm.bias.float()
+    return F.layer_norm(x.float(), norm.normalized_shape, weight, bias, norm.eps)
+
+
 class EsmSdpa(nn.Module):
     """Wraps a fair-esm ``ESM2`` (shares its parameters); ``forward(tokens)`` -> last representation."""
 
@@ -82,16 +90,21 @@ class EsmSdpa(nn.Module):
         mask = ~padding[:, None, None, :] if bool(padding.any()) else None
         tables = self.rotary(tokens.shape[1], tokens.device)
         for layer in esm.layers:
-            x = x + self._attention(layer.self_attn, layer.self_attn_layer_norm(x), mask, tables)
-            x = x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
-        return esm.emb_layer_norm_after(x)
+            x = x + self._attention(layer.self_attn, layer_norm(layer.self_attn_layer_norm, x), mask, tables)
+            x = x + layer.fc2(F.gelu(layer.fc1(layer_norm(layer.final_layer_norm, x))))
+        return layer_norm(esm.emb_layer_norm_after, x)
 
 
-def reference_forward(esm2: Any) -> Any:
-    """fair-esm's own forward, as a ``tokens -> last representation`` callable."""
-    layer = int(esm2.num_layers)
+class FairEsmForward:
+    """fair-esm's own forward as a ``tokens -> last representation`` callable (CPU's choice)."""
 
-    def forward(tokens: torch.Tensor) -> torch.Tensor:
-        return esm2(tokens, repr_layers=[layer])["representations"][layer]
+    def __init__(self, esm2: Any) -> None:
+        self.esm = esm2
+        self.layer = int(esm2.num_layers)
 
-    return forward
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.esm(tokens, repr_layers=[self.layer])["representations"][self.layer]
+
+
+def reference_forward(esm2: Any) -> FairEsmForward:
+    return FairEsmForward(esm2)

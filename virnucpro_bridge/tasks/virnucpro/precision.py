@@ -23,8 +23,9 @@ import torch
 
 BF16_MIN_CAPABILITY = (8, 0)  # Ampere: the first generation with bf16 tensor cores
 # max |half - fp32| / max |fp32| of a mean embedding; bf16 keeps 8 bits of mantissa
-# (~0.4 % per rounding), fp16 keeps 11. Asserted by the precision tests.
-EMBEDDING_TOLERANCE = {torch.bfloat16: 0.05, torch.float16: 0.01}
+# (~0.4 % per rounding), fp16 keeps 11. Measured on CPU: 0.6 % (bf16) and 0.1 % (fp16) for a
+# 6-layer ESM-2 and a 4-layer DNABERT-S; the limits leave room for deeper models.
+EMBEDDING_TOLERANCE = {torch.bfloat16: 0.02, torch.float16: 0.005}
 
 
 def compute_dtype(device: str, enabled: bool = True) -> torch.dtype | None:

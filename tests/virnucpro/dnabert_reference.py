@@ -1,0 +1,74 @@
+"""DNABERT-S's own code (``shared/ref/dnabert_s``), imported for the equivalence tests only.
+
+The project never runs this code; the tests import it to compare against. It
+needs transformers 4.40-4.57 and einops (the test extra), and when ``triton``
+imports it sends every forward to its Triton kernel, so ``reference_model``
+switches it to its PyTorch path (what the original does without triton).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = "LBTUI_DNABERT_REF_DIR"
+PACKAGE = "dnabert_s_reference"  # the folder has relative imports: load it as a package of this name
+
+
+def find() -> Path:
+    """``$LBTUI_DNABERT_REF_DIR``, else ``shared/ref/dnabert_s`` beside the checkout or inside it."""
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    candidates = [REPO.parent / "shared" / "ref" / "dnabert_s", REPO / "shared" / "ref" / "dnabert_s"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def folder() -> Path:
+    where = find()
+    if not (where / "bert_layers.py").is_file():
+        pytest.skip(f"DNABERT-S reference code not found at {where}; set {ENV} to its folder")
+    return where
+
+
+def modules() -> tuple[Any, Any]:
+    """(bert_layers, configuration_bert) of the reference, PyTorch attention forced."""
+    where = folder()
+    try:
+        import einops  # noqa: F401
+        import transformers
+    except ImportError as exc:
+        pytest.skip(f"the DNABERT-S reference code needs transformers and einops (test extra): {exc}")
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    if not (4, 40) <= (major, minor) < (4, 58):
+        pytest.skip(f"the DNABERT-S reference code loads on transformers 4.40-4.57, not {transformers.__version__}")
+    if PACKAGE not in sys.modules:
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = [str(where)]
+        sys.modules[PACKAGE] = package
+    layers = importlib.import_module(f"{PACKAGE}.bert_layers")
+    layers.flash_attn_qkvpacked_func = None  # its PyTorch path: the Triton kernel fails on CPU and current triton
+    return layers, importlib.import_module(f"{PACKAGE}.configuration_bert")
+
+
+def config_json() -> dict[str, Any]:
+    return json.loads((folder() / "config.json").read_text())
+
+
+def reference_model(config: dict[str, Any], state: dict[str, Any]) -> Any:
+    """The reference ``BertModel`` (pooler included, as AutoModel builds it) with ``state``."""
+    import warnings
+
+    layers, configuration = modules()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Unable to import Triton": expected, we chose its PyTorch path
+        model = layers.BertModel(configuration.BertConfig(**config))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
