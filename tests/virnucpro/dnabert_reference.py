@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -18,8 +19,11 @@ from typing import Any
 
 import pytest
 
+from virnucpro_bridge.tasks.virnucpro.dnabert_hf import write_dnabert
+
 REPO = Path(__file__).resolve().parents[2]
 ENV = "LBTUI_DNABERT_REF_DIR"
+CODE_FILES = ("bert_layers.py", "bert_padding.py", "configuration_bert.py", "flash_attn_triton.py")
 PACKAGE = "dnabert_s_reference"  # the folder has relative imports: load it as a package of this name
 
 
@@ -72,3 +76,15 @@ def reference_model(config: dict[str, Any], state: dict[str, Any]) -> Any:
         model = layers.BertModel(configuration.BertConfig(**config))
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def real_layout(dest: Path, *, hidden: int, layers: int, heads: int, intermediate: int,
+                weights: str = "pytorch_model.bin", prefix: str = "", seed: int = 0) -> Path:
+    """A folder as the Hugging Face cache holds DNABERT-S: its code, auto_map, real tokenizer; random weights."""
+    source = folder()
+    write_dnabert(dest, hidden=hidden, layers=layers, heads=heads, intermediate=intermediate, seed=seed,
+                  tokenizer=source / "tokenizer.json", weights=weights, prefix=prefix,
+                  extra_config={"auto_map": config_json()["auto_map"]})
+    for name in (*CODE_FILES, "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copyfile(source / name, dest / name)
+    return dest

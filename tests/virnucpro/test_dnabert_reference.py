@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,25 +18,12 @@ import torch
 
 from virnucpro_bridge.tasks.virnucpro.dnabert import DnabertConfig, alibi_bias
 from virnucpro_bridge.tasks.virnucpro.dnabert_folder import expected_shapes, load, read_weights, weights_file
-from virnucpro_bridge.tasks.virnucpro.dnabert_hf import write_dnabert
 
 from . import dnabert_reference as ref
+from .dnabert_reference import CODE_FILES, real_layout
 
 pytestmark = pytest.mark.slow  # builds and runs models
 TOLERANCE = 1e-5
-CODE_FILES = ("bert_layers.py", "bert_padding.py", "configuration_bert.py", "flash_attn_triton.py")
-
-
-def real_layout(dest: Path, *, hidden: int, layers: int, heads: int, intermediate: int,
-                weights: str = "pytorch_model.bin", prefix: str = "", seed: int = 0) -> Path:
-    """A folder as the Hugging Face cache holds DNABERT-S: its code, auto_map, real tokenizer; random weights."""
-    source = ref.folder()
-    write_dnabert(dest, hidden=hidden, layers=layers, heads=heads, intermediate=intermediate, seed=seed,
-                  tokenizer=source / "tokenizer.json", weights=weights, prefix=prefix,
-                  extra_config={"auto_map": ref.config_json()["auto_map"]})
-    for name in (*CODE_FILES, "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copyfile(source / name, dest / name)
-    return dest
 
 
 def sequences(n: int, seed: int = 3) -> list[str]:
