@@ -35,24 +35,29 @@ def find() -> Path:
     return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
-def folder() -> Path:
+class Unavailable(Exception):
+    """The reference code cannot be used here (the reason is the message)."""
+
+
+def load_folder() -> Path:
     where = find()
     if not (where / "bert_layers.py").is_file():
-        pytest.skip(f"DNABERT-S reference code not found at {where}; set {ENV} to its folder")
+        raise Unavailable(f"DNABERT-S reference code not found at {where}; set {ENV} to its folder")
     return where
 
 
-def modules() -> tuple[Any, Any]:
+def load_modules() -> tuple[Any, Any]:
     """(bert_layers, configuration_bert) of the reference, PyTorch attention forced."""
-    where = folder()
+    where = load_folder()
     try:
         import einops  # noqa: F401
         import transformers
     except ImportError as exc:
-        pytest.skip(f"the DNABERT-S reference code needs transformers and einops (test extra): {exc}")
+        raise Unavailable(f"the DNABERT-S reference code needs transformers and einops (test extra): {exc}")
     major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
     if not (4, 40) <= (major, minor) < (4, 58):
-        pytest.skip(f"the DNABERT-S reference code loads on transformers 4.40-4.57, not {transformers.__version__}")
+        raise Unavailable(f"the DNABERT-S reference code loads on transformers 4.40-4.57, "
+                          f"not {transformers.__version__}")
     if PACKAGE not in sys.modules:
         package = types.ModuleType(PACKAGE)
         package.__path__ = [str(where)]
@@ -62,15 +67,31 @@ def modules() -> tuple[Any, Any]:
     return layers, importlib.import_module(f"{PACKAGE}.configuration_bert")
 
 
+def folder() -> Path:
+    """The reference folder; the test is skipped, saying why, when it cannot be used."""
+    try:
+        return load_folder()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+
+
+def modules() -> tuple[Any, Any]:
+    try:
+        return load_modules()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+
+
 def config_json() -> dict[str, Any]:
     return json.loads((folder() / "config.json").read_text())
 
 
-def reference_model(config: dict[str, Any], state: dict[str, Any]) -> Any:
-    """The reference ``BertModel`` (pooler included, as AutoModel builds it) with ``state``."""
+def reference_model(config: dict[str, Any], state: dict[str, Any], *, skip: bool = True) -> Any:
+    """The reference ``BertModel`` (pooler included, as AutoModel builds it) with ``state``;
+    unusable reference code skips the test (``skip``) or raises :class:`Unavailable`."""
     import warnings
 
-    layers, configuration = modules()
+    layers, configuration = modules() if skip else load_modules()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Unable to import Triton": expected, we chose its PyTorch path
         model = layers.BertModel(configuration.BertConfig(**config))
