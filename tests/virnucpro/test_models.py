@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -84,24 +85,33 @@ def test_auto_looks_only_in_local_caches(monkeypatch, tmp_path):
 
 
 def test_auto_finds_upstream_downloads(demo_models, monkeypatch, tmp_path):
-    """Lay the demo models out as upstream's downloads would be, then find them."""
+    """Lay the demo models out as upstream's downloads would be (the Hugging Face cache
+    as it really is: snapshot files are links into blobs/), then find, build and run them."""
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     shutil.copy(next((demo_models / "esm").glob("esm2_*demo.pt")), hub / "esm2_t36_3B_UR50D.pt")
-    snap = tmp_path / "hf" / "models--zhihan1996--DNABERT-S"
-    shutil.copytree(demo_models / "dnabert", snap / "snapshots" / "abc123")
-    (snap / "refs").mkdir()
-    (snap / "refs" / "main").write_text("abc123")
+    repo = tmp_path / "hf" / "models--zhihan1996--DNABERT-S"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    for i, f in enumerate(sorted((demo_models / "dnabert").iterdir())):
+        shutil.copy(f, repo / "blobs" / f"blob{i}")
+        (snapshot / f.name).symlink_to(f"../../blobs/blob{i}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
     clone = tmp_path / "VirNucPro"
     clone.mkdir()
     shutil.copy(demo_models / "classifier.pth", clone / "500_model.pth")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setenv("VIRNUCPRO_DIR", str(clone))
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "HF_HUB_CACHE": str(tmp_path / "hf"),
+           "VIRNUCPRO_DIR": str(clone)}
     code = ("from virnucpro_bridge.tasks.virnucpro.models import locate; p = locate('auto', 500); "
             "print(p.esm.name, p.dnabert.name, p.classifier.parent.name)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["esm2_t36_3B_UR50D.pt", "abc123", "VirNucPro"]
+    check = subprocess.run([sys.executable, "-m", "lbtui.cli", "models", "check", "auto"], capture_output=True,
+                           text=True, env=env, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip().endswith("ok") and "snapshots/abc123" in check.stdout
 
 
 def test_models_check_command(demo_models, capsys):

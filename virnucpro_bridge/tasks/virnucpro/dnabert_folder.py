@@ -29,16 +29,6 @@ IGNORED_KEYS = {"embeddings.position_ids", "embeddings.token_type_ids"}  # buffe
 PAD_TOKEN = "[PAD]"
 
 
-@dataclass(frozen=True)
-class DnabertFolder:
-    """What a checked folder holds: its config, tokenizer and weights file."""
-
-    folder: Path
-    config: DnabertConfig
-    weights: Path
-    vocab: int  # tokens the tokenizer knows
-
-
 class DnaTokenizer:
     """DNABERT-S's tokenizer: sequences -> token ids, [CLS] ... [SEP] as upstream gets them."""
 
@@ -48,7 +38,20 @@ class DnaTokenizer:
         self.pad_id = 0 if pad is None else int(pad)
 
     def ids(self, sequences: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(list(sequences))]
+        # one at a time: encode_batch would start a thread pool over every core, and a
+        # CPU worker is given only its share of them
+        return [self.tokenizer.encode(s).ids for s in sequences]
+
+
+@dataclass(frozen=True)
+class DnabertFolder:
+    """What a checked folder holds: its config, tokenizer and weights file."""
+
+    folder: Path
+    config: DnabertConfig
+    weights: Path
+    tokenizer: DnaTokenizer
+    vocab: int  # tokens the tokenizer knows
 
 
 def read_config(folder: Path) -> DnabertConfig:
@@ -175,7 +178,7 @@ def inspect(folder: Path, weights: bool = True) -> DnabertFolder:
     path = weights_file(folder)
     if weights:
         check_weights(path, folder / CONFIG, config, read_weights(path))
-    return DnabertFolder(folder, config, path, vocab)
+    return DnabertFolder(folder, config, path, tokenizer, vocab)
 
 
 def load(folder: Path, device: str, dtype: Any = None, kernel: str = "sdpa") -> tuple[DnaTokenizer, MosaicBert]:
@@ -190,7 +193,7 @@ def load(folder: Path, device: str, dtype: Any = None, kernel: str = "sdpa") -> 
     target = dtype or torch.float32
     state = {k: v.to(dtype=target) for k, v in state.items()}
     model.load_state_dict(state, strict=True, assign=True)
-    return read_tokenizer(folder), model.to(device).eval()
+    return info.tokenizer, model.to(device).eval()
 
 
 def _first_line(exc: BaseException) -> str:
