@@ -153,10 +153,9 @@ def check_esm(table: Table, shapes: Shapes, device: str, half: Any) -> Any:
     model = build_esm(shapes, device)
     label = f"{shapes.esm[0]} x {shapes.esm[1]}"
     expected = None
-    if shapes.small_set:  # upstream's path on a CPU copy of the same weights
-        import copy
-
-        cpu_model = copy.deepcopy(model).to("cpu")
+    if shapes.small_set:  # upstream's path on a CPU copy of the same weights (no second GPU copy)
+        cpu_model = build_esm(shapes, "meta")
+        cpu_model.load_state_dict({k: v.to("cpu") for k, v in model.state_dict().items()}, assign=True)
         expected = ProteinEmbedder(FairEsmForward(cpu_model), cpu_model.alphabet, cpu_model.embed_dim, "cpu",
                                    TokenBudget(4096))(small)
         del cpu_model
