@@ -31,7 +31,8 @@ test-fast: install
 # The VirNucPro pipeline on the built-in demo inputs with small random-weight
 # models: on the GPUs if there are any, else on CPU workers.
 demo: install
-	test -f $(DEMO_DIR)/models/classifier.pth || $(BIN)/lbtui models init-demo $(DEMO_DIR)/models
+	# (re)made unless they load: demo models from an older lbtui are replaced
+	$(BIN)/lbtui models check $(DEMO_DIR)/models >/dev/null 2>&1 || $(BIN)/lbtui models init-demo $(DEMO_DIR)/models
 	rm -rf $(DEMO_DIR)/results  # a demo shows the whole run, not a resume of the last one
 	$(BIN)/lbtui run --task virnucpro --models $(DEMO_DIR)/models --out $(DEMO_DIR)/results lbtui/demo_data
 

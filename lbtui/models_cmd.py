@@ -2,12 +2,15 @@
 
 ``init-demo DIR`` writes small random-weight models of the real architectures
 (the pipeline then runs on CPU in seconds; its predictions are meaningless).
-``check DIR|auto`` finds and checks models as ``lbtui run --task virnucpro`` would.
+``check DIR|auto`` builds each model on CPU as a worker does and runs one
+short sequence through DNABERT-S, ESM-2 and the classifier; ok only when all
+three ran. A broken model is one line naming its file, exit 2; nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 EXAMPLES = """\
@@ -23,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "models",
         help="create demo models or check a models folder",
         description="Create small random-weight demo models, or check a models folder "
-        "(esm/, dnabert/, classifier.pth) the way a virnucpro run would.",
+        "(esm/, dnabert/, classifier.pth) by building each model on CPU and running one "
+        "short sequence through it, as every worker does before a virnucpro run.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -31,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.required = True
     init = actions.add_parser("init-demo", help="write small random-weight models into DIR")
     init.add_argument("dir", metavar="DIR")
-    check = actions.add_parser("check", help="find and check models as a run would")
+    check = actions.add_parser("check", help="build each model on CPU and run a test sequence through it")
     check.add_argument("dir", metavar="DIR|auto")
     check.add_argument("--chunk-length", type=int, choices=(300, 500), default=500)
     p.set_defaults(handler=main)
@@ -50,13 +54,20 @@ def main(args: argparse.Namespace) -> int:
         print(f"demo models written to {root} (random weights: predictions are meaningless)")
         return 0
     from virnucpro_bridge.tasks.virnucpro import VirNucProTask
-    from virnucpro_bridge.tasks.virnucpro.models import locate
+    from virnucpro_bridge.tasks.virnucpro.loading import load_pipeline, smoke
 
     options = {"models": args.dir, "chunk_length": args.chunk_length}
-    notices = VirNucProTask(options).check()
-    paths = locate(args.dir, args.chunk_length)
-    print(f"ESM-2       {paths.esm}\nDNABERT-S   {paths.dnabert}\nclassifier  {paths.classifier}")
+    task = VirNucProTask(options)
+    notices = task.check()  # every file, without building a model
+    started = time.perf_counter()
+    pipeline = load_pipeline(task.paths, "cpu")
+    loaded = time.perf_counter() - started
+    seconds = smoke(pipeline)
+    for report in pipeline.reports:
+        print(f"{report.name:<11} {report.path}")
+        print(f"{'':<11} {report.layout}; {report.parameters:,} parameters; {report.output}")
     for notice in notices:
         print(f"note: {notice}")
+    print(f"loaded on cpu in {loaded:.1f} s; one test sequence through each model in {seconds:.2f} s")
     print("ok")
     return 0

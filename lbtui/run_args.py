@@ -108,10 +108,12 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    "upstream's downloads in the local caches [default: auto]")
     v.add_argument("--chunk-length", type=int, choices=(300, 500), default=500,
                    help="chunk length, as upstream [default: 500]")
-    v.add_argument("--toks-per-batch", type=positive_int, default=2048, metavar="N",
-                   help="ESM-2 batch size in tokens [default: 2048]")
+    v.add_argument("--toks-per-batch", type=positive_int, default=None, metavar="N",
+                   help="tokens per padded GPU batch, for each model; halved on out-of-memory "
+                   "[default: from the GPU memory free once the models are loaded]")
     v.add_argument("--no-autocast", dest="autocast", action="store_false",
-                   help="run CUDA inference in float32 instead of fp16/bf16 autocast")
+                   help="run CUDA inference in float32 instead of bf16 (compute capability >= 8.0) "
+                   "or fp16")
     p.set_defaults(handler=handler)
 
 

@@ -49,6 +49,7 @@ def metrics_content(view: DeviceView, now: float) -> Content:
         ("current", fmt.current_unit(view, 40)),
         ("last activity", f"{fmt.duration(ago)} ago" if ago is not None else fmt.DASH),
         ("weight", f"{view.weight:g}   {view.kind}   pid {fmt.DASH if view.pid is None else view.pid}"),
+        *((name, fmt.fit_start(text, 48)) for name, text in view.task_notes),  # the task's own (e.g. batch budget)
     ]
     if view.source or view.memory_total:  # a CUDA device: how it was found, how big it is
         size = f"{view.memory_total / 2**30:.0f} GiB   " if view.memory_total else ""

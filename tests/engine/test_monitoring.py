@@ -61,3 +61,19 @@ def test_a_gone_manager_is_one_warning_and_no_readings() -> None:
     assert len(said) == 1 and said[0].startswith("live readings lost: the Manager process is gone (BrokenPipeError)")
     assert all(d.utilization is None for d in coord.snapshot().devices)
     assert not coord.stopping  # the run goes on
+
+
+def test_task_notes_reach_the_snapshot_the_detail_and_the_summary() -> None:
+    """What a task says about its device (e.g. a batch budget it had to lower) is kept
+    from the last report, even once the worker has stopped reporting."""
+    from virnucpro_bridge.control.wire import from_plain, to_plain
+    from virnucpro_bridge.coordinator.views import build_summary
+
+    coord, clock = make()
+    notes = {"precision": "bf16", "ESM-2 batch": "8192 tokens (from 16384; 1x out of memory)"}
+    coord.check_readings({0: {"heartbeat": clock.t, "task_notes": notes}})
+    coord.check_readings({0: {"heartbeat": clock.t}})  # a later report without notes keeps the last ones
+    view = coord.snapshot().devices[0]
+    assert dict(view.task_notes) == notes and coord.snapshot().devices[1].task_notes == ()
+    assert from_plain(S.DeviceView, to_plain(view)) == view  # crosses attach/serve's wire intact
+    assert build_summary(coord)["devices"][0]["task_notes"] == notes

@@ -6,12 +6,12 @@ import random
 
 import torch
 
-from virnucpro_bridge.tasks.virnucpro.embeddings import (
-    NucleotideEmbedder,
-    ProteinEmbedder,
-    token_batches,
-)
-from virnucpro_bridge.tasks.virnucpro.models import load_dnabert, load_esm, locate
+from virnucpro_bridge.tasks.virnucpro.budget import TokenBudget, token_batches
+from virnucpro_bridge.tasks.virnucpro.embeddings import NucleotideEmbedder, ProteinEmbedder
+from virnucpro_bridge.tasks.virnucpro.esm_checkpoint import load_esm
+from virnucpro_bridge.tasks.virnucpro.esm_forward import EsmSdpa, reference_forward
+from virnucpro_bridge.tasks.virnucpro.dnabert_folder import load as load_dnabert
+from virnucpro_bridge.tasks.virnucpro.models import locate
 from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
 from virnucpro_bridge.tasks.virnucpro.translation import six_frames
 
@@ -37,29 +37,32 @@ def test_esm_mean_equals_upstream_recipe(demo_models):
     paths = locate(str(demo_models), 500)
     model, alphabet, info = load_esm(paths.esm, "cpu")
     _, proteins = _inputs()
-    ours = ProteinEmbedder(model, alphabet, "cpu")(proteins)
+    ours = ProteinEmbedder(reference_forward(model), alphabet, info.embed_dim, "cpu", TokenBudget(2048))(proteins)
     convert = alphabet.get_batch_converter(1024)
     for i, protein in enumerate(proteins[:5]):  # upstream: layer-N mean over residues 1..len
         _, strs, toks = convert([("x", protein)])
         with torch.no_grad():
             rep = model(toks, repr_layers=[info.layers])["representations"][info.layers]
         assert torch.equal(ours[i], rep[0, 1:len(strs[0]) + 1].mean(0))
-    batched = ProteinEmbedder(model, alphabet, "cpu", toks_per_batch=400)
-    batched.batched = True  # the CUDA path, on CPU: padded batches
-    assert torch.allclose(batched(proteins), ours, atol=1e-5)
+    for forward in (reference_forward(model), EsmSdpa(model)):  # the CUDA path, on CPU: padded batches
+        batched = ProteinEmbedder(forward, alphabet, info.embed_dim, "cpu", TokenBudget(400))
+        batched.batched = True
+        assert torch.allclose(batched(proteins), ours, atol=1e-5)
 
 
 def test_dnabert_mean_equals_upstream_recipe(demo_models):
     paths = locate(str(demo_models), 500)
-    tokenizer, model, hidden = load_dnabert(paths.dnabert, "cpu")
+    tokenizer, model = load_dnabert(paths.dnabert, "cpu", kernel="matmul")
     dna, _ = _inputs()
-    ours = NucleotideEmbedder(tokenizer, model, "cpu")(dna)
-    assert ours.shape == (len(dna), hidden)
+    ours = NucleotideEmbedder(tokenizer, model, "cpu", TokenBudget(2048))(dna)
+    assert ours.shape == (len(dna), model.config.hidden_size)
     for i, seq in enumerate(dna[:4]):  # upstream: input_ids alone, mean over every token
-        inputs = tokenizer(seq, return_tensors="pt")
+        input_ids = torch.tensor([tokenizer.ids([seq])[0]])
         with torch.no_grad():
-            expected = model(inputs["input_ids"])[0].mean(dim=1)[0]
+            expected = model(input_ids).mean(dim=1)[0]
         assert torch.equal(ours[i], expected)
-    batched = NucleotideEmbedder(tokenizer, model, "cpu", toks_per_batch=300)
-    batched.batched = True
-    assert torch.allclose(batched(dna), ours, atol=1e-5)
+    sdpa_tok, sdpa_model = load_dnabert(paths.dnabert, "cpu", kernel="sdpa")
+    for m in (model, sdpa_model):  # the CUDA path, on CPU: padded batches, both attention kernels
+        batched = NucleotideEmbedder(tokenizer, m, "cpu", TokenBudget(300))
+        batched.batched = True
+        assert torch.allclose(batched(dna), ours, atol=1e-5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,8 @@ def test_dnabert_of_the_wrong_architecture(models):
     with pytest.raises(TaskError, match=f"{config}: model_type 'gpt2', expected 'bert'"):
         check(models)
     config.write_text(json.dumps({**data, "hidden_size": 48}))
-    with pytest.raises(TaskError, match="embeddings of size 32, config.json says 48"):
+    with pytest.raises(TaskError, match=r"pytorch_model.bin: embeddings.word_embeddings.weight has shape "
+                                        r"\[281, 32\], but config.json \(.*hidden 48.*\) needs \[281, 48\]"):
         check(models)
 
 
@@ -83,30 +85,42 @@ def test_auto_looks_only_in_local_caches(monkeypatch, tmp_path):
 
 
 def test_auto_finds_upstream_downloads(demo_models, monkeypatch, tmp_path):
-    """Lay the demo models out as upstream's downloads would be, then find them."""
+    """Lay the demo models out as upstream's downloads would be (the Hugging Face cache
+    as it really is: snapshot files are links into blobs/), then find, build and run them."""
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     shutil.copy(next((demo_models / "esm").glob("esm2_*demo.pt")), hub / "esm2_t36_3B_UR50D.pt")
-    snap = tmp_path / "hf" / "models--zhihan1996--DNABERT-S"
-    shutil.copytree(demo_models / "dnabert", snap / "snapshots" / "abc123")
-    (snap / "refs").mkdir()
-    (snap / "refs" / "main").write_text("abc123")
+    repo = tmp_path / "hf" / "models--zhihan1996--DNABERT-S"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    for i, f in enumerate(sorted((demo_models / "dnabert").iterdir())):
+        shutil.copy(f, repo / "blobs" / f"blob{i}")
+        (snapshot / f.name).symlink_to(f"../../blobs/blob{i}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
     clone = tmp_path / "VirNucPro"
     clone.mkdir()
     shutil.copy(demo_models / "classifier.pth", clone / "500_model.pth")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setenv("VIRNUCPRO_DIR", str(clone))
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "HF_HUB_CACHE": str(tmp_path / "hf"),
+           "VIRNUCPRO_DIR": str(clone)}
     code = ("from virnucpro_bridge.tasks.virnucpro.models import locate; p = locate('auto', 500); "
             "print(p.esm.name, p.dnabert.name, p.classifier.parent.name)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["esm2_t36_3B_UR50D.pt", "abc123", "VirNucPro"]
+    check = subprocess.run([sys.executable, "-m", "lbtui.cli", "models", "check", "auto"], capture_output=True,
+                           text=True, env=env, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip().endswith("ok") and "snapshots/abc123" in check.stdout
 
 
 def test_models_check_command(demo_models, capsys):
     assert main(["models", "check", str(demo_models)]) == 0
     out = capsys.readouterr().out
     assert "MEANINGLESS" in out and out.strip().endswith("ok")
+    assert "fair-esm checkpoint, 2 layers x 32, 4 heads; 28,746 parameters; embedding 32" in out
+    assert "Hugging Face folder (config.json, tokenizer.json, pytorch_model.bin)" in out
+    assert "MLP 64 -> 16 -> 2; 1,106 parameters; 2 classes" in out
     assert main(["models", "check", str(demo_models / "esm")]) == 2
     assert "lbtui: error:" in capsys.readouterr().err
 

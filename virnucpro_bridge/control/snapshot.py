@@ -100,6 +100,7 @@ class DeviceView:
     reason: str | None = None  # why it is dead, retired or restarting ("retired: 3 units in a row failed ...")
     source: str = ""  # who listed this CUDA device: "nvml" or "torch" ("" for cpu and sim)
     memory_total: int | None = None  # bytes, when known (CUDA)
+    task_notes: tuple[tuple[str, str], ...] = ()  # what the task reports about this device (e.g. batch budget)
 
     @property
     def label(self) -> str:

@@ -54,6 +54,7 @@ class DeviceBook:
         self.ever_ready = False  # some worker of it finished setup in this run
         self.reason: str | None = None  # why it is dead, retired or restarting (dashboard, summary)
         self.readings_warned = False  # "live readings lost" said once per outage
+        self.task_notes: dict[str, str] = {}  # the task's last notes from this device (kept after it stops)
         self.pid: int | None = None
         self.units_done = 0
         self.sequences_done = 0

@@ -48,7 +48,8 @@ class DeviceMonitoring:
     def check_readings(self, reports: Mapping) -> None:
         """Monitoring faults are worth a warning, never a stop: say once per
         device when its live readings fail or go silent (the Manager's own
-        death is reported by ``read_reports``)."""
+        death is reported by ``read_reports``). Keeps each device's task notes."""
+        self.keep_task_notes(reports)
         if self._readings_lost:
             return
         now = self.clock()
@@ -64,6 +65,13 @@ class DeviceMonitoring:
                             f"live readings lost on {book.spec.label}: {problem}", book.spec.index, now)
             elif not problem:
                 book.readings_warned = False
+
+    def keep_task_notes(self, reports: Mapping) -> None:
+        """The task's notes as last reported: they outlive the worker (summary.json)."""
+        for book in self.books:
+            notes = (reports.get(book.spec.index) or {}).get("task_notes")
+            if notes:
+                book.task_notes = dict(notes)
 
     def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
         times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]

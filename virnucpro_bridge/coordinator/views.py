@@ -76,6 +76,7 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         reason=book.reason,
         source=book.spec.source,
         memory_total=book.spec.memory_total,
+        task_notes=tuple(book.task_notes.items()),
     )
 
 
@@ -181,6 +182,7 @@ def build_summary(coord: Coordinator) -> dict:
                 "split_out": b.split_out,
                 "restarts": b.restarts,
                 "fault_restarts": b.fault_restarts,
+                "task_notes": dict(b.task_notes),
                 "final_state": device_state(coord, b),
                 "reason": b.reason if b.dead else None,  # why it died or was retired
                 "source": b.spec.source,

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from .base import Progress, Task
 
 # Built-ins are imported lazily: the virnucpro task pulls in torch,
-# transformers and fair-esm, which a sim run should not pay for.
+# tokenizers and fair-esm, which a sim run should not pay for.
 BUILTIN = {
     "sim": "virnucpro_bridge.tasks.sim:SimTask",
     "virnucpro": "virnucpro_bridge.tasks.virnucpro:VirNucProTask",

@@ -7,6 +7,7 @@ engine calls it in two places::
     ------------                       -------------------------------
     task = Cls(options)                task = Cls(options)
     task.check() -> notices            task.setup(device)        # once: load models
+                                       task.notes() -> {name: text}  (with each report)
     task.fingerprint() (resume key)
                                        task.run_unit(unit, out, progress)  # per unit
     task.finalize_file(...)            task.teardown()
@@ -84,6 +85,13 @@ class Task:
         """Process ``unit``, write ``output`` atomically, return sequences done
         (the end the last progress call returned, for a splittable task)."""
         raise NotImplementedError
+
+    def notes(self) -> dict[str, str]:
+        """Short facts the task learned on its device (e.g. a batch size it had
+        to lower), by name; the worker reports them with its readings, and they
+        show in the device detail and summary.json. Called from the reporter
+        thread: return plain strings, cheaply."""
+        return {}
 
     def teardown(self) -> None:
         """Release what ``setup`` took. Called when the worker stops cleanly."""

@@ -6,7 +6,7 @@ Data flow (one pipe per worker, plus the shared Manager dict)::
         ▲                        │
         └── Done | Failed ───────┤
                                  └── reporter thread ──▶ status[index]
-                                      (heartbeat, progress, util, memory)
+                                      (heartbeat, progress, util, memory, task notes)
 
 The messages are the classes in ``messages.py``.
 The worker loads the task's models once, then runs one unit per WorkItem
@@ -26,7 +26,7 @@ import traceback
 from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, MutableMapping
+from typing import Any, Callable, Mapping, MutableMapping
 
 from ...coordinator.messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed
 from ...errors import UnitError, environment_error
@@ -62,9 +62,11 @@ def manager_initializer(parent_pid: int) -> None:
 class Reporter:
     """Writes this worker's readings into the shared dict every half second."""
 
-    def __init__(self, spec: DeviceSpec, status: MutableMapping) -> None:
+    def __init__(self, spec: DeviceSpec, status: MutableMapping,
+                 notes: Callable[[], Mapping[str, str]] | None = None) -> None:
         self.spec = spec
         self.status = status
+        self.notes = notes  # the task's notes(), once it is set up
         self.unit: str | None = None
         self.progress = 0
         self.progress_time: float | None = None
@@ -132,6 +134,11 @@ class Reporter:
         except Exception as exc:  # noqa: BLE001 - a broken NVML must not stop the heartbeat
             data.update(utilization=None, memory=None, temperature=None, power=None,
                         reading_error=f"{type(exc).__name__}: {exc}")
+        if self.notes is not None:
+            try:
+                data["task_notes"] = {str(k): str(v) for k, v in self.notes().items()}
+            except Exception:  # noqa: BLE001 - a task's notes are extras: never stop the heartbeat
+                pass
         self.status[self.spec.index] = data
 
     def _loop(self) -> None:
@@ -202,6 +209,7 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
 
         task = load_task(task_name)(task_options)
         task.setup(spec)
+        reporter.notes = task.notes
         if spec.kind == "cpu" and spec.threads and "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(spec.threads)
     except BaseException as exc:  # report any setup failure, then end this worker

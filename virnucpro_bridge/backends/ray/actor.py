@@ -105,7 +105,7 @@ class DeviceActor:
             self.task.setup(spec)
             if spec.kind == "cpu" and spec.threads and "torch" in sys.modules:
                 sys.modules["torch"].set_num_threads(spec.threads)
-            self.reporter = Reporter(spec, self.status)  # polled by report(), no thread of its own
+            self.reporter = Reporter(spec, self.status, self.task.notes)  # polled by report(), no thread
         except BaseException as exc:  # report any setup failure; the driver ends this actor
             return SetupFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
         return ActorReady(os.getpid(), spec.name, spec.weight, spec.known)

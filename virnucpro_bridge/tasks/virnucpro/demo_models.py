@@ -1,33 +1,38 @@
-"""``lbtui models init-demo``: small random-weight models of the real architectures.
+"""``lbtui models init-demo``: small random-weight models in the real layouts.
 
 * ESM-2 built with fair-esm's own ``ESM2`` class, saved in fair-esm's checkpoint
   format (``{"model": {"encoder.sentence_encoder.<key>": ...}, "cfg": {"model":
   Namespace(...)}}``, plus a ``-contact-regression.pt`` beside it), so fair-esm's
   ``load_model_and_alphabet_local`` would load it as well as we do;
-* a small BERT (transformers ``BertModel``) with a nucleotide tokenizer: 3-mer,
-  2-mer and 1-mer word pieces over ACGTN built with ``tokenizers``, saved with
-  ``save_pretrained`` so ``AutoTokenizer``/``AutoModel`` load it offline;
-* the upstream MLP classifier sized for [BERT hidden + ESM dim] inputs, saved
+* DNABERT-S as its Hugging Face repository lays it out (dnabert_hf.py):
+  config.json, DNABERT-2's tokenizer format (tokenizer.json with its config
+  files) and ``pytorch_model.bin`` with the real model's keys, a small encoder;
+* the upstream MLP classifier sized for [DNABERT hidden + ESM dim] inputs, saved
   as a state dict, with non-trivial BatchNorm statistics.
 
 ``demo_models.json`` marks the folder: every run on it says plainly that its
 predictions are meaningless. Weights come from a fixed seed: the same bytes
-each time, so demo results are reproducible.
+each time, so demo results are reproducible. The folder is written beside
+its destination and moved into place, so a failed or interrupted init-demo
+leaves the old folder or none, never half of one.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .models import DEMO_MARKER, REGRESSION_SUFFIX, offline, quiet_transformers
+from ...errors import TaskError
+from .dnabert_hf import write_dnabert
+from .esm_checkpoint import REGRESSION_SUFFIX
+from .models import DEMO_MARKER
 
 ESM_NAME = "esm2_t2_demo"
-TOKEN_ALPHABET = "ACGTN"
-SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 @dataclass(frozen=True)
@@ -37,24 +42,46 @@ class DemoSpec:
     esm_heads: int = 4
     bert_layers: int = 2
     bert_hidden: int = 32
-    bert_heads: int = 2
+    bert_heads: int = 4
+    bert_intermediate: int = 64
     classifier_hidden: int = 16
     seed: int = 0
 
 
 def init_demo(folder: str | Path, spec: DemoSpec = DemoSpec()) -> Path:
-    """Write demo models into ``folder`` (created); return it."""
+    """Write demo models into ``folder`` (replacing earlier demo models there); return it."""
     import torch
 
     root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(spec.seed)
-    write_esm(root / "esm", spec)
-    write_dnabert(root / "dnabert", spec)
-    write_classifier(root / "classifier.pth", spec.bert_hidden + spec.esm_dim, spec.classifier_hidden)
-    marker = {"demo": True, "note": "random weights: predictions are meaningless", **asdict(spec)}
-    (root / DEMO_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    if root.exists() and (not root.is_dir() or (any(root.iterdir()) and not (root / DEMO_MARKER).is_file())):
+        raise TaskError(f"{root}: exists and does not hold demo models; give a new or empty folder")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; a models folder is not
+    try:
+        torch.manual_seed(spec.seed)
+        write_esm(staging / "esm", spec)
+        write_dnabert(staging / "dnabert", hidden=spec.bert_hidden, layers=spec.bert_layers,
+                      heads=spec.bert_heads, intermediate=spec.bert_intermediate, seed=spec.seed)
+        write_classifier(staging / "classifier.pth", spec.bert_hidden + spec.esm_dim, spec.classifier_hidden)
+        marker = {"demo": True, "note": "random weights: predictions are meaningless", **asdict(spec)}
+        (staging / DEMO_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        if root.exists():  # earlier demo models: set aside, then removed once the new ones are in place
+            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old.", dir=root.parent))
+            root.rename(old / root.name)
+            staging.rename(root)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_esm(folder: Path, spec: DemoSpec) -> Path:
@@ -73,45 +100,6 @@ def write_esm(folder: Path, spec: DemoSpec) -> Path:
                 "cfg": {"model": cfg}}, path)
     torch.save({"model": regression}, folder / f"{ESM_NAME}{REGRESSION_SUFFIX}")
     return path
-
-
-def nucleotide_vocab() -> dict[str, int]:
-    pieces = ["".join(p) for n in (3, 2, 1) for p in itertools.product(TOKEN_ALPHABET, repeat=n)]
-    return {tok: i for i, tok in enumerate([*SPECIALS, *pieces])}
-
-
-def nucleotide_tokenizer():  # -> transformers.PreTrainedTokenizerFast
-    """Non-overlapping 3-mers (the tail as a 2- or 1-mer); other letters -> [UNK]."""
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = nucleotide_vocab()
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(".{1,3}"), behavior="isolated")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   model_max_length=512)
-
-
-def write_dnabert(folder: Path, spec: DemoSpec) -> Path:
-    offline()
-    quiet_transformers()
-    from transformers import BertConfig, BertModel
-
-    tokenizer = nucleotide_tokenizer()
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=spec.bert_hidden,
-                        num_hidden_layers=spec.bert_layers, num_attention_heads=spec.bert_heads,
-                        intermediate_size=4 * spec.bert_hidden, max_position_embeddings=512,
-                        pad_token_id=tokenizer.pad_token_id)
-    model = BertModel(config).eval()
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def write_classifier(path: Path, input_dim: int, hidden: int) -> Path:

@@ -45,12 +45,18 @@ class VirNucProTask(Task):
 
     # -- main process -------------------------------------------------------
     def check(self) -> list[str]:
+        """Find the models and check every file without building them (workers do,
+        in setup; ``lbtui models check`` does both)."""
         from .classifier import read_state_dict, shape_of
-        from .models import dnabert_config, locate, read_esm_checkpoint
+        from .dnabert_folder import inspect
+        from .esm_checkpoint import check_esm_weights, read_esm_checkpoint
+        from .models import locate
 
         paths = locate(self.options.get("models", "auto"), self.chunk_length)
-        _, esm = read_esm_checkpoint(paths.esm)
-        hidden = dnabert_config(paths.dnabert)["hidden_size"]
+        state, esm = read_esm_checkpoint(paths.esm)
+        check_esm_weights(paths.esm, state, esm)
+        del state
+        hidden = inspect(paths.dnabert).config.hidden_size
         inputs, _, classes = shape_of(read_state_dict(paths.classifier))
         if inputs != hidden + esm.embed_dim:
             raise TaskError(f"{paths.classifier}: classifier takes {inputs} inputs but the embeddings "
@@ -85,28 +91,35 @@ class VirNucProTask(Task):
 
     # -- worker -------------------------------------------------------------
     def setup(self, device: DeviceSpec) -> None:
+        """Load the models on this worker's device and run one test sequence through
+        each; a TaskError (one line naming the model's file) if anything fails."""
         super().setup(device)
         import torch
 
-        from .classifier import load_classifier
-        from .embeddings import NucleotideEmbedder, ProteinEmbedder, autocast_dtype
-        from .models import load_dnabert, load_esm, locate
+        from .loading import load_pipeline, smoke
+        from .models import locate
+        from .precision import compute_dtype
 
         torch.set_grad_enabled(False)
         where = device.torch_device
-        if device.kind == "cuda":  # kernels that use the current device (custom DNABERT code)
+        if device.kind == "cuda":  # later allocations and kernels default to this device
             torch.cuda.set_device(device.ordinal)
         paths = locate(self.options.get("models", "auto"), self.chunk_length)
-        dtype = autocast_dtype(where, bool(self.options.get("autocast", True)))
-        budget = int(self.options.get("toks_per_batch", 2048))
-        esm_model, alphabet, _ = load_esm(paths.esm, where)
-        tokenizer, bert, _ = load_dnabert(paths.dnabert, where)
-        self.protein = ProteinEmbedder(esm_model, alphabet, where, budget, dtype)
-        self.nucleotide = NucleotideEmbedder(tokenizer, bert, where, budget, dtype)
-        self.classifier = load_classifier(paths.classifier, where)
-        if self.classifier.input_dim != self.nucleotide.dim + self.protein.dim:
-            raise TaskError(f"{paths.classifier}: classifier input size {self.classifier.input_dim} "
-                            f"!= {self.nucleotide.dim} + {self.protein.dim}")
+        dtype = compute_dtype(where, bool(self.options.get("autocast", True)))
+        tokens = self.options.get("toks_per_batch")  # None: from the memory free after loading
+        self.pipeline = load_pipeline(paths, where, dtype, int(tokens) if tokens else None)
+        smoke(self.pipeline)
+        self.protein, self.nucleotide = self.pipeline.protein, self.pipeline.nucleotide
+        self.classifier = self.pipeline.classifier
+
+    def notes(self) -> dict[str, str]:
+        """The precision and the token budgets this device uses (they shrink on out-of-memory)."""
+        from .precision import dtype_name
+
+        pipeline = getattr(self, "pipeline", None)
+        if pipeline is None:
+            return {}
+        return {"precision": dtype_name(pipeline.dtype), **pipeline.budget_notes()}
 
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
         from .results import format_rows, write_unit
@@ -148,5 +161,5 @@ class VirNucProTask(Task):
         return classify(self.classifier, torch.cat([nucleotide, protein], dim=1)).numpy()
 
     def teardown(self) -> None:
-        for name in ("protein", "nucleotide", "classifier"):
+        for name in ("pipeline", "protein", "nucleotide", "classifier"):
             self.__dict__.pop(name, None)

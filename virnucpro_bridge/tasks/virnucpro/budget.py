@@ -1,0 +1,118 @@
+"""Token budgets for padded GPU batches, and backing off when GPU memory runs out.
+
+A budget is the most tokens (padded width x sequences) one batch may hold.
+It starts from the memory left free once the models are loaded (README,
+"GPU memory")::
+
+    tokens = clamp(FREE_FRACTION x free bytes / (BYTES_PER_TOKEN_PER_DIM x widest hidden size x dtype bytes / 2),
+                   MIN_TOKENS, MAX_TOKENS)
+
+or from ``--toks-per-batch``. A CUDA out-of-memory error inside a batch never
+fails the unit: the cache is freed, the budget drops to half of that batch's
+tokens (and stays there for the rest of the run), and the batch and those
+after it are planned again and retried, down to one sequence a batch. Only
+a single sequence that does not fit alone fails the unit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Sequence
+
+import torch
+
+FREE_FRACTION = 0.5  # half the free memory: the caching allocator fragments, and other processes share the GPU
+BYTES_PER_TOKEN_PER_DIM = 64  # live activations per token per hidden unit at 2-byte dtypes (~30 counted, x2 margin)
+MIN_TOKENS = 1024  # below this a batch is a handful of sequences: no gain from batching left
+MAX_TOKENS = 65536  # a unit's frames come 512 at a time (task.BLOCK_FRAMES): more never fills up
+
+
+def starting_budget(free_bytes: int, hidden: int, dtype_bytes: int) -> int:
+    """Tokens per batch for ``free_bytes`` of free GPU memory and the widest model's hidden size."""
+    per_token = BYTES_PER_TOKEN_PER_DIM * hidden * dtype_bytes / 2
+    return int(max(MIN_TOKENS, min(MAX_TOKENS, FREE_FRACTION * free_bytes / per_token)))
+
+
+class SequenceTooLarge(RuntimeError):
+    """One sequence alone does not fit in the device's memory."""
+
+
+class TokenBudget:
+    """One model's token budget on one device; it only ever shrinks."""
+
+    def __init__(self, tokens: int) -> None:
+        self.tokens = max(1, int(tokens))
+        self.initial = self.tokens
+        self.backoffs = 0  # out-of-memory errors recovered from
+
+    def shrink(self, batch_tokens: int) -> None:
+        self.tokens = max(1, min(self.tokens, batch_tokens) // 2)
+        self.backoffs += 1
+
+    def describe(self) -> str:
+        if not self.backoffs:
+            return f"{self.tokens} tokens"
+        return f"{self.tokens} tokens (from {self.initial}; {self.backoffs}x out of memory)"
+
+
+def token_batches(lengths: Sequence[int], toks_per_batch: int, extra: int = 2,
+                  max_batch: int | None = None) -> list[list[int]]:
+    """Indices grouped so a padded batch holds at most ``toks_per_batch`` tokens.
+
+    Longest first (sorted stably, so ties keep input order); a sequence longer
+    than the budget gets a batch of its own.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    width = 0
+    for i in order:
+        size = lengths[i] + extra
+        new_width = max(width, size)
+        full = max_batch is not None and len(current) >= max_batch
+        if current and (new_width * (len(current) + 1) > toks_per_batch or full):
+            batches.append(current)
+            current, width = [], 0
+            new_width = size
+        current.append(i)
+        width = new_width
+    if current:
+        batches.append(current)
+    return batches
+
+
+def free_cache() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+def device_memory(device: str) -> str:
+    """'NVIDIA T4, 14.6 GiB, 0.3 GiB free' for a CUDA device; the device name otherwise."""
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return device
+    free, total = torch.cuda.mem_get_info(torch.device(device))
+    name = torch.cuda.get_device_name(torch.device(device))
+    return f"{device} ({name}, {total / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free)"
+
+
+def run_batched(lengths: Sequence[int], budget: TokenBudget, run: Callable[[list[int]], None], *,
+                extra: int, what: str, unit: str, device: str, max_batch: int | None = None) -> None:
+    """Call ``run`` on batches of indices covering ``lengths`` within ``budget``,
+    backing off on CUDA out-of-memory as the module docstring says."""
+    plan = deque(token_batches(lengths, budget.tokens, extra, max_batch))
+    while plan:
+        batch = plan.popleft()
+        try:
+            run(batch)
+            continue
+        except torch.cuda.OutOfMemoryError:
+            pass  # handled below, once the exception (and the tensors its frames hold) is gone
+        free_cache()
+        if len(batch) == 1:
+            raise SequenceTooLarge(f"out of memory: a {what} of {lengths[batch[0]]} {unit} does not fit "
+                                   f"even alone on {device_memory(device)}")
+        width = max(lengths[i] for i in batch) + extra
+        budget.shrink(width * len(batch))
+        rest = batch + [i for b in plan for i in b]
+        replanned = token_batches([lengths[i] for i in rest], budget.tokens, extra, max_batch)
+        plan = deque([rest[j] for j in b] for b in replanned)
