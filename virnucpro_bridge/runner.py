@@ -171,7 +171,7 @@ class Run:
             out_dir=str(self.out), weighted=cfg.weighted, stealing=cfg.steal, retries=cfg.retries,
             stall_timeout=cfg.stall_timeout, skipped=kept, notices=self.notices,
             wake=self.wakeup.wake,
-            splitting=cfg.split and self.task.splittable and cfg.backend == "local",  # no cuts on Ray yet
+            splitting=cfg.split and self.task.splittable,
             split_min=cfg.split_min, indexes=self.plan.indexes,
         )
         for line in self.warnings:

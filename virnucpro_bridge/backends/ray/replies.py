@@ -1,0 +1,160 @@
+"""The driver's side of the replies, outside the coordinator's lock.
+
+``wait_replies`` waits on every pending actor call (or the wake-up pipe),
+fetches what is ready, turns a dead actor's error into ``ActorGone``, and
+unpacks each ``Collected`` batch against the lanes: a cut's answer or a
+finished unit of the ticket the coordinator has in flight goes on (its
+result written to the unit's output file first, so no file I/O happens
+under the lock); a reply for a ticket sent ahead waits in its lane until the
+coordinator gets to that unit; anything else is void and dropped.
+Mixed into ``RayPool``, whose state it reads.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from ...coordinator.messages import Done, Failed
+from ...errors import environment_error
+from ...runfiles.atomic import atomic_open
+from .protocol import Collected, CutAnswer, UnitReply
+
+WAIT_S = 0.1  # longest the loop sleeps in ray.wait: bounds how late a command is acted on
+WRITERS = 4  # threads writing one pass's results: creating files is latency, not CPU
+
+
+class ActorGone:
+    """A call's actor died (killed, its process or node lost), or its replies were lost."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def actor_error_line(exc: BaseException) -> str:
+    """One line for the dashboard from Ray's multi-line actor errors."""
+    text = str(exc)
+    for key in ("killed by", "SIGKILL", "node", "ray.kill", "exited", "unavailable"):
+        for line in text.splitlines():
+            if key in line:
+                return f"actor lost: {line.strip()[:160]}"
+    return f"actor lost ({type(exc).__name__})"
+
+
+class Replies:
+    def wait_replies(self) -> list[tuple[str, int, object]]:
+        """Every reply ready within WAIT_S (or a wake-up), as (kind, device, value):
+        kind "cut" (a CutAt) and "unit" (Done or Failed) come from collect batches."""
+        import ray
+
+        refs = list(self.refs)
+        if refs:
+            done, rest = ray.wait(refs, num_returns=1, timeout=WAIT_S)
+            if done and rest:
+                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                done += more
+        else:
+            done = []
+            select.select([self.wakeup], [], [], WAIT_S)
+        self.wakeup.clear()
+        replies: list[tuple[str, int, Any]] = []
+        for ref in done:
+            kind, i, gen = self.refs.pop(ref)
+            if kind == "collect" and self.collecting.get(i) is ref:
+                del self.collecting[i]
+            elif kind == "report":
+                self.reporting.discard(i)
+            if gen != self.generation[i]:
+                continue  # from an actor that was replaced or is gone
+            value = self.get(ref)
+            if kind == "collect" and isinstance(value, Collected):
+                replies += self.unpack(i, value)
+            elif kind == "collect" and not isinstance(value, ActorGone):
+                # The batch is lost (e.g. its object was on a node that died): so are the
+                # units it finished. Only a fresh start makes them certain: the device is lost.
+                replies.append((kind, i, ActorGone(f"replies lost: {type(value).__name__}: {value}")))
+            else:
+                replies.append((kind, i, value))
+        return self._written(replies)
+
+    def take_later(self) -> list[tuple[str, int, object]]:
+        """Replies that came early for tickets promoted since (results written now)."""
+        later, self.later = self.later, []
+        replies: list[tuple[str, int, Any]] = []
+        for i, gen, item, skew in later:
+            if gen == self.generation[i]:
+                replies += self._unpacked(i, (item,), skew)
+        return self._written(replies)
+
+    def get(self, ref: Any) -> object:
+        """The call's value; a dead actor's error as ``ActorGone``; other errors as values."""
+        import ray
+        from ray.exceptions import RayActorError
+
+        try:
+            return ray.get(ref)
+        except RayActorError as exc:
+            return ActorGone(actor_error_line(exc))
+        except Exception as exc:  # noqa: BLE001 - the call itself failed (e.g. unpicklable reply)
+            return exc
+
+    def unpack(self, i: int, batch: Collected) -> list[tuple[str, int, Any]]:
+        """A batch's items, in order: ("cut", i, CutAt), ("unit", i, (UnitReply, skew))
+        for the ticket in flight (its result not written yet), ("report", i, readings)."""
+        out = self._unpacked(i, batch.items, time.time() - batch.clock)
+        if batch.report is not None:
+            self.reported_at[i] = time.monotonic()
+            out.append(("report", i, batch.report))
+        return out
+
+    def _unpacked(self, i: int, items, skew: float) -> list[tuple[str, int, Any]]:
+        out: list[tuple[str, int, Any]] = []
+        for item in items:
+            what = self.lanes.which(i, item.ticket)
+            if isinstance(item, CutAnswer):
+                if what == "running":
+                    out.append(("cut", i, item.answer))
+            elif what == "running":
+                out.append(("unit", i, (item, skew)))
+            elif what == "ahead":
+                self.lanes[i].early[item.ticket] = (item, skew)
+        return out
+
+    def _written(self, replies: list[tuple[str, int, Any]]) -> list[tuple[str, int, object]]:
+        """Write the results of the units among ``replies`` (several at once: a local
+        backend's workers write theirs in parallel too) and put Done or Failed in place."""
+        units = [(n, i, value) for n, (kind, i, value) in enumerate(replies) if kind == "unit"]
+        if len(units) > 1:
+            if self.writers is None:
+                self.writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="lbtui-results")
+            written = list(self.writers.map(lambda u: self._write_result(u[1], *u[2]), units))
+        else:
+            written = [self._write_result(i, *value) for _, i, value in units]
+        for (n, i, _), msg in zip(units, written):
+            replies[n] = ("unit", i, msg)
+        return replies
+
+    def _write_result(self, i: int, item: UnitReply, skew: float) -> Done | Failed:
+        """Write a unit's returned bytes where a local worker would have written them."""
+        reply = item.reply
+        if isinstance(reply, Failed):
+            return reply
+        if not isinstance(reply, Done) or item.result is None:
+            return Failed("no result returned", "", permanent=False)
+        flight = self.coord.books[i].in_flight
+        path = (flight.output or self.outputs(flight.unit)) if flight is not None else None
+        if path is None:
+            return Failed("a result for a unit it was not given", "", permanent=True)
+        try:
+            with atomic_open(path, "wb") as fh:
+                fh.write(item.result)
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = path
+            return Failed(f"{type(exc).__name__}: {exc}", "", permanent=False,
+                          environment=environment_error(exc, self.out_dir))
+        node = self.placements[i].node_id if self.placements[i] is not None else ""
+        return replace(reply, started=reply.started + skew, ended=reply.ended + skew, node=node)
