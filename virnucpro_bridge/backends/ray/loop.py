@@ -175,7 +175,9 @@ class LoopStep:
         pool, coord = self.pool, self.pool.coord
         if isinstance(value, ActorGone):
             if i not in pool.expected_exit:
-                coord.device_died(i, value.reason)
+                placed = pool.placements[i]
+                where = f" on node {pool.node_names.get(placed.node_id, placed.node_id[:8])}" if placed else ""
+                coord.device_died(i, value.reason + where)
                 pool.kill(i)
                 pool.forget(i)
         elif kind == "where" and isinstance(value, Placement):

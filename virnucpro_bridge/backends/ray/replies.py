@@ -36,8 +36,10 @@ class ActorGone:
 
 def actor_error_line(exc: BaseException) -> str:
     """One line for the dashboard from Ray's multi-line actor errors."""
+    if type(exc).__name__ == "ActorUnavailableError":  # its connection broke: process or node gone
+        return "actor lost: unreachable (its process or its node is gone)"
     text = str(exc)
-    for key in ("killed by", "SIGKILL", "node", "ray.kill", "exited", "unavailable"):
+    for key in ("killed by", "SIGKILL", "node", "ray.kill", "exited"):
         for line in text.splitlines():
             if key in line:
                 return f"actor lost: {line.strip()[:160]}"
