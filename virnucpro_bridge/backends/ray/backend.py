@@ -71,7 +71,6 @@ class RayPool(Replies):
         self.reported_at = [0.0] * n  # monotonic time of each device's last readings
         self.writers: ThreadPoolExecutor | None = None  # result writers (replies.py)
         self.lanes = Lanes(n)
-        self.later: list[tuple[int, int, Any, float]] = []  # early replies of promoted tickets
         self.sink_calls: list[tuple[Callable, tuple]] = []
         self._ended = False
 

@@ -60,15 +60,6 @@ class LoopStep:
         out = Outgoing()
         with coord.lock:
             going, sample = self._step(replies, reports, out)
-        # A batch that finished several units of one device promoted its next ticket,
-        # whose reply is already here: settle those now, not a round trip later.
-        while going and pool.later:
-            replies = pool.take_later()  # writes their results: outside the lock
-            with coord.lock:
-                just_idle: set[int] = set()
-                self._take(replies, just_idle, out)
-                self._dispatch(just_idle, False, out)
-                going = coord.work_left() and coord.can_progress()
         self._send(out)
         return going, sample
 
@@ -127,18 +118,25 @@ class LoopStep:
             i = book.spec.index
             if not book.ready or book.dead or book.drained:
                 continue
-            if book.in_flight is None:
+            while book.in_flight is None:
                 allow = steal_due or i in just_idle
                 flight = coord.next_unit(i, allow_steal=allow)
-                if flight is not None:
-                    self._start(i, flight, out)
-                elif allow:
-                    self._ask_cut(i, out)
+                if flight is None:
+                    if allow:
+                        self._ask_cut(i, out)
+                    break
+                early = self._start(i, flight, out)
+                if early is None:
+                    break
+                # Sent ahead and finished already (its result is written): settle it and go on.
+                self._unit_reply(i, early, just_idle)
             if book.in_flight is not None and book.accepts_work and not coord.stopping:
                 rate = coord.rate(book, scale)
                 out.job(i, pool.lanes.top_up(i, book.queue, lambda u: u.cost / rate))
 
-    def _start(self, i: int, flight: InFlight, out: Outgoing) -> None:
+    def _start(self, i: int, flight: InFlight, out: Outgoing) -> Done | Failed | None:
+        """``flight`` goes to device ``i``: promoted if sent ahead (returns its reply
+        when that came already), else a new job."""
         pool = self.pool
         flight.output = pool.outputs(flight.unit)
         started = pool.lanes.start(i, flight.unit)
@@ -147,8 +145,7 @@ class LoopStep:
             out.void(other, [ticket])
         if started.send:
             out.job(i, [started.ticket])
-        elif started.early is not None:
-            pool.later.append((i, pool.generation[i], *started.early))
+        return started.early
 
     def _ask_cut(self, thief: int, out: Outgoing) -> None:
         found = self.pool.coord.find_cut(thief, self.pool.status)

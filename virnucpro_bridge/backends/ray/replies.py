@@ -82,15 +82,6 @@ class Replies:
                 replies.append((kind, i, value))
         return self._written(replies)
 
-    def take_later(self) -> list[tuple[str, int, object]]:
-        """Replies that came early for tickets promoted since (results written now)."""
-        later, self.later = self.later, []
-        replies: list[tuple[str, int, Any]] = []
-        for i, gen, item, skew in later:
-            if gen == self.generation[i]:
-                replies += self._unpacked(i, (item,), skew)
-        return self._written(replies)
-
     def get(self, ref: Any) -> object:
         """The call's value; a dead actor's error as ``ActorGone``; other errors as values."""
         import ray
@@ -104,52 +95,57 @@ class Replies:
             return exc
 
     def unpack(self, i: int, batch: Collected) -> list[tuple[str, int, Any]]:
-        """A batch's items, in order: ("cut", i, CutAt), ("unit", i, (UnitReply, skew))
-        for the ticket in flight (its result not written yet), ("report", i, readings)."""
-        out = self._unpacked(i, batch.items, time.time() - batch.clock)
+        """A batch's items, in order: ("cut", i, CutAt), ("unit", i, (UnitReply, skew, path))
+        for the ticket in flight, ("early", ...) for one sent ahead (results not written
+        yet: ``_written``), ("report", i, readings)."""
+        out: list[tuple[str, int, Any]] = []
+        skew = time.time() - batch.clock
+        flight = self.coord.books[i].in_flight
+        for item in batch.items:
+            what = self.lanes.which(i, item.ticket)
+            if isinstance(item, CutAnswer):
+                if what == "running":
+                    out.append(("cut", i, item.answer))
+            elif what == "running" and flight is not None:
+                out.append(("unit", i, (item, skew, flight.output or self.outputs(flight.unit))))
+            elif what == "ahead":
+                # Not cut (only a unit in flight is), so its result goes where the
+                # unit's own would: written now, with the batch, used once promoted.
+                unit = self.lanes[i].ahead[item.ticket].unit
+                out.append(("early", i, (item, skew, self.outputs(unit))))
         if batch.report is not None:
             self.reported_at[i] = time.monotonic()
             out.append(("report", i, batch.report))
         return out
 
-    def _unpacked(self, i: int, items, skew: float) -> list[tuple[str, int, Any]]:
-        out: list[tuple[str, int, Any]] = []
-        for item in items:
-            what = self.lanes.which(i, item.ticket)
-            if isinstance(item, CutAnswer):
-                if what == "running":
-                    out.append(("cut", i, item.answer))
-            elif what == "running":
-                out.append(("unit", i, (item, skew)))
-            elif what == "ahead":
-                self.lanes[i].early[item.ticket] = (item, skew)
-        return out
-
     def _written(self, replies: list[tuple[str, int, Any]]) -> list[tuple[str, int, object]]:
         """Write the results of the units among ``replies`` (several at once: a local
-        backend's workers write theirs in parallel too) and put Done or Failed in place."""
-        units = [(n, i, value) for n, (kind, i, value) in enumerate(replies) if kind == "unit"]
+        backend's workers write theirs in parallel too) and put Done or Failed in place;
+        those of tickets sent ahead wait in their lane."""
+        units = [(kind, i, value) for kind, i, value in replies if kind in ("unit", "early")]
         if len(units) > 1:
             if self.writers is None:
                 self.writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="lbtui-results")
-            written = list(self.writers.map(lambda u: self._write_result(u[1], *u[2]), units))
+            written = iter(list(self.writers.map(lambda u: self._write_result(u[1], *u[2]), units)))
         else:
-            written = [self._write_result(i, *value) for _, i, value in units]
-        for (n, i, _), msg in zip(units, written):
-            replies[n] = ("unit", i, msg)
-        return replies
+            written = iter([self._write_result(i, *value) for _, i, value in units])
+        out: list[tuple[str, int, object]] = []
+        for kind, i, value in replies:
+            if kind == "early":
+                self.lanes[i].early[value[0].ticket] = next(written)
+            elif kind == "unit":
+                out.append((kind, i, next(written)))
+            else:
+                out.append((kind, i, value))
+        return out
 
-    def _write_result(self, i: int, item: UnitReply, skew: float) -> Done | Failed:
+    def _write_result(self, i: int, item: UnitReply, skew: float, path: str) -> Done | Failed:
         """Write a unit's returned bytes where a local worker would have written them."""
         reply = item.reply
         if isinstance(reply, Failed):
             return reply
         if not isinstance(reply, Done) or item.result is None:
             return Failed("no result returned", "", permanent=False)
-        flight = self.coord.books[i].in_flight
-        path = (flight.output or self.outputs(flight.unit)) if flight is not None else None
-        if path is None:
-            return Failed("a result for a unit it was not given", "", permanent=True)
         try:
             with atomic_open(path, "wb") as fh:
                 fh.write(item.result)
