@@ -3,11 +3,11 @@
 ``wait_replies`` waits on every pending actor call (or the wake-up pipe),
 fetches what is ready, turns a dead actor's error into ``ActorGone``, and
 unpacks each ``Collected`` batch against the lanes: a cut's answer or a
-finished unit of the ticket the coordinator has in flight goes on (its
-result written to the unit's output file first, so no file I/O happens
-under the lock); a reply for a ticket sent ahead waits in its lane until the
-coordinator gets to that unit; anything else is void and dropped.
-Mixed into ``RayPool``, whose state it reads.
+finished unit of the ticket the coordinator has in flight goes on; a unit
+sent ahead has its result written too and its reply waits in its lane until
+the coordinator gets to that unit; anything else is void and dropped. The
+batch's results are written here, several at once, so no file I/O happens
+under the lock. Mixed into ``RayPool``, whose state it reads.
 """
 
 from __future__ import annotations
