@@ -77,7 +77,7 @@ class RunConfig:
     grace: float = 30.0
     refresh: float = 2.0
     metrics_log: str | None = None
-    backend: str = "local"  # or "ray": one Ray actor per device (ray_backend.py)
+    backend: str = "local"  # or "ray": one Ray actor per device (backends/ray/)
     ray_address: str | None = None  # --ray-address; None: a local Ray instance
     task_options: dict = field(default_factory=dict)
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
