@@ -17,7 +17,7 @@ SCRIPTS = {
     "read": ["bench_read.py"],  # FASTA scan MB/s; first vs last unit read, seek vs skip
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
     "report": ["bench_report.py"],  # `lbtui report` time and page size for 10,000 units
-    "ray": ["bench_ray.py"],  # Ray start-up; overhead and makespan/LB, Ray beside local
+    "ray": ["bench_ray.py"],  # Ray start-up; overhead, makespan/LB and in-flight cuts, Ray beside local
 }
 
 

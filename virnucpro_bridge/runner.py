@@ -77,7 +77,7 @@ class RunConfig:
     grace: float = 30.0
     refresh: float = 2.0
     metrics_log: str | None = None
-    backend: str = "local"  # or "ray": one Ray actor per device (ray_backend.py)
+    backend: str = "local"  # or "ray": one Ray actor per device (backends/ray/)
     ray_address: str | None = None  # --ray-address; None: a local Ray instance
     task_options: dict = field(default_factory=dict)
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
@@ -178,7 +178,7 @@ class Run:
             out_dir=str(self.out), weighted=cfg.weighted, stealing=cfg.steal, retries=cfg.retries,
             stall_timeout=cfg.stall_timeout, skipped=kept, notices=self.notices,
             wake=self.wakeup.wake,
-            splitting=cfg.split and self.task.splittable and cfg.backend == "local",  # no cuts on Ray yet
+            splitting=cfg.split and self.task.splittable,
             split_min=cfg.split_min, indexes=self.plan.indexes,
         )
         for line in self.warnings:

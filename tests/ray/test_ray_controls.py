@@ -81,3 +81,28 @@ def test_drain_gives_the_queue_back_and_stops_the_actor(start_run) -> None:
     assert summary["devices"][0]["files_done"] == done
     assert summary["files_done"] == 12
     assert_each_unit_once(read_manifest(run.out), {(f"f{i:02d}.fa", 0) for i in range(12)})
+
+
+def test_an_exception_in_the_dispatcher_winds_down_and_exits_3(start_run, tmp_path) -> None:
+    run = start_run(10, "sim:1,1", grace=10.0)
+    calls = {"n": 0}
+    real = run.coord.next_unit
+
+    def broken(index, allow_steal=True):
+        calls["n"] += 1
+        if calls["n"] > 4:
+            raise RuntimeError("injected dispatcher bug")
+        return real(index, allow_steal)
+
+    run.coord.next_unit = broken
+    assert run.wait(60) == 3
+    snap = run.coord.snapshot()
+    assert snap.finished and snap.error.startswith("internal error: RuntimeError: injected dispatcher bug")
+    out = tmp_path / "out"
+    assert "injected dispatcher bug" in (out / "errors.log").read_text()
+    rows = read_manifest(out)
+    assert 0 < len(rows) < 10  # units that finished, also while winding down, keep their lines
+    assert_each_unit_once(rows, {(r["file"], 0) for r in rows})
+    assert all((out / r["output"]).exists() for r in rows)
+    pids = [p for p in run.pool.pids if p]
+    wait_for(lambda: not any(psutil.pid_exists(p) for p in pids), timeout=20, what="the actors gone")

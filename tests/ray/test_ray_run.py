@@ -15,11 +15,13 @@ pytest.importorskip("ray")
 from integration.conftest import (  # noqa: E402
     REPO,
     assert_each_unit_once,
+    expected_ids_sha256,
     make_inputs,
     read_manifest,
     run_json,
     unit_results,
     wait_for,
+    write_fasta,
 )
 
 TIMEOUT_S = 120
@@ -95,6 +97,58 @@ def test_fast_device_steals_from_the_slow_one_across_nodes(cluster, tmp_path) ->
     stolen = [r for r in rows if r["stolen"]]
     assert stolen and all(r["device_index"] == 0 for r in stolen)
     assert json.loads((out / "summary.json").read_text())["steals"] == len(stolen)
+
+
+def tiles(rows: list[dict], n: int) -> bool:
+    at = 0
+    for r in sorted(rows, key=lambda r: r["start"]):
+        if r["start"] != at or r["count"] != r["sequences"]:
+            return False
+        at += r["count"]
+    return at == n
+
+
+def test_running_units_are_cut_in_flight_across_nodes_and_each_record_runs_once(cluster, tmp_path) -> None:
+    big = write_fasta(tmp_path / "in" / "big.fa", 600)
+    out = tmp_path / "out"
+    # As tests/integration/test_splitting.py: an 8× faster device that the plan treats as
+    # equal runs dry while the slow one (on the other node) has most of a piece to do.
+    proc = lbtui("--backend", "ray", "--ray-address", cluster, "--gpus", "sim:1,8", "--no-weighted",
+                 "--sim-rate", "4000", "--split-min", "20", "--steal-interval", "0.2", "--out", str(out),
+                 str(tmp_path / "in"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    devices = run_json(out)["devices"]
+    assert devices[0]["node"] != devices[1]["node"]
+    rows = read_manifest(out)
+    assert tiles(rows, 600)  # every record in exactly one piece
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["splits"] >= 1 and summary["sequences"] == 600
+    assert summary["devices"][1]["split_in"] == summary["splits"] == summary["devices"][0]["split_out"]
+    assert any(r["split_from"] for r in rows)
+    for r in rows:  # each piece's result covers exactly its records, whichever node ran it
+        result = json.loads((out / r["output"]).read_text())
+        assert (result["start"], result["sequences"]) == (r["start"], r["count"])
+        assert result["ids_sha256"] == expected_ids_sha256(big, r["start"], r["count"])
+    splits = [e for e in events(out) if e["kind"] == "split"]
+    assert len(splits) == summary["splits"] and all(e["thief"] == 1 and e["victim"] == 0 for e in splits)
+
+
+def test_short_units_sent_ahead_are_still_stolen_once(cluster, tmp_path) -> None:
+    inputs = make_inputs(tmp_path / "in", 40, seqs=2)
+    out = tmp_path / "out"
+    # Units of 3 to 35 ms: each actor holds several ahead; the fast one steals the slow one's
+    # tail, which at the end is what the slow actor holds ahead (withdrawn from it).
+    proc = lbtui("--backend", "ray", "--ray-address", cluster, "--gpus", "sim:6,0.5", "--no-weighted",
+                 "--sim-rate", "30000", "--steal-interval", "0.2", "--out", str(out), str(inputs))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = read_manifest(out)
+    assert_each_unit_once(rows, {(f"f{i:02d}.fa", 0) for i in range(40)})
+    assert unit_results(out).keys() == {f"f{i:02d}.fa.json" for i in range(40)}
+    for r in rows:
+        result = json.loads((out / r["output"]).read_text())
+        assert result["ids_sha256"] == expected_ids_sha256(inputs / r["file"])
+    stolen = [r for r in rows if r["stolen"]]
+    assert stolen and all(r["device_index"] == 0 for r in stolen)
 
 
 def test_gpus_all_on_a_cluster_without_gpus_is_a_usage_error(cluster, tmp_path) -> None:

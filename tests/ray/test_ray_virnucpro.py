@@ -1,5 +1,6 @@
 """VirNucPro on Ray actors spread over two nodes gives byte-identical results to
-the local backend (demo models, CPU), though inputs and outputs stay on the driver."""
+the local backend (demo models, CPU), though inputs and outputs stay on the driver,
+whole or cut into pieces."""
 
 from __future__ import annotations
 
@@ -57,3 +58,9 @@ def test_virnucpro_results_identical_to_the_local_backend(cluster, tmp_path) -> 
     nodes = {d["node"] for d in run_json(on_ray)["devices"]}
     assert len(nodes) == 2
     assert {r["node"] for r in read_manifest(on_ray)} == nodes
+    # Pieces of a few records, stealing and in-flight cuts on: still the same bytes.
+    split = tmp_path / "split"
+    run(split, models, data, "--gpus", "cpu:2", "--backend", "ray", "--ray-address", cluster,
+        "--split-min", "4", "--steal-interval", "0.2")
+    assert len(read_manifest(split)) > 2  # files were cut at plan time
+    assert tree(split / "results") == reference

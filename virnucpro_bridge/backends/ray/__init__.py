@@ -1,9 +1,13 @@
 """The Ray backend: one threaded actor per device, the dispatcher stays in the driver.
 
-    cluster.py  connecting to (or starting) Ray, finding the cluster's devices
-    actor.py    the per-device actor that runs a task's units
-    backend.py  RayPool: the driver's side (records out, results back, written here)
-    loop.py     one pass of the driver's dispatcher loop
+    cluster.py    connecting to (or starting) Ray, finding the cluster's devices
+    protocol.py   what crosses between driver and actor (jobs by ticket, batched replies)
+    actor.py      the per-device actor: its Ray methods, and running one job's task
+    job_queue.py  inside the actor: its queue of jobs, the thread running them, cuts, outbox
+    lanes.py      the driver's record of what each actor holds (short units sent ahead)
+    backend.py    RayPool: actors' lifecycle and the calls made to them
+    replies.py    replies in, results written, outside the coordinator's lock
+    loop.py       one pass of the driver's dispatcher loop
 
 Ray is optional (``pip install 'lbtui[ray]'``); nothing imports this package
 unless ``--backend ray`` is asked for.

@@ -1,19 +1,21 @@
 """The Ray actor: one per device, the cluster counterpart of ``worker.py``.
 
-Nothing here needs a shared file system. The driver reads a unit's records
-and puts them into the object store; the actor writes them to a private
-temp FASTA, runs the task on a copy of the unit that points there, and
+Nothing here needs a shared file system. The driver reads each unit's
+records and sends them with the job; the actor writes them to a private
+temp FASTA, runs the task on a copy of the unit that reads from there, and
 returns the result file's bytes for the driver to write::
 
-    driver ── ray.put(FASTA text) ─▶ object store ─▶ actor.run_unit(unit, text)
-                                                      │ temp FASTA ─▶ task.run_unit
-    driver ◀── UnitReply(Done | Failed, result bytes) ┘
-    driver ── actor.report() ─▶ readings (a second thread of the same actor)
+    driver ── submit([Job(ticket, unit, FASTA text), ...]) ─▶ job queue ─▶ runner thread
+                                                              │ temp FASTA ─▶ task.run_unit
+    driver ◀── collect(): [CutAnswer | UnitReply(Done | Failed, bytes), ...] ◀┘
+    driver ── cut / withdraw / report ─▶ answered on the actor's other threads
 
-The actor is threaded (``max_concurrency=2``): ``run_unit`` holds one thread,
-``report`` answers in the other, so live readings never wait for a unit.
-This module never imports ray: the driver wraps the class with
-``ray.remote`` (so importing it costs nothing without ray installed).
+The actor is threaded (``MAX_CONCURRENCY``): units run on a thread of its
+own (``job_queue.JobQueue``), so a waiting ``collect``, a ``report`` and a
+``cut`` never wait for a unit, and a few jobs can be queued so the actor
+never waits on a round trip to the driver between two short units.
+This module never imports ray at module level: the driver wraps the class
+with ``ray.remote`` (so importing it costs nothing without ray installed).
 """
 
 from __future__ import annotations
@@ -27,48 +29,23 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from ...coordinator.messages import Done, Failed, SetupFailed
+from ...coordinator.messages import Cut, Done, Failed, SetupFailed
 from ...errors import UnitError
 from ...hardware.devices import DeviceSpec, capability_weight
-from ...inputs.fasta import Record
-from ...inputs.units import Unit
+from ...inputs.record_index import SeekPoint
 from ..local.worker import Reporter, limit_threads
+from .job_queue import JobControl, JobQueue
+from .protocol import ActorReady, Collected, Job, Placement, UnitReply, fasta_text
 
+__all__ = ["DeviceActor", "fasta_text"]
 
-@dataclass(frozen=True)
-class Placement:
-    """Where an actor runs, known as soon as its process is up."""
-
-    pid: int
-    node_id: str  # Ray node id (hex)
-    host: str
-
-
-@dataclass(frozen=True)
-class ActorReady:
-    """Setup finished. The device as the actor sees it: a CUDA actor names its
-    own GPU, so the capability weight comes from the node that runs it."""
-
-    pid: int
-    name: str
-    weight: float
-    known: bool
-
-
-@dataclass(frozen=True)
-class UnitReply:
-    reply: Done | Failed
-    result: bytes | None  # the task's output file, on success
-    clock: float  # the actor's time.time() when it replied: corrects clock skew between nodes
-
-
-def fasta_text(records: Iterable[Record]) -> bytes:
-    """Records as FASTA that parses back to the same ids, headers and sequences."""
-    return "".join(f">{r.description}\n{r.sequence}\n" for r in records).encode("utf-8")
+MAX_CONCURRENCY = 6  # Ray threads: a waiting collect, report, and submit / cut / withdraw / stop calls
+COLLECT_WAIT_S = 5.0  # a collect with nothing to say returns after this (the driver asks again)
+STOP_JOIN_S = 4.0  # stop() waits this long for a running unit (the driver kills the actor at 5 s)
 
 
 class DeviceActor:
@@ -87,6 +64,7 @@ class DeviceActor:
         self.reporter: Reporter | None = None
         self.lock = threading.Lock()  # reporter state is read while a unit runs
         self.scratch = Path(tempfile.mkdtemp(prefix="lbtui-actor-"))
+        self.queue: JobQueue | None = None
 
     def where(self) -> Placement:
         import ray
@@ -108,6 +86,8 @@ class DeviceActor:
             self.reporter = Reporter(spec, self.status, self.task.notes)  # polled by report(), no thread
         except BaseException as exc:  # report any setup failure; the driver ends this actor
             return SetupFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        self.queue = JobQueue(self._execute, self._progress)
+        self.queue.start()
         return ActorReady(os.getpid(), spec.name, spec.weight, spec.known)
 
     def _own_gpu(self) -> DeviceSpec:
@@ -123,34 +103,24 @@ class DeviceActor:
         weight, known = capability_weight(name)
         return replace(self.spec, name=name, weight=weight, known=known, ordinal=0)
 
-    def run_unit(self, unit: Unit, text: bytes, attempt: int) -> UnitReply:
-        """Run one unit from its records (``text``); return the result's bytes."""
-        work = Path(tempfile.mkdtemp(prefix=f"a{attempt}-", dir=self.scratch))
-        local = work / "input.fa"
-        local.write_bytes(text)
-        here = replace(unit, path=str(local), start=0, seek=None)
-        output = work / "result"
-        reporter = self.reporter
-        assert reporter is not None, "run_unit before setup"
-        with self.lock:
-            reporter.unit_started(unit.uid)
-        started, t0 = time.time(), time.monotonic()
-        result: bytes | None = None
-        try:
-            sequences = int(self.task.run_unit(here, output, reporter.on_progress))
-            result = output.read_bytes()
-        except UnitError as exc:
-            reply: Done | Failed = Failed(str(exc), traceback.format_exc(), permanent=True)
-        except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
-            # The actor's scratch disk is not the run's output disk: a retry elsewhere may help.
-            reply = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent=False)
-        else:
-            reply = Done(sequences, time.monotonic() - t0, started, time.time())
-        finally:
-            with self.lock:
-                reporter.unit_ended()
-            shutil.rmtree(work, ignore_errors=True)
-        return UnitReply(reply, result, time.time())
+    # -- the driver's calls ----------------------------------------------------------------
+    def submit(self, jobs: list[Job]) -> None:
+        self._queue().submit(jobs)
+
+    def collect(self, jobs: list[Job], timeout: float = COLLECT_WAIT_S) -> Collected:
+        """Queue ``jobs``, then return the outbox (waiting up to ``timeout`` s for
+        something): one call both ways per round trip."""
+        queue = self._queue()
+        if jobs:
+            queue.submit(jobs)
+        items = queue.collect(timeout)
+        return Collected(tuple(items), time.time(), self.report())
+
+    def cut(self, ticket: int, cut: Cut) -> None:
+        self._queue().cut(ticket, cut)
+
+    def withdraw(self, tickets: list[int]) -> list[int]:
+        return self._queue().withdraw(tickets)
 
     def report(self) -> dict | None:
         """The live readings (the worker's report dict, plus ``clock``)."""
@@ -163,7 +133,55 @@ class DeviceActor:
         return data
 
     def stop(self) -> None:
-        """Release the models and the scratch folder; the driver kills the actor next."""
-        if self.task is not None:
+        """Run nothing more; release the models once the unit running now (if
+        any) ended, and the scratch folder. The driver kills the actor next."""
+        ended = self.queue.stop(STOP_JOIN_S) if self.queue is not None else True
+        if self.task is not None and ended:
             self.task.teardown()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if ended:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _queue(self) -> JobQueue:
+        if self.queue is None:
+            raise RuntimeError("the driver called the actor before its setup succeeded")
+        return self.queue
+
+    # -- on the runner thread ----------------------------------------------------------------
+    def _progress(self, done: int) -> None:
+        with self.lock:
+            self.reporter.on_progress(done)
+
+    def _execute(self, job: Job, control: JobControl) -> UnitReply:
+        """Run one job from its records; its reply carries the result's bytes."""
+        unit = job.unit
+        local = self.scratch / f"{job.ticket}.fa"
+        output = self.scratch / f"{job.ticket}.result"
+        reporter = self.reporter
+        with self.lock:
+            reporter.unit_started(unit.uid)
+        started, t0 = time.time(), time.monotonic()
+        result: bytes | None = None
+        try:
+            local.write_bytes(job.text)
+            # The temp file holds only this unit's records: its first one is record
+            # unit.start, at byte 0. The task sees the unit's own record numbers.
+            st = local.stat()
+            here = replace(unit, path=str(local), seek=SeekPoint(unit.start, 0, st.st_size, st.st_mtime_ns))
+            sequences = int(self.task.run_unit(here, output, control))
+            if control.end < control.count and sequences != control.end:
+                raise RuntimeError(f"{type(self.task).__name__} did {sequences} records of {unit.uid} "
+                                   f"after agreeing to stop at {control.end}")
+            result = output.read_bytes()
+        except UnitError as exc:
+            reply: Done | Failed = Failed(str(exc), traceback.format_exc(), permanent=True)
+        except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
+            # The actor's scratch disk is not the run's output disk: a retry elsewhere may help.
+            reply = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent=False)
+        else:
+            reply = Done(sequences, time.monotonic() - t0, started, time.time())
+        finally:
+            with self.lock:
+                reporter.unit_ended()
+            for path in (local, output):
+                path.unlink(missing_ok=True)
+        return UnitReply(job.ticket, reply, result)

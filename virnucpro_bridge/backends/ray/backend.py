@@ -4,43 +4,44 @@ The same contract as ``pool.LocalPool`` (start, run, finish, abort,
 wind_down, pids), over the same Coordinator and Sink. The dispatcher loop
 waits on the actors' pending calls instead of pipes::
 
-    ray.wait(setup | run_unit | report | stop refs) ──▶ results (outside the lock)
-        run_unit reply ─▶ write the result atomically ─▶ Coordinator.unit_done ─▶ Sink
-        RayActorError  ─▶ Coordinator.device_died ─▶ its unit requeued elsewhere
-        report reply   ─▶ coord.status[i] (clock-corrected) ─▶ snapshots, stalls
-    idle device ─▶ next_unit ─▶ read its records here ─▶ ray.put ─▶ actor.run_unit
+    ray.wait(collect | setup | report | cut | ... refs) ─▶ replies (outside the lock)
+        collect: [CutAnswer, UnitReply] ─▶ write results atomically ─▶ Coordinator ─▶ Sink
+        RayActorError (actor, process or node lost) ─▶ Coordinator.device_died ─▶ requeued
+        report ─▶ coord.status[i] (clock-corrected) ─▶ snapshots, stalls, cut points
+    idle device ─▶ next_unit ─▶ its records read here ─▶ actor.submit([jobs])
+    nothing to steal ─▶ find_cut ─▶ actor.cut ─▶ CutAnswer ─▶ the tail to the thief
 
-The driver reads inputs and writes outputs, so the nodes share no file
-system. Stealing, pause and drain are the Coordinator's and work unchanged;
-in-flight cuts of a running unit do not (a unit runs whole on its actor).
+Each actor has one ``collect`` call waiting at all times: replies come back
+in batches, and with a few short units sent ahead (``lanes.py``) an actor
+goes on to its next unit without waiting for the driver. The driver reads
+inputs and writes outputs, so the nodes share no file system.
 """
 
 from __future__ import annotations
 
-import select
 import time
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 from ...coordinator.coordinator import Coordinator
-from ...coordinator.device_book import InFlight
 from ...coordinator.housekeeping import TICK_S
-from ...coordinator.messages import Done, Failed, Wakeup
-from ...errors import UnitError, environment_error
+from ...coordinator.messages import Cut, Done, Failed, Wakeup
+from ...errors import UnitError
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit, read_unit
-from ...runfiles.atomic import atomic_open
 from ..local.pool import STALL_ACTIONS, Sink
-from .actor import DeviceActor, Placement, UnitReply, fasta_text
-from .loop import ActorGone, LoopStep, actor_error_line
+from .actor import MAX_CONCURRENCY, DeviceActor
+from .lanes import Lanes, Ticket
+from .loop import LoopStep
+from .protocol import Collected, Job, Placement, fasta_text
+from .replies import Replies
 
-WAIT_S = 0.1  # longest the loop sleeps in ray.wait: bounds how late a command is acted on
 PLACE_TIMEOUT_S = 120.0  # an actor not even started by then cannot be placed: the device is dead
 START_WAIT_S = 60.0  # start() waits this long for placements (pids and nodes for run.json)
 STOP_WAIT_S = 5.0  # finish(): actors get this long to release their models, then are killed
 
 
-class RayPool:
+class RayPool(Replies):
     def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], task_name: str,
                  task_options: dict, outputs: Callable[[Unit], str], sink: Sink, status: dict,
                  wakeup: Wakeup, *, out_dir: str, steal_interval: float = 2.0, grace: float = 30.0,
@@ -60,12 +61,16 @@ class RayPool:
         n = len(self.devices)
         self.actors: list[Any] = [None] * n
         self.placements: list[Placement | None] = [None] * n
-        self.generation = [0] * n  # replies from a replaced actor are ignored
+        self.generation = [0] * n  # replies from a replaced or lost actor are ignored
         self.spawned_at = [0.0] * n
         self.expected_exit: set[int] = set()
         self.refs: dict[Any, tuple[str, int, int]] = {}  # pending call -> (kind, device, generation)
-        self.busy: dict[int, Any] = {}  # device -> its run_unit ref
+        self.collecting: dict[int, Any] = {}  # device -> its pending collect call
+        self.riding: dict[int, list[Job]] = {}  # jobs that go with the device's next collect call
         self.reporting: set[int] = set()
+        self.reported_at = [0.0] * n  # monotonic time of each device's last readings
+        self.writers: ThreadPoolExecutor | None = None  # result writers (replies.py)
+        self.lanes = Lanes(n)
         self.sink_calls: list[tuple[Callable, tuple]] = []
         self._ended = False
 
@@ -79,18 +84,20 @@ class RayPool:
         waiting = [r for r, (kind, _, _) in self.refs.items() if kind == "where"]
         deadline = time.monotonic() + START_WAIT_S
         while waiting and time.monotonic() < deadline:
-            done, waiting = ray.wait(waiting, num_returns=1, timeout=WAIT_S)
+            done, waiting = ray.wait(waiting, num_returns=1, timeout=0.1)
             for ref in done:
-                self._take_placement(ref)
+                kind, i, gen = self.refs.pop(ref)
+                placement = self.get(ref)
+                if gen == self.generation[i] and isinstance(placement, Placement):
+                    self.placements[i] = placement
+                    self.coord.books[i].pid = placement.pid
         return self.pids
 
     def _spawn(self, i: int) -> None:
         import ray
-
-        spec = self.devices[i]
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        options: dict[str, Any] = dict(max_concurrency=2, max_restarts=0, num_cpus=0)
+        options: dict[str, Any] = dict(max_concurrency=MAX_CONCURRENCY, max_restarts=0, num_cpus=0)
         ring = list(self.node_names)
         if i in self.pinned:
             options.update(num_gpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(self.pinned[i], soft=False))
@@ -101,30 +108,28 @@ class RayPool:
             options.update(scheduling_strategy=NodeAffinitySchedulingStrategy(ring[i % len(ring)], soft=False))
         else:
             options.update(scheduling_strategy="SPREAD")
-        actor = ray.remote(DeviceActor).options(**options).remote(spec, self.task_name, self.task_options)
-        self.generation[i] += 1
+        actor = ray.remote(DeviceActor).options(**options).remote(self.devices[i], self.task_name,
+                                                                   self.task_options)
+        self.forget(i)
         self.actors[i], self.placements[i] = actor, None
         self.spawned_at[i] = time.monotonic()
         self.expected_exit.discard(i)
         self._call(i, "where", actor.where)
         self._call(i, "setup", actor.setup)
 
+    def forget(self, i: int) -> None:
+        """Device ``i``'s actor is gone or being replaced: its pending calls and
+        the jobs it held are void (its units were requeued by the coordinator)."""
+        self.generation[i] += 1
+        self.collecting.pop(i, None)
+        self.riding.pop(i, None)
+        self.reporting.discard(i)
+        self.lanes.reset(i)
+
     def _call(self, i: int, kind: str, method: Any, *args: Any) -> Any:
         ref = method.remote(*args)
         self.refs[ref] = (kind, i, self.generation[i])
         return ref
-
-    def _take_placement(self, ref: Any) -> None:
-        import ray
-
-        kind, i, gen = self.refs.pop(ref)
-        try:
-            placement = ray.get(ref)
-        except Exception:  # noqa: BLE001 - the actor died starting: its setup call says so
-            return
-        if gen == self.generation[i]:
-            self.placements[i] = placement
-            self.coord.books[i].pid = placement.pid
 
     @property
     def pids(self) -> list[int | None]:
@@ -140,106 +145,60 @@ class RayPool:
         """Dispatch until every unit is done, failed or abandoned, or a stop ends it."""
         step = LoopStep(self)
         while True:
-            replies = self._wait()
+            replies = self.wait_replies()
             going, sample = step.run(replies)
             self._flush_sink()
             self.sink.tick(sample)
             if not going:
                 return
 
-    def _wait(self) -> list[tuple[str, int, object]]:
-        """Every reply ready within WAIT_S (or a wake-up), fetched outside the lock."""
-        import ray
-
-        refs = list(self.refs)
-        if refs:
-            done, rest = ray.wait(refs, num_returns=1, timeout=WAIT_S)
-            if done and rest:
-                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
-                done += more
-        else:
-            done = []
-            select.select([self.wakeup], [], [], WAIT_S)
-        self.wakeup.clear()
-        replies = []
-        for ref in done:
-            kind, i, gen = self.refs.pop(ref)
-            if kind == "run_unit" and self.busy.get(i) is ref:
-                del self.busy[i]
-            elif kind == "report":
-                self.reporting.discard(i)
-            if gen != self.generation[i]:
-                continue  # from an actor that was replaced (restarted after a stall)
-            replies.append((kind, i, self._fetch(kind, i, ref)))
-        return replies
-
-    def _fetch(self, kind: str, i: int, ref: Any) -> object:
-        """The call's value; a dead actor's error as ``ActorGone``; a result written."""
-        import ray
-        from ray.exceptions import RayActorError
-
-        try:
-            value = ray.get(ref)
-        except RayActorError as exc:
-            return ActorGone(actor_error_line(exc))
-        except Exception as exc:  # noqa: BLE001 - the call itself failed (e.g. unpicklable reply)
-            value = exc
-        if kind == "run_unit":
-            return self._write_result(i, value)
-        if kind == "where" and isinstance(value, Placement):
-            self.placements[i] = value
-        return value
-
-    def _write_result(self, i: int, value: object) -> Done | Failed:
-        """Write a unit's returned bytes where a local worker would have written them."""
-        if not isinstance(value, UnitReply):
-            return Failed(f"{type(value).__name__}: {value}", str(value), permanent=False)
-        reply, skew = value.reply, time.time() - value.clock
-        if isinstance(reply, Failed) or value.result is None:
-            return reply if isinstance(reply, Failed) else Failed("no result returned", "", permanent=False)
-        flight = self.coord.books[i].in_flight
-        path = (flight.output or self.outputs(flight.unit)) if flight is not None else None
-        if path is None:
-            return Failed("a result for a unit it was not given", "", permanent=True)
-        try:
-            with atomic_open(path, "wb") as fh:
-                fh.write(value.result)
-        except OSError as exc:
-            if exc.filename is None:
-                exc.filename = path
-            return Failed(f"{type(exc).__name__}: {exc}", "", permanent=False,
-                          environment=environment_error(exc, self.out_dir))
-        node = self.placements[i].node_id if self.placements[i] is not None else ""
-        return replace(reply, started=reply.started + skew, ended=reply.ended + skew, node=node)
-
     def _flush_sink(self) -> None:
         while self.sink_calls:
             call, args = self.sink_calls.pop(0)
             call(*args)
 
-    # -- called by the loop (under coord.lock unless said) ---------------------------
-    def send(self, i: int, flight: InFlight) -> Failed | None:
-        """Outside the lock: read the unit's records and hand them to the actor.
-        Returns a Failed when the input cannot be read."""
-        import ray
+    # -- calls to the actors (outside coord.lock) ------------------------------------------
+    def submit(self, i: int, tickets: list[Ticket], now: bool = True) -> list[tuple[Ticket, Failed]]:
+        """Read the tickets' records and send them to device ``i``'s actor: with
+        its next collect call when none is waiting (the usual case: its last one
+        just came back) or they can wait for it (not ``now``), else in a call of
+        their own. Returns the tickets whose input could not be read (not sent)."""
+        jobs, failed = [], []
+        for ticket in tickets:
+            try:
+                jobs.append(Job(ticket.id, ticket.unit, fasta_text(read_unit(ticket.unit))))
+            except UnitError as exc:
+                failed.append((ticket, Failed(str(exc), "", permanent=True)))
+            except (OSError, ValueError) as exc:
+                failed.append((ticket, Failed(f"{type(exc).__name__}: {exc}", "", permanent=False)))
+        if jobs and self.actors[i] is not None:
+            if i in self.collecting and now:
+                self._call(i, "submit", self.actors[i].submit, jobs)
+            else:
+                self.riding.setdefault(i, []).extend(jobs)
+        return failed
 
-        unit = flight.unit
-        try:
-            text = fasta_text(read_unit(unit))
-        except UnitError as exc:
-            return Failed(str(exc), "", permanent=True)
-        except (OSError, ValueError) as exc:
-            return Failed(f"{type(exc).__name__}: {exc}", "", permanent=False)
-        ref = self._call(i, "run_unit", self.actors[i].run_unit, unit, ray.put(text), flight.attempt)
-        self.busy[i] = ref
-        return None
+    def cut(self, i: int, ticket: int, cut: Cut) -> None:
+        self._call(i, "cut", self.actors[i].cut, ticket, cut)
+
+    def withdraw(self, i: int, tickets: list[int]) -> None:
+        self._call(i, "withdraw", self.actors[i].withdraw, tickets)
+
+    def ensure_collecting(self) -> None:
+        """Keep one collect call waiting on every live actor that has set up."""
+        for i, actor in enumerate(self.actors):
+            book = self.coord.books[i]
+            if actor is not None and book.ready and not book.dead and i not in self.collecting \
+                    and i not in self.expected_exit:
+                self.collecting[i] = self._call(i, "collect", actor.collect, self.riding.pop(i, []))
 
     def poll_reports(self) -> None:
         """Ask every live actor for its readings (at most one question pending each)."""
         for i, actor in enumerate(self.actors):
             book = self.coord.books[i]
+            fresh = time.monotonic() - self.reported_at[i] < TICK_S  # a collect brought them
             if actor is not None and book.ready and not book.dead and i not in self.reporting \
-                    and i not in self.expected_exit:
+                    and i not in self.expected_exit and not fresh:
                 self._call(i, "report", actor.report)
                 self.reporting.add(i)
 
@@ -265,6 +224,7 @@ class RayPool:
         """A stalled actor: kill it and start a fresh one (its unit was requeued)."""
         given_up = not self.coord.restart_stalled(i)
         self.kill(i)
+        self.forget(i)
         if not given_up:
             self._spawn(i)
 
@@ -285,20 +245,37 @@ class RayPool:
         import ray
 
         deadline = time.monotonic() + grace
-        while self.busy and time.monotonic() < deadline:
-            live = {ref: i for i, ref in self.busy.items()}
+        while time.monotonic() < deadline:
+            live = {ref: i for i, ref in self.collecting.items() if self.lanes[i].running is not None}
+            if not live:
+                break
             done, _ = ray.wait(list(live), num_returns=1, timeout=min(TICK_S, deadline - time.monotonic()))
             for ref in done:
                 i = live[ref]
-                self.busy.pop(i, None)
                 self.refs.pop(ref, None)
-                reply = self._fetch("run_unit", i, ref)
-                if isinstance(reply, Done):
-                    with self.coord.lock:
-                        flight = self.coord.unit_done(i, reply.sequences, reply.seconds)
-                    if record:
-                        self.sink.unit_done(i, flight, reply)
+                self.collecting.pop(i, None)
+                value = self.get(ref)
+                if isinstance(value, Collected):
+                    for kind, _, msg in self._written(self.unpack(i, value)):
+                        self._settle_late(i, kind, msg, record)
+            self.ensure_collecting()
         self.finish()
+
+    def _settle_late(self, i: int, kind: str, msg: object, record: bool) -> None:
+        """A reply that came while winding down: cuts and finished units count."""
+        coord = self.coord
+        with coord.lock:
+            if kind == "cut":
+                coord.cut_answered(i, msg.uid, msg.at)  # the actor stops there: the tail stays queued
+                return
+            if kind != "unit":
+                return
+            self.lanes.done(i)
+            if not isinstance(msg, Done) or coord.books[i].in_flight is None:
+                return
+            flight = coord.unit_done(i, msg.sequences, msg.seconds)
+        if record:
+            self.sink.unit_done(i, flight, msg)
 
     def finish(self) -> None:
         """Every actor releases its models (STOP_WAIT_S at most), then is killed."""
@@ -312,4 +289,6 @@ class RayPool:
         if stops:
             ray.wait(stops, num_returns=len(stops), timeout=STOP_WAIT_S)
         self.abort()
+        if self.writers is not None:
+            self.writers.shutdown(wait=True)
 

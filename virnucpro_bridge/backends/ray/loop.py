@@ -1,33 +1,54 @@
 """One pass of the Ray dispatcher: replies in, Coordinator calls, work out.
 
-Split from ``ray_backend.py`` the way ``LocalPool._step`` is split from its
-wait: ``RayPool._wait`` fetches replies (and writes results) outside the
-coordinator's lock; ``LoopStep.run`` hands them to the Coordinator under
-the lock, then reads the next units' records and submits them outside it.
+Split from ``backend.py`` the way ``LocalPool._step`` is split from its
+wait: ``RayPool.wait_replies`` fetches replies (and writes results) outside
+the coordinator's lock; ``LoopStep.run`` hands them to the Coordinator under
+the lock, decides what goes out (``Outgoing``: jobs, withdrawals, cuts),
+then reads the jobs' records and makes the calls outside it.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ...coordinator.device_book import InFlight
 from ...coordinator.housekeeping import Housekeeping
-from ...coordinator.messages import Done, Failed, SetupFailed
+from ...coordinator.messages import Cut, CutAt, Done, Failed, SetupFailed
 from ...errors import OutputError
 from ...hardware.devices import capability_weight
-from .actor import ActorReady, Placement
+from .lanes import Ticket
+from .protocol import ActorReady, Placement
+from .replies import ActorGone
 
 if TYPE_CHECKING:
     from .backend import RayPool
+
+
+@dataclass
+class Outgoing:
+    """What one pass sends, decided under the lock, sent outside it."""
+
+    jobs: dict[int, list[Ticket]] = field(default_factory=dict)
+    withdraw: dict[int, list[int]] = field(default_factory=dict)
+    cuts: list[tuple[int, int, Cut]] = field(default_factory=list)  # (victim, its ticket, cut)
+
+    def job(self, i: int, tickets: list[Ticket]) -> None:
+        if tickets:
+            self.jobs.setdefault(i, []).extend(tickets)
+
+    def void(self, i: int, tickets: list[int]) -> None:
+        if tickets:
+            self.withdraw.setdefault(i, []).extend(tickets)
+
 
 class LoopStep:
     def __init__(self, pool: RayPool) -> None:
         self.pool = pool
         self.housekeeping = Housekeeping(pool.coord, grace=pool.grace, steal_interval=pool.steal_interval,
                                          refresh=pool.refresh, stall_action=pool.stall_action)
-        self.failed_sends: list[tuple[int, Failed]] = []
+        self.unreadable: list[tuple[int, int, Failed]] = []  # (device, running ticket, why)
 
     def run(self, replies: list[tuple[str, int, object]]) -> tuple[bool, bool]:
         """Returns (going, sample) as ``LocalPool._step`` does."""
@@ -36,53 +57,137 @@ class LoopStep:
         if tick_due:
             pool.poll_reports()
         reports = coord.read_reports() if tick_due else None
+        out = Outgoing()
         with coord.lock:
-            going, sample, to_send = self._step(replies, reports)
-        for i, flight in to_send:  # reading inputs and remote calls stay outside the lock
-            failed = pool.send(i, flight)
-            if failed is not None:
-                self.failed_sends.append((i, failed))
+            going, sample = self._step(replies, reports, out)
+        self._send(out)
         return going, sample
 
-    def _step(self, replies: list, reports: dict | None) -> tuple[bool, bool, list[tuple[int, InFlight]]]:
+    def _send(self, out: Outgoing) -> None:
+        """Reading inputs and remote calls stay outside the lock."""
+        pool = self.pool
+        for i, tickets in out.jobs.items():
+            lane = pool.lanes[i]
+            new = {t.id for t in tickets}
+            # The actor may run dry before its next collect comes back: send these now.
+            # Otherwise they go with that collect call (one call, not two).
+            now = (lane.running is not None and lane.running.id in new) or all(t in new for t in lane.ahead)
+            for ticket, failed in pool.submit(i, tickets, now=now):
+                if lane.running is ticket:
+                    self.unreadable.append((i, ticket.id, failed))  # fails as the unit, next pass
+                else:
+                    pool.lanes.drop(i, ticket)  # sent ahead: it fails when its turn comes
+        for i, tickets in out.withdraw.items():
+            pool.withdraw(i, tickets)
+        for victim, ticket, cut in out.cuts:
+            pool.cut(victim, ticket, cut)
+        pool.ensure_collecting()
+
+    def _step(self, replies: list, reports: dict | None, out: Outgoing) -> tuple[bool, bool]:
         pool, coord = self.pool, self.pool.coord
         just_idle: set[int] = set()
-        sends, self.failed_sends = self.failed_sends, []
-        for i, failed in sends:
-            self._unit_reply(i, failed, just_idle)
-        for kind, i, value in replies:
-            self._reply(kind, i, value, just_idle)
+        unreadable, self.unreadable = self.unreadable, []
+        for i, ticket, failed in unreadable:
+            if pool.lanes[i].running is not None and pool.lanes[i].running.id == ticket:
+                self._unit_reply(i, failed, just_idle)
+        self._take(replies, just_idle, out)
         now = time.monotonic()
         for i in pool.unplaced(now):
             coord.device_died(i, "Ray could not start its actor (no node has the resources it needs)")
             pool.kill(i)
+            pool.forget(i)
         if self.housekeeping.must_stop(now):
             pool.abort()
-            return False, False, []
+            return False, False
         steal_due, sample = self.housekeeping.pass_(now, reports, stop_device=pool.stop_actor,
                                                     restart=pool.restart)
-        to_send = []
+        self._void_ahead(out, check_queues=reports is not None)
+        self._dispatch(just_idle, steal_due, out)
+        return coord.work_left() and coord.can_progress(), sample
+
+    def _take(self, replies: list, just_idle: set[int], out: Outgoing) -> None:
+        for kind, i, value in replies:
+            self._reply(kind, i, value, just_idle, out)
+
+    def _dispatch(self, just_idle: set[int], steal_due: bool, out: Outgoing) -> None:
+        """Hand work to every idle device (its queue, else a steal, else a cut of
+        another's running unit), then top up what each actor holds ahead."""
+        pool, coord = self.pool, self.pool.coord
+        scale = coord.base_rate()
         for book in coord.books:
             i = book.spec.index
-            if book.in_flight is not None or not book.ready or book.dead or book.drained:
+            if not book.ready or book.dead or book.drained:
                 continue
-            flight = coord.next_unit(i, allow_steal=steal_due or i in just_idle)
-            if flight is not None:
-                to_send.append((i, flight))
-        return coord.work_left() and coord.can_progress(), sample, to_send
+            while book.in_flight is None:
+                allow = steal_due or i in just_idle
+                flight = coord.next_unit(i, allow_steal=allow)
+                if flight is None:
+                    if allow:
+                        self._ask_cut(i, out)
+                    break
+                early = self._start(i, flight, out)
+                if early is None:
+                    break
+                # Sent ahead and finished already (its result is written): settle it and go on.
+                self._unit_reply(i, early, just_idle)
+            if book.in_flight is not None and book.accepts_work and not coord.stopping:
+                rate = coord.rate(book, scale)
+                out.job(i, pool.lanes.top_up(i, book.queue, lambda u: u.cost / rate))
 
-    def _reply(self, kind: str, i: int, value: object, just_idle: set[int]) -> None:
+    def _start(self, i: int, flight: InFlight, out: Outgoing) -> Done | Failed | None:
+        """``flight`` goes to device ``i``: promoted if sent ahead (returns its reply
+        when that came already), else a new job."""
+        pool = self.pool
+        flight.output = pool.outputs(flight.unit)
+        started = pool.lanes.start(i, flight.unit)
+        if started.withdraw is not None:  # stolen while sent ahead to another device
+            other, ticket = started.withdraw
+            out.void(other, [ticket])
+        if started.send:
+            out.job(i, [started.ticket])
+        return started.early
+
+    def _ask_cut(self, thief: int, out: Outgoing) -> None:
+        found = self.pool.coord.find_cut(thief, self.pool.status)
+        if found is not None:
+            victim, cut = found
+            running = self.pool.lanes[victim].running
+            if running is not None:
+                out.cuts.append((victim, running.id, cut))
+
+    def _void_ahead(self, out: Outgoing, check_queues: bool) -> None:
+        """Withdraw units sent ahead that their device may not start now (paused,
+        draining, stopping), or (each tick) that left its queue (a drain's give-back)."""
+        pool, coord = self.pool, self.pool.coord
+        for book in coord.books:
+            i = book.spec.index
+            if not pool.lanes[i].ahead or book.dead:
+                continue
+            if coord.stopping or not book.accepts_work or not book.ready:
+                out.void(i, pool.lanes.void_ahead(i))
+            elif check_queues:
+                out.void(i, pool.lanes.void_ahead(i, book.queue))
+
+    def _reply(self, kind: str, i: int, value: object, just_idle: set[int], out: Outgoing) -> None:
         pool, coord = self.pool, self.pool.coord
         if isinstance(value, ActorGone):
             if i not in pool.expected_exit:
-                coord.device_died(i, value.reason)
+                placed = pool.placements[i]
+                where = f" on node {pool.node_names.get(placed.node_id, placed.node_id[:8])}" if placed else ""
+                coord.device_died(i, value.reason + where)
                 pool.kill(i)
+                pool.forget(i)
         elif kind == "where" and isinstance(value, Placement):
+            pool.placements[i] = value
             coord.books[i].pid = value.pid
         elif kind == "setup":
             self._setup_reply(i, value, just_idle)
-        elif kind == "run_unit":
+        elif kind == "unit":
             self._unit_reply(i, value, just_idle)
+        elif kind == "cut" and isinstance(value, CutAt):
+            handed = coord.cut_answered(i, value.uid, value.at)
+            if handed is not None:
+                self._start(*handed, out)
         elif kind == "report" and isinstance(value, dict):
             skew = time.time() - value.pop("clock", time.time())  # the actor's node may keep other time
             for key in ("heartbeat", "progress_time"):
@@ -114,9 +219,11 @@ class LoopStep:
         coord.device_died(i, f"setup failed: {value.error}")
         pool.sink_calls.append((pool.sink.setup_failed, (i, value)))
         pool.kill(i)
+        pool.forget(i)
 
     def _unit_reply(self, i: int, msg: object, just_idle: set[int]) -> None:
         pool, coord = self.pool, self.pool.coord
+        pool.lanes.done(i)
         if coord.books[i].in_flight is None:
             return  # its unit was requeued meanwhile (a stall restart): the reply is void
         if isinstance(msg, Done):
@@ -137,21 +244,3 @@ class LoopStep:
 
 def _raise_output_error(message: str) -> None:
     raise OutputError(message)
-
-
-class ActorGone:
-    """A call's actor died (killed, its process or node lost)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def actor_error_line(exc: BaseException) -> str:
-    """One line for the dashboard from Ray's multi-line actor errors."""
-    text = str(exc)
-    for key in ("killed by", "SIGKILL", "node", "ray.kill", "exited"):
-        for line in text.splitlines():
-            if key in line:
-                return f"actor lost: {line.strip()[:160]}"
-    return f"actor lost ({type(exc).__name__})"
-
