@@ -69,8 +69,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _attach(args: argparse.Namespace, lifeline, dashboard: bool) -> int:
-    import _thread
-
     from virnucpro_bridge.errors import InputError
 
     from .remote import ConnectionLost, RemoteRun, open_run
@@ -82,7 +80,8 @@ def _attach(args: argparse.Namespace, lifeline, dashboard: bool) -> int:
         if not dashboard:  # a pipe, a log file: plain lines until the run ends, as `run --headless` prints
             from .headless import follow
 
-            lifeline.graceful = _thread.interrupt_main
+            # ending: abort() fails its next snapshot (ConnectionLost below), within EVENT_POLL_S
+            lifeline.graceful = _nothing
             try:
                 follow(source, refresh=args.refresh)  # ends with the summary lines
             except ConnectionLost as exc:
@@ -91,10 +90,6 @@ def _attach(args: argparse.Namespace, lifeline, dashboard: bool) -> int:
                 raise InputError(str(exc)) from None
             except BrokenPipeError:  # whoever read our lines is gone: nothing left to do
                 _quiet_stdout()
-                return 0
-            except KeyboardInterrupt:
-                if not lifeline.ended:  # Ctrl+C, not the lifeline ending us
-                    raise
                 return 0
             return 0
         from .app import LbtuiApp
@@ -107,6 +102,10 @@ def _attach(args: argparse.Namespace, lifeline, dashboard: bool) -> int:
         if isinstance(source, RemoteRun):
             source.close()
     return 0
+
+
+def _nothing() -> None:
+    pass
 
 
 def _quiet_stdout() -> None:
