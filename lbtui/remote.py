@@ -22,7 +22,8 @@ from multiprocessing.connection import Connection, answer_challenge, deliver_cha
 from pathlib import Path
 
 from virnucpro_bridge.control import CommandError, RunCommands
-from virnucpro_bridge.control.channel import KEY_BYTES, PROTOCOL, encode, set_io_timeout
+from virnucpro_bridge.control.channel import PROTOCOL, encode
+from virnucpro_bridge.control.endpoint import KEY_BYTES, set_io_timeout
 from virnucpro_bridge.control.snapshot import DeviceDetail, RunSnapshot
 from virnucpro_bridge.control.wire import SCHEMA, from_plain
 from virnucpro_bridge.errors import InputError
