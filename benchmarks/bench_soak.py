@@ -8,7 +8,13 @@ of each dashboard after warm-up (10 % of the way), in the middle and near the
 end, and how far each moved from its warm-up value (target: within 10 %), with
 one line per re-attach cycle in between.
 
-Usage: python benchmarks/bench_soak.py [--units N] [--minutes M] [--reattach S] [--dashboards N]
+A run's own memory grows with the units it has done (the manifest's keys,
+per-device history: see bench_sched.py memory); so the same units are first
+run with no dashboard at all, sampled at the same points, and the run's RSS
+with dashboards is also shown beside that baseline: what the dashboards and
+their coming and going add is the difference.
+
+Usage: python benchmarks/bench_soak.py [--units N] [--minutes M] [--reattach S] [--dashboards N] [--no-baseline]
   --minutes M stops the run after M minutes (SIGTERM; it ends cleanly, exit 130) for a shorter soak.
 """
 
@@ -67,8 +73,20 @@ class Dashboards:
     def attach_all(self) -> None:
         self.slots = [(Attach(self.out, refresh=self.refresh), time.monotonic()) for _ in range(self.n)]
         self.generations += 1
+        self.settled: list[tuple[float, int, int]] | None = None
+
+    def note_settled(self) -> None:
+        """Each generation's usage once it has settled, to compare with its usage when it detaches."""
+        if self.settled is None and self.slots and min(time.monotonic() - t for _, t in self.slots) >= SETTLED_S:
+            self.settled = self.usage()
 
     def detach_all(self) -> None:
+        if self.settled is not None:  # the same processes, a minute apart: a leak would show here
+            last = self.usage()
+            rss = ", ".join(f"{a[0]:.0f}->{b[0]:.0f} MB ({change(b[0], a[0])})" for a, b in zip(self.settled, last))
+            fds = ", ".join(f"{a[1]}->{b[1]}" for a, b in zip(self.settled, last))
+            print(f"soak: dashboards of generation {self.generations}, settled -> detaching: RSS {rss}; fds {fds}",
+                  flush=True)
         for a, _ in self.slots:
             a.proc.send_signal(signal.SIGTERM)  # what serve does when a tab closes
         for a, _ in self.slots:
@@ -93,10 +111,31 @@ def change(now: float, then: float) -> str:
     return f"{100 * (now - then) / then:+.1f} %" if then else "n/a"
 
 
-def soak(tmp: Path, units: int, minutes: float | None, reattach: float, n: int, refresh: float) -> None:
+def baseline(tmp: Path, inputs: Path, units: int) -> dict[str, tuple[float, int, int]]:
+    """The run alone: its usage at the same points, with nothing attached."""
+    out = tmp / "out-alone"
+    run = start_run(inputs, out, "--gpus", "sim:1,1,1,1", "--sim-rate", "1e15")
+    manifest, samples, pending = Manifest(out / "manifest.jsonl"), {}, list(POINTS)
+    while run.poll() is None:
+        time.sleep(0.2)
+        done = manifest.done()
+        if pending and done / units >= pending[0][1] and run.poll() is None:
+            label = pending.pop(0)[0]
+            samples[label] = usage(run.pid)
+            show(f"{label}*", samples[label], [], done)
+    run.wait()
+    return samples
+
+
+def soak(tmp: Path, units: int, minutes: float | None, reattach: float, n: int, refresh: float,
+         alone: bool) -> None:
     t_write = time.monotonic()
     inputs = write_units(tmp / "units", units)
     print(f"soak: wrote {units:,} inputs in {time.monotonic() - t_write:.0f} s", flush=True)
+    base = {}
+    if alone and not minutes:
+        print("soak: first the run alone (* lines), then with the dashboards", flush=True)
+        base = baseline(tmp, inputs, units)
     out = tmp / "out"
     run = start_run(inputs, out, "--gpus", "sim:1,1,1,1", "--sim-rate", "1e15")
     wait_for_channel(out, run, timeout=1800)
@@ -107,15 +146,17 @@ def soak(tmp: Path, units: int, minutes: float | None, reattach: float, n: int, 
     last_cycle, samples, pending = time.monotonic(), {}, list(POINTS)
     while run.poll() is None:
         time.sleep(0.5)
+        dashes.note_settled()
         done = manifest.done()
         progress = done / units
         if minutes:
             progress = max(progress, (time.monotonic() - t0) / (minutes * 60))
-        if pending and progress >= pending[0][1]:
+        if pending and progress >= pending[0][1] and run.poll() is None:
             label = pending.pop(0)[0]
-            dashes.settle()
-            samples[label] = (usage(run.pid), dashes.usage())
-            show(label, *samples[label], manifest.done())
+            run_now = usage(run.pid)  # at the same point as the run alone
+            dashes.settle()  # the dashboards once past their start-up, while the run still goes on
+            samples[label] = (run_now, dashes.usage() if run.poll() is None else [])
+            show(label, *samples[label], done)
         if time.monotonic() - last_cycle >= reattach and run.poll() is None:
             dashes.detach_all()
             dashes.attach_all()
@@ -134,6 +175,14 @@ def soak(tmp: Path, units: int, minutes: float | None, reattach: float, n: int, 
         (run0, d0), (run1, d1) = samples["warm-up"], samples["end"]
         print(f"soak: the run from warm-up to end: RSS {change(run1[0], run0[0])}, fds {change(run1[1], run0[1])}, "
               f"threads {run0[2]} -> {run1[2]} (target: within 10 %)")
+        if "warm-up" in base and "end" in base:
+            b0, b1 = base["warm-up"], base["end"]
+            extra0, extra1 = run0[0] - b0[0], run1[0] - b1[0]
+            print(f"soak: the run alone from warm-up to end: RSS {change(b1[0], b0[0])}; with dashboards beside alone: "
+                  f"{extra0:+.0f} MB ({change(run0[0], b0[0])}) after warm-up, {extra1:+.0f} MB "
+                  f"({change(run1[0], b1[0])}) at the end; fds {b0[1]} alone, {run0[1]} -> {run1[1]} with 3 attached")
+        if not d1:
+            print("soak: the run ended before the last dashboards settled: no dashboard numbers at the end")
         for i, (a, b) in enumerate(zip(d0, d1)):
             print(f"soak: dashboard #{i + 1} (a newer process each minute): RSS {change(b[0], a[0])}, "
                   f"fds {change(b[1], a[1])}")
@@ -146,10 +195,12 @@ def main() -> None:
     parser.add_argument("--reattach", type=float, default=60.0, help="seconds between re-attaches [60]")
     parser.add_argument("--dashboards", type=int, default=3)
     parser.add_argument("--refresh", type=float, default=0.5)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run without dashboards")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONPATH", str(REPO))
     with tempfile.TemporaryDirectory(prefix="lbtui-soak-") as tmp:
-        soak(Path(tmp), args.units, args.minutes, args.reattach, args.dashboards, args.refresh)
+        soak(Path(tmp), args.units, args.minutes, args.reattach, args.dashboards, args.refresh,
+             not args.no_baseline)
 
 
 if __name__ == "__main__":
