@@ -159,7 +159,8 @@ class Session:
             meta = json.loads(payload)
         except ValueError:
             return
-        if meta.get("type") == "exit":
+        if meta.get("type") == "exit":  # the dashboard quit (detached): the tab closes after it
+            self.reason = self.reason or "the dashboard quit"
             await self._close_ws()
         elif meta.get("type") == "open_url":
             await self._send(self.ws.send_str(json.dumps(

@@ -194,19 +194,20 @@ def test_a_real_server_serves_the_page_and_everything_it_loads(serve) -> None:
 
 
 @pytest.mark.slow
-async def test_sigterm_to_serve_ends_every_tabs_attach(serve) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+async def test_a_signal_to_serve_ends_every_tabs_attach(serve, sig) -> None:
     srv = serve()
     async with aiohttp.ClientSession() as session:
         tabs = [await open_tab(session, srv) for _ in range(2)]
         await until(lambda: len(srv.attaches()) == 2, "two attaches, one per tab")
-        before = srv.attaches()
-        srv.proc.send_signal(signal.SIGTERM)
+        before = srv.attaches()  # the children, listed before ...
+        srv.proc.send_signal(sig)
         assert await asyncio.to_thread(srv.proc.wait, 60) == 0
-        assert gone(before), [p.pid for p in before if _alive(p)]
+        assert gone(before), [p.pid for p in before if _alive(p)]  # ... and after: none left
         for ws in tabs:
             await ws.close()
     err = srv.proc.stderr.read()
-    assert "SIGTERM: stopped (2 tabs ended)" in err, err
+    assert f"{sig.name}: stopped (2 tabs ended)" in err, err
 
 
 @pytest.mark.slow
