@@ -3,8 +3,10 @@
 1. dashboards: a run's dispatcher throughput (zero-cost units on simulated
    devices) with no dashboard attached and with 20 clients asking for a
    snapshot every 0.5 s, as 20 dashboards at their fastest refresh do
-   (target: under 5 % lost). Runs alternate, and the median of each is kept:
-   this machine's other load moves single runs by more than that.
+   (target: under 5 % lost), and the run's main-process CPU per 1,000 units.
+   The clients read each reply but do not decode it, so the figure is the
+   run's cost, not the dashboards' own CPU. Runs alternate, and the median of
+   each is kept: this machine's other load moves single runs by more than 5 %.
 2. ends: how long ``lbtui attach`` (as ``lbtui serve`` runs it: textual's web
    protocol on pipes) takes to exit after its pipes close or SIGTERM, in each
    state of its channel client (target: under 2 s, exit 0), and the CPU it
