@@ -237,3 +237,14 @@ async def test_a_browser_gone_silent_has_its_attach_ended(serve) -> None:
     srv.proc.send_signal(signal.SIGTERM)
     srv.proc.wait(60)
     assert "went silent" in srv.proc.stderr.read()
+
+
+def test_a_port_in_use_is_one_line(served, capsys) -> None:
+    s = served()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", str(s.out), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lbtui: error: cannot serve on 127.0.0.1:{port}: ") and err.count("\n") == 1
