@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; each prints its own numbers.
 
-Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [report] [ray]
+Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [report] [ray] [channel] [soak]
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ SCRIPTS = {
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
     "report": ["bench_report.py"],  # `lbtui report` time and page size for 10,000 units
     "ray": ["bench_ray.py"],  # Ray start-up; overhead, makespan/LB and in-flight cuts, Ray beside local
+    "channel": ["bench_channel.py"],  # 20 dashboards' cost to the dispatcher; how fast an attach ends
+    "soak": ["bench_soak.py"],  # 100,000 units, 3 dashboards re-attaching each minute: RSS and fds stay flat
 }
 
 

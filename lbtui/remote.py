@@ -10,15 +10,20 @@ behind ``--read-only``: every command it is given is refused.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import socket
 import threading
+import time
 from dataclasses import replace
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Connection
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 
 from virnucpro_bridge.control import CommandError, RunCommands
-from virnucpro_bridge.control.channel import KEY_BYTES, PROTOCOL, encode
+from virnucpro_bridge.control.channel import PROTOCOL, encode
+from virnucpro_bridge.control.endpoint import KEY_BYTES, set_io_timeout
 from virnucpro_bridge.control.snapshot import DeviceDetail, RunSnapshot
 from virnucpro_bridge.control.wire import SCHEMA, from_plain
 from virnucpro_bridge.errors import InputError
@@ -27,6 +32,7 @@ from virnucpro_bridge.runfiles.reader import read_run, session_summary
 from .finished import FinishedRun, pid_alive
 
 REPLY_TIMEOUT_S = 30.0  # a run this slow to answer is stuck; the dashboard says the connection is lost
+CONNECT_TIMEOUT_S = 10.0  # connect and key handshake; the run answers in milliseconds unless it is stuck
 
 
 class ConnectionLost(Exception):
@@ -51,16 +57,22 @@ class RemoteRun:
     """SnapshotSource + RunCommands over one connection to a live run.
 
     Calls come from several app threads at once; a lock keeps each request
-    paired with its reply. Once the channel closes, ``snapshot()`` returns the
+    paired with its reply (each request carries an id; a late reply to an
+    earlier one is skipped). Once the channel closes, ``snapshot()`` returns the
     last snapshot marked finished if the run wrote its summary (it ended), and
-    raises ConnectionLost otherwise (its process died or hangs)."""
+    raises ConnectionLost otherwise (its process died or hangs). ``abort()``,
+    from any thread and without the lock, ends the connection at once: a thread
+    waiting for a reply wakes with ConnectionLost."""
 
-    def __init__(self, out: Path, run: dict, conn: Connection, hello: dict) -> None:
+    def __init__(self, out: Path, run: dict, conn: Connection, hello: dict,
+                 sock: socket.socket | None = None) -> None:
         self.out = out
         self.run = run
         self.pid = hello.get("pid") or run.get("main_pid")
         self.run_id = hello.get("run_id") or run.get("run_id")
         self._conn: Connection | None = conn
+        self._sock = sock  # the same socket as conn, for abort() to shut down
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._last: RunSnapshot | None = None
         self._lost: str | None = None
@@ -74,50 +86,92 @@ class RemoteRun:
         key = Path(control["key"]).read_bytes()
         if len(key) != KEY_BYTES:
             raise AuthenticationError("the key file is not a key")
-        conn = Client(control["socket"], family="AF_UNIX", authkey=key)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            sock.settimeout(CONNECT_TIMEOUT_S)
+            sock.connect(control["socket"])
+            sock.settimeout(None)
+            set_io_timeout(sock, CONNECT_TIMEOUT_S)  # a run that never answers the handshake fails it
+            conn = Connection(os.dup(sock.fileno()))
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            try:
+                answer_challenge(conn, key)
+                deliver_challenge(conn, key)
+            except (BlockingIOError, TimeoutError):
+                raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})") from None
+            set_io_timeout(sock, 0)
             conn.send_bytes(encode({"op": "hello", "protocol": PROTOCOL, "schema": SCHEMA}))
-            if not conn.poll(REPLY_TIMEOUT_S):
+            if not conn.poll(CONNECT_TIMEOUT_S):
                 raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})")
             hello = json.loads(conn.recv_bytes())
         except BaseException:
             conn.close()
+            sock.close()
             raise
         theirs, schema = int(hello.get("protocol", 0)), int(hello.get("schema", 0))
+        refusal = None
         if theirs > PROTOCOL or schema > SCHEMA:
+            refusal = f"this run was started by a newer lbtui (protocol {theirs}); upgrade to attach"
+        elif theirs < PROTOCOL:
+            refusal = (f"this run was started by an older lbtui (protocol {theirs}); "
+                       "attach with the lbtui that started it")
+        if refusal:
             conn.close()
-            raise InputError(f"this run was started by a newer lbtui (protocol {theirs}); upgrade to attach")
-        if theirs < PROTOCOL:
-            conn.close()
-            raise InputError(f"this run was started by an older lbtui (protocol {theirs}); "
-                             "attach with the lbtui that started it")
-        return cls(out, run, conn, hello)
+            sock.close()
+            raise InputError(refusal)
+        return cls(out, run, conn, hello, sock)
+
+    def abort(self) -> None:
+        """End the connection now, from any thread; a request in flight fails with ConnectionLost."""
+        self._lost = self._lost or "detached"
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def close(self) -> None:
+        self.abort()
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-                self._lost = self._lost or "detached"
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
 
     # -- the wire ------------------------------------------------------------
     def _request(self, **request: object) -> dict:
         with self._lock:
             if self._conn is None:
                 raise ConnectionLost(self._lost or "not connected")
+            rid = next(self._ids)
             try:
-                self._conn.send_bytes(encode(request))
-                if not self._conn.poll(REPLY_TIMEOUT_S):
-                    raise TimeoutError(f"no answer in {REPLY_TIMEOUT_S:g} s")
-                raw = self._conn.recv_bytes()
-            except (EOFError, OSError) as exc:
+                self._conn.send_bytes(encode({**request, "id": rid}))
+                deadline = time.monotonic() + REPLY_TIMEOUT_S
+                while True:
+                    if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                        raise TimeoutError(f"no answer in {REPLY_TIMEOUT_S:g} s")
+                    reply = json.loads(self._conn.recv_bytes())
+                    if not isinstance(reply, dict):
+                        raise EOFError("the run sent something that is not a reply")
+                    if reply.get("id") in (rid, None):  # None: a run that does not echo ids
+                        return reply
+            except (EOFError, OSError, ValueError) as exc:
                 self._conn.close()
                 self._conn = None
-                self._lost = self._why_lost(exc)
+                if self._sock is not None:
+                    self._sock.close()
+                    self._sock = None
+                self._lost = self._why_lost(exc) if self._lost != "detached" else self._lost
                 raise ConnectionLost(self._lost) from None
-        return json.loads(raw)
 
     def _why_lost(self, exc: BaseException) -> str:
+        if isinstance(exc, ValueError):
+            return f"the run (pid {self.pid}) sent a reply that is not JSON: {exc}"
         if isinstance(exc, TimeoutError):
             return f"the run (pid {self.pid}) stopped answering: {exc}"
         if pid_alive(self.pid, self.run.get("start_epoch")):
@@ -225,5 +279,10 @@ def open_run(out_arg: str) -> RemoteRun | FinishedRun:
             raise InputError(f"the run in {out_arg} is not running (pid {pid} is gone); "
                              f"`lbtui report {out_arg}` shows what it did") from None
         raise InputError(f"cannot reach the run in {out_arg} (pid {pid}): {exc.strerror or exc}") from None
-    except (AuthenticationError, EOFError, OSError, ValueError) as exc:
+    except TimeoutError:
+        raise InputError(f"the run in {out_arg} does not answer (pid {pid})") from None
+    except EOFError:
+        raise InputError(f"the run in {out_arg} (pid {pid}) closed the connection: it is ending, "
+                         "or has as many dashboards attached as it serves") from None
+    except (AuthenticationError, OSError, ValueError) as exc:
         raise InputError(f"cannot attach to the run in {out_arg}: {type(exc).__name__}: {exc}") from None

@@ -1,15 +1,16 @@
-"""``lbtui serve OUT``: the dashboard of a run in a web browser (textual-serve).
+"""``lbtui serve OUT``: the dashboard of a run in a web browser (``lbtui/web/``).
 
 Each browser tab starts its own ``lbtui attach OUT`` under textual's web
 driver, from this checkout's Python and lbtui, and talks to it over a
-websocket. Anyone who can reach the port gets that dashboard, with the
-rights of the user running ``lbtui serve``: hence localhost by default.
+websocket; the tab's attach ends when the tab closes, when the browser goes
+silent for ``--idle-timeout`` seconds, or when serve gets SIGTERM, SIGINT or
+SIGHUP. Anyone who can reach the port gets that dashboard, with the rights of
+the user running ``lbtui serve``: hence localhost by default.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
 import socket
 import sys
 from pathlib import Path
@@ -23,6 +24,10 @@ examples:
   lbtui serve runs/today --port 8765 --read-only
   lbtui serve runs/today --host 0.0.0.0 --read-only   (other machines: anyone who reaches
                                                       the port can watch the run)
+
+Each tab runs its own `lbtui attach OUT`; it ends when the tab closes, when the browser
+has sent nothing (not even a pong) for --idle-timeout seconds, and when serve gets
+SIGTERM, SIGINT or SIGHUP. The page loads nothing from outside this machine.
 """
 
 
@@ -42,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="address to listen on; anything but localhost lets other machines in "
                    "[default: %(default)s]")
     p.add_argument("--port", type=_port, default=8000, help="TCP port [default: %(default)s]")
+    p.add_argument("--idle-timeout", type=_seconds, default=30.0, metavar="S",
+                   help="end a tab's dashboard when its browser has been silent this long (no "
+                   "message, no pong) [default: 30]")
     add_read_only(p)
     p.set_defaults(handler=main)
 
@@ -56,13 +64,22 @@ def _port(text: str) -> int:
     return port
 
 
-def attach_command(out: Path, read_only: bool) -> str:
-    """The shell command each browser tab runs: this interpreter, this checkout's lbtui."""
-    root = Path(__file__).resolve().parents[1]
-    argv = ["env", f"PYTHONPATH={root}", sys.executable, "-m", "lbtui.cli", "attach", str(out)]
+def _seconds(text: str) -> float:
+    from .argtypes import positive_float
+
+    return positive_float(text)
+
+
+def attach_argv(out: Path, read_only: bool) -> list[str]:
+    """What each browser tab runs: this interpreter's lbtui (PYTHONPATH: ``checkout_root()``)."""
+    argv = [sys.executable, "-m", "lbtui.cli", "attach", str(out)]
     if read_only:
         argv.append("--read-only")
-    return shlex.join(argv)
+    return argv
+
+
+def checkout_root() -> str:
+    return str(Path(__file__).resolve().parents[1])
 
 
 def public_url(host: str, port: int) -> str:
@@ -72,6 +89,8 @@ def public_url(host: str, port: int) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .remote import RemoteRun, open_run
 
     out = Path(args.out).expanduser().resolve()
@@ -84,15 +103,19 @@ def main(args: argparse.Namespace) -> int:
               f"{rights} the run in {out}" + ("" if args.read_only else "; --read-only lets them only watch"),
               file=sys.stderr)
     try:
-        from textual_serve.server import Server
-    except ImportError:
-        print("lbtui: error: lbtui serve needs textual-serve: pip install textual-serve", file=sys.stderr)
+        from .web.server import WebServer
+        from .web.session import attach_env
+    except ImportError as exc:
+        print(f"lbtui: error: lbtui serve needs aiohttp and textual-serve ({exc}): "
+              "pip install textual-serve", file=sys.stderr)
         return 2
     title = f"lbtui · {out.name}" + (" (read-only)" if args.read_only else "")
-    server = Server(attach_command(out, args.read_only), host=args.host, port=args.port, title=title,
-                    public_url=public_url(args.host, args.port))
+    url = public_url(args.host, args.port)
+    server = WebServer(attach_argv(out, args.read_only), attach_env(checkout_root()), host=args.host,
+                       port=args.port, title=title, public_url=url, idle_timeout=args.idle_timeout)
     try:
-        server.serve()
+        asyncio.run(server.serve(ready=lambda: print(f"lbtui serve: the run in {out} on {url} "
+                                                     "(Ctrl+C stops)", flush=True)))
     except OSError as exc:  # the port is taken, or the address is not ours
         print(f"lbtui: error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2

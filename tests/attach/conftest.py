@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 
 import pytest
 
 from tests.app import fake as f
 from virnucpro_bridge.control.channel import ChannelServer
+from virnucpro_bridge.control.wire import frame, read_frame
 
 os.environ["TZ"] = "UTC"  # the log shows local time of day
 time.tzset()
@@ -77,3 +80,22 @@ async def app_wait(pilot, condition: Callable[[], object], what: str, timeout: f
 
 def toasts(app) -> list[str]:
     return [str(toast.render()) for toast in app.screen.query("Toast")]
+
+
+def authed_socket(out: Path) -> socket.socket:
+    """A connection to the run in ``out`` past the key handshake, before hello: raw frames from here."""
+    control = json.loads((out / "run.json").read_text())["control"]
+    key = Path(control["key"]).read_bytes()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(control["socket"])
+    conn = Connection(os.dup(sock.fileno()))
+    answer_challenge(conn, key)
+    deliver_challenge(conn, key)
+    conn.close()
+    return sock
+
+
+def ask(sock: socket.socket, body: bytes) -> dict:
+    """Send one raw frame; the reply."""
+    sock.sendall(frame(body))
+    return json.loads(read_frame(sock, 1 << 30, 0))

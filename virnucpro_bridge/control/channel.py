@@ -2,9 +2,10 @@
 
 Every run listens on a Unix socket while its process lives::
 
-    lbtui attach ──connect + authkey──▶ OUT/.lbtui/control.sock
-                                          │ accept thread: one thread per client
-                                          ▼
+    lbtui attach ──connect──▶ OUT/.lbtui/control.sock
+                               │ accept thread: never blocks on a client
+                               ▼
+                             one thread per client: key handshake (HANDSHAKE_TIMEOUT_S), then
     {"op": "hello", "protocol": 1}  ───▶ {"ok": true, "protocol": 1, "schema": 1, "pid": ...}
     {"op": "snapshot"}              ───▶ coord.snapshot()      ─▶ {"ok": true, "snapshot": {...}}
     {"op": "detail", "index": 1}    ───▶ coord.device_detail(1) ─▶ {"ok": true, "detail": {...}}
@@ -12,77 +13,46 @@ Every run listens on a Unix socket while its process lives::
     (resume, drain: "index"; stealing: "enabled"; stop: "now")
     any failure                     ───▶ {"ok": false, "type": "CommandError", "error": "..."}
 
-Messages are JSON (``wire.py``), never pickles. Only the run's user gets in:
-the socket is mode 0600 in a 0700 folder, and a client must prove it knows the
-run's 32-byte key (``multiprocessing.connection``'s HMAC challenge), kept in a
-0600 file. The server only calls the coordinator's thread-safe snapshot and
-command methods, so it never holds up the dispatcher.
+A request may carry an ``"id"``; its reply carries the same. Messages are JSON
+(``wire.py``), never pickles, one per frame. Whatever a client sends (not JSON,
+too big, an unknown op, a request before hello) gets an error reply and the
+connection goes on; only a frame header no sender writes ends that connection.
+Other clients never wait on one: the handshake runs in the client's own thread
+with a deadline, so a client that connects and says nothing holds up no one.
+
+Only the run's user gets in: the socket is mode 0600 in a 0700 folder, and a
+client must prove it knows the run's 32-byte key (``multiprocessing.connection``'s
+HMAC challenge), kept in a 0600 file. The server only calls the coordinator's
+thread-safe snapshot and command methods, and requests that arrive close
+together share one snapshot (SNAPSHOT_SHARE_S), so any number of dashboards
+costs the dispatcher a bounded few snapshots a second.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import socket
-import stat
 import threading
-from multiprocessing.connection import Connection, Listener
+import time
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
 
 from .control import CommandError
-from .wire import SCHEMA, to_plain
+from .endpoint import KEY_NAME, control_dir, private_dir, set_io_timeout, socket_address, write_key
+from .wire import SCHEMA, BadFrame, FrameTooBig, frame, read_frame, to_plain
 
 PROTOCOL = 1  # bump when a request or reply changes shape; older clients then refuse to attach
-CONTROL_DIR = ".lbtui"
-SOCKET_NAME = "control.sock"
-KEY_NAME = "key"
-KEY_BYTES = 32
-SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes on Linux, with its NUL
-POLL_S = 0.25  # how often a client thread looks up from a quiet connection to see if we are closing
+HANDSHAKE_TIMEOUT_S = 5.0  # an honest client answers the challenge in milliseconds; a silent one is dropped
+MAX_CLIENTS = 64  # a thread each: far more dashboards than anyone opens, few enough never to starve the run
 MAX_REQUEST = 64 * 1024  # requests are tiny; anything bigger is not ours
-
-
-def control_dir(out: Path) -> Path:
-    return out / CONTROL_DIR
-
-
-def socket_address(out: Path) -> Path:
-    """``OUT/.lbtui/control.sock`` when the path fits a Unix socket address,
-    else a name derived from OUT under the user's runtime folder."""
-    local = control_dir(out) / SOCKET_NAME
-    if len(os.fsencode(str(local))) <= SUN_PATH_MAX:
-        return local
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    root = Path(runtime) / "lbtui" if runtime and os.path.isdir(runtime) else Path(f"/tmp/lbtui-{os.getuid()}")
-    return root / (hashlib.sha256(os.fsencode(str(out))).hexdigest()[:24] + ".sock")
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) or check an existing one is ours and closed to others."""
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    st = path.lstat()
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise PermissionError(f"{path} is not a folder owned by you")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, 0o700)
-    return path
-
-
-def write_key(path: Path) -> bytes:
-    """A fresh random key in a file only its owner can read (created 0600, never widened)."""
-    key = os.urandom(KEY_BYTES)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    os.replace(tmp, path)
-    return key
+SKIP_MAX = 64 * 1024 * 1024  # an oversized request up to this is read past and answered; a bigger one ends its connection
+SNAPSHOT_SHARE_S = 0.2  # requests this close share one snapshot (the fastest dashboard refresh is 0.5 s)
+ID_MAX = 64  # the longest request id echoed back (an id is the client's; it need not be long)
+COMMANDS = ("pause", "resume", "drain", "stealing", "stop")
 
 
 def encode(message: dict) -> bytes:
@@ -92,7 +62,8 @@ def encode(message: dict) -> bytes:
 class ChannelServer:
     """Serves one run's coordinator (a SnapshotSource and RunCommands) to local
     clients. ``start()`` binds and returns what run.json records; ``close()``
-    (also at interpreter exit) stops listening and removes the socket and key."""
+    (also at interpreter exit) stops listening, ends every client's connection and
+    removes the socket and key."""
 
     def __init__(self, out: Path, target: Any, *, run_id: str = "") -> None:
         self.out = Path(out)
@@ -101,10 +72,14 @@ class ChannelServer:
         self.address = socket_address(self.out)
         self.key_path = control_dir(self.out) / KEY_NAME
         self.problem: str | None = None  # why start() failed, for the run's log
-        self._listener: Listener | None = None
+        self._listener: socket.socket | None = None
         self._key = b""
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self._clients: set[socket.socket] = set()  # connected, for close() to end them
+        self._clients_lock = threading.Lock()
+        self._snapshot_lock = threading.Lock()
+        self._shared: tuple[float, bytes] | None = None  # (monotonic time, snapshot as JSON)
 
     def start(self) -> dict | None:
         """Listen; returns ``{"socket", "key", "protocol"}``, or None (and ``problem``) if we cannot."""
@@ -114,15 +89,21 @@ class ChannelServer:
             self._key = write_key(self.key_path)
             if self.address.is_socket():
                 self.address.unlink()  # left by a killed run: the pid in run.json is gone
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
             try:
-                self._listener = Listener(str(self.address), family="AF_UNIX", authkey=self._key)
+                listener.bind(str(self.address))
+            except OSError:
+                listener.close()
+                raise
             finally:
                 os.umask(old)
             os.chmod(self.address, 0o600)
+            listener.listen(MAX_CLIENTS)
         except OSError as exc:
             self.problem = f"{exc.strerror or exc} ({exc.filename or self.address})"
             return None
+        self._listener = listener
         self._thread = threading.Thread(target=self._accept, name="lbtui-channel", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -133,58 +114,129 @@ class ChannelServer:
         if self._listener is None or self._closed.is_set():
             return
         self._closed.set()
-        try:  # wake accept(): a bare connect needs no key and cannot hang on the handshake
-            with socket.socket(socket.AF_UNIX) as wake:
-                wake.settimeout(1.0)
-                wake.connect(str(self.address))
+        try:  # wakes accept() on Linux
+            self._listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._listener.close()  # also removes the socket file
+        self._listener.close()
+        for path in (self.address, self.key_path):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        with self._clients_lock:
+            for sock in self._clients:
+                try:  # wakes its thread, wherever it waits: handshake, request or reply
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         if self._thread is not None:
             self._thread.join(2.0)
-        try:
-            self.key_path.unlink()
-        except OSError:
-            pass
         atexit.unregister(self.close)
+
+    @property
+    def clients(self) -> int:
+        """Connections open now (handshaking or attached)."""
+        with self._clients_lock:
+            return len(self._clients)
 
     # -- threads ---------------------------------------------------------------
     def _accept(self) -> None:
         assert self._listener is not None
         while not self._closed.is_set():
             try:
-                conn = self._listener.accept()
-            except Exception:  # noqa: BLE001 - a failed handshake (wrong key, a bare connect) or closing
+                sock, _ = self._listener.accept()
+            except OSError:
                 if not self._closed.is_set():
                     self._closed.wait(0.05)  # out of fds or similar: do not spin
                 continue
-            if self._closed.is_set():
-                conn.close()
-                return
-            threading.Thread(target=self._serve, args=(conn,), name="lbtui-channel-client", daemon=True).start()
+            with self._clients_lock:
+                full = len(self._clients) >= MAX_CLIENTS or self._closed.is_set()
+                if not full:
+                    self._clients.add(sock)
+            if full:
+                sock.close()  # the client reads EOF and says it cannot attach
+                continue
+            threading.Thread(target=self._client, args=(sock,), name="lbtui-channel-client", daemon=True).start()
 
-    def _serve(self, conn: Connection) -> None:
-        with conn:
-            while not self._closed.is_set():
-                try:
-                    if not conn.poll(POLL_S):
-                        continue
-                    raw = conn.recv_bytes(MAX_REQUEST)
-                except (EOFError, OSError):
-                    return  # the client went away
-                try:
-                    request = json.loads(raw)
-                    reply = self.handle(request) if isinstance(request, dict) else _error("ProtocolError", "not an object")
-                except ValueError:
-                    reply = _error("ProtocolError", "not JSON")
-                try:
-                    conn.send_bytes(encode(reply))
-                except (OSError, ValueError):
-                    return
+    def _client(self, sock: socket.socket) -> None:
+        try:
+            if self._handshake(sock):
+                self._serve(sock)
+        finally:
+            with self._clients_lock:
+                self._clients.discard(sock)
+            sock.close()
+
+    def _handshake(self, sock: socket.socket) -> bool:
+        """The key challenge both ways, bounded by HANDSHAKE_TIMEOUT_S."""
+        try:
+            set_io_timeout(sock, HANDSHAKE_TIMEOUT_S)
+            conn = Connection(os.dup(sock.fileno()))
+            try:
+                deliver_challenge(conn, self._key)
+                answer_challenge(conn, self._key)
+            finally:
+                conn.close()  # the duplicate descriptor only
+            set_io_timeout(sock, 0)
+        except (AuthenticationError, EOFError, OSError):
+            return False  # a wrong key, a silent or vanished client, or closing
+        return True
+
+    def _serve(self, sock: socket.socket) -> None:
+        greeted = False
+        while not self._closed.is_set():
+            try:
+                raw = read_frame(sock, MAX_REQUEST, SKIP_MAX)
+            except FrameTooBig as exc:
+                self._send(sock, encode(_error("ProtocolError", f"request too big: {exc}")))
+                if exc.skipped:
+                    continue
+                return
+            except BadFrame as exc:
+                self._send(sock, encode(_error("ProtocolError", str(exc))))
+                return
+            except (EOFError, OSError):
+                return  # the client went away, or we are closing
+            reply, greeted = self.respond(raw, greeted)
+            if not self._send(sock, reply):
+                return
+
+    @staticmethod
+    def _send(sock: socket.socket, body: bytes) -> bool:
+        try:
+            sock.sendall(frame(body))
+            return True
+        except OSError:
+            return False
 
     # -- requests ----------------------------------------------------------------
-    def handle(self, request: dict) -> dict:
-        """One request, one reply; never raises."""
+    def respond(self, raw: bytes, greeted: bool) -> tuple[bytes, bool]:
+        """One frame's reply, encoded, and whether the client has now said hello; never raises."""
+        try:
+            request = json.loads(raw)
+        except (ValueError, RecursionError):
+            return encode(_error("ProtocolError", "not JSON")), greeted
+        if not isinstance(request, dict):
+            return encode(_error("ProtocolError", "not an object")), greeted
+        rid = request.get("id")
+        if not (isinstance(rid, int) and not isinstance(rid, bool) or isinstance(rid, str) and len(rid) <= ID_MAX):
+            rid = None
+        op = request.get("op")
+        if op != "hello" and not greeted:
+            reply: dict | bytes = _error("ProtocolError", f"{op!r} before hello: say hello first")
+        else:
+            greeted = True
+            reply = self.handle(request)
+        if isinstance(reply, bytes):  # a shared snapshot, already JSON
+            head = b'{"ok":true,' + (b'"id":' + json.dumps(rid).encode() + b"," if rid is not None else b"")
+            return head + b'"snapshot":' + reply + b"}", greeted
+        if rid is not None:
+            reply["id"] = rid
+        return encode(reply), greeted
+
+    def handle(self, request: dict) -> dict | bytes:
+        """One request, one reply (a snapshot comes as its JSON bytes); never raises."""
         op = request.get("op")
         t = self.target
         try:
@@ -192,17 +244,19 @@ class ChannelServer:
                 return {"ok": True, "protocol": PROTOCOL, "schema": SCHEMA, "pid": os.getpid(),
                         "run_id": self.run_id}
             if op == "snapshot":
-                return {"ok": True, "snapshot": to_plain(t.snapshot())}
+                return self._snapshot_json()
             if op == "detail":
-                return {"ok": True, "detail": to_plain(t.device_detail(int(request["index"])))}
-            if op in ("pause", "resume", "drain"):
-                message = getattr(t, op)(int(request["index"]))
-            elif op == "stealing":
-                message = t.set_stealing(bool(request["enabled"]))
+                return {"ok": True, "detail": to_plain(t.device_detail(_int(request, "index")))}
+            if op not in COMMANDS:
+                return _error("ProtocolError", f"unknown request {op!r}"[:200])
+            self._shared = None  # the next snapshot shows what this command did
+            if op == "stealing":
+                message = t.set_stealing(_bool(request, "enabled"))
             elif op == "stop":
-                message = t.stop(now=bool(request.get("now", False)))
+                message = t.stop(now=_bool(request, "now", False))
             else:
-                return _error("ProtocolError", f"unknown request {op!r}")
+                message = getattr(t, op)(_int(request, "index"))
+            self._shared = None
             return {"ok": True, "message": str(message)}
         except CommandError as exc:
             return _error("CommandError", str(exc))
@@ -212,6 +266,29 @@ class ChannelServer:
             return _error("ProtocolError", f"bad {op!r} request: {type(exc).__name__}: {exc}")
         except Exception as exc:  # noqa: BLE001 - the client shows it; the run goes on
             return _error("InternalError", f"{type(exc).__name__}: {exc}")
+
+    def _snapshot_json(self) -> bytes:
+        """The run's snapshot as JSON, taken at most once per SNAPSHOT_SHARE_S for all clients."""
+        with self._snapshot_lock:
+            shared, now = self._shared, time.monotonic()
+            if shared is None or now - shared[0] >= SNAPSHOT_SHARE_S:
+                shared = (now, encode(to_plain(self.target.snapshot())))
+                self._shared = shared
+            return shared[1]
+
+
+def _int(request: dict, name: str) -> int:
+    value = request[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    return value
+
+
+def _bool(request: dict, name: str, default: bool | None = None) -> bool:
+    value = request.get(name, default)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, not {type(value).__name__}")
+    return value
 
 
 def _error(kind: str, text: str) -> dict:

@@ -7,11 +7,18 @@ decoding rebuilds by field name from the class's own annotations, ignoring
 fields it does not know (a newer run) and filling fields it does not receive
 (an older run) with their default, else an empty value of their type.
 JSON, not pickle: a peer can only ever send data, never code.
+
+Messages travel as frames (``read_frame``/``frame``, at the end), the layout
+``multiprocessing.connection`` uses, read by the server itself so that a
+message too big or not JSON is answered with an error and the connection
+goes on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import socket
+import struct
 import types
 import typing
 from functools import lru_cache
@@ -87,3 +94,71 @@ def _empty(tp: Any) -> Any:
         return None
     origin = typing.get_origin(tp) or tp
     return {int: 0, float: 0.0, str: "", bool: False, tuple: (), dict: {}, list: []}.get(origin)
+
+
+# -- frames ------------------------------------------------------------------------
+# One message is one frame, in multiprocessing.connection's layout so that a client
+# may use ``Connection.send_bytes``/``recv_bytes``: a 4-byte big-endian signed length,
+# or -1 and then an 8-byte length for messages of 2 GiB and more. The server reads
+# frames itself so that an oversized one can be skipped and answered, not fatal.
+
+FRAME_HEADER = struct.Struct("!i")
+FRAME_HUGE = struct.Struct("!Q")
+READ_CHUNK = 1 << 16
+
+
+class FrameTooBig(Exception):
+    """A frame over the reader's limit; ``skipped`` says whether its body was read
+    past (the connection can go on) or not (too big to skip: close it)."""
+
+    def __init__(self, size: int, skipped: bool) -> None:
+        super().__init__(f"a {size:,}-byte message (the limit is smaller)")
+        self.size = size
+        self.skipped = skipped
+
+
+class BadFrame(Exception):
+    """A frame header no sender of ours writes: the stream cannot be followed any more."""
+
+
+def _read_exact(sock: socket.socket, n: int) -> bytes:
+    """Exactly ``n`` bytes; EOFError if the peer closes first."""
+    parts, left = [], n
+    while left:
+        chunk = sock.recv(min(left, READ_CHUNK))
+        if not chunk:
+            raise EOFError("the peer closed the connection")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _skip(sock: socket.socket, n: int) -> None:
+    while n:
+        chunk = sock.recv(min(n, READ_CHUNK))
+        if not chunk:
+            raise EOFError("the peer closed the connection")
+        n -= len(chunk)
+
+
+def read_frame(sock: socket.socket, limit: int, skip_limit: int) -> bytes:
+    """The next frame's body. Over ``limit`` bytes: FrameTooBig, after reading past
+    the body if it is at most ``skip_limit`` bytes. EOFError when the peer is gone."""
+    (size,) = FRAME_HEADER.unpack(_read_exact(sock, FRAME_HEADER.size))
+    if size == -1:
+        (size,) = FRAME_HUGE.unpack(_read_exact(sock, FRAME_HUGE.size))
+    elif size < 0:
+        raise BadFrame(f"negative message length {size}")
+    if size > limit:
+        if size > skip_limit:
+            raise FrameTooBig(size, skipped=False)
+        _skip(sock, size)
+        raise FrameTooBig(size, skipped=True)
+    return _read_exact(sock, size)
+
+
+def frame(body: bytes) -> bytes:
+    """``body`` as one frame (what ``Connection.recv_bytes`` reads)."""
+    if len(body) > 0x7FFFFFFF:
+        return FRAME_HEADER.pack(-1) + FRAME_HUGE.pack(len(body)) + body
+    return FRAME_HEADER.pack(len(body)) + body
