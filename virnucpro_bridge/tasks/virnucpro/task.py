@@ -88,7 +88,7 @@ class VirNucProTask(Task):
     def finalize_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[Path]:
         from .results import merge
 
-        ordered = [path for _, path in sorted(units, key=lambda u: u[0].start)]
+        ordered = [path for _, path in sorted(units, key=lambda u: u[0].begin)]  # by position: chunk ranges too
         return merge(ordered, results_dir(Path(out_dir), rel), rel)
 
     # -- worker -------------------------------------------------------------
