@@ -48,7 +48,7 @@ from ..inputs.units import Unit, cut_unit, work_of
 from ..inputs.work import Position, Work
 from ..policy.planning import floor_seconds
 from ..policy.sizes import AUTO, RECORDS, RESIDUES, SECONDS
-from ..policy.stealing import cut_cost, cut_pays
+from ..policy.stealing import CUT_LATENCY_S, cut_cost, cut_pays
 from .device_book import InFlight
 from .messages import Cut
 
@@ -160,8 +160,9 @@ class Splitting:
             total = work.cost(unit.begin, unit.stop)
             after = book.queued_cost / rate if book.queue and rate > 0 else 0.0
             head_min = self.cut_floor(rate)
+            latency = CUT_LATENCY_S + self.fixed_cost_s
             c = cut_cost(done, total, rate, thief_rate, head_min=head_min, tail_min=tail_min,
-                         victim_after_s=after)
+                         latency_s=latency, victim_after_s=after)
             if c is None:
                 continue
             base = work.before(unit.begin)
@@ -170,7 +171,7 @@ class Splitting:
             until = work.around(base + total - tail_min, lo, unit.stop)[0]
             if not (unit.begin < at < unit.stop) or at > until:
                 continue
-            if not cut_pays(done, total, work.cost(unit.begin, at), rate, thief_rate, victim_after_s=after):
+            if not cut_pays(done, total, work.cost(unit.begin, at), rate, thief_rate, latency, after):
                 continue
             left_s = (total - done) / rate
             if best is None or left_s > best[0]:

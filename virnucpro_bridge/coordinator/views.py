@@ -145,6 +145,7 @@ def build_summary(coord: Coordinator) -> dict:
         "sequences": coord.sequences_done,
         "steals": coord.steals_total,
         "splits": coord.splits_total,
+        "unit_fixed_cost_s": round(coord.fixed_cost_s, 4),  # the task's figure + the hand-off measured here
         "exit_code": coord.exit_code,
         "interrupted": coord.interrupted,
         "internal_error": coord.error,

@@ -95,10 +95,12 @@ def fleet_base_rate(observations: Iterable[tuple[float, float, float]], default:
     return cost / weighted_busy if weighted_busy > 0 and cost > 0 else default
 
 
-# A cut costs a pipe round trip (the victim polls every 50 ms), the thief's
-# hand-off, and its read up to the cut (under one index stride): count it as
-# this many seconds of the thief's time, so marginal cuts are not made.
-CUT_LATENCY_S = 0.25
+# Before the victim reads a Cut it finishes the batch (or slice) in progress and
+# polls its pipe (every 50 ms); the thief then pays a unit's hand-off and reads up
+# to the cut (under one index stride). Count that as this many seconds of the
+# thief's time, on top of the measured fixed cost of a unit, so marginal cuts
+# are not made.
+CUT_LATENCY_S = 0.1
 
 
 def cut_cost(
