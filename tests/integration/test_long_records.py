@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 from tests.helpers.wait import wait_for
+from virnucpro_bridge.runfiles.outputs import ManifestEntry
 
 from .conftest import read_manifest
 
@@ -51,6 +52,7 @@ def test_long_records_are_shared_by_every_device_at_plan_time_and_in_flight(tmp_
                     "--split-min", "10k", "--steal-interval", "0.2")
     assert res.code == 0, res.stderr
     rows = res.manifest()
+    assert list(rows[0]) == list(ManifestEntry.__dataclass_fields__)  # the runner writes the reader's fields
     assert parts_of(rows, lengths) == every_part(lengths)  # every part once, in order
     inside = [r for r in rows if r["part"] or r["end_part"]]
     assert len(inside) >= 4 and {r["device_index"] for r in rows} == {0, 1, 2}

@@ -31,6 +31,8 @@ from .record_index import INDEX_STRIDE, LONG_RECORD, RecordIndex, SeekPoint
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small enough to never matter for memory
+SMALL_READ = 1 << 16  # a file smaller than one chunk gets a buffer its size (at least this): a
+# 1 MiB buffer per tiny file costs the main process heap it never gets back
 UTF8_BOM = b"\xef\xbb\xbf"  # editors on Windows prepend it; it is not part of the header
 # Bytes a sequence line may hold besides whitespace: residues, stop '*', gaps '-' and '.'.
 SEQUENCE_BYTES = (string.ascii_letters + "*-.").encode()
@@ -198,7 +200,7 @@ def scan(
                 compressed = f.read(2) == GZIP_MAGIC
                 f.seek(0)
                 hasher = _HashingReader(f)
-                buffered = io.BufferedReader(hasher, READ_CHUNK)
+                buffered = io.BufferedReader(hasher, min(READ_CHUNK, max(SMALL_READ, before.st_size)))
                 lines: BinaryIO = buffered
                 if compressed:
                     text: BinaryIO = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]

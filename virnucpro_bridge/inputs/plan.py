@@ -13,6 +13,7 @@ of ``cap`` residues), cut at record boundaries only.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -37,7 +38,8 @@ class UnitPlan:
 
 # Spans of a file an earlier run finished (resume), as (begin, stop) positions, given its whole-file unit.
 DoneSpans = Callable[[Unit], Sequence[tuple[tuple[int, int], tuple[int, int]]]]
-Segment = tuple[Unit, Work, Position, Position]  # (whole file, its prices, begin, stop) still to do
+Segment = tuple[int, Position, Position | None]  # (file number, begin, stop) still to do
+ORIGIN = Position(0, 0)
 
 
 def plan_units(
@@ -60,14 +62,20 @@ def plan_units(
     the smallest piece. ``devices`` > 0: factoring over that many devices, and
     records longer than a piece are cut into ``parts`` ranges. ``done`` names
     spans an earlier run finished (resume): only the gaps between them are planned.
+
+    Nothing per file is kept beyond its whole unit, its index when that is
+    needed, and its pieces: a run over 50,000 small files stays small.
     """
     if shard_size < 1:
         raise UsageError(f"--shard-size {shard_size}: must be at least 1")
     warnings: list[str] = []
     indexes: dict[str, RecordIndex] = {}
     wholes: list[Unit] = []
-    fixed: list[Unit] = []
-    segments: list[Segment] = []
+    planned: list[Unit | list[Unit] | None] = []  # per file: its units once known (a lone unit as is)
+    # What is left to plan: a file number alone for a whole file (most of them: no tuple
+    # each), else (file number, begin, stop); and its cost, as C doubles.
+    segments: list[int | Segment] = []
+    costs = array("d")
     records = residues = 0
     for path, rel in files:
         stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride)
@@ -79,22 +87,27 @@ def plan_units(
         first = stat.shards[0]
         seek = index.point(first.start, first.offset) if index is not None else None
         whole = Unit(rel, path, rel, 0, 1, 0, stat.sequences, stat.residues, stat.sha256, seek)
+        n = len(wholes)
         wholes.append(whole)
+        planned.append(None)
         kept = done(whole) if done is not None else ()
         if devices <= 0 and not kept and math.isinf(cap):
-            fixed += _scan_shards(whole, stat.shards, index)  # exact residues and seek points
-            index = index if index is not None and index.needed else None
-        else:
-            index = index if index is not None and index.needed else None
-            work = Work(index, parts if devices > 0 else None, records_hint=whole.count,
-                        residues_hint=whole.residues)
+            shards = _scan_shards(whole, stat.shards, index)  # exact residues and seek points
+            planned[n] = shards[0] if len(shards) == 1 else shards
+        elif not kept:
+            segments.append(n)
+            costs.append(float(whole.residues))
+        index = index if index is not None and index.needed else None
+        if kept:
+            work = _work(whole, index, parts if devices > 0 else None)
             gaps: Coverage[None] = Coverage(whole.count)
             for begin, stop in kept:
                 gaps.add(begin, stop, None)
-            segments += [(whole, work, Position(*b), Position(*s)) for b, s in gaps.gaps()]
+            for b, e in gaps.gaps():
+                segments.append((n, Position(*b), Position(*e)))
+                costs.append(work.cost(b, e))
         if index is not None:
             indexes[path] = index
-    costs = [work.cost(b, s) for _, work, b, s in segments]
     if devices > 0:
         floor = max(floor, floor_records * residues / max(1, records))
         sizes = factoring_costs(costs, devices, cap=cap, floor=floor)
@@ -103,11 +116,33 @@ def plan_units(
         # per segment that _cut_points then cuts every ``shard_size`` records
         sizes = [[c] if math.isinf(cap) else [cap] * max(0, math.ceil(c / cap) - 1) + [c % cap or cap]
                  for c in costs]
-    spans = [_cut_points(seg, pieces, shard_size) for seg, pieces in zip(segments, sizes)]
-    units = fixed + _units(segments, spans, indexes)
-    order = {w.rel: i for i, w in enumerate(wholes)}
-    units.sort(key=lambda u: (order[u.rel], u.begin))
+    del costs
+    for segment, pieces in zip(segments, sizes):
+        n, begin, stop = (segment, ORIGIN, None) if isinstance(segment, int) else segment
+        whole = wholes[n]
+        if stop is None and len(pieces) == 1 and whole.count <= shard_size:
+            planned[n] = whole  # never cut: the whole file is its unit (uid rel)
+            continue
+        index = indexes.get(whole.path)
+        work = _work(whole, index, parts if devices > 0 else None)
+        end = stop if stop is not None else Position(whole.count, 0)
+        got = _pieces(whole, work, begin, _cut_points(work, begin, end, pieces, shard_size), index)
+        into = planned[n]
+        planned[n] = got if into is None else into + got  # type: ignore[operator]
+    del segments, sizes
+    units: list[Unit] = []
+    for got in planned:
+        if isinstance(got, Unit):
+            units.append(got)
+        elif got:
+            if got[0].uid == got[0].rel:  # cut pieces (fixed shards come named): by number in this plan
+                got = [replace(u, uid=f"{u.rel}#{k}", shard=k, shards=len(got)) for k, u in enumerate(got)]
+            units += got
     return UnitPlan(units, warnings, indexes, wholes)
+
+
+def _work(whole: Unit, index: RecordIndex | None, parts: Parts | None) -> Work:
+    return Work(index, parts, records_hint=whole.count, residues_hint=whole.residues)
 
 
 def _scan_shards(whole: Unit, shards: Sequence[fasta.ShardStat], index: RecordIndex | None) -> list[Unit]:
@@ -118,11 +153,11 @@ def _scan_shards(whole: Unit, shards: Sequence[fasta.ShardStat], index: RecordIn
             for i, sh in enumerate(shards)]
 
 
-def _cut_points(segment: Segment, pieces: Sequence[float], max_records: int) -> list[Position]:
+def _cut_points(work: Work, begin: Position, stop: Position, pieces: Sequence[float],
+                max_records: int) -> list[Position]:
     """Where a segment's pieces end: nearest the planned costs (each target counted
     from the segment's start, so rounding never accumulates), then no piece
     touching more than ``max_records`` records."""
-    _, work, begin, stop = segment
     at, target, ends = begin, work.before(begin), []
     for cost in pieces[:-1]:
         target += cost
@@ -141,33 +176,17 @@ def _cut_points(segment: Segment, pieces: Sequence[float], max_records: int) -> 
     return capped
 
 
-def _units(segments: Sequence[Segment], spans: Sequence[Sequence[Position]],
-           indexes: dict[str, RecordIndex]) -> list[Unit]:
-    """Units for each segment's pieces; the whole-file unit itself (uid ``rel``) when
-    one piece covers the whole file, else ``rel#k``."""
-    pieces: dict[str, list[Unit]] = {}
-    uncut: set[str] = set()
-    for (whole, work, begin, _), ends in zip(segments, spans):
-        if begin == (0, 0) and list(ends) == [(whole.count, 0)]:
-            pieces[whole.rel] = [whole]
-            uncut.add(whole.rel)
-            continue
-        index = indexes.get(whole.path)
-        at = begin
-        for end in ends:
-            residues = round(work.before(end)) - round(work.before(at))
-            seek = index.seek_point(at.record) if index is not None else whole.seek
-            count = end.record - at.record + (1 if end.part else 0)
-            unit = replace(whole, start=at.record, part=at.part, count=count, end_part=end.part,
-                           residues=max(0, residues), seek=seek)
-            pieces.setdefault(whole.rel, []).append(unit)
-            at = end
-    units = []
-    for rel, parts in pieces.items():
-        if rel in uncut:
-            units += parts
-        else:
-            units += [replace(u, uid=f"{rel}#{k}", shard=k, shards=len(parts)) for k, u in enumerate(parts)]
+def _pieces(whole: Unit, work: Work, begin: Position, ends: Sequence[Position],
+            index: RecordIndex | None) -> list[Unit]:
+    """The units between ``begin`` and each of ``ends`` in turn, each with a seek point."""
+    units, at = [], begin
+    for end in ends:
+        residues = round(work.before(end)) - round(work.before(at))
+        seek = index.seek_point(at.record) if index is not None else whole.seek
+        count = end.record - at.record + (1 if end.part else 0)
+        units.append(replace(whole, start=at.record, part=at.part, count=count, end_part=end.part,
+                             residues=max(0, residues), seek=seek))
+        at = end
     return units
 
 

@@ -43,6 +43,10 @@ class SeekPoint:
     member: int = 0  # gzip: byte offset in ``cache`` of the member holding ``offset``
     member_start: int = 0  # gzip: text offset where that member's text begins
 
+    def __reduce__(self):  # pickled with every unit: a plain tuple, not the slots protocol's field walk
+        return (SeekPoint, (self.record, self.offset, self.size, self.mtime_ns, self.cache, self.member,
+                            self.member_start))
+
 
 class RecordIndex:
     """Offsets (and cumulative residues) of every ``stride``-th record of one file."""

@@ -46,6 +46,10 @@ class Unit:
     part: int = 0  # first part of record ``start`` it covers (0: from the record's start)
     end_part: int = 0  # parts of its last record it covers, from that record's start; 0: all
 
+    def __reduce__(self):  # pickled per WorkItem: a plain tuple, not the slots protocol's field walk
+        return (Unit, (self.uid, self.path, self.rel, self.shard, self.shards, self.start, self.count,
+                       self.residues, self.sha256, self.seek, self.split_from, self.part, self.end_part))
+
     @property
     def end(self) -> int:
         """One past the last record it touches."""

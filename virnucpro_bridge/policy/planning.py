@@ -72,7 +72,7 @@ def factoring_costs(
     floor = min(max(floor, remaining / (FACTOR * devices) * SMALLEST_SHARE), cap)
     pieces: list[list[float]] = [[] for _ in costs]
     batch_left, chunk = 0, 0.0
-    for f in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+    for f in sorted(range(len(costs)), key=lambda i: -costs[i]):  # stable: ties keep file order
         left = max(0.0, float(costs[f]))
         if left <= 0:
             pieces[f].append(0.0)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import select
+import selectors
 import signal
 import time
 from multiprocessing.connection import Connection, wait
@@ -70,6 +72,15 @@ def start_manager() -> tuple[SyncManager, object]:
     return manager, manager.dict()
 
 
+def _readable(conn: Connection) -> bool:
+    """``conn.poll()`` without the selector multiprocessing builds per call (a pipe
+    Connection buffers nothing of its own: its fd says whether a message waits)."""
+    try:
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):
+        raise EOFError from None  # closed under us: the sentinel reports the death
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "no exit code"
@@ -105,7 +116,10 @@ class LocalPool:
         self.housekeeping = Housekeeping(coord, grace=grace, steal_interval=steal_interval,
                                          refresh=refresh, stall_action=stall_action)
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
-        self._by_obj: dict[object, tuple[str, int]] = {}
+        self._by_obj: dict[object, tuple[str, int]] = {}  # what the loop waits on, and what each is
+        # One selector for the whole run (multiprocessing's wait() builds one per call:
+        # at thousands of units a second that was a good part of the dispatcher's time).
+        self._selector = selectors.DefaultSelector()
         self._reports: dict = {}  # the workers' last reports (progress, for cut points)
 
     # -- lifecycle -------------------------------------------------------------
@@ -127,22 +141,36 @@ class LocalPool:
         proc.start()
         child.close()
         self.procs[i], self.conns[i] = proc, parent
-        self._by_obj[parent] = ("conn", i)
-        self._by_obj[proc.sentinel] = ("exit", i)
+        self._watch(parent, ("conn", i))
+        self._watch(proc.sentinel, ("exit", i))
         self.expected_exit.discard(i)
         self.coord.books[i].pid = proc.pid
 
+    def _watch(self, obj: object, what: tuple[str, int]) -> None:
+        self._by_obj[obj] = what
+        self._selector.register(obj, selectors.EVENT_READ)
+
+    def _unwatch(self, obj: object) -> None:
+        if self._by_obj.pop(obj, None) is not None:
+            try:
+                self._selector.unregister(obj)
+            except (KeyError, ValueError, OSError):
+                pass  # already closed: nothing to wait on
+
+    def _wait(self, timeout: float) -> list:
+        return [key.fileobj for key, _ in self._selector.select(timeout)]
+
     def _forget(self, i: int) -> None:
-        self._by_obj.pop(self.conns[i], None)
-        self._by_obj.pop(self.procs[i].sentinel, None)
+        self._unwatch(self.conns[i])
+        self._unwatch(self.procs[i].sentinel)
 
     # -- the dispatcher loop -----------------------------------------------------
     def run(self) -> None:
         """Dispatch until every unit is done, failed or abandoned, or a stop ends it."""
         coord = self.coord
-        self._by_obj[self.wakeup] = ("wake", -1)
+        self._watch(self.wakeup, ("wake", -1))
         while True:
-            ready = wait(list(self._by_obj), timeout=TICK_S)
+            ready = self._wait(TICK_S)
             # Blocking calls stay outside coord.lock, so snapshots never wait on them:
             for obj in ready:
                 what, i = self._by_obj.get(obj, ("gone", -1))
@@ -198,10 +226,10 @@ class LocalPool:
     def _drain_conn(self, i: int, just_idle: set[int]) -> None:
         conn = self.conns[i]
         try:
-            while conn.poll():
+            while _readable(conn):
                 self._handle(i, conn.recv(), just_idle)
         except (EOFError, OSError):
-            self._by_obj.pop(conn, None)  # the sentinel reports the death
+            self._unwatch(conn)  # the sentinel reports the death
 
     def _handle(self, i: int, msg: object, just_idle: set[int]) -> None:
         coord = self.coord
