@@ -40,11 +40,10 @@ from .hardware.devices import DeviceSpec, parse_gpus, unknown_weight_warnings
 from .hardware.nvml import pin_device_order
 from .inputs import gzip_cache
 from .inputs.plan import plan_units
-from .inputs.ranges import Coverage, OverlapError
-from .inputs.units import Unit, discover, span_uid, summarize_inputs
-from .inputs.work import records_started
+from .inputs.units import Unit, discover, summarize_inputs
 from .policy.planning import DEFAULT_SHARD_RECORDS, plan_bounds
 from .policy.sizes import Size, as_size
+from .runfiles.completion import Completion
 from .runfiles.journal import Journal
 from .runfiles.metrics_log import MetricsLog
 from .runfiles.metrics_log import check_writable as check_metrics_log
@@ -59,7 +58,6 @@ from .runfiles.outputs import (
 from .tasks import Task, load_task
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
-FINISHED = object()  # a file whose every part is done and merged (runner.coverage)
 
 
 @dataclass
@@ -168,23 +166,8 @@ class Run:
             raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
         self.journal = Journal(self.out)  # repairs a manifest line torn by a full disk or a kill
         todo = self.all_units
-        # Per file: its record count until a piece of it finishes, then its Coverage, then
-        # FINISHED once merged (nothing per file or unit stays behind after that).
-        self.coverage: dict[str, Coverage[tuple[Unit, str]] | int | object] = {}
-        kept = kept_records = 0
-        for whole in self.plan.wholes:
-            done = self.resume.kept.get(whole.rel)
-            if done is None or done.empty:
-                self.coverage[whole.rel] = whole.count
-                continue
-            cov: Coverage[tuple[Unit, str]] = Coverage(whole.count)
-            for begin, stop, entry in done.pieces():
-                piece = replace(whole, uid=span_uid(whole.rel, begin, stop), shard=entry.shard,
-                                start=entry.start, count=entry.count, part=entry.part, end_part=entry.end_part)
-                cov.add(begin, stop, (piece, str(self.out / entry.output)))
-                kept += 1
-                kept_records += records_started(begin, stop)
-            self.coverage[whole.rel] = cov
+        self.files = Completion(self.plan.wholes, self.resume.kept, self._out_text, self._finalize)
+        kept = self.files.kept_pieces
         self.plan = replace(self.plan, units=[], wholes=[])  # the coordinator's queues hold the units now
         self.all_units = []
         self.wakeup = Wakeup()
@@ -203,10 +186,9 @@ class Run:
         for line in self.warnings:
             self.coord.info(line, "warning")
         if kept:
-            self.coord.info(f"resuming: {kept} pieces ({kept_records:,} sequences) already done in {self.out}")
-        for rel, cov in list(self.coverage.items()):
-            if isinstance(cov, Coverage) and cov.complete:
-                self._finalize(rel, cov.pieces())  # all done earlier: make sure the per-file results exist
+            self.coord.info(f"resuming: {kept} pieces ({self.files.kept_records:,} sequences) "
+                            f"already done in {self.out}")
+        self.files.merge_complete()
         self.coord.assign_initial()
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
         pool_args = (self.coord, self.devices, self.task_name, self.task.options, self.output_for, self,
@@ -371,17 +353,7 @@ class Run:
             "split_from": unit.split_from, "node": done.node, "part": unit.part, "end_part": unit.end_part,
         }
         self._journal(self.journal.unit_done, row)
-        cov = self.coverage[unit.rel]
-        if cov is FINISHED:
-            raise OverlapError(f"{unit.uid}: its file was already complete")
-        if isinstance(cov, int):
-            if unit.begin == (0, 0) and unit.stop == (cov, 0):  # the whole file in one unit
-                self._finalize(unit.rel, [(unit.begin, unit.stop, (unit, output))])
-                return
-            cov = self.coverage[unit.rel] = Coverage(cov)
-        cov.add(unit.begin, unit.stop, (unit, output))  # raises if a part were done twice
-        if cov.complete:
-            self._finalize(unit.rel, cov.pieces())
+        self.files.add(unit, output)  # raises if a part were done twice; merges a complete file
 
     def unit_failed(self, index: int, flight: InFlight, failed: Failed) -> None:
         self._log_error(f"{self.devices[index].label} {flight.unit.uid} attempt {flight.attempt}",
@@ -405,11 +377,10 @@ class Run:
             self._journal_ok = False  # the wind-down must not try again
             raise
 
-    def _finalize(self, rel: str, pieces: list) -> None:
-        self.coverage[rel] = FINISHED
+    def _finalize(self, rel: str, pieces) -> None:
         if type(self.task).finalize_file is Task.finalize_file:
             return  # the task merges nothing (sim): no call per file
-        units = [(unit, Path(output)) for _, _, (unit, output) in pieces]
+        units = [(unit, Path(output)) for unit, output in pieces]
         try:
             self.task.finalize_file(rel, units, self.out)
         except Exception as exc:  # noqa: BLE001 - one file's merge must not end the run
