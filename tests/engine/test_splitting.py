@@ -307,3 +307,26 @@ def test_a_long_record_reporting_parts_is_not_stalled(tmp_path: Path) -> None:
         assert coord.detect_stalled_workers(reports={0: report}) == []
     clock.t += 11.0  # then nothing: a stall
     assert coord.detect_stalled_workers(reports={0: report}) == [0]
+
+
+# -- who looks for work first, and how busy a victim really is -------------------------------------
+
+
+def test_idle_devices_look_fastest_first_and_victims_are_judged_by_their_progress(tmp_path: Path) -> None:
+    fa = write_fasta(tmp_path / "a.fa", [250] * 400)
+    plan = plan_units([(str(fa), "a.fa")], 100_000)
+    clock = Clock()
+    coord = Coordinator(parse_gpus("sim:1,3,1.5"), plan.units, clock=clock, splitting=True,
+                        indexes=plan.indexes, parts=SIM.parts)
+    assert coord.fastest_first() == [1, 2, 0]
+    for b in coord.books:
+        coord.device_ready(b.spec.index)
+    unit = plan.units[0]
+    coord.books[0].push(unit)
+    coord.next_unit(0)
+    scale = coord.base_rate()
+    by_speed = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    # it reports only 20 of 400 records after 1 s: this input runs slower than its average
+    coord.recent_reports = {0: {"unit": unit.uid, "progress": 20, "part": 0, "progress_time": clock.t + 1.0}}
+    by_progress = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    assert by_progress > 2 * by_speed

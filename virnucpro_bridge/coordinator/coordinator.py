@@ -110,6 +110,7 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         self.handoff_s = 0.0  # measured per unit: dispatch to Done, less the task's own time
         self.nominal_rate = nominal_rate
         self.indexes = dict(indexes or {})
+        self.recent_reports: Mapping = {}  # the workers' last reports (progress), from the last tick
         self.cuts: dict[int, PendingCut] = {}  # by victim: Cut sent, no answer yet
         self.splits_total = 0
         self.sequences_total = sum(u.sequences for u in self.units)
@@ -169,6 +170,11 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         prior = book.weight * (scale if scale is not None else self.base_rate())
         return estimate_rate(prior, book.cost_done, book.busy_s)
 
+    def fastest_first(self) -> list[int]:
+        """Device indices, fastest (estimated) first: the order idle devices look for work in."""
+        scale = self.base_rate()
+        return sorted(range(len(self.books)), key=lambda i: -self.rate(self.books[i], scale))
+
     def current_remaining(self, book: DeviceBook, rate: float, now: float) -> float:
         """Estimated cost left of the unit ``book`` is running (0 when idle)."""
         if book.in_flight is None:
@@ -193,6 +199,16 @@ class Coordinator(RunControls, DeviceMonitoring, Recovery, Splitting):
         stopped = book.paused or book.stalled or not book.ready
         rate = 0.0 if stopped else self.rate(book, scale)
         current = self.current_remaining(book, rate, now)
+        report = self.recent_reports.get(book.spec.index)
+        if rate > 0 and book.in_flight is not None and report:
+            # Its progress on this very unit says better when it will be free than its
+            # average speed does (this input may be slower than the ones before it):
+            # what is left, in cost at ``rate``, so that current / rate is the time left.
+            work = self.work(book.in_flight.unit)
+            _, done, unit_rate = self._progress(book, work, rate, now, report)
+            if unit_rate > 0:
+                left = work.cost(book.in_flight.unit.begin, book.in_flight.unit.stop) - done
+                current = max(0.0, left) * rate / unit_rate
         tail = book.queue[-1].cost if book.queue else 0.0
         return VictimView(book.spec.index, rate, current, book.queued_cost, len(book.queue), tail)
 

@@ -276,13 +276,16 @@ class LocalPool:
         self._spawn(i)
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:
-        """Hand work to every idle device: its own queue first; a device that
-        just went idle steals at once, the others look again every steal interval."""
-        for book in self.coord.books:
-            i = book.spec.index
+        """Hand work to every idle device: its own queue first; when a device just
+        went idle (or every steal interval) the idle ones look for work to steal or
+        cut, fastest first, so the rest of a slow device's work goes to the device
+        that finishes it soonest, not to whichever went idle last."""
+        look = steal_due or bool(just_idle)
+        for i in self.coord.fastest_first():
+            book = self.coord.books[i]
             if book.in_flight is not None or not book.ready or book.dead or book.drained:
                 continue
-            allow = steal_due or i in just_idle
+            allow = look
             flight = self.coord.next_unit(i, allow_steal=allow)
             if flight is not None:
                 self._send(i, flight)
