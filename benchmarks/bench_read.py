@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from virnucpro_bridge.inputs import fasta  # noqa: E402
-from virnucpro_bridge.inputs.units import Unit, plan_units, read_unit  # noqa: E402
+from virnucpro_bridge.inputs.plan import plan_units  # noqa: E402
+from virnucpro_bridge.inputs.units import Unit, read_unit  # noqa: E402
 
 SEED = 7
 WRAP = 60  # columns per sequence line, as most tools write FASTA

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
+from virnucpro_bridge.policy.sizes import Size, parse_size
+
 
 def number(kind: type, *, minimum: float | None = None, above: float | None = None,
            below: float | None = None) -> Callable[[str], float]:
@@ -32,3 +34,18 @@ positive_float = number(float, above=0)
 positive_int = number(int, minimum=1)
 non_negative_int = number(int, minimum=0)
 fraction = number(float, minimum=0, below=1)  # [0, 1)
+
+
+def size(text: str) -> Size:
+    """A piece size: records, residues or seconds (``virnucpro_bridge.policy.sizes``)."""
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def size_or_auto(text: str) -> Size:
+    try:
+        return parse_size(text, allow_auto=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

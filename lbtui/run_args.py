@@ -12,7 +12,7 @@ from typing import Callable
 
 from virnucpro_bridge.backends.local.pool import STALL_ACTIONS
 
-from .argtypes import fraction, non_negative_int, positive_float, positive_int
+from .argtypes import fraction, non_negative_int, positive_float, positive_int, size, size_or_auto
 
 EXAMPLES = """\
 examples:
@@ -73,14 +73,18 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    help="retries of a failing unit, each on another device, before it is marked "
                    "failed; a device's fault (a CUDA error, a device retired for failing unit after "
                    "unit) does not count [default: 2]")
-    s.add_argument("--shard-size", type=positive_int, default=10_000, metavar="N",
-                   help="most sequences in one unit; files are cut into pieces that shrink toward "
-                   "the end of the run (factoring), never above N [default: 10000]")
+    s.add_argument("--shard-size", type=size, default=size("10000"), metavar="SIZE",
+                   help="the largest piece: files are cut into pieces that shrink toward the end of "
+                   "the run (factoring), never above SIZE. SIZE is a record count (10000), "
+                   "residues (50k, 5M, 2G, 200000bp) or seconds of work (30s, 500ms) "
+                   "[default: 10000 records]")
     s.add_argument("--no-split", dest="split", action="store_false",
-                   help="cut files only into fixed --shard-size pieces, and never cut a running "
-                   "unit for an idle device")
-    s.add_argument("--split-min", type=positive_int, default=1_000, metavar="N",
-                   help="smallest piece a file is cut into, at plan time or in flight [default: 1000]")
+                   help="cut files only into fixed --shard-size pieces at record boundaries, and "
+                   "never cut a running unit for an idle device")
+    s.add_argument("--split-min", type=size_or_auto, default=size_or_auto("auto"), metavar="SIZE",
+                   help="the smallest piece a file or record is cut into, at plan time or in flight: "
+                   "a SIZE as for --shard-size, or auto: 100 times what one unit costs beyond its "
+                   "records (measured), so that stays under 1%% of its time [default: auto]")
     s.add_argument("--grace", type=positive_float, default=30.0, metavar="S",
                    help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
                    "a second signal stops at once [default: 30]")

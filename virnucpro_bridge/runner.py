@@ -39,14 +39,15 @@ from .errors import InputError, OutputError, UsageError, environment_error
 from .hardware.devices import DeviceSpec, select_gpus, unknown_weight_warnings
 from .hardware.nvml import pin_device_order
 from .inputs import gzip_cache
-from .inputs.ranges import Coverage
-from .inputs.units import Unit, discover, plan_units, summarize_inputs
-from .policy.planning import MIN_PIECE_RECORDS
+from .inputs.plan import plan_units
+from .inputs.units import Unit, discover, summarize_inputs
+from .policy.planning import DEFAULT_SHARD_RECORDS, plan_bounds
+from .policy.sizes import Size, as_size
+from .runfiles.completion import Completion
 from .runfiles.journal import Journal
 from .runfiles.metrics_log import MetricsLog
 from .runfiles.metrics_log import check_writable as check_metrics_log
 from .runfiles.outputs import (
-    ManifestEntry,
     Resume,
     check_writable,
     new_run_id,
@@ -71,9 +72,9 @@ class RunConfig:
     stall_timeout: float = 300.0
     stall_action: str = "restart"
     retries: int = 2
-    shard_size: int = 10_000
+    shard_size: Size | int = DEFAULT_SHARD_RECORDS  # the largest piece (records, residues or seconds)
     split: bool = True  # plan-time factoring and in-flight cuts; False: fixed shards (--no-split)
-    split_min: int = MIN_PIECE_RECORDS  # no piece is cut below this many records
+    split_min: Size | int | str = "auto"  # the smallest piece; auto: 100 × a unit's fixed cost
     grace: float = 30.0
     refresh: float = 2.0
     metrics_log: str | None = None
@@ -96,6 +97,7 @@ class Run:
     def __init__(self, config: RunConfig) -> None:
         self.cfg = config
         self.out = Path(config.out).expanduser().resolve()
+        self._out_text = str(self.out)
         self.warnings: list[str] = []
         self.coord: Coordinator | None = None
         self.exit_code: int | None = None
@@ -134,9 +136,19 @@ class Run:
         self.fingerprint = self.task.fingerprint()
         # Earlier runs' rows are only read here; start() repairs a torn last line.
         self.resume = Resume(self.out, self.task_name, self.fingerprint)
-        plan = plan_units(files, cfg.shard_size, cache_dir=gzip_cache.default_dir(),
+        try:
+            self.shard, self.split_min = as_size(cfg.shard_size), as_size(cfg.split_min)
+        except ValueError as exc:
+            raise UsageError(f"piece size: {exc}") from None
+        # Plan-time seconds become residues at an average device's prior speed.
+        weights = [d.weight if cfg.weighted else 1.0 for d in self.devices]
+        rate = self.task.rate_prior() * sum(weights) / len(weights)
+        bounds = plan_bounds(self.shard, self.split_min, rate, self.task.unit_overhead_s)
+        self.parts = self.task.parts if type(self.task).parts is not Task.parts else None
+        cut_inside = cfg.split and self.task.splittable and self.parts is not None
+        plan = plan_units(files, cache_dir=gzip_cache.default_dir(),
                           devices=len(self.devices) if cfg.split else 0,
-                          min_records=cfg.split_min, done=self.resume.done)
+                          parts=self.parts if cut_inside else None, done=self.resume.done, **bounds)
         self.warnings += plan.warnings
         if not plan.wholes:
             raise InputError("no sequences in the inputs (every FASTA file is empty)")
@@ -144,8 +156,9 @@ class Run:
         self.all_units = plan.units  # what is left to do: the gaps between kept ranges
 
     def output_for(self, unit: Unit) -> str:
-        """Absolute result path of ``unit`` (the task names it)."""
-        return str(self.out / self.task.output_path(unit))
+        """Absolute result path of ``unit`` (the task names it). Joined as text: a Path
+        per unit would intern every name's parts for the rest of the process."""
+        return os.path.join(self._out_text, self.task.output_path(unit))
 
     # -- start ---------------------------------------------------------------------
     def start(self) -> Coordinator:
@@ -160,16 +173,10 @@ class Run:
             raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
         self.journal = Journal(self.out)  # repairs a manifest line torn by a full disk or a kill
         todo = self.all_units
-        self.coverage: dict[str, Coverage[tuple[Unit, Path]]] = {}
-        kept = 0
-        for whole in self.plan.wholes:
-            cov: Coverage[tuple[Unit, Path]] = Coverage(whole.count)
-            for start, count, entry in self.resume.kept[whole.rel].pieces():
-                piece = replace(whole, uid=f"{whole.rel}[{start}:{start + count}]", shard=entry.shard,
-                                start=start, count=count)
-                cov.add(start, count, (piece, self.out / entry.output))
-                kept += 1
-            self.coverage[whole.rel] = cov
+        self.files = Completion(self.plan.wholes, self.resume.kept, self._out_text, self._finalize)
+        kept = self.files.kept_pieces
+        self.plan = replace(self.plan, units=[], wholes=[])  # the coordinator's queues hold the units now
+        self.all_units = []
         self.wakeup = Wakeup()
         # Ray actors report through calls the dispatcher makes: no Manager process.
         self.manager, status = (None, {}) if cfg.backend == "ray" else start_manager()
@@ -179,18 +186,18 @@ class Run:
             stall_timeout=cfg.stall_timeout, skipped=kept, notices=self.notices,
             wake=self.wakeup.wake,
             splitting=cfg.split and self.task.splittable,
-            split_min=cfg.split_min, indexes=self.plan.indexes,
+            split_min=self.split_min, indexes=self.plan.indexes,
+            parts=self.parts if cfg.split and self.task.splittable else None,
+            unit_overhead_s=self.task.unit_overhead_s, nominal_rate=self.task.rate_prior(),
         )
         for line in self.warnings:
             self.coord.info(line, "warning")
         for line in self.device_notes:
             self.coord.info(line)
         if kept:
-            records = sum(c.covered for c in self.coverage.values())
-            self.coord.info(f"resuming: {kept} pieces ({records:,} sequences) already done in {self.out}")
-        for rel, cov in self.coverage.items():
-            if cov.complete:
-                self._finalize(rel)  # all done earlier: make sure the per-file results exist
+            self.coord.info(f"resuming: {kept} pieces ({self.files.kept_records:,} sequences) "
+                            f"already done in {self.out}")
+        self.files.merge_complete()
         self.coord.assign_initial()
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
         pool_args = (self.coord, self.devices, self.task_name, self.task.options, self.output_for, self,
@@ -221,9 +228,10 @@ class Run:
 
     # -- the dispatcher thread: it alone ends the run --------------------------------
     def _dispatch(self) -> None:
+        self._dispatch_cpu = time.thread_time()
         try:
             try:
-                if self.coord.units:
+                if self.coord.units_total:
                     self.pool.run()
                     self.pool.finish()
             except OutputError as exc:  # the disk failed: units in flight could not be written either
@@ -254,7 +262,11 @@ class Run:
             self.coord.freeze_reports()
             summary = self.coord.close_out(code)
             # ru_maxrss is KiB on Linux; the main process only (workers are separate)
-            summary["main_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            summary["main_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+            summary["main_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # scan, plan and dispatch
+            # the dispatcher thread alone: what scheduling costs per unit, whatever the workers cost
+            summary["dispatch_cpu_s"] = round(time.thread_time() - self._dispatch_cpu, 3)
             self._write_end(summary)
         except OutputError as exc:  # the run itself went well, but its record could not be kept
             self.coord.abort(str(exc))
@@ -338,19 +350,19 @@ class Run:
     def unit_done(self, index: int, flight: InFlight, done: Done) -> None:
         unit, spec = flight.unit, self.coord.books[index].spec  # a Ray GPU is named once its actor is up
         output = flight.output or self.output_for(unit)
-        entry = ManifestEntry(
-            file=unit.rel, shard=unit.shard, device_index=index, device=spec.name,
-            sequences=done.sequences, seconds=round(done.seconds, 6), stolen=flight.stolen,
-            attempt=flight.attempt, output=os.path.relpath(output, self.out),
-            sha256=unit.sha256, start=unit.start, count=unit.count, task=self.task_name,
-            fingerprint=self.fingerprint, run_id=self.run_id, started=round(done.started, 3),
-            ended=round(done.ended, 3), split_from=unit.split_from, node=done.node,
-        )
-        self._journal(self.journal.unit_done, entry.__dict__)
-        cov = self.coverage[unit.rel]
-        cov.add(unit.start, unit.count, (unit, Path(output)))  # raises if a record were done twice
-        if cov.complete:
-            self._finalize(unit.rel)
+        prefix = str(self.out) + os.sep
+        rel_output = output[len(prefix):] if output.startswith(prefix) else os.path.relpath(output, self.out)
+        # ManifestEntry's fields, as a dict straight away (this runs for every unit)
+        row = {
+            "file": unit.rel, "shard": unit.shard, "device_index": index, "device": spec.name,
+            "sequences": done.sequences, "seconds": round(done.seconds, 6), "stolen": flight.stolen,
+            "attempt": flight.attempt, "output": rel_output, "sha256": unit.sha256, "start": unit.start,
+            "count": unit.count, "task": self.task_name, "fingerprint": self.fingerprint,
+            "run_id": self.run_id, "started": round(done.started, 3), "ended": round(done.ended, 3),
+            "split_from": unit.split_from, "node": done.node, "part": unit.part, "end_part": unit.end_part,
+        }
+        self._journal(self.journal.unit_done, row)
+        self.files.add(unit, output)  # raises if a part were done twice; merges a complete file
 
     def unit_failed(self, index: int, flight: InFlight, failed: Failed) -> None:
         self._log_error(f"{self.devices[index].label} {flight.unit.uid} attempt {flight.attempt}",
@@ -374,8 +386,10 @@ class Run:
             self._journal_ok = False  # the wind-down must not try again
             raise
 
-    def _finalize(self, rel: str) -> None:
-        units = [piece for _, _, piece in self.coverage[rel].pieces()]
+    def _finalize(self, rel: str, pieces) -> None:
+        if type(self.task).finalize_file is Task.finalize_file:
+            return  # the task merges nothing (sim): no call per file
+        units = [(unit, Path(output)) for unit, output in pieces]
         try:
             self.task.finalize_file(rel, units, self.out)
         except Exception as exc:  # noqa: BLE001 - one file's merge must not end the run

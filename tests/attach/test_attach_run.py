@@ -43,7 +43,7 @@ def headless_run(tmp_path: Path):
     def start(out: Path) -> subprocess.Popen:
         inputs = make_inputs(tmp_path / "in")
         cmd = [sys.executable, "-m", "lbtui.cli", "run", "--headless", "--gpus", "sim:2,1", "--sim-rate",
-               SIM_RATE, "--no-steal", "--refresh", "0.5", "--out", str(out), str(inputs)]
+               SIM_RATE, "--no-steal", "--split-min", "1000", "--refresh", "0.5", "--out", str(out), str(inputs)]
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         procs.append(proc)
         return proc

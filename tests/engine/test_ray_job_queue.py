@@ -60,27 +60,27 @@ def test_a_cut_is_applied_at_the_next_progress_call_and_answered_before_the_repl
     for _ in range(10):
         steps.go.release()
     started(steps, 10)  # 10 records done
-    queue.cut(1, Cut("f.fa#1", 1_005, min_tail=20))  # asks for 1,005: already past it
+    queue.cut(1, Cut("f.fa#1", (1_005, 0), (1_080, 0)))  # asks for 1,005: already past it
     for _ in range(COUNT):
         steps.go.release()
     items = drain(queue, 2)
-    assert items[0] == CutAnswer(1, CutAt("f.fa#1", 1_011))  # never before what is done (+ the step in flight)
+    assert items[0] == CutAnswer(1, CutAt("f.fa#1", (1_011, 0)))  # never before what is done (+ the step in flight)
     assert isinstance(items[1], UnitReply) and items[1].reply.sequences == 11 == steps.ends[0]
     assert queue.stop(5)
 
 
-def test_a_cut_leaving_too_little_or_for_a_job_that_ended_is_refused() -> None:
+def test_a_cut_past_its_limit_or_for_a_job_that_ended_is_refused() -> None:
     steps = Steps()
     queue = JobQueue(steps.execute, lambda done: None)
     queue.start()
     queue.submit([job(1)])
     started(steps)
-    queue.cut(1, Cut("f.fa#1", 1_090, min_tail=20))  # 10 left < 20
+    queue.cut(1, Cut("f.fa#1", (1_090, 0), (1_080, 0)))  # past where a cut still pays
     for _ in range(COUNT):
         steps.go.release()
     items = drain(queue, 2)
     assert items[0] == CutAnswer(1, CutAt("f.fa#1", None)) and items[1].reply.sequences == COUNT
-    queue.cut(1, Cut("f.fa#1", 1_050, min_tail=1))  # over already
+    queue.cut(1, Cut("f.fa#1", (1_050, 0), (1_099, 0)))  # over already
     assert drain(queue, 1) == [CutAnswer(1, CutAt("f.fa#1", None))]
     assert queue.stop(5)
 
@@ -88,14 +88,14 @@ def test_a_cut_leaving_too_little_or_for_a_job_that_ended_is_refused() -> None:
 def test_a_cut_for_a_job_not_started_applies_when_it_starts() -> None:
     steps = Steps()
     queue = JobQueue(steps.execute, lambda done: None)
-    queue.cut(2, Cut("f.fa#2", 1_030, min_tail=10))  # the cut overtook its job's submit
+    queue.cut(2, Cut("f.fa#2", (1_030, 0), (1_090, 0)))  # the cut overtook its job's submit
     queue.start()
     queue.submit([job(2)])
     started(steps)
     for _ in range(COUNT):
         steps.go.release()
     items = drain(queue, 2)
-    assert items[0] == CutAnswer(2, CutAt("f.fa#2", 1_030)) and items[1].reply.sequences == 30
+    assert items[0] == CutAnswer(2, CutAt("f.fa#2", (1_030, 0))) and items[1].reply.sequences == 30
     assert queue.stop(5)
 
 

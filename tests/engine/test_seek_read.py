@@ -11,7 +11,8 @@ import pytest
 
 from virnucpro_bridge.errors import InputError, UnitError
 from virnucpro_bridge.inputs import fasta, gzip_cache
-from virnucpro_bridge.inputs.units import plan_units, read_unit
+from virnucpro_bridge.inputs.plan import plan_units
+from virnucpro_bridge.inputs.units import read_unit
 
 
 def fasta_bytes(n: int, seed: int, newline: bytes = b"\n", trailing: bool = True) -> bytes:
@@ -87,7 +88,7 @@ def test_gzip_without_copy_falls_back_to_parsing(tmp_path: Path) -> None:
     for u in got.units:
         assert list(read_unit(u)) == everything[u.start:u.start + u.count]
     nocache = plan_units([(str(p), "in.fa.gz")], 8, cache_dir=None)
-    assert nocache.indexes[str(p)].cache == ""
+    assert all(u.seek.cache == "" for u in nocache.units)  # no copy: reads parse from the top
     assert [list(read_unit(u)) for u in nocache.units] == [list(read_unit(u)) for u in got.units]
 
 
@@ -96,7 +97,7 @@ def test_unwritable_cache_folder_is_not_an_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     got = plan_units([(str(p), "in.fa.gz")], 5, cache_dir=str(blocker / "cache"))
-    assert got.indexes[str(p)].cache == ""
+    assert all(u.seek.cache == "" for u in got.units)
     assert sum(len(list(read_unit(u))) for u in got.units) == 12
 
 

@@ -1,8 +1,10 @@
-"""Splitting work inside files: the cut policy, the plan, range bookkeeping, and the
-coordinator's cut protocol (no processes: a fake clock and direct calls)."""
+"""Splitting work in flight: the cut policy, the coordinator's cut protocol in positions,
+floors in work, the worker's answer, resume by spans, and stalls inside a long record
+(no processes: a fake clock and direct calls)."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -10,154 +12,50 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from virnucpro_bridge.backends.local.worker import UnitControl
 from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.coordinator.coordinator import Coordinator
+from virnucpro_bridge.coordinator.messages import Cut, CutAt
 from virnucpro_bridge.hardware.devices import parse_gpus
-from virnucpro_bridge.inputs.ranges import Coverage, OverlapError, keep_tiling
-from virnucpro_bridge.inputs.units import Unit, plan_units, read_unit
-from virnucpro_bridge.policy.planning import factoring_pieces, fixed_pieces
-from virnucpro_bridge.policy.stealing import split_at
+from virnucpro_bridge.inputs.plan import plan_units
+from virnucpro_bridge.inputs.ranges import keep_tiling
+from virnucpro_bridge.inputs.units import Unit, read_unit
+from virnucpro_bridge.policy.sizes import parse_size
+from virnucpro_bridge.policy.stealing import cut_cost
 from virnucpro_bridge.runfiles.journal import event_record
 from virnucpro_bridge.runfiles.outputs import ManifestEntry, Resume
+from virnucpro_bridge.tasks.sim import SimTask
 
-# -- the cut policy ------------------------------------------------------------------
-
-
-def uniform(a: int, b: int) -> float:
-    return float(max(0, b - a))
+# -- the cut policy, in work ---------------------------------------------------------------
 
 
-def test_split_at_balances_by_rates() -> None:
-    assert split_at(0, 10_000, 1.0, 1.0, uniform, 100, latency_s=0) == 5_000
-    assert split_at(0, 10_000, 1.0, 3.0, uniform, 100, latency_s=0) == 2_500  # a 3× thief takes 3/4
-    assert split_at(4_000, 10_000, 1.0, 1.0, uniform, 100, latency_s=0) == 7_000
+def test_cut_cost_balances_by_rates() -> None:
+    assert cut_cost(0, 10_000, 1.0, 1.0, latency_s=0) == 5_000
+    assert cut_cost(0, 10_000, 1.0, 3.0, latency_s=0) == pytest.approx(2_500)  # a 3× thief takes 3/4
+    assert cut_cost(4_000, 10_000, 1.0, 1.0, latency_s=0) == pytest.approx(7_000)
+    assert cut_cost(0, 10_000, 1.0, 1.0, latency_s=0, victim_after_s=2_000) == pytest.approx(4_000)  # its queue counts
 
 
-def test_split_at_refuses_small_or_pointless_cuts() -> None:
-    assert split_at(9_000, 10_000, 1.0, 1.0, uniform, 600) is None  # under 2 × min left
-    assert split_at(0, 10_000, 1.0, 1.0, uniform, 100, latency_s=1e9) is None  # thief never in time
-    assert split_at(0, 10_000, 0.0, 1.0, uniform, 100) is None  # stalled victim: not cut, restarted
-    assert split_at(0, 10_000, 1.0, 0.0, uniform, 100) is None
+def test_cut_cost_refuses_small_or_pointless_cuts() -> None:
+    assert cut_cost(9_000, 10_000, 1.0, 1.0, head_min=600, tail_min=600) is None  # under both floors
+    assert cut_cost(0, 10_000, 1.0, 1.0, latency_s=1e9) is None  # thief never in time
+    assert cut_cost(0, 10_000, 0.0, 1.0) is None  # stalled victim: not cut, restarted
+    assert cut_cost(0, 10_000, 1.0, 0.0) is None
 
 
 @settings(max_examples=300, deadline=None)
-@given(done=st.integers(0, 5_000), count=st.integers(1, 10_000), rv=st.floats(0.01, 100),
-       rt=st.floats(0.01, 100), min_records=st.integers(1, 2_000), latency=st.floats(0, 50),
-       weights=st.lists(st.integers(1, 50), min_size=8, max_size=8))
-def test_split_at_properties(done, count, rv, rt, min_records, latency, weights) -> None:
-    done = min(done, count)
-    cost = lambda a, b: float(sum(weights[i % 8] for i in range(a, b)))  # noqa: E731 - uneven records
-    k = split_at(done, count, rv, rt, cost, min_records, latency)
-    if k is None:
+@given(done=st.floats(0, 5_000), total=st.floats(1, 10_000), rv=st.floats(0.01, 100),
+       rt=st.floats(0.01, 100), head=st.floats(0, 3_000), tail=st.floats(0, 3_000),
+       latency=st.floats(0, 50), after=st.floats(0, 100))
+def test_cut_cost_properties(done, total, rv, rt, head, tail, latency, after) -> None:
+    c = cut_cost(done, total, rv, rt, head_min=head, tail_min=tail, latency_s=latency, victim_after_s=after)
+    if c is None:
         return
-    assert done + min_records <= k <= count - min_records  # both parts keep min_records to do
-    thief_done = latency + cost(k, count) / rt
-    assert thief_done < cost(done, count) / rv  # worth it: the thief beats the victim alone
-    if k > done + min_records:  # balanced: one record earlier, the thief would end later
-        assert latency + cost(k - 1, count) / rt > cost(done, k - 1) / rv
+    assert done + head - 1e-6 <= c <= total - tail + 1e-6  # both shares keep their floor
+    assert latency + (total - c) / rt < (total - done) / rv + after  # worth it: the thief beats the victim alone
 
 
-# -- the plan ------------------------------------------------------------------------------
-
-
-def test_factoring_shrinks_pieces_toward_the_end() -> None:
-    (pieces,) = factoring_pieces([50_000], [50_000 * 500.0], 4, shard_size=10_000, min_records=1_000)
-    assert sum(pieces) == 50_000
-    assert pieces[0] == 6_250  # remaining / (2 × 4 devices)
-    assert pieces == sorted(pieces, reverse=True)[: len(pieces)] or pieces[-1] <= pieces[0]
-    assert min(pieces) >= 1_000 and len(pieces) >= 3 * 4  # a short tail on every device
-
-
-def test_shard_size_caps_and_fixed_pieces() -> None:
-    (pieces,) = factoring_pieces([25], [25 * 100.0], 2, shard_size=10, min_records=1_000)
-    assert pieces == [10, 10, 5]  # the upper bound wins over the minimum
-    assert fixed_pieces(25, 10) == [10, 10, 5]
-
-
-@settings(max_examples=200, deadline=None)
-@given(files=st.lists(st.integers(1, 30_000), min_size=1, max_size=12), devices=st.integers(1, 16),
-       shard=st.integers(1, 20_000), min_records=st.integers(1, 3_000))
-def test_factoring_pieces_cover_each_file_within_bounds(files, devices, shard, min_records) -> None:
-    costs = [n * 300.0 for n in files]
-    plan = factoring_pieces(files, costs, devices, shard_size=shard, min_records=min_records)
-    for n, pieces in zip(files, plan):
-        assert sum(pieces) == n and all(1 <= p <= shard for p in pieces)
-        if n >= min_records:  # only the last piece may be a remainder under the minimum
-            assert all(p >= min(min_records, shard) for p in pieces[:-1])
-
-
-# -- record-range bookkeeping -------------------------------------------------------------------
-
-
-@settings(max_examples=300, deadline=None)
-@given(n=st.integers(1, 500), seed=st.integers(0, 2**32 - 1))
-def test_any_cuts_and_completions_tile_the_file_once(n: int, seed: int) -> None:
-    """Units are cut anywhere, in any order, and finish in any order: the finished
-    ranges tile the file exactly once, and a second claim on a record raises."""
-    rng = random.Random(seed)
-    running = [(0, n)]
-    cov: Coverage[int] = Coverage(n)
-    while running:
-        i = rng.randrange(len(running))
-        start, end = running[i]
-        if end - start > 1 and rng.random() < 0.5:  # a cut: head keeps running, tail is a new unit
-            k = rng.randrange(start + 1, end)
-            running[i] = (start, k)
-            running.append((k, end))
-        else:
-            running.pop(i)
-            cov.add(start, end - start, i)
-            with pytest.raises(OverlapError):
-                cov.add(start, end - start, i)
-    assert cov.complete and cov.gaps() == []
-    at = 0
-    for s, c, _ in cov.pieces():
-        assert s == at
-        at += c
-    assert at == n
-
-
-def test_keep_tiling_drops_overlaps_and_reports_gaps() -> None:
-    cov = keep_tiling(100, [(10, 20, "a"), (20, 10, "b"), (50, 50, "c"), (0, 5, "d")])
-    assert [p for _, _, p in cov.pieces()] == ["d", "a", "c"]
-    assert cov.gaps() == [(5, 5), (30, 20)]
-
-
-# -- resume by ranges ----------------------------------------------------------------------------
-
-
-def write_fasta(path: Path, n: int) -> Path:
-    path.write_text("".join(f">r{i}\n{'ACGT' * (10 + i % 7)}\n" for i in range(n)))
-    return path
-
-
-def test_resume_plans_only_the_uncovered_ranges(tmp_path: Path) -> None:
-    fa = write_fasta(tmp_path / "a.fa", 400)
-    whole = plan_units([(str(fa), "a.fa")], 10_000).wholes[0]
-    out = tmp_path / "out"
-    (out / "units").mkdir(parents=True)
-    rows = []
-    for start, count, name in ((0, 100, "x"), (150, 50, "y"), (120, 100, "overlaps-y")):
-        (out / "units" / name).write_text("done")
-        rows.append(ManifestEntry("a.fa", 0, 0, "sim0", count, 1.0, False, 1, f"units/{name}",
-                                  sha256=whole.sha256, start=start, count=count, task="sim"))
-    (out / "manifest.jsonl").write_text("".join(
-        __import__("json").dumps(r.__dict__) + "\n" for r in rows))
-    resume = Resume(out, "sim")
-    plan = plan_units([(str(fa), "a.fa")], 10_000, devices=2, min_records=30, done=resume.done)
-    # latest rows first: [120, 220) is kept, so [150, 200) (inside it) is dropped
-    assert [(s, c) for s, c, _ in resume.kept["a.fa"].pieces()] == [(0, 100), (120, 100)]
-    covered = sorted((u.start, u.count) for u in plan.units)
-    assert sum(c for _, c in covered) == 400 - 200
-    cov = keep_tiling(400, [(s, c, None) for s, c in [(0, 100), (120, 100)] + covered])
-    assert cov.complete  # the new units fill exactly the gaps
-    everything = [r.id for r in read_unit(whole)]
-    for u in plan.units:
-        assert [r.id for r in read_unit(u)] == everything[u.start:u.end]
-    assert Resume(out, "sim", "other-fingerprint").done(whole) == []
-
-
-# -- the coordinator's cut protocol -----------------------------------------------------------------
+# -- the coordinator's cut protocol ---------------------------------------------------------------
 
 
 class Clock:
@@ -168,12 +66,23 @@ class Clock:
         return self.t
 
 
-def coordinator(tmp_path: Path, n: int = 2_000, **kw) -> tuple[Coordinator, Clock, Unit]:
-    fa = write_fasta(tmp_path / "big.fa", n)
+def write_fasta(path: Path, lengths: list[int]) -> Path:
+    rng = random.Random(path.name)
+    path.write_text("".join(f">r{i}\n{''.join(rng.choice('ACGT') for _ in range(n))}\n"
+                            for i, n in enumerate(lengths)))
+    return path
+
+
+SIM = SimTask({})
+
+
+def coordinator(tmp_path: Path, lengths: list[int] | None = None, **kw) -> tuple[Coordinator, Clock, Unit]:
+    fa = write_fasta(tmp_path / "big.fa", lengths or [40 + i % 7 for i in range(2_000)])
     plan = plan_units([(str(fa), "big.fa")], 100_000)
     clock = Clock()
-    coord = Coordinator(parse_gpus("sim:1,1"), plan.units, clock=clock, splitting=True, split_min=100,
-                        indexes=plan.indexes, **kw)
+    kw.setdefault("split_min", "100")
+    coord = Coordinator(parse_gpus("sim:1,1"), plan.units, clock=clock, splitting=True, indexes=plan.indexes,
+                        parts=SIM.parts, **kw)
     for b in coord.books:
         coord.device_ready(b.spec.index)
     return coord, clock, plan.units[0]
@@ -181,7 +90,7 @@ def coordinator(tmp_path: Path, n: int = 2_000, **kw) -> tuple[Coordinator, Cloc
 
 def start_on_victim(coord: Coordinator, unit: Unit) -> None:
     coord.books[0].push(unit)
-    coord.units[:] = [unit]
+    coord.units_total = 1
     assert coord.next_unit(0).unit == unit
 
 
@@ -190,10 +99,11 @@ def test_cut_confirmed_gives_the_tail_to_the_thief(tmp_path: Path) -> None:
     start_on_victim(coord, unit)
     assert coord.next_unit(1) is None  # nothing queued to steal
     victim, cut = coord.find_cut(1)
-    assert victim == 0 and cut.uid == unit.uid and 0 < cut.at < unit.count
+    assert victim == 0 and cut.uid == unit.uid and (0, 0) < cut.at <= cut.until < (unit.count, 0)
+    assert cut.at[1] == 0  # short records: cut at a record start
     assert coord.find_cut(1) is None  # one pending cut per thief
     clock.t += 0.1
-    thief, flight = coord.cut_answered(0, unit.uid, 1_200)
+    thief, flight = coord.cut_answered(0, unit.uid, (1_200, 0))
     assert thief == 1 and (flight.unit.start, flight.unit.count) == (1_200, 800)
     assert flight.unit.split_from == unit.uid and flight.stolen
     head = coord.books[0].in_flight.unit
@@ -212,13 +122,48 @@ def test_cut_confirmed_gives_the_tail_to_the_thief(tmp_path: Path) -> None:
     assert coord.snapshot().splits_total == 1
 
 
+def test_one_long_record_is_cut_between_its_parts(tmp_path: Path) -> None:
+    coord, clock, unit = coordinator(tmp_path, [200, 400_000, 300], split_min="10k")
+    start_on_victim(coord, unit)
+    clock.t += 1.0  # 50,000 residues done at the prior rate: inside record 1
+    victim, cut = coord.find_cut(1)
+    assert cut.at[0] == 1 and cut.at[1] > 0  # a part of the long record
+    thief, flight = coord.cut_answered(0, unit.uid, cut.at)
+    head, tail = coord.books[0].in_flight.unit, flight.unit
+    assert head.stop == tail.begin == cut.at and tail.stop == (3, 0)
+    assert head.sequences + tail.sequences == 3 and tail.uid == f"big.fa[1p{cut.at[1]}:3]"
+    assert f"[1p{cut.at[1]}–3)" in [e for e in coord.events if e.kind == S.EV_SPLIT][-1].message
+    # equal speeds: what is left is shared about evenly (the thief pays the cut's latency)
+    assert abs((head.residues - 50_000) - tail.residues) < 0.05 * unit.residues
+
+
+def test_the_floor_is_work_not_records(tmp_path: Path) -> None:
+    """A unit of a few hundred records is cut once it holds more work than two floors."""
+    lengths = [250] * 400  # 100,000 residues: 2 s at the prior 50,000/s
+    coord, clock, unit = coordinator(tmp_path, lengths, split_min="0.5s")
+    start_on_victim(coord, unit)
+    assert coord.find_cut(1) is not None  # 1,000 records would have refused: 400 < 2 × 1,000
+    (tmp_path / "again").mkdir()
+    coord, clock, unit = coordinator(tmp_path / "again", lengths, split_min="1.2s")
+    start_on_victim(coord, unit)
+    assert coord.find_cut(1) is None  # 2 s left < 1.2 s head + 1.2 s tail
+
+
+def test_auto_floor_follows_the_measured_fixed_cost(tmp_path: Path) -> None:
+    coord, clock, unit = coordinator(tmp_path, split_min="auto", unit_overhead_s=0.001)
+    assert coord.split_min == parse_size("auto", allow_auto=True)
+    assert coord.cut_floor(50_000.0) == pytest.approx(100 * 0.001 * 50_000)
+    coord.note_handoff(0.5, 0.4)  # a unit whose hand-off took 0.1 s
+    assert coord.fixed_cost_s == pytest.approx(0.001 + 0.01)
+
+
 def test_done_racing_the_cut_changes_nothing(tmp_path: Path) -> None:
     coord, clock, unit = coordinator(tmp_path)
     start_on_victim(coord, unit)
     _, cut = coord.find_cut(1)
     coord.unit_done(0, unit.count, 1.0)  # the victim finished before it read the Cut
     assert coord.cut_answered(0, unit.uid, None) is None  # its late answer: too late
-    assert coord.splits_total == 0 and coord.units == [unit] and coord.cuts == {}
+    assert coord.splits_total == 0 and coord.units_total == 1 and coord.cuts == {}
     assert coord.settle() == 0
 
 
@@ -235,7 +180,7 @@ def test_victim_dying_after_the_cut_redoes_only_its_head(tmp_path: Path) -> None
     coord, clock, unit = coordinator(tmp_path)
     start_on_victim(coord, unit)
     coord.find_cut(1)
-    _, tail = coord.cut_answered(0, unit.uid, 1_000)
+    _, tail = coord.cut_answered(0, unit.uid, (1_000, 0))
     coord.device_died(0, "killed by SIGKILL")
     queued = [u for b in coord.books for u in b.queue]
     assert [(u.start, u.count) for u in queued] == [(0, 1_000)]  # the head, for the thief's queue
@@ -252,7 +197,7 @@ def test_tail_goes_to_a_queue_when_the_thief_is_busy_or_the_run_stops(tmp_path: 
     start_on_victim(coord, unit)
     coord.find_cut(1)
     coord.pause(1)  # the thief is paused while the answer travels
-    assert coord.cut_answered(0, unit.uid, 1_500) is None
+    assert coord.cut_answered(0, unit.uid, (1_500, 0)) is None
     assert [(u.start, u.count) for u in coord.books[0].queue] == [(1_500, 500)]
     coord.stop()
     assert coord.settle() == 130  # the tail never ran: the run is interrupted, resume redoes it
@@ -266,3 +211,122 @@ def test_no_cut_without_splitting_or_stealing(tmp_path: Path) -> None:
     coord.set_stealing(True)
     coord.splitting = False
     assert coord.find_cut(1) is None
+
+
+def test_a_finished_unit_leaves_nothing_behind(tmp_path: Path) -> None:
+    coord, clock, unit = coordinator(tmp_path)
+    coord.assign_initial()
+    assert coord.units == [] and coord.units_total == 1  # the queues hold the plan, no list beside them
+    assert coord.next_unit(0).unit == unit and coord.attempts
+    coord.unit_done(0, unit.count, 1.0)
+    assert coord.attempts == {} and coord.deaths == {}
+
+
+# -- the worker's answer -----------------------------------------------------------------------------
+
+
+class Pipe:
+    def __init__(self, *msgs) -> None:
+        self.inbox, self.sent = list(msgs), []
+
+    def poll(self) -> bool:
+        return bool(self.inbox)
+
+    def recv(self):
+        return self.inbox.pop(0)
+
+    def send(self, msg) -> None:
+        self.sent.append(msg)
+
+
+class Reports:
+    def on_progress(self, done) -> None:
+        self.done = done
+
+
+def control_for(unit: Unit, *msgs) -> tuple[UnitControl, Pipe]:
+    pipe = Pipe(*msgs)
+    control = UnitControl(pipe, Reports(), splittable=True)
+    control.begin(unit)
+    control._polled = -1e9  # poll at once
+    return control, pipe
+
+
+def test_the_worker_stops_at_the_first_position_it_can(tmp_path: Path) -> None:
+    unit = Unit("g.fa#1", "/x", "g.fa", 1, 3, 10, 1, 1_000, "s", part=4)  # record 10, parts 4..end
+    control, pipe = control_for(unit, Cut(unit.uid, (10, 6), (10, 9)))
+    assert control((0, 7)) == (0, 7)  # past the proposal: it stops where it is
+    assert pipe.sent == [CutAt(unit.uid, (10, 7))] and control.expected() == 0
+    control, pipe = control_for(unit, Cut(unit.uid, (10, 6), (10, 9)))
+    assert control((0, 10)) == (1, 0) and pipe.sent == [CutAt(unit.uid, None)]  # past `until`: no cut
+    records = Unit("a.fa", "/x", "a.fa", 0, 1, 0, 100, 5_000, "s")
+    control, pipe = control_for(records, Cut("a.fa", (60, 0), (90, 0)))
+    assert control(20) == 60 and control.expected() == 60  # a task that speaks records gets records
+
+
+# -- resume by spans ---------------------------------------------------------------------------------
+
+
+def test_resume_plans_only_the_uncovered_spans(tmp_path: Path) -> None:
+    fa = write_fasta(tmp_path / "a.fa", [300] * 3 + [90_000] + [300] * 396)
+    whole = plan_units([(str(fa), "a.fa")], 10_000).wholes[0]
+    out = tmp_path / "out"
+    (out / "units").mkdir(parents=True)
+    rows = []
+    for start, count, part, end_part, name in ((0, 3, 0, 0, "x"), (3, 1, 0, 50, "y"), (150, 50, 0, 0, "z"),
+                                               (120, 100, 0, 0, "overlaps-z")):
+        (out / "units" / name).write_text("done")
+        rows.append(ManifestEntry("a.fa", 0, 0, "sim0", count, 1.0, False, 1, f"units/{name}",
+                                  sha256=whole.sha256, start=start, count=count, task="sim",
+                                  part=part, end_part=end_part))
+    (out / "manifest.jsonl").write_text("".join(json.dumps(r.__dict__) + "\n" for r in rows))
+    resume = Resume(out, "sim")
+    plan = plan_units([(str(fa), "a.fa")], devices=2, floor=20_000.0, parts=SIM.parts, done=resume.done)
+    # latest rows first: [120, 220) is kept, so [150, 200) (inside it) is dropped
+    kept = [(b, s) for b, s, _ in resume.kept["a.fa"].pieces()]
+    assert kept == [((0, 0), (3, 0)), ((3, 0), (3, 50)), ((120, 0), (220, 0))]
+    assert plan.units[0].begin == (3, 50)  # the rest of the long record, from its part 50
+    cov = keep_tiling(400, [(b, s, None) for b, s in kept] + [(u.begin, u.stop, None) for u in plan.units])
+    assert cov.complete  # the new units fill exactly the gaps
+    everything = [r.id for r in read_unit(whole)]
+    for u in plan.units:
+        assert [r.id for r in read_unit(u)] == everything[u.start:u.end]
+    assert Resume(out, "sim", "other-fingerprint").done(whole) == []
+
+
+# -- stalls inside a long record ------------------------------------------------------------------------
+
+
+def test_a_long_record_reporting_parts_is_not_stalled(tmp_path: Path) -> None:
+    coord, clock, unit = coordinator(tmp_path, [2_000_000], stall_timeout=10.0)
+    start_on_victim(coord, unit)
+    report = {"unit": unit.uid, "progress": 0, "part": 0, "progress_time": clock.t}
+    for _ in range(10):  # 60 s on one record, a part every 6 s: always progress
+        clock.t += 6.0
+        report = dict(report, part=report["part"] + 1, progress_time=clock.t)
+        assert coord.detect_stalled_workers(reports={0: report}) == []
+    clock.t += 11.0  # then nothing: a stall
+    assert coord.detect_stalled_workers(reports={0: report}) == [0]
+
+
+# -- who looks for work first, and how busy a victim really is -------------------------------------
+
+
+def test_idle_devices_look_fastest_first_and_victims_are_judged_by_their_progress(tmp_path: Path) -> None:
+    fa = write_fasta(tmp_path / "a.fa", [250] * 400)
+    plan = plan_units([(str(fa), "a.fa")], 100_000)
+    clock = Clock()
+    coord = Coordinator(parse_gpus("sim:1,3,1.5"), plan.units, clock=clock, splitting=True,
+                        indexes=plan.indexes, parts=SIM.parts)
+    assert coord.fastest_first() == [1, 2, 0]
+    for b in coord.books:
+        coord.device_ready(b.spec.index)
+    unit = plan.units[0]
+    coord.books[0].push(unit)
+    coord.next_unit(0)
+    scale = coord.base_rate()
+    by_speed = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    # it reports only 20 of 400 records after 1 s: this input runs slower than its average
+    coord.recent_reports = {0: {"unit": unit.uid, "progress": 20, "part": 0, "progress_time": clock.t + 1.0}}
+    by_progress = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    assert by_progress > 2 * by_speed

@@ -69,7 +69,8 @@ def test_sigkill_of_a_worker_loses_nothing(tmp_path, start_lbtui) -> None:
 def test_sigkill_of_the_main_process_then_resume(tmp_path, start_lbtui, run_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 16, seqs=12)
     out = tmp_path / "out"
-    args = ("--gpus", "sim:1,1", "--sim-rate", "7500")  # 0.4 s units: the kill lands mid-run
+    # 0.4 s units (whole files: a floor of 1,000 records): the kill lands mid-run
+    args = ("--gpus", "sim:1,1", "--sim-rate", "7500", "--split-min", "1000")
     proc = start_lbtui(inputs, *args, out=out)
     info = run_json(out)  # written once the workers (and the Manager) are up
     children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
@@ -164,7 +165,7 @@ def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=12)
     out = tmp_path / "out"
     proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "10", "--grace", "900",
-                       "--refresh", "0.2", out=out)
+                       "--refresh", "0.2", "--split-min", "1000", out=out)  # whole files: 6 units
     reader = LineReader(proc.stdout)
     workers = [d["pid"] for d in run_json(out)["devices"]]
     wait_for(lambda: reader.has(r"\bSIM0 +running") and reader.has(r"\bSIM1 +running"),

@@ -153,7 +153,8 @@ def test_a_manifest_write_error_stops_the_run_and_keeps_the_manifest_whole(tmp_p
 
 def test_killing_the_manager_is_a_warning_and_the_run_goes_on(tmp_path) -> None:
     before = set(mp.active_children())
-    run = start_run(tmp_path, n_files=10, sim_rate=3_000.0)  # about 5 s of units: the kill lands mid-run
+    # about 5 s of units: the kill lands mid-run; whole files (a floor of 1,000 records)
+    run = start_run(tmp_path, n_files=10, sim_rate=3_000.0, split_min=1000)
     try:
         workers = {b.pid for b in run.coord.books}
         wait_for(lambda: any(d.memory is not None for d in run.coord.snapshot().devices),

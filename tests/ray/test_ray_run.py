@@ -39,7 +39,7 @@ def events(out) -> list[dict]:
 def test_each_unit_once_on_two_nodes_identical_to_local(cluster, tmp_path) -> None:
     inputs = make_inputs(tmp_path / "in", 12, seqs=12)
     ray_out, local_out = tmp_path / "ray", tmp_path / "local"
-    args = ("--gpus", "sim:1,1,1,1", "--sim-rate", "15000")
+    args = ("--gpus", "sim:1,1,1,1", "--sim-rate", "15000", "--split-min", "1000")  # whole files
     proc = lbtui("--backend", "ray", "--ray-address", cluster, "--out", str(ray_out), *args, str(inputs))
     assert proc.returncode == 0, proc.stderr[-2000:]
     devices = run_json(ray_out)["devices"]
@@ -62,7 +62,7 @@ def test_killed_actor_has_its_unit_redone_elsewhere(cluster, tmp_path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lbtui.cli", "run", "--headless", "--refresh", "0.5", "--backend", "ray",
            "--ray-address", cluster, "--gpus", "sim:1,1", "--sim-rate", "6000", "--steal-interval", "0.3",
-           "--out", str(out), str(inputs)]  # 0.5 s units
+           "--split-min", "1000", "--out", str(out), str(inputs)]  # whole files: 0.5 s units
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         victim = run_json(out)["devices"][0]
@@ -88,7 +88,8 @@ def test_fast_device_steals_from_the_slow_one_across_nodes(cluster, tmp_path) ->
     out = tmp_path / "out"
     # Unweighted, so the initial split is even and only stealing can balance it.
     proc = lbtui("--backend", "ray", "--ray-address", cluster, "--gpus", "sim:6,0.5", "--no-weighted",
-                 "--sim-rate", "15000", "--steal-interval", "0.3", "--out", str(out), str(inputs))
+                 "--sim-rate", "15000", "--steal-interval", "0.3", "--split-min", "1000",  # whole files
+                 "--out", str(out), str(inputs))
     assert proc.returncode == 0, proc.stderr[-2000:]
     devices = run_json(out)["devices"]
     assert devices[0]["node"] != devices[1]["node"]

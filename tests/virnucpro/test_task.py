@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,34 @@ def test_progress_counts_sequences(cpu_task, tmp_path, monkeypatch):
     seen = []
     unit = units_of(path, 10_000)[0]
     cpu_task.run_unit(unit, tmp_path / "u.tsv", seen.append)
-    assert seen == sorted(seen) and seen[-1] == 30 and len(seen) > 3
+    assert seen == sorted(seen) and seen[-1] == (30, 0) and len(seen) > 3  # positions (records, chunk)
+
+
+def test_a_long_record_reports_chunks_and_its_chunk_ranges_add_up_to_it(cpu_task, tmp_path, monkeypatch):
+    """Progress inside one record (so it is never taken for a stall), and chunk ranges of
+    it, run as their own units in any order, give byte for byte the whole record's results."""
+    monkeypatch.setattr(task_module, "BLOCK_FRAMES", 8)
+    rng = random.Random(9)
+    path = write_fasta(tmp_path / "g.fa", [("a", coding_sequence(rng, 700)), ("genome", coding_sequence(rng, 6_100)),
+                                           ("b", coding_sequence(rng, 400))])
+    whole = units_of(path, 10_000)[0]
+    assert cpu_task.parts(6_100) == 13  # ceil(6100 / 500) chunks
+    seen = []
+    cpu_task.run_unit(whole, tmp_path / "whole.tsv", seen.append)
+    assert any(r == 1 and p > 0 for r, p in seen)  # reports inside record 1
+    reference = run_file(cpu_task, path, tmp_path / "ref")
+    # [a, genome chunks 0-4) [genome chunks 4-9) [genome chunks 9-13, b)
+    pieces = [replace(whole, uid="g.fa#0", count=2, end_part=4), replace(whole, uid="g.fa#1", start=1, count=1, part=4, end_part=9),
+              replace(whole, uid="g.fa#2", start=1, count=2, part=9)]
+    done = []
+    for unit in reversed(pieces):
+        output = tmp_path / "cut" / cpu_task.output_path(unit)
+        assert cpu_task.run_unit(unit, output, lambda n: None) == unit.sequences
+        done.append((unit, output))
+    assert [u.sequences for u in pieces] == [2, 0, 1]
+    assert cpu_task.output_path(pieces[1]) == "units/g.fa.r1p4-1p9.tsv"
+    written = cpu_task.finalize_file("g.fa", done, tmp_path / "cut")
+    assert {p.name: p.read_bytes() for p in written} == reference
 
 
 def test_chunk_length_300(demo_models, ref, tmp_path):

@@ -37,8 +37,9 @@ from ..control import snapshot as S
 from ..hardware.devices import DeviceSpec
 from ..inputs.record_index import RecordIndex
 from ..inputs.units import Unit
+from ..inputs.work import Parts
 from ..policy.assignment import assign
-from ..policy.planning import MIN_PIECE_RECORDS
+from ..policy.sizes import Size, as_size
 from ..policy.stealing import (
     VictimView,
     estimate_rate,
@@ -54,7 +55,7 @@ from .recovery import Recovery
 from .splitting import PendingCut, Splitting
 from .views import build_detail, build_snapshot, build_summary
 
-NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence
+NOMINAL_RATE = 50_000.0  # cost units (residues)/s of a weight-1 device before any evidence (Task.nominal_rate)
 STEALS_KEPT = 50  # the snapshot's "last 50 steal events"
 SNAPSHOT_LOCK_S = 1.0  # a UI waits this long for the lock, then shows the last snapshot
 EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own history
@@ -77,8 +78,11 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         weighted: bool = True,
         stealing: bool = True,
         splitting: bool = False,
-        split_min: int = MIN_PIECE_RECORDS,
+        split_min: Size | int | str = "auto",
+        parts: Parts | None = None,
         indexes: Mapping[str, RecordIndex] | None = None,
+        unit_overhead_s: float = 0.05,
+        nominal_rate: float = NOMINAL_RATE,
         retries: int = 2,
         stall_timeout: float = 300.0,
         skipped: int = 0,
@@ -89,19 +93,30 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         """``wake`` interrupts the backend's wait when a command needs the
         dispatcher (drain, stop); it must be safe from a signal handler.
         ``splitting``: running units may be cut for idle devices (the task is
-        splittable and --no-split was not given); ``indexes`` (by input path) say
-        where to cut; no piece is cut below ``split_min`` records."""
+        splittable and --no-split was not given); ``indexes`` (by input path) and
+        ``parts`` (the task's rule) say where to cut; no piece is cut below
+        ``split_min`` (a Size; "auto": 100 × the fixed cost of a unit, which is
+        ``unit_overhead_s`` plus the hand-off measured here). ``nominal_rate``:
+        residues/s of a weight-1 device before any unit finished."""
         self.books = [DeviceBook(d, d.weight if weighted else 1.0) for d in devices]
-        self.units = list(units)
+        self.units = list(units)  # handed to the queues by assign_initial(), then dropped
+        self.units_total = len(self.units)  # planned, plus the tails of cuts
         self.status = status if status is not None else {}  # worker reports (a Manager dict)
         self.name, self.task, self.out_dir = name, task, out_dir
         self.stealing = stealing
         self.splitting = splitting
-        self.split_min = max(1, split_min)
+        self.split_min = as_size(split_min)
+        self.parts = parts
+        self.task_overhead_s = unit_overhead_s
+        self.handoff_s = 0.0  # measured per unit: dispatch to Done, less the task's own time
+        self.nominal_rate = nominal_rate
         self.indexes = dict(indexes or {})
+        self.recent_reports: Mapping = {}  # the workers' last reports (progress), from the last tick
         self.cuts: dict[int, PendingCut] = {}  # by victim: Cut sent, no answer yet
         self.splits_total = 0
         self.sequences_total = sum(u.sequences for u in self.units)
+        # residues per record over the plan: converts a --split-min in records into work
+        self.mean_record = sum(u.residues for u in self.units) / max(1, sum(u.count for u in self.units))
         self.retries = retries
         self.stall_timeout = stall_timeout
         self.units_skipped = skipped
@@ -151,15 +166,21 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         for book, indices in zip(self.books, plan):
             for i in indices:
                 book.push(self.units[i])
+        self.units = []  # the queues hold them now: a finished unit is freed, not kept
 
     # -- rates and estimates -----------------------------------------------------
     def base_rate(self) -> float:
         """Cost units/s per unit of weight, learned run-wide from finished units."""
-        return fleet_base_rate(((b.weight, b.cost_done, b.busy_s) for b in self.books), NOMINAL_RATE)
+        return fleet_base_rate(((b.weight, b.cost_done, b.busy_s) for b in self.books), self.nominal_rate)
 
     def rate(self, book: DeviceBook, scale: float | None = None) -> float:
         prior = book.weight * (scale if scale is not None else self.base_rate())
         return estimate_rate(prior, book.cost_done, book.busy_s)
+
+    def fastest_first(self) -> list[int]:
+        """Device indices, fastest (estimated) first: the order idle devices look for work in."""
+        scale = self.base_rate()
+        return sorted(range(len(self.books)), key=lambda i: -self.rate(self.books[i], scale))
 
     def current_remaining(self, book: DeviceBook, rate: float, now: float) -> float:
         """Estimated cost left of the unit ``book`` is running (0 when idle)."""
@@ -185,6 +206,16 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         stopped = book.paused or book.stalled or not book.ready
         rate = 0.0 if stopped else self.rate(book, scale)
         current = self.current_remaining(book, rate, now)
+        report = self.recent_reports.get(book.spec.index)
+        if rate > 0 and book.in_flight is not None and report:
+            # Its progress on this very unit says better when it will be free than its
+            # average speed does (this input may be slower than the ones before it):
+            # what is left, in cost at ``rate``, so that current / rate is the time left.
+            work = self.work(book.in_flight.unit)
+            _, done, unit_rate = self._progress(book, work, rate, now, report)
+            if unit_rate > 0:
+                left = work.cost(book.in_flight.unit.begin, book.in_flight.unit.stop) - done
+                current = max(0.0, left) * rate / unit_rate
         tail = book.queue[-1].cost if book.queue else 0.0
         return VictimView(book.spec.index, rate, current, book.queued_cost, len(book.queue), tail)
 
@@ -258,6 +289,9 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         book.stalled = False  # it answered: whatever held it up is over
         book.cost_done += flight.unit.cost
         self.cost_done += flight.unit.cost
+        self.attempts.pop(flight.unit.uid, None)  # done for good: nothing per unit stays behind
+        self.deaths.pop(flight.unit.uid, None)
+        self.note_handoff(self.clock() - flight.started, seconds)
         self._count_done(book, flight, sequences, seconds)
         self._unit_succeeded(book)
         return flight
@@ -371,7 +405,7 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
                 for unit in unrun:  # queued, but no device left alive to run them
                     self.failed[unit.uid] = "no live device left to run it"
                     self.errors.append(f"{unit.uid}: no live device left to run it")
-            if self.stopping and (unrun or self.units_done + len(self.failed) < len(self.units)):
+            if self.stopping and (unrun or self.units_done + len(self.failed) < self.units_total):
                 self.interrupted = True
             if self.error is not None:
                 return self.abort_code

@@ -6,7 +6,8 @@
 
 A ``CutAt`` with a boundary always reaches the dispatcher before that unit's
 ``Done`` (one pipe, in order); a cut the worker cannot honour (the unit is
-over, or too little is left) is answered ``CutAt(uid, None)``.
+over, or it is already past ``until``) is answered ``CutAt(uid, None)``.
+Cut points are positions ``(record, part)`` in the file (``inputs.work``).
 
 Plain frozen dataclasses (pickled by ``Connection.send``), read by name, not
 by tuple position. ``Wakeup`` is the self-pipe that lets other threads (the
@@ -33,21 +34,22 @@ STOP = None  # sent instead of a WorkItem: finish and exit
 
 @dataclass(frozen=True)
 class Cut:
-    """Stop ``uid`` at record ``at`` (absolute index in the file) or soon after;
-    never leave fewer than ``min_tail`` records for the other device."""
+    """Stop ``uid`` at position ``at`` (absolute (record, part) in the file), or at
+    the first position it can stop at after that, as long as it is not past
+    ``until`` (beyond it the other device's share would be too small to pay)."""
 
     uid: str
-    at: int
-    min_tail: int
+    at: tuple[int, int]
+    until: tuple[int, int]
 
 
 @dataclass(frozen=True)
 class CutAt:
-    """The worker's answer to a Cut: the record it will stop before (absolute),
+    """The worker's answer to a Cut: the position it will stop before (absolute),
     or None: too late, it finishes the whole unit."""
 
     uid: str
-    at: int | None
+    at: tuple[int, int] | None
 
 
 @dataclass(frozen=True)

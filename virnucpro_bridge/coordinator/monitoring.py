@@ -32,6 +32,7 @@ class DeviceMonitoring:
         threshold = self.stall_timeout if stall_threshold is None else stall_threshold
         now = self.clock()
         reports = self.read_reports() if reports is None else reports
+        self.recent_reports = reports  # progress on running units, for stealing between ticks
         newly = []
         for book in self.books:
             last = self._last_activity(book, reports.get(book.spec.index))

@@ -40,9 +40,7 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
 def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, now: float) -> S.DeviceView:
     report = report or {}
     flight = book.in_flight
-    progress = None
-    if flight is not None and report.get("unit") == flight.unit.uid and flight.unit.sequences:
-        progress = min(1.0, report.get("progress", 0) / flight.unit.sequences)
+    progress = coord.flight_fraction(flight, report) if flight is not None else None
     depth, queued_seqs = len(book.queue), book.queued_sequences
     activity = [t for t in (book.last_progress, report.get("heartbeat")) if t]
     return S.DeviceView(
@@ -103,7 +101,7 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         elapsed=max(0.0, end - coord.created),  # wall time of the run, model loading included
         eta=eta(coord, now),
         devices=devices,
-        units_total=len(coord.units) + coord.units_skipped,
+        units_total=coord.units_total + coord.units_skipped,
         units_done=coord.units_done,
         units_skipped=coord.units_skipped,
         units_failed=len(coord.failed),
@@ -149,14 +147,15 @@ def build_summary(coord: Coordinator) -> dict:
     start, end = coord.first_dispatch, coord.last_completion
     return {
         "makespan_s": round(end - start, 3) if start is not None and end is not None else 0.0,
-        "files_total": len(coord.units) + coord.units_skipped,
+        "files_total": coord.units_total + coord.units_skipped,
         "files_done": coord.units_done + coord.units_skipped,
         "files_skipped": coord.units_skipped,
         "files_failed": len(coord.failed),
-        "files_not_run": len(coord.units) - coord.units_done - len(coord.failed),
+        "files_not_run": coord.units_total - coord.units_done - len(coord.failed),
         "sequences": coord.sequences_done,
         "steals": coord.steals_total,
         "splits": coord.splits_total,
+        "unit_fixed_cost_s": round(coord.fixed_cost_s, 4),  # the task's figure + the hand-off measured here
         "exit_code": coord.exit_code,
         "interrupted": coord.interrupted,
         "internal_error": coord.error,

@@ -27,10 +27,12 @@ from typing import BinaryIO, Iterator, NamedTuple, TextIO
 
 from ..errors import InputError, UnitError
 from . import gzip_cache
-from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
+from .record_index import INDEX_STRIDE, LONG_RECORD, RecordIndex, SeekPoint
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small enough to never matter for memory
+SMALL_READ = 1 << 16  # a file smaller than one chunk gets a buffer its size (at least this): a
+# 1 MiB buffer per tiny file costs the main process heap it never gets back
 UTF8_BOM = b"\xef\xbb\xbf"  # editors on Windows prepend it; it is not part of the header
 # Bytes a sequence line may hold besides whitespace: residues, stop '*', gaps '-' and '.'.
 SEQUENCE_BYTES = (string.ascii_letters + "*-.").encode()
@@ -198,7 +200,7 @@ def scan(
                 compressed = f.read(2) == GZIP_MAGIC
                 f.seek(0)
                 hasher = _HashingReader(f)
-                buffered = io.BufferedReader(hasher, READ_CHUNK)
+                buffered = io.BufferedReader(hasher, min(READ_CHUNK, max(SMALL_READ, before.st_size)))
                 lines: BinaryIO = buffered
                 if compressed:
                     text: BinaryIO = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
@@ -220,14 +222,14 @@ def scan(
         if writer is not None:
             writer.abort()
         raise
-    sequences, residues, shards, offsets, cumulative = counts
+    sequences, residues, shards, offsets, cumulative, longs = counts
     sha = hasher.hash.hexdigest()
     cache, members = "", None
     if writer is not None:
         cache = writer.finish(sha)  # "" when the copy failed: reads parse from the top
         members = writer.members if cache else None
     index = RecordIndex(name, sequences, residues, before.st_size, before.st_mtime_ns, offsets,
-                        cumulative, stride, cache, members, gzip_cache.MEMBER_SIZE)
+                        cumulative, stride, cache, members, gzip_cache.MEMBER_SIZE, longs[0::2], longs[1::2])
     return FileScan(name, sha, sequences, residues, shards, index)
 
 
@@ -243,9 +245,11 @@ def _binary(line: bytes) -> bool:
 
 def _count(
     name: str, lines: BinaryIO, shard_size: int, stride: int
-) -> tuple[int, int, tuple[ShardStat, ...], array, array]:
+) -> tuple[int, int, tuple[ShardStat, ...], array, array, array]:
     """The scan loop proper: kept tight, it runs once per line of every input."""
     sequences = residues = 0
+    record_began = 0  # residues before the record being read
+    longs = array("Q")  # (record, residues) pairs of records at least LONG_RECORD long
     shards: list[ShardStat] = []
     shard_start = shard_residues = shard_offset = 0
     done_residues = 0  # residues of the shards already closed
@@ -269,6 +273,10 @@ def _count(
             if not line[1:].split(None, 1):
                 raise InputError(f"{name}: record with an empty id at line {lineno}")
             seen_header = True
+            here = done_residues + shard_residues
+            if here - record_began >= LONG_RECORD:
+                longs.extend((sequences - 1, here - record_began))
+            record_began = here
             if sequences - shard_start == shard_size:
                 shards.append(ShardStat(shard_start, shard_size, shard_residues, shard_offset))
                 done_residues += shard_residues
@@ -296,6 +304,8 @@ def _count(
     if stray_line:
         raise InputError(f"{name}: not a FASTA file (no '>' header line)")
     if sequences:
+        if done_residues + shard_residues - record_began >= LONG_RECORD:
+            longs.extend((sequences - 1, done_residues + shard_residues - record_began))
         shards.append(ShardStat(shard_start, sequences - shard_start, shard_residues, shard_offset))
         residues = sum(s.residues for s in shards)
-    return sequences, residues, tuple(shards), offsets, cumulative
+    return sequences, residues, tuple(shards), offsets, cumulative, longs

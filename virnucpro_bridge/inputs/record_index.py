@@ -9,17 +9,29 @@ process; a unit carries just one ``SeekPoint`` (a few ints) to its worker.
 
 Offsets count bytes of the FASTA *text*: the file itself when plain, the
 decompressed stream when gzip (``gzip_cache`` makes that stream seekable).
+
+Records of ``LONG_RECORD`` residues or more are also listed with their exact
+lengths: they are the ones worth cutting inside (a task's parts, e.g.
+VirNucPro's chunks), and knowing them makes the residues between index
+entries exact where it matters most (a file of a few complete genomes).
 """
 
 from __future__ import annotations
 
+import bisect
 from array import array
 from dataclasses import dataclass
+from typing import Sequence
 
 INDEX_STRIDE = 256  # records between index entries: ~60 KB skipped at most, 16 B per entry
+# Records this long are listed with their lengths (16 B each). Shorter records are
+# never cut inside: under a second of work on any device, so a cut at the next
+# record boundary is as good; a 10 GB assembly has few records this long.
+LONG_RECORD = 16_384
+_NONE: tuple = ()  # shared by every index without long records or gzip members: no array each
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SeekPoint:
     """A record start to read from, and what the file looked like when it was found."""
 
@@ -31,12 +43,16 @@ class SeekPoint:
     member: int = 0  # gzip: byte offset in ``cache`` of the member holding ``offset``
     member_start: int = 0  # gzip: text offset where that member's text begins
 
+    def __reduce__(self):  # pickled with every unit: a plain tuple, not the slots protocol's field walk
+        return (SeekPoint, (self.record, self.offset, self.size, self.mtime_ns, self.cache, self.member,
+                            self.member_start))
+
 
 class RecordIndex:
     """Offsets (and cumulative residues) of every ``stride``-th record of one file."""
 
     __slots__ = ("path", "records", "total_residues", "size", "mtime_ns", "stride", "offsets",
-                 "residues", "cache", "members", "member_size")
+                 "residues", "cache", "members", "member_size", "long_records", "long_before")
 
     def __init__(
         self,
@@ -51,6 +67,8 @@ class RecordIndex:
         cache: str = "",
         members: array | None = None,
         member_size: int = 0,
+        long_records: Sequence[int] = _NONE,
+        long_lengths: Sequence[int] = _NONE,
     ) -> None:
         expected = (records + stride - 1) // stride
         if len(offsets) != expected or len(residues) != expected:
@@ -66,8 +84,34 @@ class RecordIndex:
         self.offsets = offsets  # offsets[i]: text offset of record i * stride
         self.residues = residues  # residues[i]: residues in records before i * stride
         self.cache = cache
-        self.members = members if members is not None else array("Q")
+        self.members = members if members else _NONE
         self.member_size = member_size  # text bytes per cache member (the last may be shorter)
+        if len(long_records) != len(long_lengths):
+            raise ValueError(f"{path}: long-record table is torn")
+        self.long_records = array("Q", long_records) if long_records else _NONE  # ascending
+        before = array("Q", [0])  # long_before[j]: residues of long records 0 .. j-1
+        for n in long_lengths:
+            before.append(before[-1] + n)
+        self.long_before = before if long_records else _NONE
+
+    @property
+    def needed(self) -> bool:
+        """False when the index knows nothing a unit's own counts do not: one
+        stretch of records, none of them long, no gzip copy. Then cutting and
+        costs work as well without it, and the main process need not keep it."""
+        return self.records > self.stride or bool(self.long_records) or bool(self.cache)
+
+    def length(self, record: int) -> int | None:
+        """The exact residues of ``record`` when it is a long one, else None."""
+        j = bisect.bisect_left(self.long_records, record)
+        if j < len(self.long_records) and self.long_records[j] == record:
+            return self.long_before[j + 1] - self.long_before[j]
+        return None
+
+    def _long(self, a: int, b: int) -> tuple[int, int]:
+        """How many long records lie in [a, b), and their residues."""
+        i, j = bisect.bisect_left(self.long_records, a), bisect.bisect_left(self.long_records, b)
+        return j - i, (self.long_before[j] - self.long_before[i]) if j > i else 0
 
     def offset_at(self, record: int) -> tuple[int, int]:
         """The indexed record at or before ``record``, and its text offset."""
@@ -89,7 +133,8 @@ class RecordIndex:
         return self.point(*self.offset_at(record))
 
     def residues_before(self, record: int) -> float:
-        """Residues in records ``0 .. record - 1``: exact at index entries, interpolated between."""
+        """Residues in records ``0 .. record - 1``: exact at index entries and around
+        long records, interpolated over the short records between."""
         if not 0 <= record <= self.records:
             raise IndexError(f"record {record} outside 0..{self.records}")
         i, within = divmod(record, self.stride)
@@ -103,9 +148,17 @@ class RecordIndex:
             span, hi = self.stride, self.residues[nxt]
         else:  # last stretch ends at the file's total
             span, hi = self.records - i * self.stride, self.total_residues
-        return lo + (hi - lo) * within / span
+        if not self.long_records:
+            return lo + (hi - lo) * within / span
+        first = i * self.stride
+        n_all, long_all = self._long(first, first + span)
+        n_before, long_before = self._long(first, record)
+        short_all = span - n_all
+        short = (hi - lo - long_all) * (within - n_before) / short_all if short_all else 0.0
+        return lo + long_before + short
 
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays: what the main process pays per file."""
-        return sum(a.itemsize * len(a) for a in (self.offsets, self.residues, self.members))
+        arrays = (self.offsets, self.residues, self.members, self.long_records, self.long_before)
+        return sum(a.itemsize * len(a) for a in arrays if isinstance(a, array))

@@ -1,49 +1,68 @@
-"""Units of work: input discovery, sharding and cost estimates.
+"""Units of work: input discovery, what a unit covers, and cutting one in two.
 
-A unit is one input file, or one shard of a file holding more than
-``--shard-size`` sequences. Its cost estimate is sequences × mean length
-(= total residues) from a streaming scan; nothing else about the file is
-known to the scheduler.
+A unit is a span ``[begin, stop)`` of one input file in positions
+``(record, part)`` (see ``work``): a whole file, a range of its records, or
+part of one long record (VirNucPro: a range of its chunks). It touches the
+records ``[start, start + count)``; the first may begin at part ``part`` and
+the last may end before part ``end_part``. Its cost estimate is its residues,
+from a streaming scan; nothing else about the file is known to the scheduler.
 
 Each unit also carries a ``SeekPoint`` (where its first record, or one
 shortly before it, starts in the file), so ``read_unit`` costs the unit's
-size, not its position. ``plan_units`` keeps each file's ``RecordIndex`` in
-the main process so ``split_unit`` can cut a unit at any record.
+size, not its position. ``inputs.plan`` keeps each file's ``RecordIndex`` in
+the main process (when it knows more than the unit does) so ``cut_unit`` can
+cut a running unit at any record or part.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
-from ..errors import InputError, UsageError
-from ..policy.planning import MIN_PIECE_RECORDS, factoring_pieces, fixed_pieces
-from . import fasta, gzip_cache
-from .ranges import Coverage
-from .record_index import INDEX_STRIDE, RecordIndex, SeekPoint
+from ..errors import InputError
+from . import fasta
+from .record_index import RecordIndex, SeekPoint
+from .work import Parts, Position, Work, records_started, span_text
 
 
-@dataclass(frozen=True)
+# slots: a run can hold hundreds of thousands of units; no __dict__ each.
+@dataclass(frozen=True, slots=True)
 class Unit:
     # "rel/path.fa"; "rel/path.fa#2" (0-based piece) when the plan cut the file;
-    # "rel/path.fa[25000:50000]" for a piece cut in flight
+    # "rel/path.fa[25000:50000]" or "rel/path.fa[5p120:6]" for a piece cut in flight
     uid: str
     path: str  # absolute path of the input file
     rel: str  # path relative to the inputs' common root; names outputs
     shard: int  # 0-based piece of this file in this run's plan (a piece cut in flight keeps its parent's)
     shards: int  # pieces of this file in this run's plan
-    start: int  # index of this unit's first record in the file
-    count: int  # records (sequences) in this unit
-    residues: int  # sum of sequence lengths in this unit
+    start: int  # index of the first record this unit touches
+    count: int  # records it touches (the first and last may be partial: part, end_part)
+    residues: int  # estimated residues it covers
     sha256: str  # content hash of the whole input file (resume key)
     # Where reading may start: a record at or before ``start``; None = parse from the top.
     seek: SeekPoint | None = field(default=None, compare=False)
     split_from: str = ""  # uid of the unit this one was cut from in flight ("" for a planned unit)
+    part: int = 0  # first part of record ``start`` it covers (0: from the record's start)
+    end_part: int = 0  # parts of its last record it covers, from that record's start; 0: all
+
+    def __reduce__(self):  # pickled per WorkItem: a plain tuple, not the slots protocol's field walk
+        return (Unit, (self.uid, self.path, self.rel, self.shard, self.shards, self.start, self.count,
+                       self.residues, self.sha256, self.seek, self.split_from, self.part, self.end_part))
 
     @property
     def end(self) -> int:
+        """One past the last record it touches."""
         return self.start + self.count
+
+    @property
+    def begin(self) -> Position:
+        return Position(self.start, self.part)
+
+    @property
+    def stop(self) -> Position:
+        """The position it ends before."""
+        return Position(self.end - 1, self.end_part) if self.end_part else Position(self.end, 0)
 
     @property
     def whole(self) -> bool:
@@ -52,7 +71,13 @@ class Unit:
 
     @property
     def sequences(self) -> int:
-        return self.count
+        """Records whose first part it covers: a record cut into pieces counts once."""
+        return records_started(self.begin, self.stop) if self.part or self.end_part else self.count
+
+    @property
+    def span(self) -> str:
+        """``1,200–2,000`` or ``5p120–6``: what the unit covers, for people."""
+        return span_text(self.begin, self.stop)
 
     @property
     def cost(self) -> float:
@@ -124,152 +149,55 @@ def discover(inputs: Sequence[str]) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda pair: pair[1])
 
 
-@dataclass(frozen=True)
-class UnitPlan:
-    units: list[Unit]
-    warnings: list[str]
-    indexes: dict[str, RecordIndex]  # by input path: offsets for cutting units anywhere
-    wholes: list[Unit] = field(default_factory=list)  # one unit per non-empty file, covering all of it
-
-
-# Already-done ranges of a file, (start, count), given its whole-file unit (resume).
-DoneRanges = Callable[[Unit], Sequence[tuple[int, int]]]
-
-
-def plan_units(
-    files: Sequence[tuple[str, str]],
-    shard_size: int,
-    *,
-    cache_dir: str | None = None,
-    stride: int = INDEX_STRIDE,
-    devices: int = 0,
-    min_records: int = MIN_PIECE_RECORDS,
-    done: DoneRanges | None = None,
-) -> UnitPlan:
-    """Scan each file and cut what is left to do into units that know where they start.
-
-    ``devices`` = 0: fixed pieces of ``shard_size`` records (``--no-split``).
-    Otherwise factoring over that many devices (see ``planning``), with
-    ``shard_size`` as an upper bound. ``done`` names ranges an earlier run
-    finished (resume): only the gaps between them are planned.
-    """
-    if shard_size < 1:
-        raise UsageError(f"--shard-size {shard_size}: must be at least 1")
-    warnings: list[str] = []
-    indexes: dict[str, RecordIndex] = {}
-    wholes: list[Unit] = []
-    fixed: list[Unit] = []
-    segments: list[tuple[Unit, int, int]] = []  # (whole file, start, count) still to do
-    for path, rel in files:
-        stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride)
-        if not stat.sequences:
-            warnings.append(f"{rel}: empty FASTA file, skipped")
-            continue
-        index = stat.index
-        if index is not None:
-            indexes[path] = index
-        first = stat.shards[0]
-        seek = index.point(first.start, first.offset) if index is not None else None
-        whole = Unit(rel, path, rel, 0, 1, 0, stat.sequences, stat.residues, stat.sha256, seek)
-        wholes.append(whole)
-        gaps = Coverage(whole.count)
-        for start, count in (done(whole) if done is not None else ()):
-            gaps.add(start, count, None)
-        if devices <= 0 and gaps.covered == 0:
-            fixed += _scan_shards(whole, stat.shards, index)  # exact residues and seek points
-        else:
-            segments += [(whole, s, c) for s, c in gaps.gaps()]
-    costs = [_range_cost(w, s, c, indexes.get(w.path)) for w, s, c in segments]
-    if devices > 0:
-        sizes = factoring_pieces([c for _, _, c in segments], costs, devices,
-                                 shard_size=shard_size, min_records=min_records)
-    else:
-        sizes = [fixed_pieces(c, shard_size) for _, _, c in segments]
-    units = fixed + _cut(segments, sizes, indexes)
-    order = {w.rel: i for i, w in enumerate(wholes)}
-    units.sort(key=lambda u: (order[u.rel], u.start))
-    return UnitPlan(units, warnings, indexes, wholes)
-
-
-def _scan_shards(whole: Unit, shards: Sequence[fasta.ShardStat], index: RecordIndex | None) -> list[Unit]:
-    n = len(shards)
-    return [replace(whole, uid=whole.rel if n == 1 else f"{whole.rel}#{i}", shard=i, shards=n,
-                    start=sh.start, count=sh.count, residues=sh.residues,
-                    seek=index.point(sh.start, sh.offset) if index is not None else None)
-            for i, sh in enumerate(shards)]
-
-
-def _range_cost(whole: Unit, start: int, count: int, index: RecordIndex | None) -> float:
-    if index is None:
-        return whole.residues * count / whole.count
-    return index.residues_before(start + count) - index.residues_before(start)
-
-
-def _cut(segments: Sequence[tuple[Unit, int, int]], sizes: Sequence[Sequence[int]],
-         indexes: dict[str, RecordIndex]) -> list[Unit]:
-    """Units for each segment's pieces; uid ``rel`` when one piece is the whole file, else ``rel#k``."""
-    pieces: dict[str, list[Unit]] = {}
-    for (whole, start, count), counts in zip(segments, sizes):
-        index = indexes.get(whole.path)
-        rest = whole
-        if start > 0:
-            rest = split_unit(rest, start, index)[1]
-        if start + count < whole.count:
-            rest = split_unit(rest, start + count, index)[0]
-        for n in counts[:-1]:
-            head, rest = split_unit(rest, rest.start + n, index)
-            pieces.setdefault(whole.rel, []).append(head)
-        pieces.setdefault(whole.rel, []).append(rest)
-    units = []
-    for rel, parts in pieces.items():
-        if len(parts) == 1 and parts[0].uid == rel:  # never cut: the whole file
-            units.append(parts[0])
-            continue
-        units += [replace(u, uid=f"{rel}#{k}", shard=k, shards=len(parts), split_from="")
-                  for k, u in enumerate(parts)]
-    return units
-
-
-def build_units(
-    files: Sequence[tuple[str, str]], shard_size: int, *, cache_dir: str | None = ""
-) -> tuple[list[Unit], list[str]]:
-    """``plan_units`` without the indexes; gzip copies go to ``gzip_cache.default_dir()``
-    unless ``cache_dir`` names another folder (None: no copies, gzip reads parse from the top).
-    """
-    folder = gzip_cache.default_dir() if cache_dir == "" else cache_dir
-    plan = plan_units(files, shard_size, cache_dir=folder)
-    return plan.units, plan.warnings
-
-
 def read_unit(unit: Unit) -> Iterator[fasta.Record]:
     """The unit's records, read from its seek point (the fast path tasks use)."""
     return fasta.iter_records(unit.path, unit.start, unit.count, unit.seek)
 
 
-def split_unit(unit: Unit, k: int, index: RecordIndex | None) -> tuple[Unit, Unit]:
-    """Cut ``unit`` before record ``k``: [start, k) and [k, end), each reading from a valid point.
+def work_of(unit: Unit, index: RecordIndex | None, parts: Parts | None = None) -> Work:
+    """Prices positions of ``unit``'s file: by its index when it has one that covers
+    the unit, else spreading the unit's residues evenly over its records."""
+    if index is not None and index.path == unit.path and index.records >= unit.end:
+        return Work(index, parts)
+    return Work(None, parts, first=unit.start, records_hint=unit.count, residues_hint=unit.residues)
+
+
+def span_uid(rel: str, begin: tuple[int, int], stop: tuple[int, int]) -> str:
+    """``rel[25000:50000]``, ``rel[5p120:6]``: the uid of a piece cut in flight."""
+    return f"{rel}[{span_text(begin, stop, ':').replace(',', '')}]"
+
+
+def cut_unit(unit: Unit, at: tuple[int, int], index: RecordIndex | None,
+             parts: Parts | None = None) -> tuple[Unit, Unit]:
+    """Cut ``unit`` at position ``at``: [begin, at) and [at, stop), each reading from a valid point.
 
     The head keeps the parent's seek point. The tail seeks to the indexed record
-    nearest below ``k`` (or keeps the parent's, when that is nearer or there is
-    no index). Residues are split by the index's cumulative counts (an estimate
-    between index entries); the halves always add up to the parent's.
+    nearest below ``at``'s record (or keeps the parent's, when that is nearer or
+    there is no index). Residues are split by the index's estimate; the halves
+    always add up to the parent's.
     """
-    end = unit.start + unit.count
-    if not unit.start < k < end:
-        raise ValueError(f"{unit.uid}: cut at {k} outside ({unit.start}, {end})")
+    at = Position(*at)
+    if not unit.begin < at < unit.stop:
+        raise ValueError(f"{unit.uid}: cut at {tuple(at)} outside ({tuple(unit.begin)}, {tuple(unit.stop)})")
     seek = unit.seek
-    head_residues = unit.residues * (k - unit.start) // unit.count
-    if index is not None and index.path == unit.path and index.records >= end:
-        near = index.seek_point(k)
+    work = work_of(unit, index, parts)
+    if work.index is not None:
+        near = work.index.seek_point(at.record)
         if seek is None or near.record > seek.record:
             seek = near
-        est = index.residues_before(k) - index.residues_before(unit.start)
-        head_residues = min(max(round(est), 0), unit.residues)
-    head = replace(unit, uid=f"{unit.rel}[{unit.start}:{k}]", count=k - unit.start,
+    head_residues = min(max(round(work.cost(unit.begin, at)), 0), unit.residues)
+    head_count = at.record - unit.start + (1 if at.part else 0)
+    head = replace(unit, uid=span_uid(unit.rel, unit.begin, at), count=head_count, end_part=at.part,
                    residues=head_residues, split_from=unit.uid)
-    tail = replace(unit, uid=f"{unit.rel}[{k}:{end}]", start=k, count=end - k,
-                   residues=unit.residues - head_residues, seek=seek, split_from=unit.uid)
+    tail = replace(unit, uid=span_uid(unit.rel, at, unit.stop), start=at.record, part=at.part,
+                   count=unit.end - at.record, residues=unit.residues - head_residues, seek=seek,
+                   split_from=unit.uid)
     return head, tail
+
+
+def split_unit(unit: Unit, k: int, index: RecordIndex | None) -> tuple[Unit, Unit]:
+    """Cut ``unit`` before record ``k`` (``cut_unit`` at a record boundary)."""
+    return cut_unit(unit, (k, 0), index)
 
 
 def summarize_inputs(inputs: Sequence[str]) -> str:

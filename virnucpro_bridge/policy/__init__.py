@@ -1,6 +1,7 @@
 """Pure scheduling rules over plain data, tested without processes.
 
-    planning.py    plan-time pieces: factoring (large first, shrinking) and fixed shards
+    sizes.py       --shard-size / --split-min sizes: records, residues or seconds
+    planning.py    plan-time pieces in residues: factoring (large first, shrinking), the floor
     assignment.py  the initial greedy assignment by device capability
     stealing.py    the stealing and in-flight cut rules, speed estimates
     throughput.py  rolling throughput windows, stall detection

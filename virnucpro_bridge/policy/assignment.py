@@ -21,7 +21,7 @@ def assign(costs: Sequence[float], speeds: Sequence[float]) -> list[list[int]]:
         raise ValueError("assign needs at least one device")
     if any(s <= 0 for s in speeds):
         raise ValueError(f"device speeds must be > 0, got {list(speeds)}")
-    order = sorted(range(len(costs)), key=lambda i: (-costs[i], i))
+    order = sorted(range(len(costs)), key=lambda i: -costs[i])  # stable: equal costs keep index order
     loads = [0.0] * len(speeds)
     plan: list[list[int]] = [[] for _ in speeds]
     for i in order:

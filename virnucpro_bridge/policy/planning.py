@@ -1,12 +1,17 @@
-"""Plan-time splitting: how many records each piece of each file gets.
+"""Plan-time splitting: how much work each piece of each file gets.
 
-Pure: record counts and costs in, piece sizes out. The rule is *factoring*
-(Hummel, Schonberg & Flynn, 1992): work is handed out in batches of P pieces
-(P = devices), each piece of a batch costing ``remaining / (FACTOR · P)``, so
-half of what is left goes out per batch and pieces shrink geometrically
-toward the end of the plan. Files are taken largest first (the order LPT
-assigns them in), so every device's queue ends with its smallest pieces and
-the run's tail is short whatever the estimates got wrong.
+Pure: costs in, piece costs out; ``inputs.plan`` turns them into record (and
+part) boundaries. Work is estimated in residues, the unit a device's time
+follows; a record count says little when records run from 60 bases to whole
+genomes.
+
+The rule is *factoring* (Hummel, Schonberg & Flynn, 1992): work is handed out
+in batches of P pieces (P = devices), each piece of a batch costing
+``remaining / (FACTOR · P)``, so half of what is left goes out per batch and
+pieces shrink geometrically toward the end of the plan. Files are taken
+largest first (the order LPT assigns them in), so every device's queue ends
+with its smallest pieces and the run's tail is short whatever the estimates
+got wrong.
 
 Why factoring and not guided self-scheduling (GSS: each piece
 ``remaining / P``): GSS's first P pieces take 1 − (1 − 1/P)^P ≈ 63 % of the
@@ -15,8 +20,9 @@ devices of different speeds; factoring's first batch takes half, in pieces of
 half a share. Measured with ``benchmarks/bench_split.py``, factoring gave the
 lower makespan ratio on the uneven scenarios (see README "How files are split").
 
-``--shard-size`` caps every piece; ``min_records`` (``MIN_PIECE_RECORDS``)
-floors it, so a small file is never cut into pieces whose fixed costs matter.
+Every piece is at most ``cap`` (``--shard-size``) and at least ``floor``: the
+cost below which a unit's fixed cost (hand-off, result file, a part-filled
+batch) would pass about 1 % of its time (``--split-min``, see ``floor_seconds``).
 """
 
 from __future__ import annotations
@@ -24,11 +30,19 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from .sizes import AUTO, RECORDS, SECONDS, Size
+
 FACTOR = 2.0  # factoring's x: each batch hands out 1/x of the work left (the classic choice)
-# Smallest piece, in records: a unit pays a fixed ~10-50 ms (hand-off, result file,
-# manifest line, one part-filled model batch); 1,000 contigs take seconds on any GPU,
-# so that stays under ~1 % of a piece's time.
-MIN_PIECE_RECORDS = 1_000
+# A piece must take this many times its fixed cost: the fixed cost stays under ~1 % of its time.
+FIXED_COST_SHARE = 100.0
+# Without a floor, factoring's pieces would halve forever: none is cut smaller than this
+# share of a first-batch piece (ten halvings: a tail far finer than any device notices).
+SMALLEST_SHARE = 1 / 1024
+
+
+def floor_seconds(fixed_cost_s: float) -> float:
+    """The shortest a piece may take, given what one unit costs beyond its records."""
+    return FIXED_COST_SHARE * max(0.0, fixed_cost_s)
 
 
 def fixed_pieces(records: int, shard_size: int) -> list[int]:
@@ -37,39 +51,70 @@ def fixed_pieces(records: int, shard_size: int) -> list[int]:
     return [shard_size] * full + ([rest] if rest else [])
 
 
-def factoring_pieces(
-    records: Sequence[int],
+def factoring_costs(
     costs: Sequence[float],
     devices: int,
     *,
-    shard_size: int,
-    min_records: int = MIN_PIECE_RECORDS,
-) -> list[list[int]]:
-    """Per file (same order as given), the record counts of its pieces, in file order.
+    cap: float = math.inf,
+    floor: float = 0.0,
+) -> list[list[float]]:
+    """Per segment (same order as given), the costs of its pieces in file order.
 
-    Each piece is at most ``shard_size`` records; no piece is cut below
-    ``min_records`` unless the file (or what is left of it) is that small.
+    They add up to the segment's cost. No piece is above ``cap``; none is below
+    ``floor`` unless the segment itself is smaller. A rest under ``floor`` is
+    never left behind when it fits the last piece under ``cap``.
     """
-    if len(records) != len(costs):
-        raise ValueError("records and costs differ in length")
-    if devices < 1 or shard_size < 1 or min_records < 1:
-        raise ValueError("devices, shard_size and min_records must be >= 1")
+    if devices < 1:
+        raise ValueError("devices must be >= 1")
+    if not cap > 0 or floor < 0:
+        raise ValueError("cap must be > 0 and floor >= 0")
     remaining = float(sum(max(0.0, c) for c in costs))
-    pieces: list[list[int]] = [[] for _ in records]
+    floor = min(max(floor, remaining / (FACTOR * devices) * SMALLEST_SHARE), cap)
+    pieces: list[list[float]] = [[] for _ in costs]
     batch_left, chunk = 0, 0.0
-    for f in sorted(range(len(records)), key=lambda i: (-costs[i], i)):
-        n = records[f]
-        per_record = costs[f] / n if n else 0.0
-        left = n
+    for f in sorted(range(len(costs)), key=lambda i: -costs[i]):  # stable: ties keep file order
+        left = max(0.0, float(costs[f]))
+        if left <= 0:
+            pieces[f].append(0.0)
+            continue
         while left > 0:
             if batch_left == 0:
                 chunk, batch_left = remaining / (FACTOR * devices), devices
-            want = math.ceil(chunk / per_record) if per_record > 0 else left
-            take = min(left, shard_size, max(want, min_records))
-            if 0 < left - take < min_records and left <= shard_size:
+            take = min(left, cap, max(chunk, floor))
+            if 0 < left - take < floor and left <= cap:
                 take = left  # never leave a crumb behind when the whole rest fits one piece
+            if left - take < 1e-9 * max(1.0, left):
+                take = left  # float dust is not a piece
             pieces[f].append(take)
             left -= take
-            remaining -= take * per_record
+            remaining -= take
             batch_left -= 1
     return pieces
+
+
+DEFAULT_SHARD_RECORDS = 10_000  # --shard-size default: upstream VirNucPro's files of 10,000 sequences
+
+
+def plan_bounds(shard: Size, split_min: Size, rate: float, fixed_cost_s: float) -> dict:
+    """``plan_units``' size arguments from ``--shard-size`` and ``--split-min``.
+
+    Seconds become residues at ``rate`` (residues/s of an average device of the
+    run, from the task's prior: nothing is measured yet at plan time); ``auto``
+    is ``floor_seconds(fixed_cost_s)`` of it. A record count stays a count.
+    """
+    def residues(size: Size) -> float:
+        return size.amount * rate if size.unit == SECONDS else size.amount
+
+    no_record_cap = 1 << 62  # a cap in work: records alone never cut a piece
+    bounds: dict = {"shard_size": no_record_cap, "cap": math.inf, "floor": 0.0, "floor_records": 0}
+    if shard.unit == RECORDS:
+        bounds["shard_size"] = int(shard.amount)
+    else:
+        bounds["cap"] = residues(shard)
+    if split_min.unit == RECORDS:
+        bounds["floor_records"] = int(split_min.amount)
+    elif split_min.unit == AUTO:
+        bounds["floor"] = floor_seconds(fixed_cost_s) * rate
+    else:
+        bounds["floor"] = residues(split_min)
+    return bounds

@@ -95,46 +95,47 @@ def fleet_base_rate(observations: Iterable[tuple[float, float, float]], default:
     return cost / weighted_busy if weighted_busy > 0 and cost > 0 else default
 
 
-# A cut costs a pipe round trip (the victim polls every 50 ms), the thief's
-# hand-off, and its read up to the cut (under one index stride): count it as
-# this many seconds of the thief's time, so marginal cuts are not made.
-CUT_LATENCY_S = 0.25
+# Before the victim reads a Cut it finishes the batch (or slice) in progress and
+# polls its pipe (every 50 ms); the thief then pays a unit's hand-off and reads up
+# to the cut (under one index stride). Count that as this many seconds of the
+# thief's time, on top of the measured fixed cost of a unit, so marginal cuts
+# are not made.
+CUT_LATENCY_S = 0.1
 
 
-def split_at(
-    done: int,
-    count: int,
+def cut_cost(
+    done: float,
+    total: float,
     victim_rate: float,
     thief_rate: float,
-    cost: Callable[[int, int], float],
-    min_records: int,
+    *,
+    head_min: float = 0.0,
+    tail_min: float = 0.0,
     latency_s: float = CUT_LATENCY_S,
-) -> int | None:
-    """Where to cut a running unit so victim and thief finish about together.
+    victim_after_s: float = 0.0,
+) -> float | None:
+    """Where to cut a running unit, in work from its start, so victim and thief finish together.
 
-    ``done`` of ``count`` records are done; ``cost(a, b)`` is the estimated
-    cost of records [a, b) (relative to the unit). Returns k: the victim keeps
-    [0, k), the thief gets [k, count). None when a cut is not worth it: the
-    thief would not finish its part before the victim finishes the whole rest,
-    or either part would be under ``min_records`` records still to do.
+    ``done`` of ``total`` (cost units) is done; the victim keeps [done, c) and then
+    has ``victim_after_s`` seconds of queue, the thief gets [c, total). Each share
+    keeps at least its floor (``head_min``, ``tail_min``: below it a unit's fixed
+    cost would show). None when no cut is worth it: too little left, or the thief
+    would not finish its share before the victim would finish everything alone.
     """
-    if victim_rate <= 0 or thief_rate <= 0 or count - done < 2 * min_records:
+    if victim_rate <= 0 or thief_rate <= 0:
         return None
-    total = cost(done, count)
-    if total <= 0:
+    left = total - done
+    if left <= 0 or left < head_min + tail_min:
         return None
+    # victim ends at (c - done)/rv + after; thief at latency + (total - c)/rt: equal at
+    c = (latency_s + total / thief_rate + done / victim_rate - victim_after_s) / (1 / victim_rate + 1 / thief_rate)
+    c = min(max(c, done + head_min), total - tail_min)
+    if not cut_pays(done, total, c, victim_rate, thief_rate, latency_s, victim_after_s):
+        return None
+    return c
 
-    def thief_later(k: int) -> bool:  # the thief would end after the victim with a cut at k
-        return latency_s + cost(k, count) / thief_rate > cost(done, k) / victim_rate
 
-    lo, hi = done + min_records, count - min_records  # both parts keep min_records to do
-    while lo < hi:  # the smallest k at which the thief is no later than the victim
-        mid = (lo + hi) // 2
-        if thief_later(mid):
-            lo = mid + 1
-        else:
-            hi = mid
-    k = lo
-    if latency_s + cost(k, count) / thief_rate >= total / victim_rate:
-        return None  # the victim alone would be done first
-    return k
+def cut_pays(done: float, total: float, c: float, victim_rate: float, thief_rate: float,
+                   latency_s: float = CUT_LATENCY_S, victim_after_s: float = 0.0) -> bool:
+    """A cut at ``c`` pays: the thief ends its share before the victim alone would end it all."""
+    return latency_s + (total - c) / thief_rate < (total - done) / victim_rate + victim_after_s

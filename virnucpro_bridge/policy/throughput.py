@@ -14,6 +14,9 @@ from typing import Mapping, NamedTuple
 
 WINDOW_S = 60.0  # long enough to smooth unit-size noise, short enough to show a slowdown within a minute
 MIN_UNITS = 10  # ... "or the last 10 units"
+# ... but never more than this many completions: thousands of tiny units a second must
+# not make the window hold hundreds of thousands (the rate is exact long before that).
+MAX_UNITS = 2_000
 
 
 class _Completion(NamedTuple):
@@ -48,6 +51,8 @@ class Throughput:
         # min_units, and time only moves forward: drop the rest.
         cutoff = now - self.window_s
         while len(self._done) > self.min_units and self._done[0].end < cutoff:
+            self._done.popleft()
+        while len(self._done) > MAX_UNITS:
             self._done.popleft()
 
     def rate(self, now: float) -> float | None:

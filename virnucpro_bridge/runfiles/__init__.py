@@ -2,7 +2,8 @@
 
     atomic.py       temp file + rename writes
     journal.py      whole-line appends: manifest.jsonl, events.jsonl, metrics.csv, errors.log
-    outputs.py      run.json, summary.json, manifest entries, resume by record range
+    outputs.py      run.json, summary.json, manifest entries, resume by span
+    completion.py   which parts of each input are done, exactly once; merge a file when complete
     metrics_log.py  the --metrics-log CSV
     reader.py       the one typed reader of a run folder (report, attach to an ended run)
 

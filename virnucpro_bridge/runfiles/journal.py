@@ -86,7 +86,8 @@ class AppendFile:
         with writing(path, out_dir):
             repair_tail(path)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            if header and os.fstat(self._fd).st_size == 0:
+            self._size = os.fstat(self._fd).st_size  # only this object appends: kept, not asked per line
+            if header and self._size == 0:
                 self._write(header.encode())
 
     def append_lines(self, lines: Iterable[str]) -> None:
@@ -96,7 +97,7 @@ class AppendFile:
                 self._write(data)
 
     def _write(self, data: bytes) -> None:
-        before = os.fstat(self._fd).st_size
+        before = self._size
         try:
             view = memoryview(data)
             while view:
@@ -105,6 +106,7 @@ class AppendFile:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, before)  # no half line for readers or a resume
             raise
+        self._size = before + len(data)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -81,6 +81,19 @@ class ManifestEntry:
     ended: float = 0.0
     split_from: str = ""  # uid of the unit it was cut from in flight ("" when planned as is)
     node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
+    # Parts (e.g. VirNucPro chunks) of its first record it skips, and of its last record
+    # it covers (0: all): a piece of one long record. Absent in older manifests: 0, 0.
+    part: int = 0
+    end_part: int = 0
+
+    @property
+    def begin(self) -> tuple[int, int]:
+        return (self.start, self.part)
+
+    @property
+    def stop(self) -> tuple[int, int]:
+        end = self.start + self.count
+        return (end - 1, self.end_part) if self.end_part else (end, 0)
 
     def usable(self, whole: Unit, task: str, fingerprint: str, out: Path) -> bool:
         """True when this entry is a finished result for records of ``whole``'s file
@@ -88,9 +101,11 @@ class ManifestEntry:
         return (
             self.file == whole.rel
             and self.sha256 == whole.sha256
+            and isinstance(self.part, int) and isinstance(self.end_part, int)
             and self.count >= 1
             and 0 <= self.start
-            and self.start + self.count <= whole.count
+            and self.part >= 0 and self.end_part >= 0
+            and self.begin < self.stop <= (whole.count, 0)
             and self.task == task
             and self.fingerprint == fingerprint
             and (out / self.output).is_file()
@@ -116,8 +131,8 @@ def load_manifest(out: Path) -> list[ManifestEntry]:
 
 
 class Resume:
-    """What earlier runs in ``out`` finished, by record range: for each file, the
-    usable manifest rows that tile parts of it without overlapping (latest first)."""
+    """What earlier runs in ``out`` finished, by span: for each file, the usable
+    manifest rows that tile parts of it without overlapping (latest first)."""
 
     def __init__(self, out: Path, task: str, fingerprint: str = "") -> None:
         self.out, self.task, self.fingerprint = out, task, fingerprint
@@ -126,13 +141,15 @@ class Resume:
             self._by_file.setdefault(entry.file, []).append(entry)
         self.kept: dict[str, Coverage[ManifestEntry]] = {}
 
-    def done(self, whole: Unit) -> list[tuple[int, int]]:
-        """Ranges of ``whole``'s file that need not run again (``plan_units``'s ``done``)."""
+    def done(self, whole: Unit) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Spans of ``whole``'s file that need not run again (``plan_units``'s ``done``)."""
         rows = [e for e in self._by_file.get(whole.rel, ())
                 if e.usable(whole, self.task, self.fingerprint, self.out)]
-        cov = keep_tiling(whole.count, ((e.start, e.count, e) for e in rows))
+        if not rows:
+            return []  # nothing kept: no bookkeeping per file
+        cov = keep_tiling(whole.count, ((e.begin, e.stop, e) for e in rows))
         self.kept[whole.rel] = cov
-        return [(s, c) for s, c, _ in cov.pieces()]
+        return [(b, s) for b, s, _ in cov.pieces()]
 
 
 def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: str = "") -> set[str]:
@@ -140,13 +157,23 @@ def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: st
     resume = Resume(out, task, fingerprint)
     done = set()
     for unit in units:
-        whole = replace(unit, uid=unit.rel, start=0, count=unit.end)  # the file, as far as the unit reaches
+        whole = replace(unit, uid=unit.rel, start=0, count=unit.end, part=0, end_part=0)  # as far as it reaches
         rows = [e for e in resume._by_file.get(unit.rel, ())
-                if e.usable(whole, task, fingerprint, out) and unit.start <= e.start and e.start + e.count <= unit.end]
-        cov = keep_tiling(unit.end, ((e.start, e.count, e) for e in rows))
-        if cov.covered == unit.count:
+                if e.usable(whole, task, fingerprint, out) and unit.begin <= e.begin and e.stop <= unit.stop]
+        cov = keep_tiling(unit.end, ((e.begin, e.stop, e) for e in rows))
+        if _covers(cov, unit):
             done.add(unit.uid)
     return done
+
+
+def _covers(cov: Coverage, unit: Unit) -> bool:
+    """The kept spans tile ``unit``'s span exactly."""
+    at = tuple(unit.begin)
+    for begin, stop, _ in cov.pieces():
+        if tuple(begin) != at:
+            return False
+        at = tuple(stop)
+    return at == tuple(unit.stop)
 
 
 def new_run_id(started: float) -> str:

@@ -29,12 +29,47 @@ from ..inputs.units import Unit
 # progress(done): records of the unit done so far (relative to unit.start). It returns
 # the unit's current end, the records the task must process: unit.count, or fewer once
 # the engine cut the rest off for another device (only for a ``splittable`` task).
-Progress = Callable[[int], "int | None"]
+#
+# A task that cuts records into parts (``parts`` > 1) reports positions instead:
+# progress((records, part)) = ``records`` records of the unit done and parts
+# 0 .. part-1 of the next one (absolute within that record, part < its parts). It is
+# answered in the same shape: (records, part), the position (relative to the unit's
+# start record) the unit now stops before. Reports inside a record keep a long one
+# from looking stalled. None always means "no news: keep going".
+Progress = Callable[..., Any]
+Stop = tuple[int, int]  # (records, part) relative to unit.start: where a unit stops
 
 
-def current_end(reply: int | None, count: int) -> int:
+def current_end(reply: Any, count: int) -> int:
     """The end a progress call returned; ``count`` when the engine did not say."""
-    return count if reply is None else min(int(reply), count)
+    if reply is None:
+        return count
+    if isinstance(reply, tuple):  # a position: the records touched
+        return min(int(reply[0]) + (1 if reply[1] else 0), count)
+    return min(int(reply), count)
+
+
+def unit_stop(unit: Unit) -> Stop:
+    """Where ``unit`` stops, relative to its start record."""
+    return (unit.count - 1, unit.end_part) if unit.end_part else (unit.count, 0)
+
+
+def current_stop(reply: Any, unit: Unit) -> Stop:
+    """The stop a progress call returned (a position, or a record count from an engine
+    that speaks records only); the unit's own stop when the engine did not say."""
+    full = unit_stop(unit)
+    if reply is None:
+        return full
+    stop = (int(reply[0]), int(reply[1])) if isinstance(reply, tuple) else (int(reply), 0)
+    return min(stop, full)
+
+
+def part_range(unit: Unit, record: int, parts: int) -> tuple[int, int]:
+    """The parts [first, last) of the unit's relative ``record`` (of ``parts``) it covers,
+    up to ``stop``: the first record may start late, the last may end early."""
+    first = unit.part if record == 0 else 0
+    last = unit.end_part if record == unit.count - 1 and unit.end_part else parts
+    return first, min(last, parts)
 
 
 class Task:
@@ -46,6 +81,15 @@ class Task:
     # byte for byte what running those records as their own unit would write.
     # Only then may the engine cut a running unit and give its rest to another device.
     splittable: ClassVar[bool] = False
+    # Seconds one unit costs beyond its records (hand-off, reading set-up, writing the
+    # result, a part-filled last batch), measured for the task. Pieces are sized so it
+    # stays under ~1 % of a unit's time (--split-min auto); the engine adds what it
+    # measures of its own hand-off at run time.
+    unit_overhead_s: ClassVar[float] = 0.05
+    # Residues per second of a device of weight 1, before any unit has finished:
+    # converts --split-min / --shard-size in seconds at plan time, and is each
+    # device's speed prior. Measured rates replace it as units finish.
+    nominal_rate: ClassVar[float] = 50_000.0
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})
@@ -65,6 +109,17 @@ class Task:
         outputs changes (called after ``check``). Resume keeps an earlier
         unit's result only when its manifest line carries the same string."""
         return ""
+
+    def parts(self, length: int) -> int:
+        """How many parts a record of ``length`` residues has: places inside it where
+        a unit may start or stop, because no result spans two parts (VirNucPro: its
+        chunks). 1, the default: records are never cut. A task that returns more
+        must handle ``unit.part`` / ``unit.end_part`` and report positions."""
+        return 1
+
+    def rate_prior(self) -> float:
+        """``nominal_rate``, or what the task's options say (sim: --sim-rate)."""
+        return float(self.nominal_rate)
 
     def output_path(self, unit: Unit) -> str:
         """Where this unit's result goes, relative to ``--out``."""
@@ -98,7 +153,11 @@ class Task:
 
 
 def range_suffix(unit: Unit) -> str:
-    """``""`` for a whole file, else ``.r<start>-<end>``: named by records, not by
-    piece number, so a rerun that cuts a file differently never overwrites a
-    result it keeps (a kept range and a new one never start at the same record)."""
-    return "" if unit.whole else f".r{unit.start}-{unit.end}"
+    """``""`` for a whole file, else ``.r<start>-<end>`` (``.r5p120-6`` when a bound
+    falls inside a record): named by position, not by piece number, so a rerun
+    that cuts a file differently never overwrites a result it keeps (a kept span
+    and a new one never start at the same position)."""
+    if unit.whole:
+        return ""
+    (r0, p0), (r1, p1) = unit.begin, unit.stop
+    return f".r{r0}" + (f"p{p0}" if p0 else "") + f"-{r1}" + (f"p{p1}" if p1 else "")

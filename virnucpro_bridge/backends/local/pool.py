@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import select
+import selectors
 import signal
 import time
 from multiprocessing.connection import Connection, wait
@@ -85,6 +87,15 @@ def device_memory(spec: DeviceSpec) -> tuple[int, int] | None:
         sampler.close()
 
 
+def _readable(conn: Connection) -> bool:
+    """``conn.poll()`` without the selector multiprocessing builds per call (a pipe
+    Connection buffers nothing of its own: its fd says whether a message waits)."""
+    try:
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):
+        raise EOFError from None  # closed under us: the sentinel reports the death
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "no exit code"
@@ -120,7 +131,10 @@ class LocalPool:
         self.housekeeping = Housekeeping(coord, grace=grace, steal_interval=steal_interval,
                                          refresh=refresh, stall_action=stall_action)
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
-        self._by_obj: dict[object, tuple[str, int]] = {}
+        self._by_obj: dict[object, tuple[str, int]] = {}  # what the loop waits on, and what each is
+        # One selector for the whole run (multiprocessing's wait() builds one per call:
+        # at thousands of units a second that was a good part of the dispatcher's time).
+        self._selector = selectors.DefaultSelector()
         self._reports: dict = {}  # the workers' last reports (progress, for cut points)
         self.baselines: list[tuple[int, int] | None] = []  # each GPU's (used, total) before our workers
 
@@ -145,22 +159,36 @@ class LocalPool:
         proc.start()
         child.close()
         self.procs[i], self.conns[i] = proc, parent
-        self._by_obj[parent] = ("conn", i)
-        self._by_obj[proc.sentinel] = ("exit", i)
+        self._watch(parent, ("conn", i))
+        self._watch(proc.sentinel, ("exit", i))
         self.expected_exit.discard(i)
         self.coord.books[i].pid = proc.pid
 
+    def _watch(self, obj: object, what: tuple[str, int]) -> None:
+        self._by_obj[obj] = what
+        self._selector.register(obj, selectors.EVENT_READ)
+
+    def _unwatch(self, obj: object) -> None:
+        if self._by_obj.pop(obj, None) is not None:
+            try:
+                self._selector.unregister(obj)
+            except (KeyError, ValueError, OSError):
+                pass  # already closed: nothing to wait on
+
+    def _wait(self, timeout: float) -> list:
+        return [key.fileobj for key, _ in self._selector.select(timeout)]
+
     def _forget(self, i: int) -> None:
-        self._by_obj.pop(self.conns[i], None)
-        self._by_obj.pop(self.procs[i].sentinel, None)
+        self._unwatch(self.conns[i])
+        self._unwatch(self.procs[i].sentinel)
 
     # -- the dispatcher loop -----------------------------------------------------
     def run(self) -> None:
         """Dispatch until every unit is done, failed or abandoned, or a stop ends it."""
         coord = self.coord
-        self._by_obj[self.wakeup] = ("wake", -1)
+        self._watch(self.wakeup, ("wake", -1))
         while True:
-            ready = wait(list(self._by_obj), timeout=TICK_S)
+            ready = self._wait(TICK_S)
             # Blocking calls stay outside coord.lock, so snapshots never wait on them:
             for obj in ready:
                 what, i = self._by_obj.get(obj, ("gone", -1))
@@ -216,10 +244,10 @@ class LocalPool:
     def _drain_conn(self, i: int, just_idle: set[int]) -> None:
         conn = self.conns[i]
         try:
-            while conn.poll():
+            while _readable(conn):
                 self._handle(i, conn.recv(), just_idle)
         except (EOFError, OSError):
-            self._by_obj.pop(conn, None)  # the sentinel reports the death
+            self._unwatch(conn)  # the sentinel reports the death
 
     def _handle(self, i: int, msg: object, just_idle: set[int]) -> None:
         coord = self.coord
@@ -274,13 +302,16 @@ class LocalPool:
         self._spawn(i, memory_wait_for(self.baselines[i] if i < len(self.baselines) else None))
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:
-        """Hand work to every idle device: its own queue first; a device that
-        just went idle steals at once, the others look again every steal interval."""
-        for book in self.coord.books:
-            i = book.spec.index
+        """Hand work to every idle device: its own queue first; when a device just
+        went idle (or every steal interval) the idle ones look for work to steal or
+        cut, fastest first, so the rest of a slow device's work goes to the device
+        that finishes it soonest, not to whichever went idle last."""
+        look = steal_due or bool(just_idle)
+        for i in self.coord.fastest_first():
+            book = self.coord.books[i]
             if book.in_flight is not None or not book.ready or book.dead or book.drained:
                 continue
-            allow = steal_due or i in just_idle
+            allow = look
             flight = self.coord.next_unit(i, allow_steal=allow)
             if flight is not None:
                 self._send(i, flight)

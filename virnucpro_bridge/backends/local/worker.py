@@ -33,6 +33,8 @@ from ...errors import UnitError, environment_error
 from ...hardware.devices import DeviceSpec
 from ...hardware.faults import is_device_fault
 from ...hardware.memory_wait import MemoryWait
+from ...inputs.units import Unit
+from ...inputs.work import records_started
 
 POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
@@ -68,7 +70,8 @@ class Reporter:
         self.status = status
         self.notes = notes  # the task's notes(), once it is set up
         self.unit: str | None = None
-        self.progress = 0
+        self.progress = 0  # records of the unit done
+        self.part = 0  # parts done of the record after them (a task that reports positions)
         self.progress_time: float | None = None
         self._busy_since: float | None = None
         self._busy_total = 0.0
@@ -88,7 +91,7 @@ class Reporter:
         self._stop.set()
 
     def unit_started(self, uid: str) -> None:
-        self.unit, self.progress = uid, 0
+        self.unit, self.progress, self.part = uid, 0, 0
         self.progress_time = time.time()
         self._busy_since = time.monotonic()
 
@@ -99,10 +102,13 @@ class Reporter:
         self.unit = None
         self.progress_time = time.time()
 
-    def on_progress(self, sequences: int) -> None:
-        """The task's progress callback: cheap, only stores numbers."""
-        if sequences != self.progress:
-            self.progress = sequences
+    def on_progress(self, done: int | tuple[int, int]) -> None:
+        """The task's progress callback: cheap, only stores numbers. ``done`` is
+        records done, or a position (records, part): a part done inside a long
+        record is progress too, so the record is never taken for a stall."""
+        records, part = (int(done[0]), int(done[1])) if isinstance(done, tuple) else (int(done), 0)
+        if (records, part) != (self.progress, self.part):
+            self.progress, self.part = records, part
             self.progress_time = time.time()
 
     def _busy_fraction(self) -> float | None:
@@ -127,7 +133,7 @@ class Reporter:
 
     def report(self) -> None:
         data = {"pid": os.getpid(), "heartbeat": time.time(), "unit": self.unit,
-                "progress": self.progress, "progress_time": self.progress_time,
+                "progress": self.progress, "part": self.part, "progress_time": self.progress_time,
                 "reading_error": None}
         try:
             data.update(self._reading())
@@ -230,44 +236,61 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
 
 class UnitControl:
     """The progress callback a task gets: reports progress, and for a splittable
-    task polls the pipe for a ``Cut`` and returns the unit's current end."""
+    task polls the pipe for a ``Cut`` and returns where the unit now stops,
+    in the shape the task reported in (records, or a (records, part) position)."""
 
     def __init__(self, conn: Connection, reporter: Reporter, splittable: bool) -> None:
         self.conn, self.reporter, self.splittable = conn, reporter, splittable
         self.stop_after = False  # STOP arrived mid-unit: exit once this unit is answered
-        self.uid, self.start, self.end, self.count = "", 0, 0, 0
+        self.uid, self.start = "", 0
+        self.first = self.stop = self.full = (0, 0)  # absolute positions
         self._polled = 0.0
 
-    def begin(self, uid: str, start: int, count: int) -> None:
-        self.uid, self.start, self.end, self.count = uid, start, count, count
+    def begin(self, unit: Unit) -> None:
+        self.uid, self.start = unit.uid, unit.start
+        self.first, self.stop = tuple(unit.begin), tuple(unit.stop)
+        self.full = self.stop
         self._polled = time.monotonic()
 
-    def __call__(self, done: int) -> int:
+    @property
+    def cut(self) -> bool:
+        return self.stop != self.full
+
+    def __call__(self, done: int | tuple[int, int]) -> int | tuple[int, int]:
         self.reporter.on_progress(done)
         now = time.monotonic()
         if self.splittable and now - self._polled >= POLL_INTERVAL_S:
             self._polled = now
+            at = (self.start + done[0], done[1]) if isinstance(done, tuple) else (self.start + int(done), 0)
             while self.conn.poll():
-                self.receive(self.conn.recv(), done)
-        return self.end
+                self.receive(self.conn.recv(), at)
+        rel = (self.stop[0] - self.start, self.stop[1])
+        if isinstance(done, tuple):
+            return rel
+        return rel[0] + (1 if rel[1] else 0)
 
-    def receive(self, msg: object, done: int) -> None:
+    def receive(self, msg: object, at: tuple[int, int]) -> None:
         if msg is STOP:
             self.stop_after = True
         elif isinstance(msg, Cut):
-            self.conn.send(CutAt(msg.uid, self.cut(msg, done)))
+            self.conn.send(CutAt(msg.uid, self.answer(msg, at)))
         else:
             raise TypeError(f"unexpected message while running {self.uid}: {msg!r}")
 
-    def cut(self, msg: Cut, done: int) -> int | None:
-        """Where this unit will stop (absolute record), or None: not this unit, or too late."""
-        if msg.uid != self.uid or self.end < self.count:
-            return None  # another unit's cut, or cut once already
-        at = max(msg.at - self.start, done)  # never before what is done (a batch in progress ends first)
-        if self.count - at < max(1, msg.min_tail) or at <= 0:
+    def answer(self, msg: Cut, reached: tuple[int, int]) -> tuple[int, int] | None:
+        """Where this unit will stop (absolute position), or None: not this unit, cut
+        once already, or already past where a cut would still pay."""
+        if msg.uid != self.uid or self.cut:
             return None
-        self.end = at
-        return self.start + at
+        at = max(tuple(msg.at), reached)  # never before what is done (a batch in progress ends first)
+        if at > tuple(msg.until) or not self.first < at < self.stop:
+            return None
+        self.stop = at
+        return at
+
+    def expected(self) -> int:
+        """Sequences the task must report for what it now covers."""
+        return records_started(self.first, self.stop)
 
 
 def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None:
@@ -284,14 +307,14 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
             continue
         unit = item.unit
         reporter.unit_started(unit.uid)
-        control.begin(unit.uid, unit.start, unit.count)
+        control.begin(unit)
         started, t0 = time.time(), time.monotonic()
         reply: Done | Failed
         try:
             sequences = int(task.run_unit(unit, Path(item.output), control))
-            if control.end < control.count and sequences != control.end:
+            if control.cut and sequences != control.expected():
                 raise RuntimeError(f"{type(task).__name__} did {sequences} records of {unit.uid} "
-                                   f"after agreeing to stop at {control.end}")
+                                   f"after agreeing to stop at {control.stop}")
         except UnitError as exc:
             reply = Failed(str(exc), traceback.format_exc(), permanent=True)
         except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback

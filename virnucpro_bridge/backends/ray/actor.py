@@ -147,7 +147,7 @@ class DeviceActor:
         return self.queue
 
     # -- on the runner thread ----------------------------------------------------------------
-    def _progress(self, done: int) -> None:
+    def _progress(self, done: int | tuple[int, int]) -> None:
         with self.lock:
             self.reporter.on_progress(done)
 
@@ -168,9 +168,9 @@ class DeviceActor:
             st = local.stat()
             here = replace(unit, path=str(local), seek=SeekPoint(unit.start, 0, st.st_size, st.st_mtime_ns))
             sequences = int(self.task.run_unit(here, output, control))
-            if control.end < control.count and sequences != control.end:
+            if control.cut and sequences != control.expected():
                 raise RuntimeError(f"{type(self.task).__name__} did {sequences} records of {unit.uid} "
-                                   f"after agreeing to stop at {control.end}")
+                                   f"after agreeing to stop at {control.stop}")
             result = output.read_bytes()
         except UnitError as exc:
             reply: Done | Failed = Failed(str(exc), traceback.format_exc(), permanent=True)

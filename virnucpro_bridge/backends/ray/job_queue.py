@@ -19,40 +19,57 @@ from collections import deque
 from typing import Callable
 
 from ...coordinator.messages import Cut, CutAt
+from ...inputs.work import records_started
 from .protocol import CutAnswer, Job, UnitReply
 
 LINGER_S = 0.005  # a reply waits this long for the next ones: batches, at a cost only units of ms would see
 
 
 class JobControl:
-    """The progress callback one job's task gets: returns the job's current end
-    (records relative to its start), applying a cut asked for meanwhile."""
+    """The progress callback one job's task gets: returns where the job now stops, in
+    the shape the task reported in (records relative to its start, or a (records,
+    part) position), applying a cut asked for meanwhile. As ``worker.UnitControl``."""
 
-    def __init__(self, queue: JobQueue, job: Job, cut: Cut | None, on_progress: Callable[[int], None]) -> None:
+    def __init__(self, queue: JobQueue, job: Job, cut: Cut | None, on_progress: Callable[[object], None]) -> None:
         self.queue, self.job, self.on_progress = queue, job, on_progress
-        self.count = self.end = job.unit.count
+        unit = job.unit
+        self.start = unit.start
+        self.first, self.stop = tuple(unit.begin), tuple(unit.stop)
+        self.full = self.stop
         self.pending = cut
 
-    def __call__(self, done: int) -> int:
+    def __call__(self, done: int | tuple[int, int]) -> int | tuple[int, int]:
         self.on_progress(done)
         if self.pending is not None:
+            reached = (self.start + done[0], done[1]) if isinstance(done, tuple) else (self.start + int(done), 0)
             with self.queue.cond:
                 if self.pending is not None:
-                    self.settle(self._cut_at(self.pending, done))
-        return self.end
+                    self.settle(self._cut_at(self.pending, reached))
+        rel = (self.stop[0] - self.start, self.stop[1])
+        if isinstance(done, tuple):
+            return rel
+        return rel[0] + (1 if rel[1] else 0)
 
-    def _cut_at(self, cut: Cut, done: int) -> int | None:
-        """Where this job will stop (absolute record), or None: cut once already,
-        or too little left. As ``worker.UnitControl.cut``."""
-        if cut.uid != self.job.unit.uid or self.end < self.count:
-            return None
-        at = max(cut.at - self.job.unit.start, done)  # never before what is done
-        if self.count - at < max(1, cut.min_tail) or at <= 0:
-            return None
-        self.end = at
-        return self.job.unit.start + at
+    @property
+    def cut(self) -> bool:
+        return self.stop != self.full
 
-    def settle(self, at: int | None) -> None:
+    def expected(self) -> int:
+        """Sequences the task must report for what it now covers."""
+        return records_started(self.first, self.stop)
+
+    def _cut_at(self, cut: Cut, reached: tuple[int, int]) -> tuple[int, int] | None:
+        """Where this job will stop (absolute position), or None: not this job, cut
+        once already, or already past where a cut would still pay."""
+        if cut.uid != self.job.unit.uid or self.stop != self.full:
+            return None
+        at = max(tuple(cut.at), reached)  # never before what is done
+        if at > tuple(cut.until) or not self.first < at < self.stop:
+            return None
+        self.stop = at
+        return at
+
+    def settle(self, at: tuple[int, int] | None) -> None:
         """Caller holds queue.cond."""
         cut, self.pending = self.pending, None
         if cut is not None:

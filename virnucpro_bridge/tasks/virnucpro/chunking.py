@@ -34,7 +34,16 @@ def chunk_starts(n: int, length: int) -> list[int]:
     return starts
 
 
-def chunk_record(record_id: str, sequence: str, length: int) -> Iterator[tuple[str, str]]:
-    """Yield ``(chunk_id, chunk_sequence)``; case is kept, the description dropped."""
-    for j, start in enumerate(chunk_starts(len(sequence), length), 1):
-        yield f"{record_id}_chunk_{j}", sequence[start:start + length]
+def chunk_count(n: int, length: int) -> int:
+    """How many windows a record of length ``n`` gives (``len(chunk_starts(n, length))``)."""
+    return -(-n // length) if n > 0 else 0
+
+
+def chunk_record(record_id: str, sequence: str, length: int, first: int = 0,
+                 last: int | None = None) -> Iterator[tuple[str, str]]:
+    """Yield ``(chunk_id, chunk_sequence)`` for windows ``first .. last - 1`` (0-based;
+    all by default); case is kept, the description dropped. Ids and windows are those
+    of the whole record, so any range of them is what the whole record would give."""
+    starts = chunk_starts(len(sequence), length)
+    for j in range(first, len(starts) if last is None else min(last, len(starts))):
+        yield f"{record_id}_chunk_{j + 1}", sequence[starts[j]:starts[j] + length]
