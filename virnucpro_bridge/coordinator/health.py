@@ -154,7 +154,7 @@ class DeviceHealth:
     def _stop_if_nothing_started(self) -> None:
         """Every device is dead and none ever finished setup: nothing can run,
         so stop now with one line (exit 2) rather than fail every unit."""
-        if self.error is not None or not self.units or not all(b.dead for b in self.books):
+        if self.error is not None or not self.units_total or not all(b.dead for b in self.books):
             return
         if any(b.ever_ready for b in self.books):
             return
