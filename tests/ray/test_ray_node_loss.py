@@ -32,7 +32,8 @@ def test_a_lost_node_loses_no_unit(ray_cluster, tmp_path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lbtui.cli", "run", "--headless", "--refresh", "0.5", "--backend", "ray",
            "--ray-address", ray_cluster.address, "--gpus", "sim:1,1,1,1", "--sim-rate", "6000",
-           "--steal-interval", "0.3", "--out", str(out), str(inputs)]  # 0.5 s units, 4 per device
+           "--steal-interval", "0.3", "--split-min", "1000",  # whole files: 0.5 s units, 4 per device
+           "--out", str(out), str(inputs)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         (node,) = ray_cluster.worker_nodes
