@@ -30,6 +30,7 @@ from .atomic import atomic_write_text, remove_stale_temps
 from .journal import writing
 from .reader import RUN_JSON, SUMMARY, ManifestEntry, manifest_entries
 
+
 def check_folder(folder: Path, what: str) -> None:
     """Fail early (exit 2, nothing written) when ``folder`` can be neither
     used nor created: its nearest existing ancestor must be a writable folder."""
