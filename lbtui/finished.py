@@ -64,6 +64,8 @@ class FinishedRun:
                 "units_done": figures.get("files_done", 0), "units_failed": figures.get("files_failed", 0),
                 "sequences_done": seqs, "stolen_in": figures.get("stolen_in", 0),
                 "stolen_out": figures.get("stolen_out", 0), "busy_s": busy,
+                "reason": figures.get("reason"), "source": figures.get("source") or "",
+                "task_notes": sorted((str(k), str(v)) for k, v in (figures.get("task_notes") or {}).items()),
             })
         events = []
         for seq, ev in enumerate(folder.events[-EVENTS_KEPT:], start=1):

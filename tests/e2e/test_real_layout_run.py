@@ -4,7 +4,8 @@ checkpoint format: it passes with and without ``triton`` importable, gives the
 predictions DNABERT-S's own code gives, and reports the device's notes in summary.json.
 
 ``triton`` goes into a separate ``pip install --target`` folder put on PYTHONPATH
-(about 1 GB; ``$LBTUI_TEST_TRITON`` may name a folder that already holds it);
+(about 1 GB, once, into ``<venv>/lbtui-test-triton``; ``$LBTUI_TEST_TRITON`` may name
+another folder that already holds it);
 the test is skipped when it cannot be installed.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,16 +48,20 @@ def models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def triton_path(tmp_path_factory) -> Path:
+def triton_path() -> Path:
     given = os.environ.get(TRITON_ENV)
-    target = Path(given) if given else tmp_path_factory.mktemp("triton")
-    if not given:
+    # Installed once beside the test environment, not into it (the product must not see
+    # triton unless a test asks): later runs on the same checkout reuse it.
+    target = Path(given) if given else Path(sys.prefix) / "lbtui-test-triton"
+    if not given and not (target / "triton").is_dir():
         pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
                               str(target), "triton"], capture_output=True, text=True, timeout=1200)
         if pip.returncode != 0:
             pytest.skip(f"triton could not be installed: {pip.stderr.strip().splitlines()[-1:]}")
     check = subprocess.run([sys.executable, "-c", "import triton"], env=_env(target), capture_output=True)
     if check.returncode != 0:
+        if not given:
+            shutil.rmtree(target, ignore_errors=True)  # a broken install (an interrupted pip): the next run retries
         pytest.skip(f"triton in {target} does not import here")
     return target
 

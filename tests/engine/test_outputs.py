@@ -6,7 +6,8 @@ from pathlib import Path
 
 from virnucpro_bridge.inputs.units import Unit
 from virnucpro_bridge.runfiles.journal import Journal
-from virnucpro_bridge.runfiles.outputs import ManifestEntry, completed_units
+from virnucpro_bridge.runfiles.outputs import completed_units
+from virnucpro_bridge.runfiles.reader import ManifestEntry
 
 
 def unit(rel: str = "a.fa", sha: str = "s1") -> Unit:

@@ -6,6 +6,8 @@
     summary.json     at the end: makespan, counts, per-device totals, exit code
     units/...        one result per unit (the task chooses the name)
 
+Manifest rows are ``reader.ManifestEntry``: the one definition the runner writes
+and every reader (resume here, the report, ``lbtui attach``) reads back.
 The manifest and the other append-only files are written by ``journal.py``:
 whole lines only, so killing the main process (even with SIGKILL) or a full
 disk loses at most the line being written, and a torn last line is cut off
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -25,10 +27,8 @@ from ..errors import UsageError
 from ..inputs.ranges import Coverage, keep_tiling
 from ..inputs.units import Unit
 from .atomic import atomic_write_text, remove_stale_temps
-from .journal import MANIFEST, writing
-
-RUN_JSON = "run.json"
-SUMMARY = "summary.json"
+from .journal import writing
+from .reader import RUN_JSON, SUMMARY, ManifestEntry, manifest_entries
 
 
 def check_folder(folder: Path, what: str) -> None:
@@ -60,76 +60,6 @@ def prepare_out(out: Path) -> None:
             remove_stale_temps(out / name)
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
-    file: str
-    shard: int
-    device_index: int
-    device: str
-    sequences: int
-    seconds: float
-    stolen: bool
-    attempt: int
-    output: str
-    sha256: str = ""
-    start: int = 0
-    count: int = 0
-    task: str = ""
-    fingerprint: str = ""  # Task.fingerprint(): options and models that shape outputs
-    run_id: str = ""  # the session that made it (run.json's run_id)
-    started: float = 0.0  # epoch seconds, worker clock
-    ended: float = 0.0
-    split_from: str = ""  # uid of the unit it was cut from in flight ("" when planned as is)
-    node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
-    # Parts (e.g. VirNucPro chunks) of its first record it skips, and of its last record
-    # it covers (0: all): a piece of one long record. Absent in older manifests: 0, 0.
-    part: int = 0
-    end_part: int = 0
-
-    @property
-    def begin(self) -> tuple[int, int]:
-        return (self.start, self.part)
-
-    @property
-    def stop(self) -> tuple[int, int]:
-        end = self.start + self.count
-        return (end - 1, self.end_part) if self.end_part else (end, 0)
-
-    def usable(self, whole: Unit, task: str, fingerprint: str, out: Path) -> bool:
-        """True when this entry is a finished result for records of ``whole``'s file
-        (same content), made by the same task with the same options and models."""
-        return (
-            self.file == whole.rel
-            and self.sha256 == whole.sha256
-            and isinstance(self.part, int) and isinstance(self.end_part, int)
-            and self.count >= 1
-            and 0 <= self.start
-            and self.part >= 0 and self.end_part >= 0
-            and self.begin < self.stop <= (whole.count, 0)
-            and self.task == task
-            and self.fingerprint == fingerprint
-            and (out / self.output).is_file()
-        )
-
-
-def load_manifest(out: Path) -> list[ManifestEntry]:
-    """Entries in the order they were written. Torn or foreign lines are skipped."""
-    entries: list[ManifestEntry] = []
-    path = out / MANIFEST
-    if not path.is_file():
-        return entries
-    fields = set(ManifestEntry.__dataclass_fields__)
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                raw = json.loads(line)
-                entry = ManifestEntry(**{k: v for k, v in raw.items() if k in fields})
-            except (ValueError, TypeError):
-                continue  # a line torn by a kill mid-write, or written by hand
-            entries.append(entry)
-    return entries
-
-
 class Resume:
     """What earlier runs in ``out`` finished, by span: for each file, the usable
     manifest rows that tile parts of it without overlapping (latest first)."""
@@ -137,7 +67,7 @@ class Resume:
     def __init__(self, out: Path, task: str, fingerprint: str = "") -> None:
         self.out, self.task, self.fingerprint = out, task, fingerprint
         self._by_file: dict[str, list[ManifestEntry]] = {}
-        for entry in reversed(load_manifest(out)):
+        for entry in reversed(manifest_entries(out)):
             self._by_file.setdefault(entry.file, []).append(entry)
         self.kept: dict[str, Coverage[ManifestEntry]] = {}
 

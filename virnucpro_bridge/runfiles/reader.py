@@ -15,10 +15,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from ..control.snapshot import device_label
 from ..errors import InputError
+from ..inputs.units import span_uid
+
+if TYPE_CHECKING:
+    from ..inputs.units import Unit
 
 # How an older run.json's argv is read back: lbtui's own ``run`` parser, handed in by
 # the caller (the engine does not know the CLI). It returns ``inputs``, ``out`` and
@@ -44,8 +48,90 @@ class Device:
 
 
 @dataclass(frozen=True)
+class ManifestEntry:
+    """One manifest line: a finished unit, by its span of the file. The runner writes
+    these fields; resume, the report and attach read them back through here."""
+
+    file: str
+    shard: int = 0
+    device_index: int = -1
+    device: str = ""
+    sequences: int = 0
+    seconds: float = 0.0
+    stolen: bool = False
+    attempt: int = 1
+    output: str = ""
+    sha256: str = ""
+    start: int = 0
+    count: int = 0
+    task: str = ""
+    fingerprint: str = ""  # Task.fingerprint(): options and models that shape outputs
+    run_id: str = ""  # the session that made it (run.json's run_id)
+    started: float = 0.0  # epoch seconds, worker clock
+    ended: float = 0.0
+    split_from: str = ""  # uid of the unit it was cut from in flight ("" when planned as is)
+    node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
+    # Parts (e.g. VirNucPro chunks) of its first record it skips, and of its last record
+    # it covers (0: all): a piece of one long record. Absent in older manifests: 0, 0.
+    part: int = 0
+    end_part: int = 0
+
+    @property
+    def begin(self) -> tuple[int, int]:
+        return (self.start, self.part)
+
+    @property
+    def stop(self) -> tuple[int, int]:
+        end = self.start + self.count
+        return (end - 1, self.end_part) if self.end_part else (end, 0)
+
+    def usable(self, whole: Unit, task: str, fingerprint: str, out: Path) -> bool:
+        """True when this entry is a finished result for records of ``whole``'s file
+        (same content), made by the same task with the same options and models."""
+        return (
+            self.file == whole.rel
+            and self.sha256 == whole.sha256
+            and isinstance(self.part, int) and isinstance(self.end_part, int)
+            and self.count >= 1
+            and 0 <= self.start
+            and self.part >= 0 and self.end_part >= 0
+            and self.begin < self.stop <= (whole.count, 0)
+            and self.task == task
+            and self.fingerprint == fingerprint
+            and (out / self.output).is_file()
+        )
+
+
+_ENTRY_TYPES = {"file": str, "shard": int, "device_index": int, "device": str, "sequences": int,
+                "seconds": (int, float), "stolen": bool, "attempt": int, "output": str, "sha256": str,
+                "start": int, "count": int, "task": str, "fingerprint": str, "run_id": str,
+                "started": (int, float), "ended": (int, float), "split_from": str, "node": str,
+                "part": int, "end_part": int}
+
+
+def manifest_entries(out: Path, problems: list[str] | None = None) -> list[ManifestEntry]:
+    """Every readable line of ``out``'s manifest, in the order written. A line torn
+    by a kill, written by hand or by a foreign tool is skipped (and counted in
+    ``problems`` when given); unknown fields are ignored, missing ones take defaults."""
+    entries: list[ManifestEntry] = []
+    bad = 0
+    for raw in _json_lines(out / MANIFEST, problems if problems is not None else []):
+        fields = {k: v for k, v in raw.items() if k in _ENTRY_TYPES and v is not None}
+        kinds_ok = all(isinstance(v, _ENTRY_TYPES[k]) and not (_ENTRY_TYPES[k] is int and isinstance(v, bool))
+                       for k, v in fields.items())
+        if "file" not in fields or not kinds_ok:
+            bad += 1
+            continue
+        entries.append(ManifestEntry(**fields))
+    if bad and problems is not None:
+        problems.append(f"{MANIFEST}: {bad} line(s) without a readable file/span skipped")
+    return entries
+
+
+@dataclass(frozen=True)
 class UnitRow:
-    """One completed unit (the manifest's last line for its file and shard)."""
+    """One completed unit: the manifest's last line for its span of the file (a
+    resumed run that redid a span replaces the earlier line)."""
 
     file: str
     shard: int
@@ -58,9 +144,12 @@ class UnitRow:
     ended: float | None
     earlier: bool  # done by an earlier session of a resumed run
     split_from: str | None = None
+    cut_uid: str | None = None  # the uid of a piece cut in flight ("x.fa[1200:2000]")
 
     @property
     def uid(self) -> str:
+        if self.cut_uid:
+            return self.cut_uid
         return self.file if self.shard == 0 else f"{self.file}#{self.shard}"
 
 
@@ -129,7 +218,7 @@ def load(out: Path, recorded_options: RecordedOptions | None = None) -> RunFolde
     problems: list[str] = []
     run = _read_json(out / RUN_JSON, problems) or {}
     summary = _read_json(out / SUMMARY, problems)  # None: killed or still running (the status says so)
-    units = _read_manifest(out / MANIFEST, run.get("run_id"), problems)
+    units = _read_manifest(out, run.get("run_id"), problems)
     options = _options(run, recorded_options)
     samples, source = _read_metrics(out, run, options, problems)
     errors, total = _read_errors(out / ERRORS_LOG)
@@ -209,22 +298,18 @@ def _num(raw: Any, kind: type = float) -> Any:
         return None
 
 
-def _read_manifest(path: Path, run_id: str | None, problems: list[str]) -> list[UnitRow]:
-    rows: dict[tuple[str, int], UnitRow] = {}
-    for raw in _json_lines(path, problems):
-        try:
-            key = (str(raw["file"]), int(raw.get("shard", 0)))
-            # An older lbtui wrote no run_id: when this session has one, such a row is older.
-            earlier = run_id is not None and raw.get("run_id") != run_id
-            rows[key] = UnitRow(
-                file=key[0], shard=key[1], device_index=int(raw.get("device_index", -1)),
-                sequences=int(raw.get("sequences") or 0), seconds=float(raw.get("seconds") or 0.0),
-                stolen=bool(raw.get("stolen")), attempt=int(raw.get("attempt") or 1),
-                started=_num(raw.get("started")), ended=_num(raw.get("ended")), earlier=earlier,
-                split_from=raw.get("split_from") or None,
-            )
-        except (KeyError, TypeError, ValueError):
-            problems.append(f"{path.name}: a line without file/shard skipped")
+def _read_manifest(out: Path, run_id: str | None, problems: list[str]) -> list[UnitRow]:
+    rows: dict[tuple[str, int, int], UnitRow] = {}
+    for e in manifest_entries(out, problems):
+        # An older lbtui wrote no run_id: when this session has one, such a row is older.
+        earlier = run_id is not None and e.run_id != run_id
+        rows[(e.file, e.start, e.part)] = UnitRow(
+            file=e.file, shard=e.shard, device_index=e.device_index, sequences=e.sequences,
+            seconds=float(e.seconds), stolen=e.stolen, attempt=e.attempt,
+            started=float(e.started) if e.started else None, ended=float(e.ended) if e.ended else None,
+            earlier=earlier, split_from=e.split_from or None,
+            cut_uid=span_uid(e.file, e.begin, e.stop) if e.split_from else None,
+        )
     return list(rows.values())
 
 

@@ -1,0 +1,37 @@
+"""`lbtui attach` on an ended run shows what its summary says of each device."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lbtui.finished import FinishedRun
+from lbtui.remote import open_run
+
+from .conftest import write_run_json
+
+
+@pytest.mark.slow  # a process that has ended gives the run's pid
+def test_a_retired_device_says_why_and_what_its_task_reported(tmp_path) -> None:
+    out = tmp_path / "out"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    write_run_json(out, pid=int(ended.stdout), control=None, started=time.time() - 100)
+    devices = [
+        {"index": 0, "name": "NVIDIA A100", "kind": "cuda", "weight": 2.0, "files_done": 3, "sequences": 300,
+         "busy_s": 30.0, "final_state": "done", "source": "nvml", "task_notes": {"precision": "bf16"}},
+        {"index": 1, "name": "Tesla T4", "kind": "cuda", "weight": 0.5, "files_done": 0, "sequences": 0,
+         "busy_s": 3.0, "final_state": "dead", "source": "nvml",
+         "reason": "retired: 3 units in a row failed on it (last: CUDA error: no kernel image)"},
+    ]
+    summary = {"makespan_s": 42.0, "files_total": 3, "files_done": 3, "files_failed": 0, "sequences": 300,
+               "exit_code": 0, "finished_epoch": time.time(), "task": "virnucpro", "devices": devices}
+    (out / "summary.json").write_text(json.dumps(summary))
+    run = open_run(str(out))
+    assert isinstance(run, FinishedRun)
+    first, second = run.snapshot().devices
+    assert first.source == "nvml" and dict(first.task_notes) == {"precision": "bf16"} and first.reason is None
+    assert second.state == "dead" and second.reason.startswith("retired: 3 units in a row failed")
