@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import fields, replace
 from pathlib import Path
@@ -55,8 +57,9 @@ def test_socket_key_and_folder_are_private_to_the_user(served) -> None:
 
 
 def test_a_long_out_path_puts_the_socket_in_the_runtime_folder(tmp_path, monkeypatch, served) -> None:
-    runtime = tmp_path / "rt"
-    runtime.mkdir(mode=0o700)
+    # A short runtime folder of its own: tmp_path itself may be long (parallel test workers).
+    runtime = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    runtime.chmod(0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     out = tmp_path / ("x" * 60) / ("y" * 60)
     s = served(out=out)
@@ -65,6 +68,8 @@ def test_a_long_out_path_puts_the_socket_in_the_runtime_folder(tmp_path, monkeyp
     remote = open_run(str(out))
     assert isinstance(remote, RemoteRun) and len(remote.snapshot().devices) == 4
     remote.close()
+    s.server.close()
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_commands_reach_the_coordinator_and_errors_come_back(served) -> None:
