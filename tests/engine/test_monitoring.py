@@ -77,3 +77,15 @@ def test_task_notes_reach_the_snapshot_the_detail_and_the_summary() -> None:
     assert dict(view.task_notes) == notes and coord.snapshot().devices[1].task_notes == ()
     assert from_plain(S.DeviceView, to_plain(view)) == view  # crosses attach/serve's wire intact
     assert build_summary(coord)["devices"][0]["task_notes"] == notes
+
+
+def test_notes_reported_after_the_last_tick_still_reach_the_summary() -> None:
+    """A run shorter than one housekeeping tick (or a final report after it):
+    the notes are taken from the reports frozen at the end."""
+    from virnucpro_bridge.coordinator.views import build_summary
+
+    notes = {"precision": "fp32", "DNABERT batch": "2048 tokens"}
+    coord, _ = make(status={1: {"task_notes": notes}})
+    assert build_summary(coord)["devices"][1]["task_notes"] == {}  # no tick has read them
+    coord.freeze_reports()
+    assert build_summary(coord)["devices"][1]["task_notes"] == notes

@@ -103,6 +103,10 @@ class DeviceMonitoring:
             return {}
 
     def freeze_reports(self) -> None:
-        """Keep the last readings for the final snapshots (the Manager is about to go)."""
+        """Keep the last readings for the final snapshots (the Manager is about to go),
+        and the task notes in them: a run shorter than one housekeeping tick has
+        read none yet, and summary.json is built from what the books hold."""
         self._frozen_reports = self.read_reports()
+        with self.lock:
+            self.keep_task_notes(self._frozen_reports)
 

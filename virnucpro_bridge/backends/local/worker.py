@@ -231,6 +231,10 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
         serve(task, conn, reporter, out_dir)
     finally:
         reporter.stop()
+        try:
+            reporter.report()  # the last word: notes such as a batch budget learned in the final unit
+        except Exception:  # noqa: BLE001 - the Manager may already be gone
+            pass
         task.teardown()
 
 
