@@ -46,9 +46,11 @@ def every_part(lengths: list[int]) -> list[tuple[int, int]]:
 def test_long_records_are_shared_by_every_device_at_plan_time_and_in_flight(tmp_path, run_lbtui) -> None:
     lengths = [400_000, 90_000, 300_000, 1_000]
     write_genomes(tmp_path / "in" / "genomes.fa", lengths)
-    # A 4× device the plan treats as equal (--no-weighted): it runs dry first and cuts
-    # a running chunk range of a genome. About 6 s of work at this rate.
-    res = run_lbtui(tmp_path / "in", "--gpus", "sim:1,1,4", "--no-weighted", "--sim-rate", "40000",
+    # An 8× device the plan treats as equal (--no-weighted): the first pieces of the slow
+    # ones (1/6 of the work each, 3.3 s) outlast the ideal makespan (791k / 10 / 40k = 2 s),
+    # so the fast one must cut a running chunk range once the queues are empty. (At 4× those
+    # pieces end right at the ideal makespan, and whether a cut pays was up to timing.)
+    res = run_lbtui(tmp_path / "in", "--gpus", "sim:1,1,8", "--no-weighted", "--sim-rate", "40000",
                     "--split-min", "10k", "--steal-interval", "0.2")
     assert res.code == 0, res.stderr
     rows = res.manifest()
