@@ -3,6 +3,8 @@
 Real `lbtui run` processes on CPU workers with the demo models: 1 worker with
 files never cut (the reference), 2 workers with stealing, 2 workers without,
 with sharding, with files cut at plan time and in flight, and a resumed rerun.
+Three of the demo files (plain, gzip, tiny; about a tenth of the demo's bases):
+what is checked is who ran what, and each run's cost is mostly worker start-up.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from lbtui.cli import main as lbtui_main
 pytestmark = pytest.mark.slow  # real `lbtui run` processes loading the demo models
 
 DEMO = Path(__file__).resolve().parents[2] / "lbtui" / "demo_data"
-RUN_TIMEOUT_S = 1200  # a hang guard, not a speed check: a run takes ~100 s on two busy cores
+FILES = ("plasmid_mix.fa", "hospital_swab.fa.gz", "tiny_sample.fa")
+RUN_TIMEOUT_S = 1200  # a hang guard, not a speed check: a run takes ~10 s on two busy cores
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("e2e-inputs")
+    for name in FILES:
+        shutil.copy(DEMO / name, folder)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +41,9 @@ def models(tmp_path_factory) -> Path:
     return root
 
 
-def run(models: Path, out: Path, *extra: str) -> dict:
+def run(models: Path, inputs: Path, out: Path, *extra: str) -> dict:
     cmd = [sys.executable, "-m", "lbtui.cli", "run", "--headless", "--refresh", "30",
-           "--task", "virnucpro", "--models", str(models), "--out", str(out), *extra, str(DEMO)]
+           "--task", "virnucpro", "--models", str(models), "--out", str(out), *extra, str(inputs)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "MEANINGLESS" in proc.stderr  # demo models say so at start ...
@@ -47,24 +58,24 @@ def results(out: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def reference(models, tmp_path_factory) -> dict[str, bytes]:
+def reference(models, inputs, tmp_path_factory) -> dict[str, bytes]:
     """One worker, files never cut: the bytes every other way of running must give."""
     one = tmp_path_factory.mktemp("e2e-reference") / "one"
-    run(models, one, "--gpus", "cpu:1", "--no-split")
+    run(models, inputs, one, "--gpus", "cpu:1", "--no-split")
     found = results(one)
-    assert len(found) == 2 * len(list(DEMO.glob("*.fa*")))  # two result files per input
+    assert len(found) == 2 * len(FILES)  # two result files per input
     assert all(found.values())
     return found
 
 
-def test_results_identical_across_workers_stealing_sharding_and_resume(models, reference, tmp_path):
+def test_results_identical_across_workers_stealing_sharding_and_resume(models, inputs, reference, tmp_path):
 
     two = tmp_path / "two"
-    summary = run(models, two, "--gpus", "cpu:2", "--steal-interval", "0.2")
+    summary = run(models, inputs, two, "--gpus", "cpu:2", "--steal-interval", "0.2")
     assert results(two) == reference
 
     static = tmp_path / "static"
-    run(models, static, "--gpus", "cpu:2", "--no-steal", "--shard-size", "97")
+    run(models, inputs, static, "--gpus", "cpu:2", "--no-steal", "--shard-size", "97")
     assert results(static) == reference
 
     # Resume: drop half of the unit results from the manifest's run, rerun into the same folder.
@@ -72,19 +83,19 @@ def test_results_identical_across_workers_stealing_sharding_and_resume(models, r
     kept = manifest[: len(manifest) // 2]
     (two / "manifest.jsonl").write_text("\n".join(kept) + "\n")
     shutil.rmtree(two / "results")
-    rerun = run(models, two, "--gpus", "cpu:2")
+    rerun = run(models, inputs, two, "--gpus", "cpu:2")
     assert rerun["files_skipped"] == len(kept)
     assert rerun["files_done"] == rerun["files_total"]  # the gaps may be planned in other pieces
     assert results(two) == reference
 
 
-def test_results_identical_with_files_split_at_plan_time_and_in_flight(models, reference, tmp_path):
+def test_results_identical_with_files_split_at_plan_time_and_in_flight(models, inputs, reference, tmp_path):
     """Small --split-min: files are cut into many pieces, and idle workers cut running ones;
     the per-file results are the bytes a --no-split run writes."""
     split = tmp_path / "split"
-    summary = run(models, split, "--gpus", "cpu:2", "--split-min", "4", "--steal-interval", "0.2")
+    summary = run(models, inputs, split, "--gpus", "cpu:2", "--split-min", "4", "--steal-interval", "0.2")
     rows = [json.loads(line) for line in (split / "manifest.jsonl").read_text().splitlines()]
-    assert len(rows) > 2 * len(list(DEMO.glob("*.fa*")))  # files were cut at plan time
+    assert len(rows) > 2 * len(FILES)  # files were cut at plan time
     assert results(split) == reference
     print(f"splits in flight: {summary['splits']}")
 
