@@ -23,11 +23,11 @@ $(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.p
 
 # Test files run in parallel, one per core; each file's tests stay in one process.
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile --no-loadscope-reorder
 
 # No worker processes and no models: the loop to run after every change.
 test-fast: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" -n auto --dist loadfile --no-loadscope-reorder
 
 # The VirNucPro pipeline on the built-in demo inputs with small random-weight
 # models: on the GPUs if there are any, else on CPU workers.

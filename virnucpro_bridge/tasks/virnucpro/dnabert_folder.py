@@ -154,11 +154,25 @@ def check_weights(path: Path, config_path: Path, config: DnabertConfig, state: d
 
 
 def expected_shapes(config: DnabertConfig) -> dict[str, tuple[int, ...]]:
-    import torch
-
-    with torch.device("meta"):
-        model = MosaicBert(config)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    """Every weight of :class:`MosaicBert` for ``config`` and its shape, written out
+    rather than read from a model built on the meta device: the main process checks
+    folders before any worker starts, and torch's first meta-device op imports
+    torch._dynamo (about 1.5 s). A test holds this to the built model's state_dict."""
+    h, inter = config.hidden_size, config.intermediate_size
+    shapes = {"embeddings.word_embeddings.weight": (config.vocab_size, h),
+              "embeddings.token_type_embeddings.weight": (config.type_vocab_size, h),
+              "embeddings.LayerNorm.weight": (h,), "embeddings.LayerNorm.bias": (h,)}
+    for i in range(config.num_hidden_layers):
+        layer = f"encoder.layer.{i}."
+        shapes.update({
+            layer + "attention.self.Wqkv.weight": (3 * h, h), layer + "attention.self.Wqkv.bias": (3 * h,),
+            layer + "attention.output.dense.weight": (h, h), layer + "attention.output.dense.bias": (h,),
+            layer + "attention.output.LayerNorm.weight": (h,), layer + "attention.output.LayerNorm.bias": (h,),
+            layer + "mlp.gated_layers.weight": (2 * inter, h),
+            layer + "mlp.wo.weight": (h, inter), layer + "mlp.wo.bias": (h,),
+            layer + "mlp.layernorm.weight": (h,), layer + "mlp.layernorm.bias": (h,),
+        })
+    return shapes
 
 
 def _describe(c: DnabertConfig) -> str:

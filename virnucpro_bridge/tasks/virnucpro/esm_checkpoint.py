@@ -99,9 +99,37 @@ def _meta_model(info: EsmInfo) -> Any:
                     alphabet=alphabet, token_dropout=True)
 
 
+def esm2_shapes(info: EsmInfo) -> dict[str, tuple[int, ...]]:
+    """Every weight and buffer in the state_dict of fair-esm's ESM2 of ``info``'s shape,
+    written out rather than read from a model built on the meta device: the main
+    process checks checkpoints before any worker starts, and torch's first meta-device
+    op imports torch._dynamo (about 1.5 s). A test holds this to fair-esm's own model."""
+    d, vocab = info.embed_dim, ESM_ALPHABET_SIZE
+    shapes = {"embed_tokens.weight": (vocab, d)}
+    for i in range(info.layers):
+        layer = f"layers.{i}."
+        for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            shapes.update({f"{layer}self_attn.{proj}.weight": (d, d), f"{layer}self_attn.{proj}.bias": (d,)})
+        shapes[layer + "self_attn.rot_emb.inv_freq"] = ((d // info.heads + 1) // 2,)
+        shapes.update({
+            layer + "self_attn_layer_norm.weight": (d,), layer + "self_attn_layer_norm.bias": (d,),
+            layer + "fc1.weight": (4 * d, d), layer + "fc1.bias": (4 * d,),
+            layer + "fc2.weight": (d, 4 * d), layer + "fc2.bias": (d,),
+            layer + "final_layer_norm.weight": (d,), layer + "final_layer_norm.bias": (d,),
+        })
+    shapes.update({
+        "contact_head.regression.weight": (1, info.layers * info.heads), "contact_head.regression.bias": (1,),
+        "emb_layer_norm_after.weight": (d,), "emb_layer_norm_after.bias": (d,),
+        "lm_head.weight": (vocab, d), "lm_head.bias": (vocab,),
+        "lm_head.dense.weight": (d, d), "lm_head.dense.bias": (d,),
+        "lm_head.layer_norm.weight": (d,), "lm_head.layer_norm.bias": (d,),
+    })
+    return shapes
+
+
 def check_esm_weights(path: Path, state: dict, info: EsmInfo) -> None:
     """Every weight fair-esm's ESM2 of this shape needs, with its shape; one line if not."""
-    expected = {k: tuple(v.shape) for k, v in _meta_model(info).state_dict().items()}
+    expected = esm2_shapes(info)
     missing = sorted(set(expected) - set(state) - REGRESSION_KEYS)
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
