@@ -21,13 +21,18 @@ $(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.p
 	$(PIP) install -q -e '.[test,ray]'
 	touch $(STAMP)
 
-# Test files run in parallel, one per core; each file's tests stay in one process.
+# Test files run in parallel, each file's tests in one process, in the order
+# tests/conftest.py sets. One worker more than cores: many tests wait on processes
+# and timers, and the extra worker fills those gaps (2 cores: 4:45 against 5:44).
+TEST_JOBS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+PYTEST_PARALLEL := -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
+
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_PARALLEL)
 
 # No worker processes and no models: the loop to run after every change.
 test-fast: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" -n auto --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_PARALLEL)
 
 # The VirNucPro pipeline on the built-in demo inputs with small random-weight
 # models: on the GPUs if there are any, else on CPU workers.
