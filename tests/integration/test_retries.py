@@ -124,7 +124,10 @@ def test_stalled_worker_is_flagged_and_its_queue_taken(tmp_path, run_lbtui) -> N
 
 def test_setup_failure_on_one_device(tmp_path, run_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=8)
-    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:SetupFailTask",
+    # 0.5 s a unit: CPU1 must not steal and finish all six before CPU0's setup has failed
+    # (both start together; at FAST's 0.05 s it did, on a loaded machine, and the run
+    # ended without a word about CPU0).
+    res = run_lbtui(inputs, *FAST, "--sim-rate", "4000", "--no-split", "--task", "tests.helpers.tasks:SetupFailTask",
                     env={"LBTUI_TEST_DEVICES": "0"})
     assert res.code == 0, res.stderr
     assert re.search(r"death +CPU0 died: setup failed: MemoryError: injected", res.stdout), res.stdout
