@@ -168,11 +168,25 @@ def expected_ids_sha256(path: Path, start: int = 0, count: int | None = None) ->
     return h.hexdigest()
 
 
+def span_of(row: dict) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A manifest row's [begin, stop) as positions (record, part); end_part 0: whole last record."""
+    last = row["start"] + row["count"] - 1
+    stop = (last, row["end_part"]) if row.get("end_part") else (last + 1, 0)
+    return (row["start"], row.get("part", 0)), stop
+
+
 def assert_each_unit_once(rows: list[dict], expected: set[tuple[str, int]]) -> None:
-    keys = [(r["file"], r["shard"]) for r in rows]
-    dupes = {k for k in keys if keys.count(k) > 1}
-    assert not dupes, f"units done more than once: {sorted(dupes)}"
-    assert set(keys) == expected
+    """Every planned unit (file, shard) ran exactly once: as one row, or as the pieces
+    an in-flight cut made of it (they keep its shard), which must follow each other
+    with no gap and no overlap. Tests of other things need not forbid cuts."""
+    pieces: dict[tuple[str, int], list] = {}
+    for r in rows:
+        pieces.setdefault((r["file"], r["shard"]), []).append(span_of(r))
+    for key, spans in pieces.items():
+        spans.sort()
+        for (_, stop), (begin, _) in zip(spans, spans[1:]):
+            assert stop == begin, f"{key} done more than once, or with a gap: {spans}"
+    assert set(pieces) == expected
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -98,8 +98,8 @@ def test_empty_fasta_is_skipped_with_a_warning(tmp_path, run_lbtui) -> None:
 def test_headless_status_lines_and_metrics_log(tmp_path, run_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=20)
     metrics = tmp_path / "metrics.csv"
-    res = run_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", RATE, "--refresh", "0.3",
-                    "--metrics-log", str(metrics))
+    res = run_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", RATE, "--refresh", "0.3", "--no-split",
+                    "--metrics-log", str(metrics))  # whole files: 6 units, as counted below
     assert res.code == 0, res.stderr
     lines = res.stdout.splitlines()
     for label in ("SIM0", "SIM1"):
