@@ -1,6 +1,6 @@
 """Suite-wide ordering for parallel runs.
 
-``make test`` hands whole test files to one worker per core (pytest-xdist,
+``make test`` hands whole test files to its workers (pytest-xdist,
 ``--dist loadfile``), in collection order. Left in directory order, files of
 real runs and models (``tests/virnucpro``, ``tests/ray``) came last, and one
 core finished a long file alone while the other sat idle. Files with slow tests
