@@ -10,7 +10,7 @@ from typing import Sequence
 
 from ..control.snapshot import device_label
 from ..errors import UsageError
-from .discovery import CudaDevice, Discovery, discover
+from .discovery import CudaDevice, Discovery, discover, index_ranges
 
 
 @dataclass(frozen=True)
@@ -137,17 +137,6 @@ def capability_weight(name: str) -> tuple[float, bool]:
     return 1.0, False
 
 
-def _ranges(indices: Sequence[int]) -> str:
-    """Device indices as compact ranges: "0-3", "0", "0,2-3"."""
-    parts: list[list[int]] = []
-    for i in sorted(indices):
-        if parts and parts[-1][1] == i - 1:
-            parts[-1][1] = i
-        else:
-            parts.append([i, i])
-    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
-
-
 def select_gpus(spec: str, found: Discovery | Sequence[tuple[int, str]] | None = None
                 ) -> tuple[list[DeviceSpec], Discovery | None]:
     """``--gpus SPEC`` as a device list, and the CUDA discovery it used (None for
@@ -182,7 +171,7 @@ def select_gpus(spec: str, found: Discovery | Sequence[tuple[int, str]] | None =
         wanted = [int(p) for p in text.split(",")]
         for i in wanted:
             if i < 0 or i not in by_index:
-                raise UsageError(f"--gpus {spec}: no CUDA device {i} (found {_ranges(list(by_index))})")
+                raise UsageError(f"--gpus {spec}: no CUDA device {i} (found {index_ranges(list(by_index))})")
     devices = []
     for pos, i in enumerate(wanted):
         d = by_index[i]

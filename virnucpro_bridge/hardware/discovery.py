@@ -21,6 +21,7 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass
+from typing import Sequence
 
 from . import nvml
 
@@ -44,7 +45,8 @@ class Discovery:
     warnings: tuple[str, ...] = ()  # worth a warning on stderr (NVML and CUDA disagree)
 
 
-def _ranges(indices: list[int]) -> str:
+def index_ranges(indices: Sequence[int]) -> str:
+    """Device indices as compact ranges: "0-3", "0", "0,2-3"."""
     parts: list[list[int]] = []
     for i in sorted(indices):
         if parts and parts[-1][1] == i - 1:
@@ -111,7 +113,7 @@ def discover() -> Discovery:
     devices, found, problem = _from_nvml()
     notes: list[str] = []
     if found is not None and found.refused and devices:
-        notes.append(f"NVML may not open GPU {_ranges(found.refused)} of the node's {found.count} "
+        notes.append(f"NVML may not open GPU {index_ranges(found.refused)} of the node's {found.count} "
                      f"(another job's, or outside this cgroup): CUDA_VISIBLE_DEVICES counts "
                      f"the {found.count - len(found.refused)} it can open")
     doubt = problem or (found.unsure if found is not None else None)
