@@ -61,27 +61,32 @@ class DeviceActions:
             self.notify(f"{what}: {ReadOnlyCommands.REASON}", title="Read-only", severity="warning")
         return self.read_only
 
-    def action_toggle_pause(self) -> None:
-        if self.refused("pause/resume"):
-            return
+    def device_to_command(self, what: str) -> tuple[snap.DeviceView, str] | None:
+        """The selected device and its label for a device command, or None after
+        saying why not (read-only mode, nothing selected)."""
+        if self.refused(what):
+            return None
         view = self.selected_device()
         if view is None:
             self.notify("No device selected", severity="warning")
+            return None
+        return view, self.device_label(view.index)
+
+    def action_toggle_pause(self) -> None:
+        target = self.device_to_command("pause/resume")
+        if target is None:
             return
-        label = self.device_label(view.index)
+        view, label = target
         if view.paused or view.state == snap.PAUSED:
             self.run_command(f"resume {label}", lambda: self.commands.resume(view.index))
         else:
             self.run_command(f"pause {label}", lambda: self.commands.pause(view.index))
 
     def action_drain_device(self) -> None:
-        if self.refused("drain"):
+        target = self.device_to_command("drain")
+        if target is None:
             return
-        view = self.selected_device()
-        if view is None:
-            self.notify("No device selected", severity="warning")
-            return
-        label = self.device_label(view.index)
+        view, label = target
 
         def answered(yes: bool | None) -> None:
             if yes:
