@@ -168,6 +168,16 @@ def expected_ids_sha256(path: Path, start: int = 0, count: int | None = None) ->
     return h.hexdigest()
 
 
+def tiles(rows: list[dict], n: int) -> bool:
+    """The rows of one file's pieces cover records [0, n) once each, in order, every record run."""
+    at = 0
+    for r in sorted(rows, key=lambda r: r["start"]):
+        if r["start"] != at or r["count"] != r["sequences"]:
+            return False
+        at += r["count"]
+    return at == n
+
+
 def span_of(row: dict) -> tuple[tuple[int, int], tuple[int, int]]:
     """A manifest row's [begin, stop) as positions (record, part); end_part 0: whole last record."""
     last = row["start"] + row["count"] - 1

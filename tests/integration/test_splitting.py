@@ -5,16 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import expected_ids_sha256, write_fasta
-
-
-def tiles(rows: list[dict], n: int) -> bool:
-    at = 0
-    for r in sorted(rows, key=lambda r: r["start"]):
-        if r["start"] != at or r["count"] != r["sequences"]:
-            return False
-        at += r["count"]
-    return at == n
+from .conftest import expected_ids_sha256, tiles, write_fasta
 
 
 def test_running_units_are_cut_for_an_idle_device_and_each_record_runs_once(tmp_path, run_lbtui) -> None:
