@@ -19,6 +19,7 @@ from integration.conftest import (  # noqa: E402
     make_inputs,
     read_manifest,
     run_json,
+    tiles,
     unit_results,
     wait_for,
     write_fasta,
@@ -100,15 +101,6 @@ def test_fast_device_steals_from_the_slow_one_across_nodes(cluster, tmp_path) ->
     assert json.loads((out / "summary.json").read_text())["steals"] == len(stolen)
 
 
-def tiles(rows: list[dict], n: int) -> bool:
-    at = 0
-    for r in sorted(rows, key=lambda r: r["start"]):
-        if r["start"] != at or r["count"] != r["sequences"]:
-            return False
-        at += r["count"]
-    return at == n
-
-
 def test_running_units_are_cut_in_flight_across_nodes_and_each_record_runs_once(cluster, tmp_path) -> None:
     big = write_fasta(tmp_path / "in" / "big.fa", 600)
     out = tmp_path / "out"
@@ -135,16 +127,18 @@ def test_running_units_are_cut_in_flight_across_nodes_and_each_record_runs_once(
 
 
 def test_short_units_sent_ahead_are_still_stolen_once(cluster, tmp_path) -> None:
-    inputs = make_inputs(tmp_path / "in", 40, seqs=2)
+    inputs = make_inputs(tmp_path / "in", 160, seqs=2)
     out = tmp_path / "out"
     # Units of 3 to 35 ms: each actor holds several ahead; the fast one steals the slow one's
-    # tail, which at the end is what the slow actor holds ahead (withdrawn from it).
+    # tail, which at the end is what the slow actor holds ahead (withdrawn from it). The slow
+    # one's half takes about 2.7 s: with 40 units (0.7 s) an actor that started late on a
+    # loaded machine found the other done with everything, and nothing was stolen.
     proc = lbtui("--backend", "ray", "--ray-address", cluster, "--gpus", "sim:6,0.5", "--no-weighted",
                  "--sim-rate", "30000", "--steal-interval", "0.2", "--out", str(out), str(inputs))
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = read_manifest(out)
-    assert_each_unit_once(rows, {(f"f{i:02d}.fa", 0) for i in range(40)})
-    assert unit_results(out).keys() == {f"f{i:02d}.fa.json" for i in range(40)}
+    assert_each_unit_once(rows, {(f"f{i:02d}.fa", 0) for i in range(160)})
+    assert unit_results(out).keys() == {f"f{i:02d}.fa.json" for i in range(160)}
     for r in rows:
         result = json.loads((out / r["output"]).read_text())
         assert result["ids_sha256"] == expected_ids_sha256(inputs / r["file"])
