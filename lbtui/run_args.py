@@ -84,7 +84,8 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     s.add_argument("--split-min", type=size_or_auto, default=size_or_auto("auto"), metavar="SIZE",
                    help="the smallest piece a file or record is cut into, at plan time or in flight: "
                    "a SIZE as for --shard-size, or auto: 100 times what one unit costs beyond its "
-                   "records (measured), so that stays under 1%% of its time [default: auto]")
+                   "records (measured), so that stays under 1%% of its time; 10 times for a cut in "
+                   "flight, made only for an idle device [default: auto]")
     s.add_argument("--grace", type=positive_float, default=30.0, metavar="S",
                    help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
                    "a second signal stops at once [default: 30]")

@@ -34,8 +34,8 @@ covers (and is requeued if the victim dies), the tail is a unit of its own.
 Where to cut is priced in work (``inputs.work``): record starts, and part
 starts inside long records, so one complete genome can be shared by every
 device. Each share keeps at least the cut floor (``cut_floor``: --split-min,
-by default 100 × the measured fixed cost of a unit, in seconds of that
-device's work).
+by default 10 × the measured fixed cost of a unit, in seconds of that
+device's work: ``planning.cut_floor_seconds`` says why it is below the plan's).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Mapping
 from ..control import snapshot as S
 from ..inputs.units import Unit, cut_unit, work_of
 from ..inputs.work import Position, Work
-from ..policy.planning import floor_seconds
+from ..policy.planning import cut_floor_seconds
 from ..policy.sizes import AUTO, RECORDS, RESIDUES, SECONDS
 from ..policy.stealing import CUT_LATENCY_S, cut_cost, cut_pays
 from .device_book import InFlight
@@ -91,7 +91,7 @@ class Splitting:
             return size.amount
         if size.unit == RECORDS:
             return size.amount * self.mean_record
-        seconds = size.amount if size.unit == SECONDS else floor_seconds(self.fixed_cost_s)
+        seconds = size.amount if size.unit == SECONDS else cut_floor_seconds(self.fixed_cost_s)
         assert size.unit in (SECONDS, AUTO)
         return seconds * rate
 

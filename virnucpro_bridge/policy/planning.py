@@ -40,9 +40,22 @@ FIXED_COST_SHARE = 100.0
 SMALLEST_SHARE = 1 / 1024
 
 
+# A cut in flight happens only when a device has run dry and nothing is left to steal:
+# the thief would otherwise sit idle until the end, so a share of the running unit is
+# worth its fixed cost long before the plan's 1 % rule would allow it. A cut share
+# must still take this many times its fixed cost (under 10 %), and the cut must pay
+# (stealing.cut_pays, latency included).
+CUT_FIXED_COST_SHARE = 10.0
+
+
 def floor_seconds(fixed_cost_s: float) -> float:
-    """The shortest a piece may take, given what one unit costs beyond its records."""
+    """The shortest a planned piece may take, given what one unit costs beyond its records."""
     return FIXED_COST_SHARE * max(0.0, fixed_cost_s)
+
+
+def cut_floor_seconds(fixed_cost_s: float) -> float:
+    """The shortest share a cut in flight may leave either side (``--split-min auto``)."""
+    return CUT_FIXED_COST_SHARE * max(0.0, fixed_cost_s)
 
 
 def fixed_pieces(records: int, shard_size: int) -> list[int]:
