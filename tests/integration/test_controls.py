@@ -71,7 +71,7 @@ def test_paused_devices_queue_is_taken_by_the_others(start_run) -> None:
     # SIM0 finishes its unit, then SIM1 takes everything left; the run ends without a resume
     assert run.wait(RUN_END_S) == 0
     summary = run.coord.summary
-    assert summary["files_done"] == 10
+    assert summary["files_done"] == summary["files_total"] >= 10  # pieces cut in flight count as units
     assert summary["devices"][0]["files_done"] == expected
     assert summary["devices"][0]["final_state"] == S.PAUSED
 
@@ -90,7 +90,7 @@ def test_drain_gives_the_queue_back_and_stops_the_device(start_run) -> None:
     summary = coord.summary
     assert summary["devices"][0]["final_state"] == S.DRAINED
     assert summary["devices"][0]["files_done"] == done
-    assert summary["files_done"] == 15
+    assert summary["files_done"] == summary["files_total"] >= 15  # pieces cut in flight count as units
     assert_each_unit_once(read_manifest(run.out), {(f"f{i:02d}.fa", 0) for i in range(15)})
     assert any(e.kind == S.EV_CONTROL and "SIM0 drained" in e.message for e in coord.snapshot().events)
 

@@ -60,10 +60,10 @@ def test_sigkill_of_a_worker_loses_nothing(tmp_path, start_lbtui) -> None:
     assert proc.wait(60) == 0, proc.stderr.read()
     assert_each_unit_once(read_manifest(out), {(f"f{i:02d}.fa", 0) for i in range(15)})
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["files_done"] == 15 and summary["files_failed"] == 0
+    assert summary["files_done"] == summary["files_total"] >= 15 and summary["files_failed"] == 0
     assert summary["devices"][1]["final_state"] == "dead"
     assert [d["final_state"] for d in summary["devices"]].count("done") == 2
-    assert len(unit_results(out)) == 15
+    assert len(unit_results(out)) == len(read_manifest(out))  # one result per unit or piece
 
 
 def test_sigkill_of_the_main_process_then_resume(tmp_path, start_lbtui, run_lbtui) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from pathlib import Path
 
 from virnucpro_bridge.runner import Run, RunConfig
 
@@ -24,25 +25,31 @@ def test_every_unit_done_exactly_once(tmp_path, run_lbtui) -> None:
     res = run_lbtui(inputs, "--gpus", "sim:2,1,0.5", "--sim-rate", RATE, "--refresh", "0.5")
     assert res.code == 0, res.stderr
     rows = res.manifest()
-    assert len(rows) == 10
+    # A file is one unit, or the pieces of one cut in flight (the fast device ran dry):
+    # each piece's result covers exactly its records.
     assert_each_unit_once(rows, {(f"f{i:02d}.fa", 0) for i in range(10)})
     for row in rows:
         assert set(row) >= {"file", "shard", "device_index", "device", "sequences", "seconds",
-                            "stolen", "attempt", "output"}
+                            "stolen", "attempt", "output", "start", "count"}
         assert row["attempt"] == 1
         assert row["device"] == f"sim{row['device_index']}"
         result = json.loads((res.out / row["output"]).read_text())
-        assert result["sequences"] == row["sequences"] == 10 + 3 * int(row["file"][1:3])
-        assert result["ids_sha256"] == expected_ids_sha256(inputs / row["file"])
-    assert sorted(unit_results(res.out)) == sorted(f"f{i:02d}.fa.json" for i in range(10))
+        assert result["sequences"] == row["sequences"] == row["count"]
+        assert result["ids_sha256"] == expected_ids_sha256(inputs / row["file"], row["start"], row["count"])
+    for i in range(10):
+        assert sum(r["sequences"] for r in rows if r["file"] == f"f{i:02d}.fa") == 10 + 3 * i
+    assert sorted(unit_results(res.out)) == sorted(Path(r["output"]).name for r in rows)
+    assert {f"f{i:02d}.fa.json" for i in range(10) if sum(r["file"] == f"f{i:02d}.fa" for r in rows) == 1} \
+        <= set(unit_results(res.out))  # an uncut file's result keeps the file's name
     summary = res.summary()
     assert summary["exit_code"] == 0
-    assert (summary["files_total"], summary["files_done"], summary["files_failed"]) == (10, 10, 0)
+    assert (summary["files_total"], summary["files_done"], summary["files_failed"]) == (len(rows), len(rows), 0)
+    assert bool(summary["splits"]) == any(r["split_from"] for r in rows)  # both halves name their parent
     assert summary["sequences"] == sum(10 + 3 * i for i in range(10))
     assert summary["makespan_s"] > 0
     devices = summary["devices"]
     assert [d["index"] for d in devices] == [0, 1, 2]
-    assert sum(d["files_done"] for d in devices) == 10
+    assert sum(d["files_done"] for d in devices) == len(rows)
     assert sum(d["stolen_in"] for d in devices) == sum(d["stolen_out"] for d in devices) == summary["steals"]
     assert all(d["busy_s"] > 0 for d in devices if d["files_done"])
     run = json.loads((res.out / "run.json").read_text())

@@ -11,7 +11,9 @@ def test_steals_happen_and_outputs_match_a_no_steal_run(tmp_path, run_lbtui) -> 
     # --no-weighted splits the files evenly, so the 0.25x device holds a backlog
     # a 16x faster device can clear: steals are certain, not a timing accident.
     inputs = make_inputs(tmp_path / "in", 12, seqs=12)  # 3,000 residues: 0.05 s / 0.8 s
-    common = ("--gpus", "sim:4,0.25", "--sim-rate", "15000", "--refresh", "0.5")
+    # --split-min 1000 (records): no cuts in flight, so the result files compare one to one
+    # with the no-steal run; cuts have their own tests (test_splitting.py).
+    common = ("--gpus", "sim:4,0.25", "--sim-rate", "15000", "--refresh", "0.5", "--split-min", "1000")
     res = run_lbtui(inputs, *common, "--no-weighted", out=tmp_path / "steal")
     assert res.code == 0, res.stderr
     summary = res.summary()

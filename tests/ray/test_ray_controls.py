@@ -79,7 +79,7 @@ def test_drain_gives_the_queue_back_and_stops_the_actor(start_run) -> None:
     summary = coord.summary
     assert summary["devices"][0]["final_state"] == S.DRAINED
     assert summary["devices"][0]["files_done"] == done
-    assert summary["files_done"] == 12
+    assert summary["files_done"] == summary["files_total"] >= 12  # pieces cut in flight count as units
     assert_each_unit_once(read_manifest(run.out), {(f"f{i:02d}.fa", 0) for i in range(12)})
 
 
