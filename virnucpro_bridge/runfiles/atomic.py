@@ -3,17 +3,38 @@
 Write to a temp file in the same directory, flush, then ``os.replace`` onto
 the final name. A process killed mid-write leaves only a ``.tmp-*`` file,
 which readers ignore and the next run removes.
+
+The temp name is the writer's (process id, thread id) and the target's name:
+one thread writes one file at a time, so no two writers share a temp file,
+and a name made up front costs one ``open`` where ``mkstemp`` draws random
+names and pays for them (about half of a tiny unit's result write). A stale
+temp of the same name (a dead writer whose pid came back) is truncated.
+Files are created like ``open(path, "w")`` creates them, under the umask.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Iterator
 
 TMP_PREFIX = ".tmp-"
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def temp_path(target: Path) -> Path:
+    """Where ``target`` is written before its rename: unique to this thread."""
+    return target.with_name(f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{target.name}")
+
+
+def _open_temp(tmp: Path) -> int:
+    try:
+        return os.open(tmp, _FLAGS, 0o666)
+    except FileNotFoundError:  # the first file of its folder
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(tmp, _FLAGS, 0o666)
 
 
 @contextlib.contextmanager
@@ -27,8 +48,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = 
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open supports 'w' and 'wb'")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix="-" + target.name, dir=target.parent)
+    tmp = temp_path(target)
+    fd = _open_temp(tmp)
     try:
         kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as fh:
@@ -44,10 +65,25 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = 
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = False) -> None:
-    with atomic_open(path, "w", fsync=fsync) as fh:
-        fh.write(text)
-
-
+    """``text`` as UTF-8, whole or not at all: one ``write`` of the encoded bytes,
+    without a text-file object (most results are a few hundred bytes)."""
+    target = Path(path)
+    tmp = temp_path(target)
+    fd = _open_temp(tmp)
+    try:
+        try:
+            data = memoryview(text.encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 def remove_stale_temps(root: str | os.PathLike[str], *, recursive: bool = True) -> int:
     """Delete temp files left by killed writers in ``root``; return how many."""
     removed = 0
@@ -60,3 +96,4 @@ def remove_stale_temps(root: str | os.PathLike[str], *, recursive: bool = True) 
         if not recursive:
             dirs.clear()
     return removed
+
