@@ -348,7 +348,9 @@ async def test_polling_fetches_in_a_worker_and_survives_a_failing_source():
             return super().snapshot()
 
     flaky = Flaky(f.four_gpus())
-    app = LbtuiApp(flaky, flaky, refresh=0.5, clock=lambda: f.T0)
+    # The fetches are the test's own: a timer tick would start an exclusive fetch that
+    # cancels the test's, and a cancelled fetch's failure is (rightly) never shown.
+    app = LbtuiApp(flaky, flaky, refresh=3600, clock=lambda: f.T0)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.query_one(GpuTable).row_count == 4, "the first snapshot's rows")
         flaky.fails = 1
