@@ -80,18 +80,31 @@ def bench_makespan(tmp: Path) -> None:
               f"ratio {s['makespan_s'] / lb:5.3f}  steals {s['steals']}")
 
 
-def bench_overhead(tmp: Path, units: int = 5_000) -> None:
-    inputs = tmp / "overhead"
-    write_files(inputs, [100] * units, seq_len=100)
-    s = run(inputs, tmp / "out-overhead", (1.0,) * 8, "--sim-rate", "1e15")
+def bench_overhead(tmp: Path, units: int = 5_000, base: int = 1_000) -> None:
+    runs = {}
+    for n in (base, units):
+        inputs = tmp / f"overhead-{n}"
+        write_files(inputs, [100] * n, seq_len=100)
+        runs[n] = run(inputs, tmp / f"out-overhead-{n}", (1.0,) * 8, "--sim-rate", "1e15")
+    s = runs[units]
     rate = units / s["makespan_s"] if s["makespan_s"] else math.inf
     print(f"overhead: {units} zero-cost units on 8 simulated devices: {rate:,.0f} units/s "
           f"(first dispatch to last completion {s['makespan_s']:.2f} s; whole command {s['wall_s']:.2f} s; "
           f"target >= 5,000 units/s)")
     cpu = s["dispatch_cpu_s"]
     print(f"overhead: the dispatcher thread's CPU: {1e3 * cpu / units:.3f} ms per unit, so it alone could "
-          f"schedule {units / cpu:,.0f} units/s; the rest of the wall time is the workers (one result "
-          f"file each) sharing this machine's {os.cpu_count()} cores")
+          f"schedule {units / cpu:,.0f} units/s")
+    # CPU per extra unit, start-up taken out: the difference between the two runs.
+    extra = units - base
+    main = (s["main_cpu_s"] - runs[base]["main_cpu_s"]) / extra
+    workers = (worker_cpu(s) - worker_cpu(runs[base])) / extra
+    print(f"overhead: CPU per unit ({base:,} -> {units:,} units): main process {1e3 * main:.3f} ms, "
+          f"the 8 workers {1e3 * workers:.3f} ms (read, result file, pipe); on {os.cpu_count()} cores "
+          f"that is at most {os.cpu_count() / (main + workers):,.0f} units/s")
+
+
+def worker_cpu(summary: dict) -> float:
+    return sum(d.get("worker_cpu_s", 0.0) for d in summary["devices"])
 
 
 def bench_memory(tmp: Path) -> None:

@@ -89,3 +89,17 @@ def test_notes_reported_after_the_last_tick_still_reach_the_summary() -> None:
     assert build_summary(coord)["devices"][1]["task_notes"] == {}  # no tick has read them
     coord.freeze_reports()
     assert build_summary(coord)["devices"][1]["task_notes"] == notes
+
+
+def test_worker_cpu_adds_up_a_replaced_workers_and_outlives_them() -> None:
+    """summary.json's worker_cpu_s: each worker process's last report, summed over the
+    device's processes (a worker restarted after a stall starts from zero again)."""
+    from virnucpro_bridge.coordinator.views import build_summary
+
+    coord, clock = make()
+    coord.check_readings({0: {"heartbeat": clock.t, "pid": 10, "cpu_s": 1.5}})
+    coord.check_readings({0: {"heartbeat": clock.t, "pid": 10, "cpu_s": 2.0}})  # the same process, later
+    coord.check_readings({0: {"heartbeat": clock.t, "pid": 77, "cpu_s": 0.25}})  # its replacement
+    coord.check_readings({})  # the worker is gone: its last figures stay
+    devices = build_summary(coord)["devices"]
+    assert devices[0]["worker_cpu_s"] == 2.25 and devices[1]["worker_cpu_s"] == 0.0

@@ -52,6 +52,7 @@ def test_every_unit_done_exactly_once(tmp_path, run_lbtui) -> None:
     assert sum(d["files_done"] for d in devices) == len(rows)
     assert sum(d["stolen_in"] for d in devices) == sum(d["stolen_out"] for d in devices) == summary["steals"]
     assert all(d["busy_s"] > 0 for d in devices if d["files_done"])
+    assert all(d["worker_cpu_s"] > 0 for d in devices)  # each worker reported its CPU at least once
     run = json.loads((res.out / "run.json").read_text())
     assert run["main_pid"] > 0 and run["task"] == "sim" and "run" in run["argv"]
     assert [d["index"] for d in run["devices"]] == [0, 1, 2]

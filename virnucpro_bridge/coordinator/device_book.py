@@ -55,6 +55,7 @@ class DeviceBook:
         self.reason: str | None = None  # why it is dead, retired or restarting (dashboard, summary)
         self.readings_warned = False  # "live readings lost" said once per outage
         self.task_notes: dict[str, str] = {}  # the task's last notes from this device (kept after it stops)
+        self.worker_cpu: dict[int, float] = {}  # CPU s each worker process of this device last reported, by pid
         self.pid: int | None = None
         self.units_done = 0
         self.sequences_done = 0

@@ -49,8 +49,8 @@ class DeviceMonitoring:
     def check_readings(self, reports: Mapping) -> None:
         """Monitoring faults are worth a warning, never a stop: say once per
         device when its live readings fail or go silent (the Manager's own
-        death is reported by ``read_reports``). Keeps each device's task notes."""
-        self.keep_task_notes(reports)
+        death is reported by ``read_reports``). Keeps what outlives each worker."""
+        self.keep_last_words(reports)
         if self._readings_lost:
             return
         now = self.clock()
@@ -67,12 +67,17 @@ class DeviceMonitoring:
             elif not problem:
                 book.readings_warned = False
 
-    def keep_task_notes(self, reports: Mapping) -> None:
-        """The task's notes as last reported: they outlive the worker (summary.json)."""
+    def keep_last_words(self, reports: Mapping) -> None:
+        """What outlives the worker (summary.json): the task's notes as last reported,
+        and the CPU seconds each of the device's worker processes last reported."""
         for book in self.books:
-            notes = (reports.get(book.spec.index) or {}).get("task_notes")
+            report = reports.get(book.spec.index) or {}
+            notes = report.get("task_notes")
             if notes:
                 book.task_notes = dict(notes)
+            cpu, pid = report.get("cpu_s"), report.get("pid")
+            if cpu is not None and pid is not None:
+                book.worker_cpu[pid] = float(cpu)
 
     def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
         times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
@@ -108,5 +113,5 @@ class DeviceMonitoring:
         read none yet, and summary.json is built from what the books hold."""
         self._frozen_reports = self.read_reports()
         with self.lock:
-            self.keep_task_notes(self._frozen_reports)
+            self.keep_last_words(self._frozen_reports)
 

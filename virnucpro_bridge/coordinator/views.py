@@ -182,6 +182,8 @@ def build_summary(coord: Coordinator) -> dict:
                 "restarts": b.restarts,
                 "fault_restarts": b.fault_restarts,
                 "task_notes": dict(b.task_notes),
+                # its worker processes' CPU (start-up included; a replaced worker's too), as last reported
+                "worker_cpu_s": round(sum(b.worker_cpu.values()), 3),
                 "final_state": device_state(coord, b),
                 "reason": b.reason if b.dead else None,  # why it died or was retired
                 "source": b.spec.source,

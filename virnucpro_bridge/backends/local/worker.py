@@ -134,6 +134,7 @@ class Reporter:
     def report(self) -> None:
         data = {"pid": os.getpid(), "heartbeat": time.time(), "unit": self.unit,
                 "progress": self.progress, "part": self.part, "progress_time": self.progress_time,
+                "cpu_s": round(time.process_time(), 3),  # this worker process, all its threads
                 "reading_error": None}
         try:
             data.update(self._reading())
