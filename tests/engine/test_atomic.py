@@ -55,6 +55,17 @@ def test_the_file_is_created_under_the_umask_like_open(tmp_path: Path) -> None:
     assert mode == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o640
 
 
+def test_temp_names_are_per_thread_and_short(tmp_path: Path) -> None:
+    target = tmp_path / "u.json"
+    names = {temp_path(target).name}
+    other = threading.Thread(target=lambda: names.add(temp_path(target).name))
+    other.start()
+    other.join()
+    assert len(names) == 2 and all(n.startswith(TMP_PREFIX) and n.endswith("-u.json") for n in names)
+    assert f"{TMP_PREFIX}{os.getpid()}-u.json" in names  # the main thread's kernel id is the pid
+    assert max(len(n) for n in names) <= len("u.json") + len(TMP_PREFIX) + 8  # kernel ids: 7 digits at most
+
+
 def test_a_stale_temp_of_the_same_name_is_overwritten(tmp_path: Path) -> None:
     """A dead writer's temp (its pid came back to this process) is truncated, not appended to."""
     target = tmp_path / "u.json"
@@ -107,6 +118,6 @@ def test_a_writer_killed_mid_write_leaves_only_a_temp_that_cleanup_removes(tmp_p
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert not target.exists()
-    assert temps(tmp_path) == [temp_path(target).name.replace(str(os.getpid()), str(pid), 1)]
+    assert temps(tmp_path) == [f"{TMP_PREFIX}{pid}-u.json"]  # the child's main thread: its pid
     assert remove_stale_temps(tmp_path) == 1
     assert temps(tmp_path) == []

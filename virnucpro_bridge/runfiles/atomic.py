@@ -4,11 +4,12 @@ Write to a temp file in the same directory, flush, then ``os.replace`` onto
 the final name. A process killed mid-write leaves only a ``.tmp-*`` file,
 which readers ignore and the next run removes.
 
-The temp name is the writer's (process id, thread id) and the target's name:
-one thread writes one file at a time, so no two writers share a temp file,
-and a name made up front costs one ``open`` where ``mkstemp`` draws random
-names and pays for them (about half of a tiny unit's result write). A stale
-temp of the same name (a dead writer whose pid came back) is truncated.
+The temp name is the writing thread's kernel id and the target's name: no
+two live threads share a kernel id, and one thread writes one file at a time,
+so no two writers share a temp file; a name made up front costs one ``open``
+where ``mkstemp`` draws random names and pays for them (in Python, about a
+third of a tiny unit's result write), and it is shorter. A stale temp of the
+same name (a dead writer whose id came back) is truncated.
 Files are created like ``open(path, "w")`` creates them, under the umask.
 """
 
@@ -25,8 +26,9 @@ _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | 
 
 
 def temp_path(target: Path) -> Path:
-    """Where ``target`` is written before its rename: unique to this thread."""
-    return target.with_name(f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{target.name}")
+    """Where ``target`` is written before its rename: unique to this thread
+    (its kernel id; a process's main thread has the process's id)."""
+    return target.with_name(f"{TMP_PREFIX}{threading.get_native_id()}-{target.name}")
 
 
 def _open_temp(tmp: Path) -> int:
