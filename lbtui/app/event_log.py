@@ -86,7 +86,8 @@ class EventLog(RichLog):
         if event.kind == snap.EV_STEAL and event.steal is not None:
             message, tone = fmt.steal_line(event.steal, labels), "steal"
         elif event.kind == snap.EV_SPLIT:
-            message, tone = event.message, "steal"
+            # The engine's line names the cut with the arrow ("GPU2 ⇶ split ..."); the icon already shows it.
+            message, tone = event.message.replace(" ⇶ split ", " split ", 1), "steal"
         else:
             message = event.message
             tone = "control" if event.kind == snap.EV_CONTROL and event.level == "info" else event.level

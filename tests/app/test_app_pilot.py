@@ -362,6 +362,15 @@ async def test_polling_fetches_in_a_worker_and_survives_a_failing_source():
         assert not app.fetch_failed
 
 
+async def test_a_split_reads_once_with_its_icon():
+    split = f.event(8, f.T0, s.EV_SPLIT, "info", "GPU2 ⇶ split big.fa [1,200–2,000) from GPU0", device=2)
+    base = f.four_gpus()
+    app, _ = make(replace(base, events=(*base.events, split)))
+    async with app.run_test(size=(120, 40)):
+        text = log_text(app)
+        assert "⇶ GPU2 split big.fa [1,200–2,000) from GPU0" in text and text.count("⇶") == 1
+
+
 async def test_no_devices_and_no_snapshot_yet_are_designed_states():
     app, _ = make(f.snapshot([]))
     async with app.run_test(size=(80, 24)):
