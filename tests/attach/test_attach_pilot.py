@@ -131,7 +131,9 @@ async def test_a_lost_connection_is_not_mistaken_for_the_end(served):
         s.close()  # no summary: the run did not end, its channel went away
         await app_wait(pilot, lambda: app.fetch_failed, "the failed fetch")
         assert not app.snapshot.finished and not app.query_one(FinishedBanner).display
-        assert any("lost the connection to the run" in t for t in toasts(app)), toasts(app)
+        # The toast is posted with the failure but mounted on a later refresh: wait for it.
+        await app_wait(pilot, lambda: any("lost the connection to the run" in t for t in toasts(app)),
+                       "the lost-connection toast")
         await pilot.press("p")
         await app_wait(pilot, lambda: any("pause GPU0 failed" in t for t in toasts(app)), "the refusal")
     assert fake.calls == []
