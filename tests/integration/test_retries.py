@@ -115,11 +115,15 @@ def test_stalled_worker_is_flagged_and_its_queue_taken(tmp_path, run_lbtui) -> N
     assert match, res.stdout
     stalled = int(match.group(1)[3:])
     summary = res.summary()
-    assert summary["devices"][stalled]["stolen_out"] >= 1  # its queue went to the other device
     assert summary["devices"][stalled]["final_state"] == "done"  # no longer stalled once it finished
     rows = res.manifest()
     assert_each_unit_once(rows, ALL)
-    assert {r["file"]: r for r in rows}["f00.fa"]["attempt"] == 1  # a stall is not a failure
+    hung = {r["file"]: r for r in rows}["f00.fa"]
+    assert hung["attempt"] == 1 and hung["device_index"] == stalled  # a stall is not a failure
+    # Whatever it still held when it hung went to the other device (stolen) during the 2.5 s:
+    # it ran nothing after f00. (Its queue may already have been empty: a device that starts
+    # first can run its own units and steal f00 last from one still starting up.)
+    assert not [r for r in rows if r["device_index"] == stalled and r["started"] > hung["started"]], rows
 
 
 def test_setup_failure_on_one_device(tmp_path, run_lbtui) -> None:
