@@ -13,9 +13,11 @@ from __future__ import annotations
 import traceback
 
 from textual import work
+from textual.css.query import NoMatches
 from textual.worker import get_current_worker
 
 from .event_log import EventLog
+from .gpu_table import GpuTable
 from .messages import SnapshotFailed, SnapshotReady
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # what + and - step through
@@ -62,10 +64,21 @@ class RefreshLoop:
         else:
             self.apply_snapshot(self.source.snapshot())
 
+    def _torn_down(self) -> bool:
+        """A fetch can land while the app shuts down, after its widgets are gone."""
+        try:
+            self.query_one(GpuTable)
+        except NoMatches:
+            return True
+        return False
+
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        self.apply_snapshot(message.snapshot)
+        if not self._torn_down():
+            self.apply_snapshot(message.snapshot)
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
+        if self._torn_down():
+            return
         last = message.error.strip().splitlines()[-1]
         if not self.fetch_failed:  # one toast per outage, not one per refresh
             self.notify(last, title="Cannot read the run's state", severity="error")

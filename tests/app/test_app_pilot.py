@@ -371,6 +371,20 @@ async def test_a_split_reads_once_with_its_icon():
         assert "⇶ GPU2 split big.fa [1,200–2,000) from GPU0" in text and text.count("⇶") == 1
 
 
+async def test_a_fetch_that_lands_after_the_widgets_are_gone_is_dropped():
+    """Quitting while a fetch is in flight: its message arrives during shutdown (it crashed
+    the app with NoMatches, seen in CI)."""
+    from lbtui.app.messages import SnapshotFailed, SnapshotReady
+
+    app, fake = make()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.query_one(GpuTable).remove()
+        await pilot.pause()
+        app.on_snapshot_ready(SnapshotReady(fake.snapshot()))
+        app.on_snapshot_failed(SnapshotFailed("Traceback ...\nConnectionError: gone"))
+        assert not app.fetch_failed
+
+
 async def test_no_devices_and_no_snapshot_yet_are_designed_states():
     app, _ = make(f.snapshot([]))
     async with app.run_test(size=(80, 24)):
