@@ -40,6 +40,21 @@ def _open_temp(tmp: Path) -> int:
 
 
 @contextlib.contextmanager
+def _temp_beside(target: Path) -> Iterator[int]:
+    """A temp file's descriptor, for the body to write and close; then the temp is
+    renamed onto ``target``, or removed if anything failed."""
+    tmp = temp_path(target)
+    fd = _open_temp(tmp)
+    try:
+        yield fd
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = False) -> Iterator[IO]:
     """Open a temp file beside ``path``; rename it onto ``path`` on success.
 
@@ -49,30 +64,18 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = 
     """
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open supports 'w' and 'wb'")
-    target = Path(path)
-    tmp = temp_path(target)
-    fd = _open_temp(tmp)
-    try:
-        kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-        with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+    with _temp_beside(Path(path)) as fd, os.fdopen(fd, mode, **kwargs) as fh:
+        yield fh
+        fh.flush()
+        if fsync:
+            os.fsync(fh.fileno())
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = False) -> None:
     """``text`` as UTF-8, whole or not at all: one ``write`` of the encoded bytes,
     without a text-file object (most results are a few hundred bytes)."""
-    target = Path(path)
-    tmp = temp_path(target)
-    fd = _open_temp(tmp)
-    try:
+    with _temp_beside(Path(path)) as fd:
         try:
             data = memoryview(text.encode("utf-8"))
             while data:
@@ -81,11 +84,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = 
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+
 def remove_stale_temps(root: str | os.PathLike[str], *, recursive: bool = True) -> int:
     """Delete temp files left by killed writers in ``root``; return how many."""
     removed = 0
@@ -98,4 +98,3 @@ def remove_stale_temps(root: str | os.PathLike[str], *, recursive: bool = True) 
         if not recursive:
             dirs.clear()
     return removed
-
