@@ -109,7 +109,7 @@ class RunControls:
             for book in stranded:
                 self._give_back(book)
         return [b.spec.index for b in self.books
-                if b.draining and not b.drained and b.in_flight is None and not b.dead]
+                if b.draining and not b.drained and b.in_flight is None and not b.sent and not b.dead]
 
     def mark_drained(self, index: int) -> None:
         book = self.books[index]

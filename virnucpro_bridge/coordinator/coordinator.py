@@ -47,6 +47,7 @@ from ..policy.stealing import (
     steal_candidates,
 )
 from ..policy.throughput import Throughput
+from .ahead import SentAhead
 from .commands import RunControls
 from .device_book import DeviceBook, InFlight
 from .health import DeviceHealth
@@ -62,7 +63,7 @@ EVENTS_KEPT = 200  # events carried per snapshot; the log widget keeps its own h
 ERRORS_KEPT = 100
 
 
-class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitting):
+class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitting, SentAhead):
     """Implements :class:`~virnucpro_bridge.control.SnapshotSource` and
     :class:`~virnucpro_bridge.control.RunCommands` over one run."""
 
@@ -232,10 +233,13 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         book.last_progress = self.clock()
 
     def next_unit(self, index: int, allow_steal: bool = True) -> InFlight | None:
-        """The unit ``index`` should run next: its queue head, else a steal."""
+        """The unit ``index`` should run next: its queue head (``ahead`` when it was
+        sent ahead: the worker has it), else a steal."""
         book = self.books[index]
-        if self.stopping or book.in_flight is not None or not (book.ready and book.accepts_work):
+        if (self.stopping or book.in_flight is not None or book.withdrawing
+                or not (book.ready and book.accepts_work)):
             return None
+        ahead = book.sent > 0
         unit = book.pop_head()
         stolen = False
         if unit is None and allow_steal and self.stealing:
@@ -243,12 +247,15 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
             stolen = unit is not None
         if unit is None:
             return None
+        return self._start_flight(book, unit, stolen, ahead)
+
+    def _start_flight(self, book: DeviceBook, unit: Unit, stolen: bool, ahead: bool) -> InFlight:
         now = self.clock()
         if self.first_dispatch is None:
             self.first_dispatch = now
         attempt = self.attempts.get(unit.uid, 0) + 1
         self.attempts[unit.uid] = attempt
-        book.in_flight = InFlight(unit, attempt, now, stolen)
+        book.in_flight = InFlight(unit, attempt, now, stolen, ahead=ahead)
         book.last_progress = now
         return book.in_flight
 
@@ -279,11 +286,11 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         self.events.append(S.RunEvent(seq, now, S.EV_STEAL, "info", message, thief.spec.index, steal,
                                       unit=unit.uid))
 
-    def unit_done(self, index: int, sequences: int, seconds: float) -> InFlight:
+    def unit_done(self, index: int, sequences: int, seconds: float, uid: str = "") -> InFlight:
+        """``uid``: the unit the worker names (it may be one sent ahead that was not
+        started here yet); "" for the unit in flight."""
         book = self.books[index]
-        flight = book.in_flight
-        if flight is None:
-            raise RuntimeError(f"{book.spec.label} reported a unit it was not given")
+        flight = self.flight_of(book, uid, "a unit")
         self.forget_cuts(index)
         book.in_flight = None
         book.stalled = False  # it answered: whatever held it up is over
@@ -296,10 +303,12 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         self._unit_succeeded(book)
         return flight
 
-    def unit_interrupted(self, index: int) -> InFlight | None:
+    def unit_interrupted(self, index: int, uid: str = "") -> InFlight | None:
         """The unit could not be finished through no fault of its own (its result
         could not be written): back to the head of the queue, no attempt counted."""
         book = self.books[index]
+        if uid:
+            self.flight_of(book, uid, "an interrupted unit")
         self.forget_cuts(index)
         flight, book.in_flight = book.in_flight, None
         if flight is not None:
@@ -308,14 +317,12 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         return flight
 
     def unit_failed(self, index: int, error: str, permanent: bool = False,
-                    device_fault: bool = False) -> tuple[InFlight, bool]:
+                    device_fault: bool = False, uid: str = "") -> tuple[InFlight, bool]:
         """Retry the unit elsewhere, or mark it failed. Returns (flight, retried).
         ``device_fault``: the device's fault (a CUDA error), not the unit's: it does
         not count against the unit, and the device's worker is restarted (health.py)."""
         book = self.books[index]
-        flight = book.in_flight
-        if flight is None:
-            raise RuntimeError(f"{book.spec.label} reported a failure for a unit it was not given")
+        flight = self.flight_of(book, uid, "a failure for a unit")
         self.forget_cuts(index)
         book.in_flight = None
         book.stalled = False
@@ -374,11 +381,13 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         return sum(len(b.queue) for b in self.books)
 
     def work_left(self) -> bool:
-        return self.in_flight > 0 or (self.queued > 0 and not self.stopping)
+        """Units run, or may still run: in flight, held by a worker (sent ahead), or queued."""
+        return self.in_flight > 0 or self.sent_ahead > 0 or (self.queued > 0 and not self.stopping)
 
     def can_progress(self) -> bool:
         """False when units are queued but no live device can ever take them."""
-        return self.in_flight > 0 or any(b.alive and not b.draining for b in self.books)
+        return (self.in_flight > 0 or self.sent_ahead > 0
+                or any(b.alive and not b.draining for b in self.books))
 
     def abort(self, message: str, code: int = 3) -> None:
         """The run cannot go on (its output disk failed, or an internal error):

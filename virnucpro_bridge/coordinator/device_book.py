@@ -29,6 +29,7 @@ class InFlight:
     stolen: bool
     cut: bool = False  # its rest was cut off in flight: ``unit`` is the head it still runs
     output: str = ""  # the result path the worker was given (a head keeps its parent's)
+    ahead: bool = False  # it was sent ahead: the worker has it already (nothing to send)
 
 
 class DeviceBook:
@@ -36,6 +37,11 @@ class DeviceBook:
         self.spec = spec
         self.weight = weight  # capability weight used for assignment (1.0 with --no-weighted)
         self.queue: deque[Unit] = deque()
+        # The first ``sent`` queued units were sent ahead to the worker, which runs them
+        # in this order: no steal or give-back may take them until the worker dropped
+        # them (``release``) or is gone. Only the local backend sends ahead.
+        self.sent = 0
+        self.withdrawing = False  # a Withdraw is on its way to the worker: start nothing until it answers
         self.queued_cost = 0.0
         self.queued_sequences = 0
         self.in_flight: InFlight | None = None
@@ -75,18 +81,29 @@ class DeviceBook:
 
     # -- queue (dispatcher thread, under the coordinator's lock) -------------
     def push(self, unit: Unit, front: bool = False) -> None:
-        (self.queue.appendleft if front else self.queue.append)(unit)
+        """Queue ``unit`` last, or first among the units not sent ahead."""
+        if not front:
+            self.queue.append(unit)
+        elif self.sent:
+            self.queue.insert(self.sent, unit)
+        else:
+            self.queue.appendleft(unit)
         self.queued_cost += unit.cost
         self.queued_sequences += unit.sequences
 
     def pop_head(self) -> Unit | None:
-        return self._took(self.queue.popleft()) if self.queue else None
+        """The next unit to run (the first sent ahead, if any)."""
+        if not self.queue:
+            return None
+        if self.sent:
+            self.sent -= 1
+        return self._took(self.queue.popleft())
 
     def pop_tail(self, accept: Callable[[Unit], bool] | None = None) -> Unit | None:
-        """The last queued unit (a steal), or the last one ``accept`` allows."""
+        """The last queued unit not sent ahead (a steal), or the last one ``accept`` allows."""
         if accept is None:
-            return self._took(self.queue.pop()) if self.queue else None
-        for pos in range(len(self.queue) - 1, -1, -1):
+            return self._took(self.queue.pop()) if len(self.queue) > self.sent else None
+        for pos in range(len(self.queue) - 1, self.sent - 1, -1):
             unit = self.queue[pos]
             if accept(unit):
                 del self.queue[pos]
@@ -94,11 +111,25 @@ class DeviceBook:
         return None
 
     def take_all(self) -> list[Unit]:
+        """Every queued unit that was not sent ahead (those stay until released)."""
+        kept = [self.queue.popleft() for _ in range(self.sent)]
         units = list(self.queue)
         self.queue.clear()
-        self.queued_cost = 0.0
-        self.queued_sequences = 0
+        self.queue.extend(kept)
+        self.queued_cost = sum(u.cost for u in kept)
+        self.queued_sequences = sum(u.sequences for u in kept)
         return units
+
+    def reserve(self, count: int) -> list[Unit]:
+        """Mark the next ``count`` queued units after those already sent ahead as sent."""
+        count = max(0, min(count, len(self.queue) - self.sent))
+        units = [self.queue[self.sent + k] for k in range(count)]
+        self.sent += count
+        return units
+
+    def release(self, count: int | None = None) -> None:
+        """The worker dropped its last ``count`` units sent ahead (all: it is gone)."""
+        self.sent = 0 if count is None else max(0, self.sent - count)
 
     def _took(self, unit: Unit) -> Unit:
         self.queued_cost -= unit.cost

@@ -1,8 +1,14 @@
 """What crosses the pipe between the dispatcher and a worker, as small classes.
 
-    dispatcher ── WorkItem | STOP ──▶ worker
+    dispatcher ── WorkItem | WorkBatch | STOP ──▶ worker
     dispatcher ── Cut (while a unit runs) ──▶ worker ── CutAt ──▶ dispatcher
+    dispatcher ── Withdraw ──▶ worker ── Withdrawn ──▶ dispatcher
     dispatcher ◀── Ready | Done | Failed | SetupFailed ── worker
+
+A ``WorkBatch`` carries units *sent ahead* (``backends/local/ahead.py``): the
+worker runs them in order after the one it has, unless a ``Withdraw`` reaches
+it first; it then drops those it has not started and says how many. ``Done``
+and ``Failed`` name their unit, so the dispatcher knows which one ended.
 
 A ``CutAt`` with a boundary always reaches the dispatcher before that unit's
 ``Done`` (one pipe, in order); a cut the worker cannot honour (the unit is
@@ -29,7 +35,28 @@ class WorkItem:
     attempt: int
 
 
-STOP = None  # sent instead of a WorkItem: finish and exit
+@dataclass(frozen=True)
+class WorkBatch:
+    """Several units in one message (the first may be the one to run now, the
+    rest are sent ahead): one pickle, one write and one wake-up for all."""
+
+    items: tuple[WorkItem, ...]
+
+
+STOP = None  # sent instead of a WorkItem: finish the unit running, drop those sent ahead, exit
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """Drop every unit sent ahead that has not started; answer ``Withdrawn``."""
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """How many units sent ahead the worker dropped (the last ones it was sent).
+    Every unit it started was answered (Done/Failed) before this."""
+
+    count: int
 
 
 @dataclass(frozen=True)
@@ -66,6 +93,7 @@ class Done:
     started: float  # epoch seconds, worker clock
     ended: float
     node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
+    uid: str = ""  # the unit's uid (local backend: it may have been sent ahead)
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,7 @@ class Failed:
     permanent: bool  # UnitError: retrying elsewhere will not help
     environment: str | None = None  # the output disk's fault: the whole run must stop
     device_fault: bool = False  # a CUDA error: the device's fault, not the unit's (hardware/faults.py)
+    uid: str = ""  # the unit's uid (local backend: it may have been sent ahead)
 
 
 @dataclass(frozen=True)
@@ -83,7 +112,7 @@ class SetupFailed:
     traceback: str
 
 
-Reply = Ready | Done | Failed | SetupFailed | CutAt
+Reply = Ready | Done | Failed | SetupFailed | CutAt | Withdrawn
 
 
 class Wakeup:

@@ -36,7 +36,8 @@ class DeviceMonitoring:
         newly = []
         for book in self.books:
             last = self._last_activity(book, reports.get(book.spec.index))
-            stalled = book.alive and is_stalled(now, last, book.in_flight is not None, threshold)
+            busy = book.in_flight is not None or book.sent > 0  # it may be running a unit sent ahead
+            stalled = book.alive and is_stalled(now, last, busy, threshold)
             if stalled and not book.stalled:
                 newly.append(book.spec.index)
                 unit = book.in_flight.unit.uid if book.in_flight else "?"

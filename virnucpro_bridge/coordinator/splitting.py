@@ -211,7 +211,8 @@ class Splitting:
         now = self.clock()
         victim.split_out += 1
         self.splits_total += 1
-        takes = (thief.in_flight is None and thief.ready and thief.accepts_work and not self.stopping)
+        takes = (thief.in_flight is None and not thief.sent and thief.ready and thief.accepts_work
+                 and not self.stopping)
         target = thief if takes else None
         if target is None:
             target = self._place(tail, front=True)

@@ -6,7 +6,9 @@ wake-up pipe that the UI's commands and signal handlers write to::
 
     wait(pipes + sentinels + wakeup) ─▶ Ready/Done/Failed ─▶ Coordinator
                                      ─▶ sentinel: device_died() ─▶ requeue
+    idle: next_unit() ─▶ WorkItem, or a WorkBatch with short units sent ahead (ahead.py)
     idle, nothing to steal: find_cut() ─▶ Cut to the victim ─▶ CutAt ─▶ tail to the thief
+    paused, draining, stopping: Withdraw ─▶ Withdrawn (units sent ahead not started)
     every tick: drains, steal look-ups, stalls (flag or restart), readings,
                 device restarts and retirements the coordinator decided (health.py)
     a restarted worker waits for its device's memory (NVML) before setup
@@ -42,6 +44,9 @@ from ...coordinator.messages import (
     Ready,
     SetupFailed,
     Wakeup,
+    Withdraw,
+    Withdrawn,
+    WorkBatch,
     WorkItem,
 )
 from ...errors import OutputError
@@ -49,6 +54,7 @@ from ...hardware import nvml
 from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit
+from .ahead import AHEAD_S, MOST_AHEAD, REFILL_BELOW
 from .worker import manager_initializer, worker_main
 
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
@@ -228,6 +234,7 @@ class LocalPool:
         for i in exits:  # after the pipes, so a last Done is never lost
             self._drain_conn(i, just_idle)
             self._forget(i)
+            coord.worker_gone(i)  # whatever it was sent ahead and did not answer is free again
             if i not in self.expected_exit:
                 coord.device_died(i, describe_exit(self.procs[i].exitcode))
         now = time.monotonic()
@@ -255,23 +262,26 @@ class LocalPool:
             coord.device_ready(i, msg.pid)
             just_idle.add(i)
         elif isinstance(msg, Done):
-            flight = coord.unit_done(i, msg.sequences, msg.seconds)
+            flight = coord.unit_done(i, msg.sequences, msg.seconds, msg.uid)
             self._sink_calls.append((self.sink.unit_done, (i, flight, msg)))
             just_idle.add(i)
         elif isinstance(msg, Failed) and msg.environment:
             # The output disk failed, not the unit: no retry can help. The unit
             # goes back (it is not in the manifest) and the run stops.
-            coord.unit_interrupted(i)
+            coord.unit_interrupted(i, msg.uid)
             self._sink_calls.append((self._raise_output_error, (msg.environment,)))
         elif isinstance(msg, Failed):
             flight, _retried = coord.unit_failed(i, msg.error, permanent=msg.permanent,
-                                                 device_fault=msg.device_fault)
+                                                 device_fault=msg.device_fault, uid=msg.uid)
             self._sink_calls.append((self.sink.unit_failed, (i, flight, msg)))
             just_idle.add(i)
         elif isinstance(msg, CutAt):
             handed = coord.cut_answered(i, msg.uid, msg.at)
             if handed is not None:
                 self._send(*handed)
+        elif isinstance(msg, Withdrawn):
+            coord.withdrawn(i, msg.count)
+            just_idle.add(i)
         elif isinstance(msg, SetupFailed):
             self.expected_exit.add(i)  # the worker exits by itself
             if coord.setup_failed(i, msg.error):  # once more, by the housekeeping pass (_respawn)
@@ -290,6 +300,7 @@ class LocalPool:
         if not self.coord.restart_stalled(i):
             self._kill(i)  # given up on: the coordinator marked it dead
             self._forget(i)
+            self.coord.worker_gone(i)
             return
         self._respawn(i)
 
@@ -299,6 +310,7 @@ class LocalPool:
         (bounded): a killed CUDA context is released a moment after the kill."""
         self._kill(i)
         self._forget(i)
+        self.coord.worker_gone(i)
         self._spawn(i, memory_wait_for(self.baselines[i] if i < len(self.baselines) else None))
 
     def _dispatch_idle(self, just_idle: set[int], steal_due: bool) -> None:
@@ -307,16 +319,22 @@ class LocalPool:
         cut, fastest first, so the rest of a slow device's work goes to the device
         that finishes it soonest, not to whichever went idle last."""
         look = steal_due or bool(just_idle)
-        for i in self.coord.fastest_first():
-            book = self.coord.books[i]
-            if book.in_flight is not None or not book.ready or book.dead or book.drained:
+        coord = self.coord
+        for i in coord.fastest_first():
+            book = coord.books[i]
+            if coord.needs_withdraw(i):
+                self._post(i, Withdraw())
+            if not book.ready or book.dead or book.drained:
                 continue
-            allow = look
-            flight = self.coord.next_unit(i, allow_steal=allow)
+            if book.in_flight is not None:
+                if book.sent < REFILL_BELOW:
+                    self._send(i, None)  # top up what it holds ahead
+                continue
+            flight = coord.next_unit(i, allow_steal=look)
             if flight is not None:
                 self._send(i, flight)
-            elif allow:
-                cut = self.coord.find_cut(i, self._reports)
+            elif look and not book.sent:
+                cut = coord.find_cut(i, self._reports)
                 if cut is not None:
                     self._send_cut(*cut)
 
@@ -326,11 +344,23 @@ class LocalPool:
         except (OSError, BrokenPipeError):
             pass  # the victim is dying: its sentinel settles the cut (nothing was cut)
 
-    def _send(self, i: int, flight: InFlight) -> None:
-        flight.output = self.outputs(flight.unit)
-        item = WorkItem(flight.unit, flight.output, flight.attempt)
+    def _send(self, i: int, flight: InFlight | None) -> None:
+        """Device ``i``'s new unit in flight (unless it was sent ahead), with the
+        short units that follow it in its queue: one message."""
+        items = []
+        if flight is not None:
+            flight.output = self.outputs(flight.unit)
+            if not flight.ahead:
+                items.append(WorkItem(flight.unit, flight.output, flight.attempt))
+        for unit in self.coord.send_ahead(i, AHEAD_S, MOST_AHEAD):
+            # The attempt is counted when the unit is put in flight; the worker only logs it.
+            items.append(WorkItem(unit, self.outputs(unit), self.coord.attempts.get(unit.uid, 0) + 1))
+        if items:
+            self._post(i, items[0] if len(items) == 1 else WorkBatch(tuple(items)))
+
+    def _post(self, i: int, msg: object) -> None:
         try:
-            self.conns[i].send(item)
+            self.conns[i].send(msg)
         except (OSError, BrokenPipeError):
             pass  # the worker is dying; its sentinel requeues the unit
 
@@ -358,28 +388,43 @@ class LocalPool:
                 proc.kill()
 
     def wind_down(self, grace: float, record: bool = True) -> None:
-        """After the loop failed: wait up to ``grace`` s for units in flight,
-        then stop. ``record``: hand finished units to the sink, which may fail
-        again: the first failure ends the wait (the runner logs it)."""
+        """After the loop failed: withdraw what was sent ahead, wait up to ``grace`` s
+        for units in flight, then stop. ``record``: hand finished units to the sink,
+        which may fail again: the first failure ends the wait (the runner logs it)."""
+        coord = self.coord
         deadline = time.monotonic() + grace
-        live = {self.conns[i]: i for i, b in enumerate(self.coord.books)
-                if b.in_flight is not None and self.procs[i] is not None and self.procs[i].is_alive()}
+        live = {}
+        with coord.lock:
+            for i, book in enumerate(coord.books):
+                if self.procs[i] is None or not self.procs[i].is_alive():
+                    continue
+                if book.sent and not book.withdrawing:
+                    book.withdrawing = True
+                    self._post(i, Withdraw())
+                if book.in_flight is not None or book.sent:
+                    live[self.conns[i]] = i
         while live and time.monotonic() < deadline:
             for conn in wait(list(live), timeout=max(0.0, min(TICK_S, deadline - time.monotonic()))):
-                i = live.pop(conn)
+                i = live[conn]
                 try:
                     msg = conn.recv()
                 except (EOFError, OSError):
+                    live.pop(conn)
                     continue
-                if isinstance(msg, CutAt):
-                    with self.coord.lock:
-                        self.coord.cut_answered(i, msg.uid, msg.at)  # the worker stops there: keep the tail
-                    live[conn] = i  # its Done is still to come
-                elif isinstance(msg, Done):
-                    with self.coord.lock:
-                        flight = self.coord.unit_done(i, msg.sequences, msg.seconds)
-                    if record:
-                        self.sink.unit_done(i, flight, msg)
+                flight = None
+                with coord.lock:
+                    book = coord.books[i]
+                    if isinstance(msg, CutAt):
+                        coord.cut_answered(i, msg.uid, msg.at)  # the worker stops there: keep the tail
+                    elif isinstance(msg, Withdrawn):
+                        coord.withdrawn(i, msg.count)
+                    elif isinstance(msg, Done):
+                        flight = coord.unit_done(i, msg.sequences, msg.seconds, msg.uid)
+                    busy = (book.in_flight is not None or book.sent) and not isinstance(msg, Failed)
+                if flight is not None and record:
+                    self.sink.unit_done(i, flight, msg)
+                if not busy:
+                    live.pop(conn)
         self.finish()
 
     def finish(self) -> None:

@@ -9,8 +9,9 @@ Data flow (one pipe per worker, plus the shared Manager dict)::
                                       (heartbeat, progress, util, memory, task notes)
 
 The messages are the classes in ``messages.py``.
-The worker loads the task's models once, then runs one unit per WorkItem
-until it receives ``STOP`` or its pipe closes. Exceptions go back with
+The worker loads the task's models once, then runs the units it is sent, in
+order (a ``WorkBatch`` holds units sent ahead: ``Inbox``), until it receives
+``STOP`` or its pipe closes. Exceptions go back with
 their traceback text; nothing is swallowed. A watchdog thread ends the
 process when the main process dies, so no orphan keeps GPU memory.
 """
@@ -18,6 +19,7 @@ process when the main process dies, so no orphan keeps GPU memory.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import threading
@@ -28,7 +30,19 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Mapping, MutableMapping
 
-from ...coordinator.messages import STOP, Cut, CutAt, Done, Failed, Ready, SetupFailed
+from ...coordinator.messages import (
+    STOP,
+    Cut,
+    CutAt,
+    Done,
+    Failed,
+    Ready,
+    SetupFailed,
+    Withdraw,
+    Withdrawn,
+    WorkBatch,
+    WorkItem,
+)
 from ...errors import UnitError, environment_error
 from ...hardware.devices import DeviceSpec
 from ...hardware.faults import is_device_fault
@@ -239,14 +253,59 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
         task.teardown()
 
 
+class Inbox:
+    """The units this worker holds, in the order it runs them: what the dispatcher
+    sent, less what it withdrew. Messages are read between units (and, for a
+    splittable task, while one runs: ``UnitControl``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.items: deque[WorkItem] = deque()
+        self.stop = False  # STOP arrived: answer the unit running, start no other, exit
+
+    def next(self) -> WorkItem | None:
+        """The next unit to run (waits for one), or None: stop. Looks at the pipe
+        first even when it holds units, so a Withdraw or STOP is obeyed before
+        the next unit starts."""
+        while not self.stop and (not self.items or _readable(self.conn)):
+            msg = self.conn.recv()
+            if isinstance(msg, Cut):  # it came after its unit ended: too late
+                self.conn.send(CutAt(msg.uid, None))
+            else:
+                self.take(msg)
+        return None if self.stop else self.items.popleft()
+
+    def take(self, msg: object) -> None:
+        if msg is STOP:
+            self.stop = True
+            self.items.clear()  # those sent ahead: the dispatcher settles them once this process is gone
+        elif isinstance(msg, WorkItem):
+            self.items.append(msg)
+        elif isinstance(msg, WorkBatch):
+            self.items.extend(msg.items)
+        elif isinstance(msg, Withdraw):
+            count = len(self.items)
+            self.items.clear()
+            self.conn.send(Withdrawn(count))
+        else:
+            raise TypeError(f"unexpected message from the dispatcher: {msg!r}")
+
+
+def _readable(conn: Connection) -> bool:
+    """``conn.poll()`` without the selector multiprocessing builds per call."""
+    return bool(select.select([conn.fileno()], [], [], 0)[0])
+
+
 class UnitControl:
     """The progress callback a task gets: reports progress, and for a splittable
     task polls the pipe for a ``Cut`` and returns where the unit now stops,
-    in the shape the task reported in (records, or a (records, part) position)."""
+    in the shape the task reported in (records, or a (records, part) position).
+    Other messages that arrive meanwhile go to the ``Inbox``."""
 
-    def __init__(self, conn: Connection, reporter: Reporter, splittable: bool) -> None:
+    def __init__(self, conn: Connection, reporter: Reporter, splittable: bool,
+                 inbox: Inbox | None = None) -> None:
         self.conn, self.reporter, self.splittable = conn, reporter, splittable
-        self.stop_after = False  # STOP arrived mid-unit: exit once this unit is answered
+        self.inbox = inbox if inbox is not None else Inbox(conn)
         self.uid, self.start = "", 0
         self.first = self.stop = self.full = (0, 0)  # absolute positions
         self._polled = 0.0
@@ -275,12 +334,10 @@ class UnitControl:
         return rel[0] + (1 if rel[1] else 0)
 
     def receive(self, msg: object, at: tuple[int, int]) -> None:
-        if msg is STOP:
-            self.stop_after = True
-        elif isinstance(msg, Cut):
+        if isinstance(msg, Cut):
             self.conn.send(CutAt(msg.uid, self.answer(msg, at)))
         else:
-            raise TypeError(f"unexpected message while running {self.uid}: {msg!r}")
+            self.inbox.take(msg)
 
     def answer(self, msg: Cut, reached: tuple[int, int]) -> tuple[int, int] | None:
         """Where this unit will stop (absolute position), or None: not this unit, cut
@@ -299,17 +356,15 @@ class UnitControl:
 
 
 def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None:
-    control = UnitControl(conn, reporter, bool(getattr(task, "splittable", False)))
+    inbox = Inbox(conn)
+    control = UnitControl(conn, reporter, bool(getattr(task, "splittable", False)), inbox)
     while True:
         try:
-            item = conn.recv()
+            item = inbox.next()
         except (EOFError, OSError):
             return  # the dispatcher is gone
-        if item is STOP:
-            return
-        if isinstance(item, Cut):  # it came after the unit ended: too late
-            conn.send(CutAt(item.uid, None))
-            continue
+        if item is None:
+            return  # STOP
         unit = item.unit
         reporter.unit_started(unit.uid)
         control.begin(unit)
@@ -321,18 +376,17 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
                 raise RuntimeError(f"{type(task).__name__} did {sequences} records of {unit.uid} "
                                    f"after agreeing to stop at {control.stop}")
         except UnitError as exc:
-            reply = Failed(str(exc), traceback.format_exc(), permanent=True)
+            reply = Failed(str(exc), traceback.format_exc(), permanent=True, uid=unit.uid)
         except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
             if isinstance(exc, OSError) and exc.filename is None:
                 exc.filename = item.output  # a failed write() names no file: say which result it was
             reply = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent=False,
-                           environment=environment_error(exc, out_dir), device_fault=is_device_fault(exc))
+                           environment=environment_error(exc, out_dir), device_fault=is_device_fault(exc),
+                           uid=unit.uid)
         else:
-            reply = Done(sequences, time.monotonic() - t0, started, time.time())
+            reply = Done(sequences, time.monotonic() - t0, started, time.time(), uid=unit.uid)
         reporter.unit_ended()
         try:
             conn.send(reply)
         except (OSError, BrokenPipeError):
-            return
-        if control.stop_after:
             return

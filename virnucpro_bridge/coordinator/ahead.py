@@ -1,0 +1,103 @@
+"""Units sent ahead: the Coordinator's half (the local backend's ``ahead.py`` is the other).
+
+A worker that is sent one unit at a time waits a round trip after each (its
+Done to the dispatcher, the next unit back); on units of milliseconds that is
+most of the time, and every unit costs both processes a wake-up. So the
+dispatcher sends the first few *short* units of a device's queue ahead, in one
+message, and the worker runs them in order::
+
+    queue:  U2 U3 U4 │ U5 U6 ...     in flight: U1
+            sent = 3 │ stealable, given back, moved as ever
+
+The units sent ahead stay in the queue (its depth, its cost estimates), but
+nothing may take them elsewhere while the worker may still start them: steals
+and give-backs skip them, and a unit queued "at the front" goes after them.
+They leave the worker's hands in one of three ways only:
+
+- the worker runs the next one: the dispatcher puts it in flight (``next_unit``,
+  or, when it had not, on the Done/Failed that names it: ``flight_of``);
+- the dispatcher withdraws them (pause, drain, stop): the worker drops those
+  it has not started and says how many (``withdrawn``);
+- the worker process is gone (``worker_gone``).
+
+So a unit never runs on two devices, and its one result is the one the
+coordinator accepted: the same guarantee as for the unit in flight.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..inputs.units import Unit
+    from .device_book import DeviceBook, InFlight
+
+
+class SentAhead:
+    """Mixed into :class:`~virnucpro_bridge.coordinator.Coordinator`; called from
+    the dispatcher thread under the coordinator's lock."""
+
+    @property
+    def sent_ahead(self) -> int:
+        return sum(b.sent for b in self.books)
+
+    def send_ahead(self, index: int, budget_s: float, most: int) -> list[Unit]:
+        """Units of device ``index``'s queue to send ahead now (marked sent): those
+        at its head, while the units sent ahead come to at most ``most`` and their
+        estimated time (work at the device's rate plus the task's fixed cost per
+        unit) to at most ``budget_s``. None while it may not start new units."""
+        book = self.books[index]
+        if (self.stopping or book.withdrawing or book.in_flight is None or not book.ready
+                or not book.accepts_work or book.sent >= most):
+            return []
+        rate, fixed = self.rate(book), self.task_overhead_s
+        total, count = 0.0, 0
+        for unit in book.queue:  # from the head: those sent already count against the budget
+            total += unit.cost / rate + fixed
+            if count >= most or total > budget_s:
+                break
+            count += 1
+        return book.reserve(count - book.sent)
+
+    def needs_withdraw(self, index: int) -> bool:
+        """Device ``index``'s worker holds units sent ahead that it may not start
+        (paused, draining, the run stopping); marks a withdrawal under way."""
+        book = self.books[index]
+        if not book.sent or book.withdrawing or book.dead:
+            return False  # a dead device's worker is stopped or gone: it drops them itself
+        if self.stopping or book.paused or book.draining:
+            book.withdrawing = True
+            return True
+        return False
+
+    def withdrawn(self, index: int, count: int) -> None:
+        """The worker dropped its last ``count`` units sent ahead. One it started
+        before it read the Withdraw is still to be answered: it is in flight now."""
+        book = self.books[index]
+        book.withdrawing = False
+        book.release(count)
+        if book.sent and book.in_flight is None:
+            self._start_flight(book, book.pop_head(), stolen=False, ahead=True)
+        if count and (book.draining or not book.alive):
+            self._give_back(book)
+
+    def worker_gone(self, index: int) -> None:
+        """Device ``index``'s worker process is gone: it holds nothing any more."""
+        book = self.books[index]
+        book.withdrawing = False
+        if book.sent:
+            book.release()
+            if not book.alive:
+                self._give_back(book)
+
+    def flight_of(self, book: DeviceBook, uid: str, what: str) -> InFlight:
+        """The flight a worker's answer about ``uid`` settles: the one in flight, or
+        the first unit sent ahead, which the worker started before the dispatcher
+        put it in flight (paused, draining, stopping: a withdrawal was under way)."""
+        flight = book.in_flight
+        # A unit cut in flight is the head of the one the worker runs (and names).
+        if flight is not None and (not uid or uid == (flight.unit.split_from if flight.cut else flight.unit.uid)):
+            return flight
+        if flight is None and uid and book.sent and book.queue[0].uid == uid:
+            return self._start_flight(book, book.pop_head(), stolen=False, ahead=True)
+        raise RuntimeError(f"{book.spec.label} reported {what} it was not given ({uid or 'unnamed'})")
