@@ -25,25 +25,31 @@ TMP_PREFIX = ".tmp-"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def temp_path(target: Path) -> Path:
+def temp_path(target: str | os.PathLike[str]) -> Path:
     """Where ``target`` is written before its rename: unique to this thread
     (its kernel id; a process's main thread has the process's id)."""
-    return target.with_name(f"{TMP_PREFIX}{threading.get_native_id()}-{target.name}")
+    return Path(_temp_name(os.fspath(target)))
 
 
-def _open_temp(tmp: Path) -> int:
+def _temp_name(target: str) -> str:
+    # os.path, not pathlib: this runs once per result, and a Path costs more than the rest
+    head, name = os.path.split(target)
+    return os.path.join(head, f"{TMP_PREFIX}{threading.get_native_id()}-{name}")
+
+
+def _open_temp(tmp: str) -> int:
     try:
         return os.open(tmp, _FLAGS, 0o666)
     except FileNotFoundError:  # the first file of its folder
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(tmp) or ".", exist_ok=True)
         return os.open(tmp, _FLAGS, 0o666)
 
 
 @contextlib.contextmanager
-def _temp_beside(target: Path) -> Iterator[int]:
+def _temp_beside(target: str) -> Iterator[int]:
     """A temp file's descriptor, for the body to write and close; then the temp is
     renamed onto ``target``, or removed if anything failed."""
-    tmp = temp_path(target)
+    tmp = _temp_name(target)
     fd = _open_temp(tmp)
     try:
         yield fd
@@ -65,7 +71,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = 
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open supports 'w' and 'wb'")
     kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-    with _temp_beside(Path(path)) as fd, os.fdopen(fd, mode, **kwargs) as fh:
+    with _temp_beside(os.fspath(path)) as fd, os.fdopen(fd, mode, **kwargs) as fh:
         yield fh
         fh.flush()
         if fsync:
@@ -75,7 +81,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = False) -> None:
     """``text`` as UTF-8, whole or not at all: one ``write`` of the encoded bytes,
     without a text-file object (most results are a few hundred bytes)."""
-    with _temp_beside(Path(path)) as fd:
+    with _temp_beside(os.fspath(path)) as fd:
         try:
             data = memoryview(text.encode("utf-8"))
             while data:
