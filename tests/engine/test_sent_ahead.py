@@ -19,9 +19,9 @@ TINY = 10.0  # residues: a unit of well under a millisecond at the nominal rate
 
 
 def busy_with_ahead(n: int = 4, **kw):
-    """Device 0 runs a unit and holds ``n`` more sent ahead; device 1 is idle."""
+    """Device 0 runs u0 and holds u1..un sent ahead, u(n+1)..u(2n) queued; device 1 is idle."""
     coord, clock = make((1.0, 1.0), units=(), **kw)
-    load(coord, 0, *[f"u{k}" for k in range(n + 3)], residues=TINY)
+    load(coord, 0, *[f"u{k}" for k in range(2 * n + 1)], residues=TINY)
     flight = coord.next_unit(0, allow_steal=False)
     sent = coord.send_ahead(0, budget_s=1.0, most=n)
     assert flight.unit.uid == "u0" and [u.uid for u in sent] == [f"u{k}" for k in range(1, n + 1)]
@@ -30,18 +30,34 @@ def busy_with_ahead(n: int = 4, **kw):
 
 def test_send_ahead_takes_the_queue_head_within_the_count_and_the_time_budget() -> None:
     coord, _ = make((1.0,), units=(), unit_overhead_s=0.01)
-    load(coord, 0, "a", "b", "c", "d", "e", residues=TINY)
+    load(coord, 0, *"abcdefghij", residues=TINY)
     assert coord.send_ahead(0, 1.0, 4) == []  # nothing in flight: its next unit goes as the unit in flight
     coord.next_unit(0)
     assert [u.uid for u in coord.send_ahead(0, 0.025, 16)] == ["b", "c"]  # 10 ms fixed cost each
     assert coord.books[0].sent == 2
-    assert [u.uid for u in coord.send_ahead(0, 1.0, 3)] == ["d"]  # those sent count against the limits
-    assert coord.send_ahead(0, 1.0, 3) == []
+    assert coord.send_ahead(0, 0.025, 16) == []  # it holds more than half the budget: later, in a batch
+    coord.unit_done(0, 10, 0.001, "a")
+    assert coord.next_unit(0).unit.uid == "b"
+    assert [u.uid for u in coord.send_ahead(0, 0.025, 16)] == ["d"]  # c and d: 20 ms
+    assert coord.send_ahead(0, 1.0, 3) == []  # it holds 2 of at most 3
+
+
+def test_nothing_is_sent_ahead_from_a_short_queue() -> None:
+    coord, _ = make((1.0,), units=())
+    load(coord, 0, "a", "b", "c", "d", residues=TINY)
+    coord.next_unit(0)
+    assert [u.uid for u in coord.send_ahead(0, 1.0, 16)] == ["b"]  # half of b c d
+    coord.unit_done(0, 10, 0.001, "a")
+    assert coord.next_unit(0).unit.uid == "b"
+    assert [u.uid for u in coord.send_ahead(0, 1.0, 16)] == ["c"]  # d stays for a thief
+    coord.unit_done(0, 10, 0.001, "b")
+    assert coord.next_unit(0).unit.uid == "c"
+    assert coord.send_ahead(0, 1.0, 16) == []  # the last unit is never held
 
 
 def test_a_long_unit_is_never_sent_ahead() -> None:
     coord, _ = make((1.0,), units=())
-    load(coord, 0, "a", "long", "c", residues=TINY)
+    load(coord, 0, "a", "long", "c", "d", "e", residues=TINY)
     coord.books[0].queue[1] = unit("long", 1e9)
     coord.next_unit(0)
     assert coord.send_ahead(0, 0.05, 16) == []  # the head is long: nothing after it goes either
@@ -56,13 +72,12 @@ def test_the_next_unit_is_the_first_sent_ahead_and_is_not_sent_again() -> None:
 
 
 def test_a_steal_never_takes_a_unit_sent_ahead() -> None:
-    coord, _ = busy_with_ahead(4)  # queue: u1..u4 sent, u5 u6 not
-    assert coord.next_unit(1).unit.uid == "u6"
-    assert coord.next_unit(1) is None  # busy
-    coord.unit_done(1, 10, 0.001, "u6")
-    assert coord.next_unit(1).unit.uid == "u5"
-    coord.unit_done(1, 10, 0.001, "u5")
-    assert coord.next_unit(1) is None  # only units sent ahead are left on device 0
+    coord, _ = busy_with_ahead(4)  # queue: u1..u4 sent, u5..u8 not
+    stolen = []
+    while (flight := coord.next_unit(1)) is not None:
+        stolen.append(flight.unit.uid)
+        coord.unit_done(1, 10, 0.001, flight.unit.uid)
+    assert stolen == ["u8", "u7", "u6", "u5"]  # then only units sent ahead are left on device 0
     assert queue_of(coord, 0) == ["u1", "u2", "u3", "u4"]
 
 
@@ -109,12 +124,12 @@ def test_a_drained_device_gives_back_what_it_dropped_and_stops_only_then() -> No
     coord, _ = busy_with_ahead(3)
     coord.drain(0)
     assert coord.take_pending_drains() == []  # u0 in flight
-    assert queue_of(coord, 1) == ["u4", "u5"]  # what was not sent went at once
+    assert queue_of(coord, 1) == ["u4", "u5", "u6"]  # what was not sent went at once
     coord.unit_done(0, 10, 0.001, "u0")
     assert coord.needs_withdraw(0)
     assert coord.take_pending_drains() == []  # it still holds u1..u3
     coord.withdrawn(0, 3)
-    assert sorted(queue_of(coord, 1)) == ["u1", "u2", "u3", "u4", "u5"]
+    assert sorted(queue_of(coord, 1)) == ["u1", "u2", "u3", "u4", "u5", "u6"]
     assert coord.take_pending_drains() == [0]
 
 
@@ -133,7 +148,7 @@ def test_a_dead_worker_frees_what_it_held() -> None:
     coord.worker_gone(0)
     coord.device_died(0, "killed by SIGKILL")
     assert coord.books[0].queue == type(coord.books[0].queue)()
-    assert sorted(queue_of(coord, 1)) == ["u0", "u1", "u2", "u3", "u4", "u5"]
+    assert sorted(queue_of(coord, 1)) == ["u0", "u1", "u2", "u3", "u4", "u5", "u6"]
 
 
 def test_a_retired_device_keeps_what_it_was_sent_until_its_worker_is_gone() -> None:

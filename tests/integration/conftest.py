@@ -44,6 +44,35 @@ def make_inputs(folder: Path, n_files: int, seqs: int | Callable[[int], int] = 2
     return folder
 
 
+class InProcessRuns:
+    """Runs started in this process the way ``lbtui run`` starts them (spawned
+    workers, the dispatcher thread), so a test can play the UI: call commands,
+    read snapshots. ``close`` stops any still going."""
+
+    def __init__(self, tmp_path: Path, **fixed) -> None:
+        self.tmp_path, self.fixed = tmp_path, fixed  # RunConfig fields for every run (backend ...)
+        self.runs: list = []
+
+    def start(self, n_files: int, gpus: str, *, seqs: int = 12, sim_rate: float = 15_000.0, **cfg):
+        from virnucpro_bridge.runner import Run, RunConfig
+
+        inputs = make_inputs(self.tmp_path / "in", n_files, seqs=seqs)
+        config = RunConfig(inputs=[str(inputs)], gpus=gpus, out=str(self.tmp_path / "out"), refresh=0.25,
+                           task_options={"sim_rate": sim_rate}, argv=["lbtui", "run", "(test)"],
+                           **self.fixed, **cfg)
+        run = Run(config)
+        run.prepare()
+        run.start()
+        self.runs.append(run)
+        return run
+
+    def close(self, wait_s: float) -> None:
+        for run in self.runs:
+            if not run.finished:
+                run.coord.stop(now=True)
+            run.wait(wait_s)
+
+
 @dataclass
 class Result:
     code: int

@@ -11,9 +11,9 @@ import pytest
 
 from tests.helpers.wait import wait_for
 from virnucpro_bridge.control import snapshot as S
-from virnucpro_bridge.runner import Run, RunConfig
+from virnucpro_bridge.runner import Run
 
-from .conftest import assert_each_unit_once, gone, make_inputs, read_manifest
+from .conftest import InProcessRuns, assert_each_unit_once, gone, read_manifest
 
 UNIT_S = 0.2  # seconds per unit at speed 1 (12 seqs x 250 residues at 15,000/s)
 RUN_END_S = 60  # a run that has not ended by then hangs; the normal end takes seconds
@@ -21,23 +21,9 @@ RUN_END_S = 60  # a run that has not ended by then hangs; the normal end takes s
 
 @pytest.fixture
 def start_run(tmp_path):
-    runs: list[Run] = []
-
-    def start(n_files: int, gpus: str, **cfg) -> Run:
-        inputs = make_inputs(tmp_path / "in", n_files, seqs=12)
-        config = RunConfig(inputs=[str(inputs)], gpus=gpus, out=str(tmp_path / "out"), refresh=0.25,
-                           task_options={"sim_rate": 15_000.0}, argv=["lbtui", "run", "(test)"], **cfg)
-        run = Run(config)
-        run.prepare()
-        run.start()
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        if not run.finished:
-            run.coord.stop(now=True)
-        run.wait(RUN_END_S)
+    runs = InProcessRuns(tmp_path)
+    yield runs.start
+    runs.close(RUN_END_S)
 
 
 def device(run: Run, index: int) -> S.DeviceView:

@@ -16,9 +16,9 @@ import pytest
 
 from tests.helpers.wait import wait_for
 from virnucpro_bridge.control import snapshot as S
-from virnucpro_bridge.runner import Run, RunConfig
+from virnucpro_bridge.runner import Run
 
-from .conftest import assert_each_unit_once, make_inputs, read_manifest
+from .conftest import InProcessRuns, assert_each_unit_once, read_manifest
 
 FILES = 400
 SIM_RATE = 25_000.0  # 1 record of 250 residues: 10 ms a unit at speed 1
@@ -27,23 +27,9 @@ RUN_END_S = 90
 
 @pytest.fixture
 def start_run(tmp_path):
-    runs: list[Run] = []
-
-    def start(gpus: str, **cfg) -> Run:
-        inputs = make_inputs(tmp_path / "in", FILES, seqs=1)
-        config = RunConfig(inputs=[str(inputs)], gpus=gpus, out=str(tmp_path / "out"), refresh=0.25,
-                           task_options={"sim_rate": SIM_RATE}, argv=["lbtui", "run", "(test)"], **cfg)
-        run = Run(config)
-        run.prepare()
-        run.start()
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        if not run.finished:
-            run.coord.stop(now=True)
-        run.wait(RUN_END_S)
+    runs = InProcessRuns(tmp_path)
+    yield lambda gpus, **cfg: runs.start(FILES, gpus, seqs=1, sim_rate=SIM_RATE, **cfg)
+    runs.close(RUN_END_S)
 
 
 def all_files() -> set[tuple[str, int]]:

@@ -9,36 +9,21 @@ import pytest
 pytest.importorskip("ray")
 
 from integration.conftest import (  # noqa: E402
+    InProcessRuns,
     assert_each_unit_once,
-    make_inputs,
     read_manifest,
     wait_for,
 )
 
 from virnucpro_bridge.control import snapshot as S  # noqa: E402
-from virnucpro_bridge.runner import Run, RunConfig  # noqa: E402
+from virnucpro_bridge.runner import Run  # noqa: E402
 
 
 @pytest.fixture
 def start_run(cluster, tmp_path):
-    runs: list[Run] = []
-
-    def start(n_files: int, gpus: str, **cfg) -> Run:
-        inputs = make_inputs(tmp_path / "in", n_files, seqs=12)
-        config = RunConfig(inputs=[str(inputs)], gpus=gpus, out=str(tmp_path / "out"), refresh=0.25,
-                           task_options={"sim_rate": 15_000.0}, argv=["lbtui", "run", "(test)"],
-                           backend="ray", ray_address=cluster, **cfg)
-        run = Run(config)
-        run.prepare()
-        run.start()
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        if not run.finished:
-            run.coord.stop(now=True)
-        run.wait(30)
+    runs = InProcessRuns(tmp_path, backend="ray", ray_address=cluster)
+    yield runs.start
+    runs.close(30)
 
 
 def device(run: Run, index: int) -> S.DeviceView:

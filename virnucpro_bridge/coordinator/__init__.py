@@ -7,6 +7,7 @@
     recovery.py      retries, worker deaths, stalled-worker restarts
     health.py        device health apart from unit health: restart or retire a failing device
     splitting.py     in-flight cuts of a running unit for an idle device
+    ahead.py         units sent ahead to a worker: held for it until run, withdrawn or its death
     views.py         coordinator state -> snapshot views, summary.json
     housekeeping.py  each dispatcher pass's rules (stops, drains, stalls, readings), for every backend
     messages.py      what the coordinator and a worker say to each other (WorkItem, Done, Cut, ...)

@@ -26,6 +26,7 @@ coordinator accepted: the same guarantee as for the unit in flight.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -45,16 +46,24 @@ class SentAhead:
         """Units of device ``index``'s queue to send ahead now (marked sent): those
         at its head, while the units sent ahead come to at most ``most`` and their
         estimated time (work at the device's rate plus the task's fixed cost per
-        unit) to at most ``budget_s``. None while it may not start new units."""
+        unit) to at most ``budget_s``, and to at most half its queue; none while it
+        still holds half of either limit, so they go in batches. None while it may
+        not start new units."""
         book = self.books[index]
         if (self.stopping or book.withdrawing or book.in_flight is None or not book.ready
-                or not book.accepts_work or book.sent >= most):
+                or not book.accepts_work or 2 * book.sent > most):
             return []
+        # At most half the queue, so as many units as it holds stay for thieves behind them:
+        # at the end of a run (where assignment left the smallest units) nothing is held.
+        most = min(most, len(book.queue) // 2)
         rate, fixed = self.rate(book), self.task_overhead_s
+        seconds = [unit.cost / rate + fixed for unit in itertools.islice(book.queue, most)]
+        if book.sent and 2 * sum(seconds[:book.sent]) > budget_s:
+            return []
         total, count = 0.0, 0
-        for unit in book.queue:  # from the head: those sent already count against the budget
-            total += unit.cost / rate + fixed
-            if count >= most or total > budget_s:
+        for s in seconds:  # from the head: those sent already count against the budget
+            total += s
+            if total > budget_s:
                 break
             count += 1
         return book.reserve(count - book.sent)

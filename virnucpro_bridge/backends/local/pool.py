@@ -54,7 +54,7 @@ from ...hardware import nvml
 from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit
-from .ahead import AHEAD_S, MOST_AHEAD, REFILL_BELOW
+from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, worker_main
 
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
@@ -327,8 +327,8 @@ class LocalPool:
             if not book.ready or book.dead or book.drained:
                 continue
             if book.in_flight is not None:
-                if book.sent < REFILL_BELOW:
-                    self._send(i, None)  # top up what it holds ahead
+                if 2 * book.sent <= MOST_AHEAD:
+                    self._send(i, None)  # top up what it holds ahead (send_ahead says whether it is time)
                 continue
             flight = coord.next_unit(i, allow_steal=look)
             if flight is not None:
