@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 
-from virnucpro_bridge.policy.throughput import Throughput, detect_stalled, is_stalled
+from virnucpro_bridge.policy.throughput import MAX_UNITS, Throughput, detect_stalled, is_stalled
 
 
 def test_no_completions() -> None:
@@ -72,3 +75,36 @@ def test_detect_stalled() -> None:
     devices = {3: (0.0, True), 0: (0.0, True), 1: (0.0, False), 2: (95.0, True), 4: (None, True)}
     assert detect_stalled(100.0, devices, 10.0) == [0, 3]
     assert detect_stalled(100.0, {}, 10.0) == []
+
+
+def brute_rate(done: list[tuple[float, int, float]], now: float, window: float, min_units: int) -> float | None:
+    """The definition, walked from the newest completion: all of the window, at least min_units."""
+    kept = sorted(done)[-MAX_UNITS:]
+    cutoff = now - window
+    sequences, earliest, n = 0, math.inf, 0
+    for end, seqs, start in reversed(kept):
+        if n >= min_units and end < cutoff:
+            break
+        sequences += seqs
+        earliest = min(earliest, start)
+        n += 1
+    if not n:
+        return None
+    return sequences / (now - earliest) if now > earliest else None
+
+
+def test_the_running_rate_matches_the_definition_with_reports_out_of_order() -> None:
+    rng = random.Random(3)
+    tp, done, now, latest, at = Throughput(window_s=5.0, min_units=4), [], 0.0, 0.0, 0.0
+    for step in range(3_000):
+        now += rng.expovariate(20.0)
+        end = now - (rng.random() * 0.05 if rng.random() < 0.2 else 0.0)  # some arrive late
+        duration = rng.choice((0.0, rng.expovariate(1.0), rng.uniform(0, 8)))
+        seqs = rng.randint(1, 50)
+        tp.add(end, seqs, duration)
+        done.append((end, seqs, end - duration))
+        latest = max(latest, end)
+        if step % 7 == 0:
+            at = max(at, latest + rng.choice((0.0, 1.0, 6.0)))  # time only moves forward
+            expected = brute_rate(done, at, 5.0, 4)
+            assert tp.rate(at) == (pytest.approx(expected) if expected is not None else None)
