@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
@@ -100,8 +101,13 @@ class RunHeader(Horizontal):
         yield TextLine(id="header-right")
 
     def show(self, title: str, snapshot: RunSnapshot | None, refresh: float, stale_s: float | None) -> None:
-        self.query_one("#header-left", TextLine).show_content(header_left(title, snapshot))
-        self.query_one("#header-right", TextLine).show_content(header_right(snapshot, refresh, stale_s))
+        try:
+            left = self.query_one("#header-left", TextLine)
+            right = self.query_one("#header-right", TextLine)
+        except NoMatches:  # the refresh timer ticked while the app shuts down (children go first)
+            return
+        left.show_content(header_left(title, snapshot))
+        right.show_content(header_right(snapshot, refresh, stale_s))
 
 
 class RunProgress(Horizontal):

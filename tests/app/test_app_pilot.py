@@ -443,3 +443,14 @@ async def test_the_header_says_when_snapshots_stop_coming():
         app.show_header()
         await pilot.pause()
         assert "no update for 0:30" in str(app.query_one("#header-right").render())
+
+
+async def test_a_timer_tick_while_the_header_is_torn_down_is_harmless():
+    """The refresh timer can tick while the app shuts down, after the header's lines are
+    removed and before the header itself (it crashed an attach pilot test with NoMatches)."""
+    app, _ = make()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.query_one("#header-left").remove()
+        await pilot.pause()
+        app._tick()
+        await pilot.pause()
