@@ -47,9 +47,13 @@ def event_line(e: RunEvent, labels: dict[int, str]) -> str:
     return f"{fmt.clock(e.time)} {e.kind:<6} {e.message}"
 
 
-def summary_lines(s: RunSnapshot) -> list[str]:
+def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
+    """The closing lines. ``code``: the exit code when the run could not close out
+    (its dispatcher did not end in time after a second signal): the snapshot then
+    has no exit code of its own, and the verb must still say how the run ended."""
     summary = s.summary or {}
-    verb = "aborted" if s.error else ("interrupted" if s.exit_code == 130 else "finished")
+    exit_code = s.exit_code if s.exit_code is not None else code
+    verb = "aborted" if s.error else ("interrupted" if exit_code == 130 else "finished")
     lines = [f"{verb}: {summary.get('files_done', s.units_done)}/{summary.get('files_total', s.units_total)} units, "
              f"{summary.get('files_failed', s.units_failed)} failed, {summary.get('sequences', s.sequences_done):,} seqs, "
              f"{summary.get('steals', s.steals_total)} steals, {summary.get('splits', s.splits_total)} splits, makespan {summary.get('makespan_s', 0):.2f} s",

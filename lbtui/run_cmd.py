@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
     if run.error:
         print(f"lbtui: error: {run.error}", file=sys.stderr)
     if dashboard:
-        for line in summary_lines(coord.snapshot()):
+        for line in summary_lines(coord.snapshot(), code):
             print(line)
     return code
 

@@ -105,6 +105,17 @@ def test_headless_lines_use_the_shared_formatting():
     assert event_line(steal, {0: "SIM0", 1: "SIM1"}) == "22:13:20 steal  SIM0 <- SIM1  a.fa  (12 seqs)"
 
 
+def test_the_closing_line_of_a_run_stopped_before_it_closed_out_says_interrupted():
+    """A second signal: the dispatcher may not close out in time, so the snapshot has
+    no exit code or summary; the line must not say "finished" (a fault test saw it)."""
+    from dataclasses import replace
+
+    from lbtui.headless import summary_lines
+
+    snap = replace(f.four_gpus(), exit_code=None, summary=None, error=None)
+    assert summary_lines(snap, 130)[0].startswith("interrupted: ")
+
+
 def test_the_header_and_detail_say_how_gpus_were_found_and_why_a_device_is_dead():
     from lbtui.app.detail_screen import metrics_content
     from lbtui.app.progress import header_left
