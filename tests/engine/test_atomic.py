@@ -67,12 +67,50 @@ def test_temp_names_are_per_thread_and_short(tmp_path: Path) -> None:
 
 
 def test_a_stale_temp_of_the_same_name_is_overwritten(tmp_path: Path) -> None:
-    """A dead writer's temp (its pid came back to this process) is truncated, not appended to."""
+    """A dead writer's temp (its pid came back to this process) is truncated, not appended to,
+    both by a streamed write and by a result replacing an existing one."""
     target = tmp_path / "u.json"
     temp_path(target).write_text("x" * 10_000)
-    atomic_write_text(target, "new\n")
-    assert target.read_text() == "new\n"
-    assert temps(tmp_path) == []
+    with atomic_open(target) as fh:
+        fh.write("new\n")
+    assert target.read_text() == "new\n" and temps(tmp_path) == []
+    temp_path(target).write_text("x" * 10_000)
+    atomic_write_text(target, "newer\n")
+    assert target.read_text() == "newer\n" and temps(tmp_path) == []
+
+
+def unnamed_files_work(folder: Path) -> bool:
+    try:
+        os.close(os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def test_a_result_is_written_without_a_name_and_a_dying_writer_leaves_nothing(tmp_path: Path) -> None:
+    if not unnamed_files_work(tmp_path):
+        pytest.skip("no O_TMPFILE here: results use temp names (the other tests)")
+    target = tmp_path / "u.json"
+    pid = os.fork()
+    if pid == 0:  # the writer: dies after its write, before the file gets its name
+        try:
+            os.link = lambda *args, **kwargs: os._exit(0)
+            atomic_write_text(target, "half a result\n")
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert list(tmp_path.iterdir()) == []  # not even a temp file to clean up
+
+
+def test_without_unnamed_files_results_use_a_temp_name(tmp_path: Path, monkeypatch) -> None:
+    from virnucpro_bridge.runfiles import atomic
+
+    monkeypatch.setattr(atomic, "_O_TMPFILE", 0)
+    target = tmp_path / "u.json"
+    atomic_write_text(target, "one\n")
+    atomic_write_text(target, "two\n")
+    assert target.read_text() == "two\n" and temps(tmp_path) == []
 
 
 def test_threads_writing_one_file_never_mix_their_contents(tmp_path: Path) -> None:
