@@ -3,20 +3,22 @@
 Each subcommand lives in its own module with ``register(subparsers)`` and a
 ``main(args) -> int``; modules import heavy things (torch, textual) only
 inside ``main`` so ``lbtui --help`` stays fast.
+
+This module imports the subcommands only when ``main`` runs: a worker process
+that ``multiprocessing`` spawns imports the parent's ``__main__`` module again
+(this one under ``python -m lbtui.cli``, or the ``lbtui`` script that imports
+it), and eight workers each importing the whole engine and asyncio for nothing
+cost about a second of CPU at every run's start.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from virnucpro_bridge import __version__
-from virnucpro_bridge.errors import LbtuiError
-
-from . import attach_cmd, models_cmd, prepare_cmd, run_cmd, serve_cmd
-from .report import command as report_cmd
-
-COMMANDS = (run_cmd, attach_cmd, serve_cmd, prepare_cmd, models_cmd, report_cmd)
+# the subcommands' modules, imported by build_parser()
+COMMANDS = (".run_cmd", ".attach_cmd", ".serve_cmd", ".prepare_cmd", ".models_cmd", ".report.command")
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,6 +29,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from virnucpro_bridge import __version__
+
     parser = Parser(
         prog="lbtui",
         description="Run VirNucPro (or another task) over many FASTA files on several GPUs, "
@@ -35,12 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lbtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for module in COMMANDS:
-        module.register(sub)
+    for name in COMMANDS:
+        importlib.import_module(name, __package__).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from virnucpro_bridge.errors import LbtuiError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -73,3 +73,13 @@ def test_formatting_imports_no_ui() -> None:
     """The formatting shared by the dashboard, the headless log and reports, and the channel client
     (`lbtui attach` without a terminal), need neither textual nor rich."""
     assert first_importers(["lbtui.format", "lbtui.headless", "lbtui.remote"], FORBIDDEN) == {}
+
+
+def test_the_cli_module_imports_no_command_until_it_runs() -> None:
+    """A spawned worker imports the parent's __main__ again (``lbtui.cli``, or the
+    ``lbtui`` script that imports it): that must not pull in the engine or asyncio."""
+    code = ("import json, sys; import lbtui.cli; "
+            "print(json.dumps([m for m in ('lbtui.run_cmd', 'virnucpro_bridge.runner', 'asyncio', "
+            "'textual') if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True)
+    assert json.loads(out.stdout) == []
