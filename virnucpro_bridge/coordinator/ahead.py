@@ -104,9 +104,11 @@ class SentAhead:
         the first unit sent ahead, which the worker started before the dispatcher
         put it in flight (paused, draining, stopping: a withdrawal was under way)."""
         flight = book.in_flight
-        # A unit cut in flight is the head of the one the worker runs (and names).
-        if flight is not None and (not uid or uid == (flight.unit.split_from if flight.cut else flight.unit.uid)):
-            return flight
+        if flight is not None:
+            # A unit cut in flight is the head of the one the worker runs (and names).
+            running = flight.unit.split_from if flight.cut else flight.unit.uid
+            if not uid or uid == running:
+                return flight
         if flight is None and uid and book.sent and book.queue[0].uid == uid:
             return self._start_flight(book, book.pop_head(), stolen=False, ahead=True)
         raise RuntimeError(f"{book.spec.label} reported {what} it was not given ({uid or 'unnamed'})")

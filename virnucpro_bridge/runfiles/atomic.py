@@ -35,7 +35,8 @@ from typing import IO, Iterator
 TMP_PREFIX = ".tmp-"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0)
-# O_TMPFILE refused: an old kernel (EISDIR, EINVAL), a filesystem without it (EOPNOTSUPP), no folder yet (ENOENT)
+# O_TMPFILE refused: an old kernel (EISDIR, EINVAL), a filesystem without it (EOPNOTSUPP),
+# no folder yet (ENOENT)
 _NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT})
 # linking it refused: no /proc (ENOENT), or a sandbox that forbids it
 _NO_LINK = frozenset({errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EACCES, errno.EOPNOTSUPP})
