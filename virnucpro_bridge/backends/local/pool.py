@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import select
 import selectors
 import signal
 import time
@@ -55,7 +54,7 @@ from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit
 from .ahead import AHEAD_S, MOST_AHEAD
-from .worker import manager_initializer, worker_main
+from .worker import manager_initializer, readable, worker_main
 
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
 STALL_ACTIONS = ("flag", "restart")
@@ -91,15 +90,6 @@ def device_memory(spec: DeviceSpec) -> tuple[int, int] | None:
         return sampler.memory_bytes()
     finally:
         sampler.close()
-
-
-def _readable(conn: Connection) -> bool:
-    """``conn.poll()`` without the selector multiprocessing builds per call (a pipe
-    Connection buffers nothing of its own: its fd says whether a message waits)."""
-    try:
-        return bool(select.select([conn.fileno()], [], [], 0)[0])
-    except (OSError, ValueError):
-        raise EOFError from None  # closed under us: the sentinel reports the death
 
 
 def describe_exit(code: int | None) -> str:
@@ -251,7 +241,7 @@ class LocalPool:
     def _drain_conn(self, i: int, just_idle: set[int]) -> None:
         conn = self.conns[i]
         try:
-            while _readable(conn):
+            while readable(conn):
                 self._handle(i, conn.recv(), just_idle)
         except (EOFError, OSError):
             self._unwatch(conn)  # the sentinel reports the death

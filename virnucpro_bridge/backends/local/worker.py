@@ -267,7 +267,7 @@ class Inbox:
         """The next unit to run (waits for one), or None: stop. Looks at the pipe
         first even when it holds units, so a Withdraw or STOP is obeyed before
         the next unit starts."""
-        while not self.stop and (not self.items or _readable(self.conn)):
+        while not self.stop and (not self.items or readable(self.conn)):
             msg = self.conn.recv()
             if isinstance(msg, Cut):  # it came after its unit ended: too late
                 self.conn.send(CutAt(msg.uid, None))
@@ -291,9 +291,14 @@ class Inbox:
             raise TypeError(f"unexpected message from the dispatcher: {msg!r}")
 
 
-def _readable(conn: Connection) -> bool:
-    """``conn.poll()`` without the selector multiprocessing builds per call."""
-    return bool(select.select([conn.fileno()], [], [], 0)[0])
+def readable(conn: Connection) -> bool:
+    """``conn.poll()`` without the selector multiprocessing builds per call (a pipe
+    Connection buffers nothing of its own: its fd says whether a message waits).
+    Used by both ends of the pipe."""
+    try:
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):
+        raise EOFError from None  # closed under us: the other end's death settles it
 
 
 class UnitControl:
