@@ -64,7 +64,9 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
 
 def follow(source: SnapshotSource, *, refresh: float = 2.0, out: TextIO | None = None,
            done: Callable[[], bool] | None = None) -> RunSnapshot:
-    """Print until the run is finished; returns the last snapshot."""
+    """Print until the run is finished, or until ``done()``; returns the last snapshot.
+    The closing summary lines are printed only for a finished run: when ``done()``
+    ends the loop first, the caller prints them once it knows the exit code."""
     out = out or sys.stdout
     last_seq = 0
     next_status = 0.0
@@ -83,8 +85,9 @@ def follow(source: SnapshotSource, *, refresh: float = 2.0, out: TextIO | None =
                     print(event_line(event, labels), file=out, flush=True)
             for d in snap.devices:
                 print(f"{fmt.clock(snap.time)} {device_line(d)}", file=out)
-            for line in summary_lines(snap):
-                print(line, file=out, flush=True)
+            if snap.finished:  # else only the caller knows how the run ends: it prints them
+                for line in summary_lines(snap):
+                    print(line, file=out, flush=True)
             return snap
         if now >= next_status:
             next_status = now + refresh

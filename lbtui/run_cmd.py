@@ -40,6 +40,7 @@ def main(args: argparse.Namespace) -> int:
     for line in run.notices:
         print(f"lbtui: notice: {line}", file=sys.stderr)
     dashboard = not args.headless and sys.stdout.isatty()
+    owed = dashboard  # the closing lines: the dashboard's screen is gone when they are printed
     coord = run.start()
     stopper = Stopper(run, grace=args.grace)
     try:
@@ -59,23 +60,27 @@ def main(args: argparse.Namespace) -> int:
                       f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
         else:
             with stopper.installed():
-                follow(coord, refresh=args.refresh,
-                       done=lambda: run.finished or not run.dispatching or stopper.overdue())
+                last = follow(coord, refresh=args.refresh,
+                              done=lambda: run.finished or not run.dispatching or stopper.overdue())
+            owed = not last.finished  # follow left the closing lines to us: the run had not closed out
         with stopper.installed():
             code = stopper.wait()
     except HardStop:
         code = run.abort("stopped at once by a second signal")
-        dashboard = True  # the headless log was cut short: its closing lines are still owed
+        owed = True  # the headless log was cut short: its closing lines are still owed
     if run.error:
         print(f"lbtui: error: {run.error}", file=sys.stderr)
-    if dashboard:
+    if owed:
         for line in summary_lines(coord.snapshot(), code):
             print(line)
     return code
 
 
-class HardStop(Exception):
-    """A second SIGINT/SIGTERM outside the dashboard: leave whatever we wait on."""
+class HardStop(BaseException):
+    """A second SIGINT/SIGTERM outside the dashboard: leave whatever we wait on.
+    A BaseException, like KeyboardInterrupt, because it is raised wherever the
+    main thread happens to be: an ``except Exception`` there (reading the
+    workers' reports through the Manager, say) must not swallow it."""
 
 
 class Stopper:

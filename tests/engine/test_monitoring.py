@@ -63,6 +63,45 @@ def test_a_gone_manager_is_one_warning_and_no_readings() -> None:
     assert not coord.stopping  # the run goes on
 
 
+class Interrupted(BaseException):
+    """What a second Ctrl+C raises in the main thread (lbtui.run_cmd.HardStop)."""
+
+
+class InterruptedOnce:
+    """A Manager dict whose first copy is cut short by an interruption."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def copy(self):
+        self.calls += 1
+        if self.calls == 1:
+            raise Interrupted
+        return {0: {"utilization": 50.0}}
+
+
+def test_an_interruption_while_reading_reports_is_not_swallowed_nor_taken_for_a_lost_manager() -> None:
+    """A second Ctrl+C in the middle of the Manager call must reach the run command (an
+    ``except Exception`` once swallowed it, and the run printed "finished" for a stopped
+    run). The interrupted thread's connection may hold half a reply: that thread asks
+    no more; another thread still reads."""
+    import threading
+
+    import pytest
+
+    status = InterruptedOnce()
+    coord, _ = make(status=status)
+    with pytest.raises(Interrupted):
+        coord.read_reports()
+    assert coord.read_reports() == {} and status.calls == 1
+    assert warnings(coord) == []  # the Manager is not gone
+    seen = []
+    reader = threading.Thread(target=lambda: seen.append(coord.read_reports()))
+    reader.start()
+    reader.join()
+    assert seen == [{0: {"utilization": 50.0}}] and status.calls == 2
+
+
 def test_task_notes_reach_the_snapshot_the_detail_and_the_summary() -> None:
     """What a task says about its device (e.g. a batch budget it had to lower) is kept
     from the last report, even once the worker has stopped reporting."""

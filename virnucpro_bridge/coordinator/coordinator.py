@@ -157,6 +157,7 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         self._pending_drains: set[int] = set()
         self._readings_lost = False
         self._frozen_reports: dict | None = None
+        self._cut_reader: int | None = None  # a thread interrupted while reading reports
         self._last_snapshot: S.RunSnapshot | None = None
         self.lock = threading.RLock()
 

@@ -9,6 +9,7 @@ event and the run goes on.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Mapping
 
 from ..control import snapshot as S
@@ -98,6 +99,8 @@ class DeviceMonitoring:
         After ``freeze_reports()`` the last copy is returned, untouched."""
         if self._frozen_reports is not None:
             return self._frozen_reports
+        if self._cut_reader == threading.get_ident():
+            return {}
         try:
             return dict(self.status.copy()) if hasattr(self.status, "copy") else dict(self.status)
         except Exception as exc:  # noqa: BLE001 - any proxy failure means the same: no readings
@@ -107,6 +110,12 @@ class DeviceMonitoring:
                             f"live readings lost: the Manager process is gone ({type(exc).__name__}); "
                             "utilization and memory stop updating, the run goes on")
             return {}
+        except BaseException:
+            # Interrupted mid-call (a second Ctrl+C raises in the main thread): this
+            # thread's connection to the Manager may hold a reply never read, or half of
+            # one, so this thread asks no more; other threads have connections of their own.
+            self._cut_reader = threading.get_ident()
+            raise
 
     def freeze_reports(self) -> None:
         """Keep the last readings for the final snapshots (the Manager is about to go),
