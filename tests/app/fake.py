@@ -23,7 +23,7 @@ T0 = 1_700_000_000.0  # a fixed "now" (2023-11-14 22:13:20 UTC) for deterministi
 
 def device(index: int, **overrides) -> s.DeviceView:
     base = dict(
-        index=index, name=f"NVIDIA H100 80GB HBM3", kind="cuda", state=s.RUNNING, weight=2.5,
+        index=index, name="NVIDIA H100 80GB HBM3", kind="cuda", state=s.RUNNING, weight=2.5,
         utilization=92.0, memory=41.0, temperature=61.0, power=420.0, throughput=120.5,
         queue_depth=6, queue_sequences=6_000, units_done=14, sequences_done=14_000, units_failed=0,
         stolen_in=1, stolen_out=0, busy_s=600.0, current_unit=f"sample_{index:02d}.fa",

@@ -71,7 +71,7 @@ def reference(models, inputs, tmp_path_factory) -> dict[str, bytes]:
 def test_results_identical_across_workers_stealing_sharding_and_resume(models, inputs, reference, tmp_path):
 
     two = tmp_path / "two"
-    summary = run(models, inputs, two, "--gpus", "cpu:2", "--steal-interval", "0.2")
+    run(models, inputs, two, "--gpus", "cpu:2", "--steal-interval", "0.2")
     assert results(two) == reference
 
     static = tmp_path / "static"

@@ -487,7 +487,7 @@ def test_device_states_through_a_run() -> None:
     coord.unit_done(0, 10, 1.0)
     coord.next_unit(1)
     coord.unit_done(1, 10, 1.0)
-    while (f := coord.next_unit(0)) is not None:
+    while coord.next_unit(0) is not None:
         coord.unit_done(0, 10, 1.0)
     assert [d.state for d in coord.snapshot().devices] == [S.DONE, S.DONE]
 

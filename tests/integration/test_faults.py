@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import threading
-from pathlib import Path
 
 import psutil
 import pytest

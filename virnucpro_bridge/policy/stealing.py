@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 # How much the capability prior counts, in seconds of observed busy time:
 # enough that the first few short (or oddly slow) units cannot swing the
