@@ -2,7 +2,7 @@
 
 ``make test`` hands whole test files to its workers (pytest-xdist,
 ``--dist loadfile``), in collection order. Left in directory order, files of
-real runs and models (``tests/virnucpro``, ``tests/ray``) came last, and one
+real runs and models (``tests/virnucpro``, ``tests/integration/ray``) came last, and one
 core finished a long file alone while the other sat idle. Files with slow tests
 go first and the many quick files fill the end, so the cores finish together.
 Inside a file the order is unchanged; every worker sorts the same way.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engine.test_coordinator import make, unit
+from tests.engine.coordinator.test_coordinator import make, unit
 from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.coordinator.health import RETIRE_AFTER
 from virnucpro_bridge.hardware.faults import is_device_fault

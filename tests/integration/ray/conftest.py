@@ -1,4 +1,4 @@
-"""A two-node Ray cluster on this machine for the tests under tests/ray.
+"""A two-node Ray cluster on this machine for the tests under tests/integration/ray.
 
 ``ray.cluster_utils.Cluster`` starts a head node and a second node as
 separate raylets (1 CPU each), so placement and node ids behave as on a real
@@ -10,14 +10,9 @@ Everything here is ``slow``; without ray installed the tests skip.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:  # the shared helpers live in tests/integration
-    sys.path.insert(0, str(TESTS))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from integration.conftest import (  # noqa: E402
+from tests.integration.conftest import (  # noqa: E402
     InProcessRuns,
     assert_each_unit_once,
     read_manifest,

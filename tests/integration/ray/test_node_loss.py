@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from integration.conftest import (  # noqa: E402
+from tests.integration.conftest import (  # noqa: E402
     REPO,
     assert_each_unit_once,
     expected_ids_sha256,

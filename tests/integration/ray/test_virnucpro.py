@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from integration.conftest import REPO, read_manifest, run_json  # noqa: E402
+from tests.integration.conftest import REPO, read_manifest, run_json  # noqa: E402
 
 from lbtui.cli import main as lbtui_main  # noqa: E402
 
