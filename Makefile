@@ -11,14 +11,14 @@ export TORCH_INDEX ?=
 # The pip that installs into the venv (the install tests swap in a stub that only logs).
 PIP ?= $(BIN)/pip
 
-.PHONY: install bytecode test test-fast demo bench snapshot-update clean
+.PHONY: install bytecode lint test test-fast demo bench snapshot-update clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	scripts/install_torch.sh $(PIP) $(BIN)/python
-	$(PIP) install -q -e '.[test,ray]'
+	$(PIP) install -q -e '.[test,ray,lint]'
 	touch $(STAMP)
 
 # The sources' bytecode, written even where PYTHONDONTWRITEBYTECODE is set (as on
@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.p
 # Only files changed since are compiled again.
 bytecode: install
 	$(BIN)/python -m compileall -q -j 0 lbtui virnucpro_bridge
+
+# ruff's rules are in pyproject.toml ([tool.ruff]); CI runs this before the tests.
+lint: install
+	$(BIN)/ruff check .
 
 # Test files run in parallel, each file's tests in one process, in the order
 # tests/conftest.py sets. One worker more than cores: many tests wait on processes

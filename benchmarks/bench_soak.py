@@ -83,8 +83,10 @@ class Dashboards:
     def detach_all(self) -> None:
         if self.settled is not None:  # the same processes, a minute apart: a leak would show here
             last = self.usage()
-            rss = ", ".join(f"{a[0]:.0f}->{b[0]:.0f} MB ({change(b[0], a[0])})" for a, b in zip(self.settled, last))
-            fds = ", ".join(f"{a[1]}->{b[1]}" for a, b in zip(self.settled, last))
+            rss = ", ".join(
+                f"{a[0]:.0f}->{b[0]:.0f} MB ({change(b[0], a[0])})" for a, b in zip(self.settled, last, strict=True)
+            )
+            fds = ", ".join(f"{a[1]}->{b[1]}" for a, b in zip(self.settled, last, strict=True))
             print(f"soak: dashboards of generation {self.generations}, settled -> detaching: RSS {rss}; fds {fds}",
                   flush=True)
         for a, _ in self.slots:
@@ -183,7 +185,7 @@ def soak(tmp: Path, units: int, minutes: float | None, reattach: float, n: int, 
                   f"({change(run1[0], b1[0])}) at the end; fds {b0[1]} alone, {run0[1]} -> {run1[1]} with 3 attached")
         if not d1:
             print("soak: the run ended before the last dashboards settled: no dashboard numbers at the end")
-        for i, (a, b) in enumerate(zip(d0, d1)):
+        for i, (a, b) in enumerate(zip(d0, d1, strict=True)):
             print(f"soak: dashboard #{i + 1} (a newer process each minute): RSS {change(b[0], a[0])}, "
                   f"fds {change(b[1], a[1])}")
 

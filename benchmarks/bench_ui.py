@@ -139,7 +139,10 @@ async def bench_refresh(size: tuple[int, int]) -> None:
     print(f"  apply_snapshot          median {statistics.median(apply_ms):6.2f} ms   p95 {pct(apply_ms, 0.95):6.2f} ms")
     print(f"  apply + repaint (CPU)   median {statistics.median(cycle_ms):6.2f} ms   p95 {pct(cycle_ms, 0.95):6.2f} ms"
           f"   max {max(cycle_ms):6.2f} ms")
-    print(f"  full GCs in the above   {len(full_gc)}: " + (", ".join(f"{t:.0f}" for t in full_gc) + " ms" if full_gc else "none"))
+    print(
+        f"  full GCs in the above   {len(full_gc)}: "
+        + (", ".join(f"{t:.0f}" for t in full_gc) + " ms" if full_gc else "none")
+    )
 
 
 def idle_child() -> None:
@@ -168,8 +171,8 @@ def bench_idle(table_args: list[str]) -> None:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
-    child = subprocess.Popen([sys.executable, __file__, "--idle-child", *table_args], stdin=slave, stdout=slave, stderr=slave,
-                             env=env, cwd=ROOT, start_new_session=True)
+    child = subprocess.Popen([sys.executable, __file__, "--idle-child", *table_args],
+                             stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)
     out = bytearray()
 

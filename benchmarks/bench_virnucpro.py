@@ -142,7 +142,9 @@ def bench_dnabert(args: argparse.Namespace, tmp: Path) -> None:
           f"(upstream's way); best of {ROUNDS}, CPU time")
     candidates, loads = {}, {}
     for kernel in ("matmul", "sdpa"):
-        (tokenizer, model), loads[f"ours, {kernel} attention"] = _timed(lambda: load(folder, "cpu", kernel=kernel))
+        (tokenizer, model), loads[f"ours, {kernel} attention"] = _timed(
+            lambda kernel=kernel: load(folder, "cpu", kernel=kernel)
+        )
         candidates[f"ours, {kernel} attention"] = lambda xs, m=model: [m(x).mean(1) for x in xs]
     ids = [torch.tensor([row]) for row in tokenizer.ids(dna)]
     weights = folder / "pytorch_model.bin"

@@ -23,9 +23,10 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,8 +73,8 @@ class Table:
     def render(self) -> str:
         widths = [max(len(r[i]) for r in self.rows + [("check", "setting", "result")]) for i in range(3)]
         line = "  ".join("-" * w for w in widths)
-        head = "  ".join(h.ljust(w) for h, w in zip(("check", "setting", "result"), widths))
-        body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in self.rows]
+        head = "  ".join(h.ljust(w) for h, w in zip(("check", "setting", "result"), widths, strict=True))
+        body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in self.rows]
         return "\n".join([head.rstrip(), line, *body])
 
 
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         args.table.write_text(table.render() + "\n")
     if args.json:
-        rows = [dict(zip(("check", "setting", "result"), r)) for r in table.rows]
+        rows = [dict(zip(("check", "setting", "result"), r, strict=True)) for r in table.rows]
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from virnucpro_bridge.control import SnapshotSource
 from virnucpro_bridge.control import snapshot as snap
@@ -55,8 +56,10 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
     exit_code = s.exit_code if s.exit_code is not None else code
     verb = "aborted" if s.error else ("interrupted" if exit_code == 130 else "finished")
     lines = [f"{verb}: {summary.get('files_done', s.units_done)}/{summary.get('files_total', s.units_total)} units, "
-             f"{summary.get('files_failed', s.units_failed)} failed, {summary.get('sequences', s.sequences_done):,} seqs, "
-             f"{summary.get('steals', s.steals_total)} steals, {summary.get('splits', s.splits_total)} splits, makespan {summary.get('makespan_s', 0):.2f} s",
+             f"{summary.get('files_failed', s.units_failed)} failed, "
+             f"{summary.get('sequences', s.sequences_done):,} seqs, "
+             f"{summary.get('steals', s.steals_total)} steals, {summary.get('splits', s.splits_total)} splits, "
+             f"makespan {summary.get('makespan_s', 0):.2f} s",
              f"results in {s.out_dir}"]
     lines += [f"notice: {n}" for n in s.notices]
     return lines

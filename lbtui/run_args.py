@@ -8,7 +8,7 @@ parser (``recorded_options``) without pulling in the dashboard.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 from virnucpro_bridge.backends.local.pool import STALL_ACTIONS
 

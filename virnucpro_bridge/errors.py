@@ -63,10 +63,10 @@ def environment_error(exc: BaseException, out_dir: str | None = None) -> str | N
     if not isinstance(exc, OSError) or exc.errno not in _ENVIRONMENT_ERRNOS:
         return None
     where = exc.filename if isinstance(exc.filename, str) else None
-    if exc.errno not in _ANYWHERE:
-        if out_dir is None or where is None or not os.path.abspath(where).startswith(
-                os.path.abspath(out_dir) + os.sep):
-            return None
+    inside = out_dir is not None and where is not None and os.path.abspath(where).startswith(
+        os.path.abspath(out_dir) + os.sep)
+    if exc.errno not in _ANYWHERE and not inside:
+        return None
     what, todo = _ENVIRONMENT_ERRNOS[exc.errno]
     target = f" writing {where}" if where else (f" writing to {out_dir}" if out_dir else "")
     return f"{what}{target}; {todo} and run the same command again to resume"

@@ -156,7 +156,8 @@ class DeviceDetailScreen(Screen[None]):
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
         last = message.error.strip().splitlines()[-1]
         self.query_one("#detail-title", Static).update(
-            Content.assemble((f"Device {self.index}", "bold $accent"), (f"   cannot read its detail: {last}", "$error")))
+            Content.assemble((f"Device {self.index}", "bold $accent"),
+                             (f"   cannot read its detail: {last}", "$error")))
 
     def show(self, detail: DeviceDetail) -> None:
         self.detail = detail
@@ -174,7 +175,8 @@ class DeviceDetailScreen(Screen[None]):
         stolen = sum(1 for u in detail.units if u.stolen)
         failed = sum(1 for u in detail.units if not u.ok)
         self.query_one("#units-caption", Static).update(Content.assemble(
-            ("Units ", "bold"), (f"{len(detail.units):,} processed, {stolen:,} stolen, {failed:,} failed", "$text-muted")))
+            ("Units ", "bold"),
+            (f"{len(detail.units):,} processed, {stolen:,} stolen, {failed:,} failed", "$text-muted")))
         errors = detail.errors
         self.query_one("#detail-errors").display = bool(errors)
         if errors:

@@ -90,8 +90,9 @@ class QuitModal(ModalScreen[str | None]):
             with Vertical(classes="dialog-choices"):
                 if self.attached:
                     yield Button(Content("Detach (the run goes on)  [d]"), id="detach", variant="primary")
-                after, now = (("Stop the run after units in flight", f"Stop the run now ({units} in flight are lost)")
-                              if self.attached else ("Stop after units in flight", "Stop now (units in flight are lost)"))
+                    after, now = "Stop the run after units in flight", f"Stop the run now ({units} in flight are lost)"
+                else:
+                    after, now = "Stop after units in flight", "Stop now (units in flight are lost)"
                 yield Button(Content(f"{after}  [a]"), id="after",
                              variant="default" if self.attached else "primary", disabled=self.read_only)
                 yield Button(Content(f"{now}  [n]"), id="now", variant="error", disabled=self.read_only)

@@ -33,7 +33,7 @@ def columns(samples: list[tuple[float, float]], width: int) -> list[float]:
         sums[k] += v
         counts[k] += 1
     out, last = [], samples[0][1]
-    for total, n in zip(sums, counts):
+    for total, n in zip(sums, counts, strict=True):
         last = total / n if n else last
         out.append(last)
     return out

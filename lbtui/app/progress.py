@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.css.query import NoMatches
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import ProgressBar, Static
 
 from virnucpro_bridge.control.snapshot import RunSnapshot

@@ -99,7 +99,8 @@ def _header(rf: RunFolder, start: float | None, end: float | None) -> str:
     if rf.problems:
         facts.append(_fact("reading this folder", _list(rf.problems)))
     return (f"<h1>lbtui report: {esc(rf.path.name or rf.path)}</h1>"
-            f'<div class="sub">{esc(len(rf.devices))} device(s) · task {esc(run.get("task") or s.get("task") or "?")}</div>'
+            f'<div class="sub">{esc(len(rf.devices))} device(s) · '
+            f'task {esc(run.get("task") or s.get("task") or "?")}</div>'
             f'<dl class="facts">{"".join(facts)}</dl>')
 
 
@@ -108,7 +109,8 @@ def _list(items: list) -> str:
 
 
 def _devices(rf: RunFolder) -> str:
-    head = ("<tr><th>device</th><th>name</th><th>kind</th><th class=n>weight</th><th class=n>units</th><th class=n>failed</th>"
+    head = ("<tr><th>device</th><th>name</th><th>kind</th><th class=n>weight</th><th class=n>units</th>"
+            "<th class=n>failed</th>"
             "<th class=n>sequences</th><th class=n>busy</th><th class=n>idle</th><th class=n>stolen in</th>"
             "<th class=n>stolen out</th><th>final state</th></tr>")
     rows = []
@@ -116,7 +118,8 @@ def _devices(rf: RunFolder) -> str:
         def n(v: object, fmt: str = "{:,}") -> str:
             return f"<td class=n>{esc(fmt.format(v)) if v is not None else '—'}</td>"
         busy = r.busy_pct
-        rows.append(f"<tr><td>{esc(r.label)}</td><td>{esc(r.name or '—')}</td><td>{esc(r.kind)}</td>{n(r.weight, '{:g}')}{n(r.units)}{n(r.failed)}"
+        rows.append(f"<tr><td>{esc(r.label)}</td><td>{esc(r.name or '—')}</td><td>{esc(r.kind)}</td>"
+                    f"{n(r.weight, '{:g}')}{n(r.units)}{n(r.failed)}"
                     f"{n(r.sequences)}{n(busy, '{:.1f} %')}{n(None if busy is None else 100 - busy, '{:.1f} %')}"
                     f"{n(r.stolen_in)}{n(r.stolen_out)}<td>{esc(r.state or '—')}</td></tr>")
     note = ('<p class="muted">busy = time spent on units (failed attempts included when the summary has them) '
@@ -153,7 +156,8 @@ def _timeline(rf: RunFolder, start: float | None, end: float | None, spans: list
 def _charts(rf: RunFolder, start: float | None, end: float | None) -> str:
     title = "<h2 id=metrics>Throughput and utilization</h2>"
     if not rf.samples or start is None or end is None:
-        return f'{title}<p class="muted">No metrics: this run folder has no metrics.csv and no --metrics-log file was found.</p>'
+        return (f'{title}<p class="muted">No metrics: this run folder has no metrics.csv '
+                'and no --metrics-log file was found.</p>')
     figs = []
     for field, unit, label, top in (("seq_per_s", "", "throughput (sequences/s)", None),
                                     ("util_pct", "%", "GPU utilization (%)", 100.0),

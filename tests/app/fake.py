@@ -234,7 +234,8 @@ class LiveFake(FakeCoordinator):
         steals_total = snap.steals_total
         for i, d in enumerate(devices):
             if d.state in (s.DEAD, s.DONE, s.DRAINED) or (d.paused and d.current_unit is None):
-                devices[i] = replace(d, state=s.PAUSED if d.paused else d.state, utilization=0.0 if d.paused else d.utilization,
+                devices[i] = replace(d, state=s.PAUSED if d.paused else d.state,
+                                     utilization=0.0 if d.paused else d.utilization,
                                      throughput=0.0 if d.paused else d.throughput)
                 continue
             rate = self.speeds[i] * 0.2  # units per second at full speed

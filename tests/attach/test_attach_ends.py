@@ -22,7 +22,7 @@ import pytest
 
 from tests.app import fake as f
 
-from .conftest import write_run_json, wait_until
+from .conftest import wait_until, write_run_json
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = {"TEXTUAL_DRIVER": "lbtui.web.driver:AttachWebDriver", "COLUMNS": "120", "ROWS": "40"}

@@ -72,7 +72,8 @@ def test_torch_index_wins_over_what_is_installed_and_what_is_found() -> None:
     assert tw.plan("2.13.0", "2.13.0+cu126 12.6", index=f"{CU}126/") == "keep cuda-build"
     # a GPU machine that wants the CPU build anyway
     assert tw.plan("2.13.0", "2.13.0+cu130 13.0", index="https://download.pytorch.org/whl/cpu",
-                   driver_cuda="13.0", caps="9.0") == "install cpu https://download.pytorch.org/whl/cpu torch==2.13.0+cpu"
+                   driver_cuda="13.0", caps="9.0") == (
+        "install cpu https://download.pytorch.org/whl/cpu torch==2.13.0+cpu")
     # a mirror: no local version label to pin, the check afterwards says what came
     assert tw.plan("2.13.0", CPU_TORCH, index="https://mirror.example/torch", driver_cuda="13.0",
                    caps="9.0") == "install cuda https://mirror.example/torch torch==2.13.0"
@@ -209,5 +210,5 @@ def test_make_install_keeps_a_cpu_torch_without_a_gpu(make_install) -> None:
     proc, calls = make_install(caps=None)
     assert proc.returncode == 0, proc.stderr
     assert torch_calls(calls) == []  # only the project itself: pip install -e
-    assert calls == ["install -q -e .[test,ray]"]
+    assert calls == ["install -q -e .[test,ray,lint]"]
     assert "torch 2.13.0+cpu (CPU) works" in proc.stderr

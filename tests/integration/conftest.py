@@ -11,9 +11,9 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -223,7 +223,7 @@ def assert_each_unit_once(rows: list[dict], expected: set[tuple[str, int]]) -> N
         pieces.setdefault((r["file"], r["shard"]), []).append(span_of(r))
     for key, spans in pieces.items():
         spans.sort()
-        for (_, stop), (begin, _) in zip(spans, spans[1:]):
+        for (_, stop), (begin, _) in zip(spans, spans[1:], strict=False):
             assert stop == begin, f"{key} done more than once, or with a gap: {spans}"
     assert set(pieces) == expected
 

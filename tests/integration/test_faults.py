@@ -96,7 +96,7 @@ def test_sigkill_of_the_main_process_then_resume(tmp_path, start_lbtui, run_lbtu
     assert summary["files_skipped"] == len(first)
     assert summary["files_done"] == 16 and summary["files_total"] == 16
     assert "resuming" in res.stdout
-    assert not [p for p in out.rglob(".tmp-*")]
+    assert not list(out.rglob(".tmp-*"))
     assert len(unit_results(out)) == 16
 
     # A third run has nothing to do; after changing one input, only that file runs again.

@@ -79,7 +79,7 @@ def test_kill_in_the_middle_of_a_cut_record_then_resume_on_other_devices(tmp_pat
     proc.kill()
     proc.wait(60)
     first = read_manifest(out)
-    assert 1 <= len(first) and parts_of(first, lengths) != every_part(lengths)
+    assert len(first) >= 1 and parts_of(first, lengths) != every_part(lengths)
     again = run_lbtui(tmp_path / "in", "--gpus", "sim:3,2", "--sim-rate", "20000", "--split-min", "35k",
                       out=out)
     assert again.code == 0, again.stderr

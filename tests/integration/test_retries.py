@@ -108,8 +108,9 @@ def test_every_device_dying_fails_the_rest(tmp_path, run_lbtui) -> None:
 
 def test_stalled_worker_is_flagged_and_its_queue_taken(tmp_path, run_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=8)
-    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:HangTask", "--stall-timeout", "0.5", "--stall-action", "flag",
-                    "--steal-interval", "0.2", env=fault_env(tmp_path, "f00.fa", LBTUI_TEST_HANG_S="2.5"))
+    res = run_lbtui(inputs, *FAST, "--task", "tests.helpers.tasks:HangTask", "--stall-timeout", "0.5",
+                    "--stall-action", "flag", "--steal-interval", "0.2",
+                    env=fault_env(tmp_path, "f00.fa", LBTUI_TEST_HANG_S="2.5"))
     assert res.code == 0, res.stderr
     match = re.search(r"stall +(CPU\d) stalled: no progress on f00\.fa for 0\.5 s", res.stdout)
     assert match, res.stdout

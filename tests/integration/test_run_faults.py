@@ -75,7 +75,9 @@ def test_a_real_full_disk_ends_the_run_and_resume_is_exact(tmp_path, run_lbtui) 
     try:
         inputs = make_inputs(tmp_path / "in", 90, seqs=12)
         out = mnt / "run"
-        res = run_lbtui(inputs, "--gpus", "cpu:2", "--task", "sim", "--sim-rate", "1000000", out=out, timeout=END_S + 30)
+        res = run_lbtui(
+            inputs, "--gpus", "cpu:2", "--task", "sim", "--sim-rate", "1000000", out=out, timeout=END_S + 30
+        )
         assert res.code == 3, res.stderr
         one_clear_line(res.stderr, "lbtui: error: no space left on device writing ")
         rows = valid_jsonl(out / "manifest.jsonl")  # no torn line, even with the disk full

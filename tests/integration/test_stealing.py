@@ -26,7 +26,9 @@ def test_steals_happen_and_outputs_match_a_no_steal_run(tmp_path, run_lbtui) -> 
     assert len(stolen) == summary["steals"]
     assert all(r["device_index"] == 0 for r in stolen)
     assert fast["files_done"] > slow["files_done"]
-    steal_lines = [ln for ln in res.stdout.splitlines() if re.search(r"steal  SIM0 <- SIM1  f\d\d\.fa  \(12 seqs\)", ln)]
+    steal_lines = [
+        ln for ln in res.stdout.splitlines() if re.search(r"steal  SIM0 <- SIM1  f\d\d\.fa  \(12 seqs\)", ln)
+    ]
     assert len(steal_lines) == summary["steals"], res.stdout
 
     ref = run_lbtui(inputs, *common, "--no-steal", out=tmp_path / "static")

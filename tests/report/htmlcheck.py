@@ -18,7 +18,7 @@ class Page:
 
     def count(self, tag: str, cls: str | None = None, figure: str | None = None) -> int:
         """Tags named ``tag`` with class ``cls``; only inside the <svg> labelled ``figure`` when given."""
-        return sum(1 for (t, a), fig in zip(self.tags, self.figure_of)
+        return sum(1 for (t, a), fig in zip(self.tags, self.figure_of, strict=True)
                    if t == tag and (cls is None or cls in a.get("class", "").split())
                    and (figure is None or fig == figure))
 
@@ -77,7 +77,7 @@ def external_references(html: str) -> list[str]:
     found = []
     for tag, attrs in parse(html).tags:
         for name, value in attrs.items():
-            if name in URL_ATTRS and not (value.startswith("#") or value.startswith("data:")):
+            if name in URL_ATTRS and not (value.startswith(("#", "data:"))):
                 found.append(f"<{tag} {name}={value!r}>")
     found += re.findall(r"https?://\S{0,40}", html)
     found += [m for m in re.findall(r"url\(\s*['\"]?([^)'\"]*)", html) if not m.startswith(("#", "data:"))]

@@ -36,7 +36,7 @@ def make_run(folder: Path, *, units: int = 24, speeds: tuple[float, ...] = (2.0,
     folder.mkdir(parents=True, exist_ok=True)
     names = list(NAMES[: len(speeds)])
     devices = [{"index": i, "device": n, "kind": "cuda", "weight": s, "pid": 100 + i}
-               for i, (n, s) in enumerate(zip(names, speeds))]
+               for i, (n, s) in enumerate(zip(names, speeds, strict=True))]
     run = {"main_pid": 99, "argv": ["/x/lbtui/cli.py", "run", "--gpus", "0,1,2", "--out", str(folder), "in/"],
            "task": "virnucpro", "start_time": "2026-09-21T12:00:00+0000", "start_epoch": T0, "devices": devices}
     if not old:

@@ -50,7 +50,11 @@ def test_interrupted_run_with_pauses_drains_and_a_stop(tmp_path) -> None:
     _, page = page_of(made.path)
     assert "exit 130" in page.all_text and "interrupted" in page.all_text
     assert "3 not run" in page.all_text
-    assert page.count("rect", "pz", TIMELINE) == 1 and page.count("rect", "dr", TIMELINE) == 1 and page.count("rect", "so", TIMELINE) == 1
+    assert (
+        page.count("rect", "pz", TIMELINE) == 1
+        and page.count("rect", "dr", TIMELINE) == 1
+        and page.count("rect", "so", TIMELINE) == 1
+    )
     assert page.count("line", "stop", TIMELINE) == 1
 
 

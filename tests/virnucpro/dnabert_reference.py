@@ -53,7 +53,7 @@ def load_modules() -> tuple[Any, Any]:
         import einops  # noqa: F401
         import transformers
     except ImportError as exc:
-        raise Unavailable(f"the DNABERT-S reference code needs transformers and einops (test extra): {exc}")
+        raise Unavailable(f"the DNABERT-S reference code needs transformers and einops (test extra): {exc}") from exc
     major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
     if not (4, 40) <= (major, minor) < (4, 58):
         raise Unavailable(f"the DNABERT-S reference code loads on transformers 4.40-4.57, "

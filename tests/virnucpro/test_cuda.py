@@ -55,7 +55,8 @@ def test_task_on_the_gpu_matches_cpu(demo_models, tmp_path):
     rows = [[line.split("\t") for line in run_file(t, path, tmp_path / n)["prediction_results.txt"].decode()
              .splitlines()[1:]] for t, n in ((cpu, "cpu"), (gpu, "gpu"))]
     assert [r[0] for r in rows[0]] == [r[0] for r in rows[1]]
-    assert max(abs(float(a[3]) - float(b[3])) for a, b in zip(*rows)) < 0.05  # half precision on random weights
+    # half precision on random weights
+    assert max(abs(float(a[3]) - float(b[3])) for a, b in zip(*rows, strict=True)) < 0.05
 
 
 def test_dnabert_sdpa_on_cuda_matches_cpu(demo_models):

@@ -7,10 +7,10 @@ import random
 import torch
 
 from virnucpro_bridge.tasks.virnucpro.budget import TokenBudget, token_batches
+from virnucpro_bridge.tasks.virnucpro.dnabert_folder import load as load_dnabert
 from virnucpro_bridge.tasks.virnucpro.embeddings import NucleotideEmbedder, ProteinEmbedder
 from virnucpro_bridge.tasks.virnucpro.esm_checkpoint import load_esm
 from virnucpro_bridge.tasks.virnucpro.esm_forward import EsmSdpa, reference_forward
-from virnucpro_bridge.tasks.virnucpro.dnabert_folder import load as load_dnabert
 from virnucpro_bridge.tasks.virnucpro.models import locate
 from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
 from virnucpro_bridge.tasks.virnucpro.translation import six_frames

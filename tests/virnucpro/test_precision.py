@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from virnucpro_bridge.hardware.devices import DeviceSpec
-from virnucpro_bridge.tasks.virnucpro import VirNucProTask
-from virnucpro_bridge.tasks.virnucpro import loading
+from virnucpro_bridge.tasks.virnucpro import VirNucProTask, loading
 from virnucpro_bridge.tasks.virnucpro.budget import TokenBudget
 from virnucpro_bridge.tasks.virnucpro.demo_models import DemoSpec, init_demo
 from virnucpro_bridge.tasks.virnucpro.embeddings import ProteinEmbedder

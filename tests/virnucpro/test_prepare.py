@@ -57,7 +57,7 @@ def run_prepare(path, out, length):
 @pytest.mark.parametrize("case", REF_CASES)
 def test_prepare_matches_upstream_reference(case, ref, tmp_path):
     ours = run_prepare(ref / f"{case}.fa", tmp_path, 500)
-    for produced, suffix in zip(ours, OUTPUTS):
+    for produced, suffix in zip(ours, OUTPUTS, strict=True):
         assert produced == read_fasta(ref / (case + suffix.format(L=500))), suffix
 
 

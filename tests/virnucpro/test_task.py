@@ -118,7 +118,8 @@ def test_a_long_record_reports_chunks_and_its_chunk_ranges_add_up_to_it(cpu_task
     assert any(r == 1 and p > 0 for r, p in seen)  # reports inside record 1
     reference = run_file(cpu_task, path, tmp_path / "ref")
     # [a, genome chunks 0-4) [genome chunks 4-9) [genome chunks 9-13, b)
-    pieces = [replace(whole, uid="g.fa#0", count=2, end_part=4), replace(whole, uid="g.fa#1", start=1, count=1, part=4, end_part=9),
+    pieces = [replace(whole, uid="g.fa#0", count=2, end_part=4),
+              replace(whole, uid="g.fa#1", start=1, count=1, part=4, end_part=9),
               replace(whole, uid="g.fa#2", start=1, count=2, part=9)]
     done = []
     for unit in reversed(pieces):

@@ -49,7 +49,8 @@ PROTOCOL = 1  # bump when a request or reply changes shape; older clients then r
 HANDSHAKE_TIMEOUT_S = 5.0  # an honest client answers the challenge in milliseconds; a silent one is dropped
 MAX_CLIENTS = 64  # a thread each: far more dashboards than anyone opens, few enough never to starve the run
 MAX_REQUEST = 64 * 1024  # requests are tiny; anything bigger is not ours
-SKIP_MAX = 64 * 1024 * 1024  # an oversized request up to this is read past and answered; a bigger one ends its connection
+# an oversized request up to this is read past and answered; a bigger one ends its connection
+SKIP_MAX = 64 * 1024 * 1024
 SNAPSHOT_SHARE_S = 0.2  # requests this close share one snapshot (the fastest dashboard refresh is 0.5 s)
 ID_MAX = 64  # the longest request id echoed back (an id is the client's; it need not be long)
 COMMANDS = ("pause", "resume", "drain", "stealing", "stop")

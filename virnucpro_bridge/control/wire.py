@@ -21,7 +21,7 @@ import socket
 import struct
 import types
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 SCHEMA = 1  # bump when a field changes meaning (adding fields needs no bump)
@@ -56,7 +56,7 @@ def from_plain(cls: type[T], data: Any) -> T:
     return cls(**kwargs)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -81,7 +81,7 @@ def _build(tp: Any, value: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_build(args[0], v) for v in value)
         if args:
-            return tuple(_build(a, v) for a, v in zip(args, value))
+            return tuple(_build(a, v) for a, v in zip(args, value, strict=False))
         return tuple(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -31,7 +31,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from typing import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 
 from ..control import snapshot as S
 from ..hardware.devices import DeviceSpec
@@ -165,7 +165,7 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
     def assign_initial(self) -> None:
         """Greedy largest-first assignment onto the earliest-finishing device."""
         plan = assign([u.cost for u in self.units], [b.weight for b in self.books])
-        for book, indices in zip(self.books, plan):
+        for book, indices in zip(self.books, plan, strict=True):
             for i in indices:
                 book.push(self.units[i])
         self.units = []  # the queues hold them now: a finished unit is freed, not kept

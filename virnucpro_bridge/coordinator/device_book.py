@@ -8,8 +8,8 @@ readings) arrives separately through the shared Manager dict.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..control.snapshot import UnitRecord
 from ..hardware.devices import DeviceSpec

@@ -9,7 +9,7 @@ Called with the coordinator's lock held.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .coordinator import Coordinator
 

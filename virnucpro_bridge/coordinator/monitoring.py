@@ -10,7 +10,8 @@ event and the run goes on.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..control import snapshot as S
 from ..policy.throughput import is_stalled

@@ -40,8 +40,9 @@ device's work: ``planning.cut_floor_seconds`` says why it is below the plan's).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from ..control import snapshot as S
 from ..inputs.units import Unit, cut_unit, work_of

@@ -7,7 +7,8 @@ write into (heartbeat, progress, utilization, memory ...).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..control import snapshot as S
 

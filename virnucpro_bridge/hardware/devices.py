@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..control.snapshot import device_label
 from ..errors import UsageError

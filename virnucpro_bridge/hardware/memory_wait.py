@@ -11,8 +11,8 @@ device back near that level.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .nvml import NvmlSampler
 

@@ -21,9 +21,10 @@ import os
 import string
 import zlib
 from array import array
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, NamedTuple, TextIO
+from typing import BinaryIO, NamedTuple, TextIO
 
 from ..errors import InputError, UnitError
 from . import gzip_cache
@@ -72,7 +73,7 @@ def _is_gzip(path: str | os.PathLike[str]) -> bool:
 
 def open_text(path: str | os.PathLike[str]) -> TextIO:
     """Open a plain or gzip FASTA file as UTF-8 text (a leading BOM is dropped)."""
-    raw: BinaryIO = gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+    raw: BinaryIO = gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")  # noqa: SIM115 (the caller closes it)
     return io.TextIOWrapper(raw, encoding="utf-8-sig")
 
 
@@ -104,7 +105,7 @@ def _open_at(name: str, seek: SeekPoint | None, stack: ExitStack) -> tuple[TextI
     """Text positioned at a record start, and that record's index minus one."""
     if seek is None:
         return stack.enter_context(open_text(name)), -1
-    raw = stack.enter_context(open(name, "rb"))
+    raw = stack.enter_context(open(name, "rb"))  # noqa: SIM115 (the stack closes it)
     st = os.fstat(raw.fileno())
     if (st.st_size, st.st_mtime_ns) != (seek.size, seek.mtime_ns):
         raise UnitError(f"{name}: changed since it was scanned (size or modification time); "

@@ -49,9 +49,10 @@ import os
 import tempfile
 import time
 from array import array
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 MEMBER_SIZE = 1 << 20  # text bytes per member: at most 1 MiB decoded to reach any offset
 LEVEL = 1  # fastest zlib level: the copy is a cache, size matters less than scan time

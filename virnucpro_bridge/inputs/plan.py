@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
 
 from ..errors import UsageError
 from ..policy.planning import factoring_costs
@@ -117,7 +117,7 @@ def plan_units(
         sizes = [[c] if math.isinf(cap) else [cap] * max(0, math.ceil(c / cap) - 1) + [c % cap or cap]
                  for c in costs]
     del costs
-    for segment, pieces in zip(segments, sizes):
+    for segment, pieces in zip(segments, sizes, strict=True):
         n, begin, stop = (segment, ORIGIN, None) if isinstance(segment, int) else segment
         whole = wholes[n]
         if stop is None and len(pieces) == 1 and whole.count <= shard_size:

@@ -14,7 +14,8 @@ overlap cover ``[0, N << 32)`` exactly when their lengths there add up to it.
 from __future__ import annotations
 
 import bisect
-from typing import Generic, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 Pos = tuple[int, int]

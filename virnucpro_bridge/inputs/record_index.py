@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 INDEX_STRIDE = 256  # records between index entries: ~60 KB skipped at most, 16 B per entry
 # Records this long are listed with their lengths (16 B each). Shorter records are

@@ -17,8 +17,8 @@ cut a running unit at any record or part.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Sequence
 
 from ..errors import InputError
 from . import fasta

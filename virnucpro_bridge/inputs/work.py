@@ -16,7 +16,8 @@ next record is as good).
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .record_index import RecordIndex
 

@@ -7,7 +7,7 @@ it only the tail to fix. Pure: costs and speeds in, plan out.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def assign(costs: Sequence[float], speeds: Sequence[float]) -> list[list[int]]:

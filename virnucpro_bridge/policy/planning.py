@@ -28,7 +28,7 @@ batch) would pass about 1 % of its time (``--split-min``, see ``floor_seconds``)
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from .sizes import AUTO, RECORDS, SECONDS, Size
 

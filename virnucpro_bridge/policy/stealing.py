@@ -17,8 +17,8 @@ times go in; never anything a task knows privately about a unit.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 # How much the capability prior counts, in seconds of observed busy time:
 # enough that the first few short (or oddly slow) units cannot swing the

@@ -9,7 +9,8 @@ instead of flickering between a number and nothing.
 from __future__ import annotations
 
 from collections import deque
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 WINDOW_S = 60.0  # long enough to smooth unit-size noise, short enough to show a slowdown within a minute
 MIN_UNITS = 10  # ... "or the last 10 units"

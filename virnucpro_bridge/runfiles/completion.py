@@ -10,8 +10,8 @@ per file it has finished.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Callable, Iterable, Mapping, Sequence
 
 from ..inputs.ranges import Coverage, OverlapError
 from ..inputs.units import Unit, span_uid

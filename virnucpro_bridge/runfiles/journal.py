@@ -19,8 +19,8 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ..control.snapshot import RunEvent, RunSnapshot
 from ..errors import OutputError, environment_error

@@ -36,7 +36,7 @@ class MetricsLog:
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         new = not os.path.exists(path) or os.path.getsize(path) == 0
-        self._fh = open(path, "a", encoding="utf-8", newline="")
+        self._fh = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115 (open for the run; close() closes it)
         self._csv = csv.writer(self._fh)
         if new:
             self._csv.writerow(HEADER)

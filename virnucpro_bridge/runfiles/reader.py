@@ -12,10 +12,11 @@ import csv
 import json
 import os
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..control.snapshot import device_label
 from ..errors import InputError
@@ -93,7 +94,7 @@ class ManifestEntry:
             and self.sha256 == whole.sha256
             and isinstance(self.part, int) and isinstance(self.end_part, int)
             and self.count >= 1
-            and 0 <= self.start
+            and self.start >= 0
             and self.part >= 0 and self.end_part >= 0
             and self.begin < self.stop <= (whole.count, 0)
             and self.task == task

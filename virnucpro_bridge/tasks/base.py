@@ -20,8 +20,9 @@ byte for byte across runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..hardware.devices import DeviceSpec
 from ..inputs.units import Unit

@@ -583,7 +583,9 @@ def test_abort_stops_hands_out_nothing_and_settles_as_3() -> None:
     assert coord.stopping and coord.next_unit(1) is None
     snap = coord.snapshot()
     assert snap.error == "no space left on device writing x"
-    assert [e.message for e in snap.events if e.kind == S.EV_ERROR] == ["run aborted: no space left on device writing x"]
+    assert [e.message for e in snap.events if e.kind == S.EV_ERROR] == [
+        "run aborted: no space left on device writing x"
+    ]
     assert coord.settle() == 3
     summary = coord.close_out(3)
     assert summary["internal_error"] == "no space left on device writing x" and summary["exit_code"] == 3

@@ -25,7 +25,7 @@ def driver_present(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def no_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(discovery, "torch_devices", lambda: [])
+    monkeypatch.setattr(discovery, "torch_devices", list)
 
 
 def torch_says(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:

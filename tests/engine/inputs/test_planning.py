@@ -58,7 +58,7 @@ def test_factoring_hands_out_half_per_batch_in_shrinking_pieces() -> None:
     (pieces,) = factoring_costs([1_000_000.0], 4, floor=10_000.0)
     assert math.isclose(sum(pieces), 1_000_000.0)
     assert pieces[0] == 125_000.0  # remaining / (2 × 4 devices)
-    assert all(a >= b for a, b in zip(pieces, pieces[1:-1]))  # shrinking (the last takes any crumb)
+    assert all(a >= b for a, b in zip(pieces, pieces[1:-1], strict=False))  # shrinking (the last takes any crumb)
     assert min(pieces) >= 10_000.0 and len(pieces) >= 3 * 4  # a short tail on every device
 
 
@@ -73,7 +73,7 @@ def test_a_small_file_is_one_piece_and_the_cap_wins() -> None:
        cap=st.floats(1e4, 1e7), floor=st.floats(0, 1e6))
 def test_work_sized_plans_stay_within_floor_and_cap(costs, devices, cap, floor) -> None:
     plan = factoring_costs(costs, devices, cap=cap, floor=floor)
-    for cost, pieces in zip(costs, plan):
+    for cost, pieces in zip(costs, plan, strict=True):
         assert math.isclose(sum(pieces), cost, rel_tol=1e-9, abs_tol=1e-6)
         assert all(p <= cap * (1 + 1e-9) for p in pieces)
         if cost >= min(floor, cap):  # only the last piece may be a rest under the floor

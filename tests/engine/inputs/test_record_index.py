@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from virnucpro_bridge.inputs import fasta
-from virnucpro_bridge.inputs.record_index import RecordIndex, SeekPoint
 from virnucpro_bridge.inputs.plan import plan_units
+from virnucpro_bridge.inputs.record_index import RecordIndex, SeekPoint
 from virnucpro_bridge.inputs.units import Unit, read_unit, split_unit
 
 RECORDS = st.lists(

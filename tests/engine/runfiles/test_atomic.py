@@ -35,10 +35,9 @@ def test_writes_the_text_and_leaves_no_temp(tmp_path: Path) -> None:
 def test_a_failed_write_keeps_the_old_file_and_removes_its_temp(tmp_path: Path) -> None:
     target = tmp_path / "summary.json"
     atomic_write_text(target, "old\n")
-    with pytest.raises(RuntimeError):
-        with atomic_open(target) as fh:
-            fh.write("half of the new")
-            raise RuntimeError("the writer fails mid-way")
+    with pytest.raises(RuntimeError), atomic_open(target) as fh:
+        fh.write("half of the new")
+        raise RuntimeError("the writer fails mid-way")
     assert target.read_text() == "old\n"
     assert temps(tmp_path) == []
 

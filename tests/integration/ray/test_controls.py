@@ -14,7 +14,6 @@ from tests.integration.conftest import (  # noqa: E402
     read_manifest,
     wait_for,
 )
-
 from virnucpro_bridge.control import snapshot as S  # noqa: E402
 from virnucpro_bridge.runner import Run  # noqa: E402
 

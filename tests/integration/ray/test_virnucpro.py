@@ -14,9 +14,8 @@ import pytest
 
 pytest.importorskip("ray")
 
-from tests.integration.conftest import REPO, read_manifest, run_json  # noqa: E402
-
 from lbtui.cli import main as lbtui_main  # noqa: E402
+from tests.integration.conftest import REPO, read_manifest, run_json  # noqa: E402
 
 DEMO = REPO / "lbtui" / "demo_data"
 

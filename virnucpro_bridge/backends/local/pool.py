@@ -27,9 +27,10 @@ import os
 import selectors
 import signal
 import time
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.managers import SyncManager
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from ...coordinator.coordinator import Coordinator
 from ...coordinator.device_book import InFlight
@@ -50,8 +51,8 @@ from ...coordinator.messages import (
 )
 from ...errors import OutputError
 from ...hardware import nvml
-from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...hardware.devices import DeviceSpec
+from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...inputs.units import Unit
 from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main

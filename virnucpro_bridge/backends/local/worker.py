@@ -26,9 +26,10 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable, Mapping, MutableMapping
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, Mapping, MutableMapping
+from typing import Any
 
 from ...coordinator.messages import (
     STOP,

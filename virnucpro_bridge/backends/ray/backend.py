@@ -20,8 +20,9 @@ inputs and writes outputs, so the nodes share no file system.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ...coordinator.coordinator import Coordinator
 from ...coordinator.housekeeping import TICK_S

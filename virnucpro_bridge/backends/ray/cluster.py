@@ -99,7 +99,7 @@ def node_names(nodes: list[dict]) -> dict[str, str]:
     the first 8 hex digits of the node id (several nodes on one machine)."""
     hosts = [n.get("NodeManagerHostname") or "" for n in nodes]
     unique = all(hosts) and len(set(hosts)) == len(hosts)
-    return {n["NodeID"]: (h if unique else n["NodeID"][:8]) for n, h in zip(nodes, hosts)}
+    return {n["NodeID"]: (h if unique else n["NodeID"][:8]) for n, h in zip(nodes, hosts, strict=True)}
 
 
 def alive_nodes() -> list[dict]:

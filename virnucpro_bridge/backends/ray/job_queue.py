@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from ...coordinator.messages import Cut, CutAt
 from ...inputs.work import records_started

@@ -29,8 +29,9 @@ Used by the dispatcher thread only.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ...inputs.units import Unit
 

@@ -132,7 +132,7 @@ class LoopStep:
                 self._unit_reply(i, early, just_idle)
             if book.in_flight is not None and book.accepts_work and not coord.stopping:
                 rate = coord.rate(book, scale)
-                out.job(i, pool.lanes.top_up(i, book.queue, lambda u: u.cost / rate))
+                out.job(i, pool.lanes.top_up(i, book.queue, lambda u, rate=rate: u.cost / rate))
 
     def _start(self, i: int, flight: InFlight, out: Outgoing) -> Done | Failed | None:
         """``flight`` goes to device ``i``: promoted if sent ahead (returns its reply

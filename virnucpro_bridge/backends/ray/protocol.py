@@ -16,8 +16,8 @@ Plain frozen dataclasses, pickled by Ray. This module never imports ray.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ...coordinator.messages import CutAt, Done, Failed
 from ...inputs.fasta import Record

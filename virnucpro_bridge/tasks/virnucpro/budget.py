@@ -17,7 +17,7 @@ a single sequence that does not fit alone fails the unit.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 

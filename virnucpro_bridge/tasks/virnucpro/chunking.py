@@ -9,7 +9,7 @@ come out shorter than L). Ids are ``{record_id}_chunk_{j}`` (1-based).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def chunk_starts(n: int, length: int) -> list[int]:

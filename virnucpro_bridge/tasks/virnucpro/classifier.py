@@ -14,8 +14,9 @@ mapped onto a bare stand-in, then only the state dict is kept and loaded into
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn

@@ -23,8 +23,9 @@ reference's embeddings bit for bit; README's model section says which runs where
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -135,7 +136,7 @@ class _Attention(nn.Module):
         self.heads, self.head_dim = c.num_attention_heads, c.head_dim
 
     def forward(self, x: torch.Tensor, batch: _Batch, kernel: str) -> torch.Tensor:
-        qkv = batch.pad(getattr(self, "self").Wqkv(x))  # (b, s, 3 * hidden)
+        qkv = batch.pad(self.self.Wqkv(x))  # (b, s, 3 * hidden)
         b, s, _ = qkv.shape
         q, k, v = qkv.view(b, s, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         bias = batch.bias.to(q.dtype)

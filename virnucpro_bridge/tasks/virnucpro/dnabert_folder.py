@@ -13,9 +13,10 @@ Every problem is one :class:`TaskError` line naming the file and what is wrong.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ...errors import TaskError
 from .dnabert import DnabertConfig, MosaicBert

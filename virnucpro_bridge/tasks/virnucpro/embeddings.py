@@ -16,7 +16,8 @@ budget and retries (budget.py) instead of failing the unit.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 

@@ -16,8 +16,7 @@ within EMBEDDING_TOLERANCE (relative, max-norm).
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import ContextManager
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
@@ -36,7 +35,7 @@ def compute_dtype(device: str, enabled: bool = True) -> torch.dtype | None:
     return torch.bfloat16 if capability >= BF16_MIN_CAPABILITY else torch.float16
 
 
-def autocast(device: str, dtype: torch.dtype | None) -> ContextManager:
+def autocast(device: str, dtype: torch.dtype | None) -> AbstractContextManager:
     """Autocast to ``dtype`` on ``device``'s type; nothing for float32."""
     if dtype is None:
         return nullcontext()

@@ -13,9 +13,10 @@ The task runs the same code per unit, in memory.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable, Iterator, NamedTuple
+from typing import IO, NamedTuple
 
 from ...runfiles.atomic import atomic_open
 from .chunking import chunk_record

@@ -16,8 +16,8 @@ rows sorted by Modified_ID as pandas' ``groupby`` sorts them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def format_score(value: float) -> str:
 def format_rows(ids: Sequence[str], probabilities: np.ndarray) -> Iterator[str]:
     """One line per frame; ``probabilities`` is (n, 2) float32 [others, virus]."""
     probs = np.asarray(probabilities, dtype=np.float32)
-    for seq_id, (others, virus) in zip(ids, probs):
+    for seq_id, (others, virus) in zip(ids, probs, strict=True):
         label = "virus" if virus > others else "others"
         yield f"{seq_id}\t{label}\t{format_score(others)}\t{format_score(virus)}\n"
 

@@ -14,8 +14,9 @@ import: the engine imports tasks in the main process too.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence
+from typing import Any
 
 from ...errors import TaskError, UnitError
 from ...hardware.devices import DeviceSpec
