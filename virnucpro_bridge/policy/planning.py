@@ -18,7 +18,7 @@ Why factoring and not guided self-scheduling (GSS: each piece
 work in pieces as big as a whole device share, which LPT cannot balance on
 devices of different speeds; factoring's first batch takes half, in pieces of
 half a share. Measured with ``benchmarks/bench_split.py``, factoring gave the
-lower makespan ratio on the uneven scenarios (see README "How files are split").
+lower makespan ratio on the uneven scenarios (see docs/scheduling.md, "How files are split").
 
 Every piece is at most ``cap`` (``--shard-size``) and at least ``floor``: the
 cost below which a unit's fixed cost (hand-off, result file, a part-filled

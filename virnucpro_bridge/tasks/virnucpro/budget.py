@@ -1,7 +1,7 @@
 """Token budgets for padded GPU batches, and backing off when GPU memory runs out.
 
 A budget is the most tokens (padded width x sequences) one batch may hold.
-It starts from the memory left free once the models are loaded (README,
+It starts from the memory left free once the models are loaded (docs/gpu.md,
 "GPU memory")::
 
     tokens = clamp(FREE_FRACTION x free bytes / (BYTES_PER_TOKEN_PER_DIM x widest hidden size x dtype bytes / 2),
