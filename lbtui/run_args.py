@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from virnucpro_bridge.backends.local.pool import STALL_ACTIONS
+from virnucpro_bridge.backends.base import STALL_ACTIONS
 
 from .argtypes import fraction, non_negative_int, positive_float, positive_int, size, size_or_auto
 

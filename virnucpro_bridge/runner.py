@@ -30,7 +30,8 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .backends.local.pool import STALL_ACTIONS, LocalPool, start_manager
+from .backends.base import STALL_ACTIONS
+from .backends.local.pool import LocalPool, start_manager
 from .control.channel import ChannelServer
 from .coordinator.coordinator import Coordinator
 from .coordinator.device_book import InFlight

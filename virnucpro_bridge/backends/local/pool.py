@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.managers import SyncManager
-from typing import Protocol
 
 from ...coordinator.coordinator import Coordinator
 from ...coordinator.device_book import InFlight
@@ -54,27 +53,11 @@ from ...hardware import nvml
 from ...hardware.devices import DeviceSpec
 from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...inputs.units import Unit
+from ..base import STALL_ACTIONS, Sink
 from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main
 
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
-STALL_ACTIONS = ("flag", "restart")
-
-
-class Sink(Protocol):
-    """Where finished units go (the runner: manifest, per-file merges, journal).
-    Called from the dispatcher thread, outside the coordinator's lock."""
-
-    def unit_done(self, index: int, flight: InFlight, done: Done) -> None: ...
-
-    def unit_failed(self, index: int, flight: InFlight, failed: Failed) -> None: ...
-
-    def setup_failed(self, index: int, failed: SetupFailed) -> None: ...
-
-    def tick(self, sample: bool) -> None:
-        """Every loop pass: write new events; ``sample``: a refresh is due (metrics)."""
-
-
 def start_manager() -> tuple[SyncManager, object]:
     """The shared dict workers report into, in a Manager that dies with us."""
     manager = SyncManager(ctx=mp.get_context("spawn"))

@@ -30,7 +30,7 @@ from ...coordinator.messages import Cut, Done, Failed, Wakeup
 from ...errors import UnitError
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit, read_unit
-from ..local.pool import STALL_ACTIONS, Sink
+from ..base import STALL_ACTIONS, Sink
 from .actor import MAX_CONCURRENCY, DeviceActor
 from .lanes import Lanes, Ticket
 from .loop import LoopStep
