@@ -66,7 +66,8 @@ BROKEN = {
     "no weights": (lambda m: (m / "dnabert" / "pytorch_model.bin").unlink(),
                    r"dnabert: no model weights \(model.safetensors or pytorch_model.bin\)"),
     "truncated weights": (lambda m: _truncate(m / "dnabert" / "pytorch_model.bin"),
-                          r"dnabert/pytorch_model.bin: cannot read the weights: "),
+                          r"dnabert/pytorch_model.bin: truncated or damaged \([\d,]+ bytes, no zip directory at its "
+                          r"end\): the DNABERT-S weight file was cut short; copy or download it again$"),
     "weights of the wrong shape": (
         lambda m: _reshape(m / "dnabert" / "pytorch_model.bin", "encoder.layer.1.attention.self.Wqkv.weight"),
         r"pytorch_model.bin: encoder.layer.1.attention.self.Wqkv.weight has shape \[95, 32\], "
@@ -81,12 +82,17 @@ BROKEN = {
                                 r"dnabert/config.json: cannot read as JSON"),
     "NaN in the weights": (lambda m: _poison(m / "dnabert" / "pytorch_model.bin"),
                            r"dnabert: DNABERT-S gives NaN or infinite values on a test sequence"),
-    "truncated ESM-2 checkpoint": (lambda m: _truncate(_esm(m)), r"esm2_t2_demo.pt: cannot read as a fair-esm"),
+    "truncated ESM-2 checkpoint": (lambda m: _truncate(_esm(m)),
+                                   r"esm2_t2_demo.pt: truncated or damaged .*: the ESM-2 checkpoint was cut short"),
+    "empty ESM-2 checkpoint": (lambda m: _esm(m).write_bytes(b""),
+                               r"esm2_t2_demo.pt: empty file \(the ESM-2 checkpoint was not copied or downloaded"),
     "ESM-2 weights of the wrong shape": (
         lambda m: _esm_reshape(_esm(m)),
         r"esm2_t2_demo.pt: layers.1.fc1.weight has shape \[128, 31\], but its cfg \(2 layers x 32, "
         r"4 heads\) needs \[128, 32\]"),
-    "truncated classifier": (lambda m: _truncate(m / "classifier.pth"), r"classifier.pth: not a VirNucPro classifier"),
+    "truncated classifier": (lambda m: _truncate(m / "classifier.pth"),
+                             r"classifier.pth: truncated or damaged \([\d,]+ bytes, no zip directory at its end\): "
+                             r"the classifier was cut short; copy or download it again$"),
 }
 
 
@@ -129,3 +135,27 @@ def test_a_standard_bert_folder_is_refused(models):
     torch.save(state, path)
     with pytest.raises(TaskError, match="a BERT with position embeddings, not DNABERT-S's MosaicBERT"):
         VirNucProTask({"models": str(models), "chunk_length": 500}).check()
+
+
+@pytest.mark.parametrize("folder, message", [
+    ("nowhere", r"^lbtui: error: \S*nowhere: no such folder \(expected esm/, dnabert/ and 500_model.pth or "
+                r"classifier.pth; 'lbtui models fetch \S*nowhere' downloads them\)$"),
+    ("auto", r"^lbtui: error: auto: ESM-2 checkpoint esm2_t36_3B_UR50D.pt not found in the torch hub cache "
+             r"\(looked for .*\); download the models with 'lbtui models fetch DIR' and check that folder: "
+             r"lbtui models check DIR$"),
+])
+def test_check_names_its_own_arguments(folder, message, tmp_path, monkeypatch, capsys):
+    """``models check`` has no --models option: its messages must not tell the user to give one."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["models", "check", folder]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
+    assert "--models" not in err[0]
+
+
+def test_a_classifier_for_the_other_chunk_length_is_named(models, capsys):
+    (models / "classifier.pth").rename(models / "300_model.pth")
+    assert main(["models", "check", str(models)]) == 2
+    err = capsys.readouterr().err
+    assert "300_model.pth is there: the classifier must match the chunk length, --chunk-length 300" in err

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...errors import TaskError
+from .torch_file import check_archive
 
 # Where upstream's class may have lived when the model was pickled.
 UPSTREAM_CLASS_PATHS = ("__main__", "prediction", "train", "units", "__mp_main__")
@@ -68,6 +69,7 @@ def _safe_globals() -> list[Any]:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The classifier's state dict from a state dict file or upstream's pickled module."""
     name = str(path)
+    check_archive(Path(path), "classifier")
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             obj = torch.load(name, map_location="cpu", weights_only=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ...errors import TaskError
 from .dnabert import DnabertConfig, MosaicBert
+from .torch_file import check_archive
 
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
@@ -99,7 +100,10 @@ def read_weights(path: Path, mmap: bool = True) -> dict[str, Any]:
 
             raw = load_file(str(path), device="cpu")
         else:
+            check_archive(path, "DNABERT-S weight file")
             raw = _torch_load(path, mmap)
+    except TaskError:
+        raise
     except Exception as exc:  # noqa: BLE001 - unpickling and format errors come in many types
         raise TaskError(f"{path}: cannot read the weights: {_first_line(exc)}") from None
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):

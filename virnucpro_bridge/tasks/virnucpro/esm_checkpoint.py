@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import TaskError
+from .torch_file import check_archive
 
 ESM_ALPHABET_SIZE = 33  # fair-esm's "ESM-1b" alphabet, which every ESM-2 uses
 REGRESSION_SUFFIX = "-contact-regression.pt"
@@ -36,6 +37,7 @@ def _safe_load(path: Path, mmap: bool) -> Any:
 
 def read_esm_checkpoint(path: Path, mmap: bool = True) -> tuple[dict, EsmInfo]:
     """Load an ESM-2 checkpoint (tensors memory-mapped) and check its architecture."""
+    check_archive(path, "ESM-2 checkpoint")
     try:
         try:
             data = _safe_load(path, mmap)

@@ -55,14 +55,29 @@ def offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+@dataclass(frozen=True)
+class Asked:
+    """How the user named the models, for messages: ``lbtui run --models DIR`` or
+    ``lbtui models check DIR`` (each names its own argument)."""
+
+    arg: str  # what precedes the folder in a message: "--models " or ""
+    then: str  # what to do when nothing is found
+
+
+RUN = Asked("--models ", "give --models DIR")
+CHECK = Asked("", "check that folder: lbtui models check DIR")
+FETCH_HINT = "download the models with 'lbtui models fetch DIR' and "
+
+
 # -- locating ------------------------------------------------------------------
-def locate(models: str | os.PathLike[str], chunk_length: int) -> ModelPaths:
+def locate(models: str | os.PathLike[str], chunk_length: int, asked: Asked = RUN) -> ModelPaths:
     """Resolve ``--models`` to the three model paths; TaskError naming what is missing."""
     if str(models) == "auto":
-        return _locate_auto(chunk_length)
+        return _locate_auto(chunk_length, asked)
     root = Path(models).expanduser()
     if not root.is_dir():
-        raise TaskError(f"--models {root}: no such folder (expected esm/, dnabert/ and classifier.pth)")
+        raise TaskError(f"{asked.arg}{root}: no such folder (expected esm/, dnabert/ and "
+                        f"{chunk_length}_model.pth or classifier.pth; 'lbtui models fetch {root}' downloads them)")
     esm_dir = root / "esm"
     checkpoints = sorted(p for p in esm_dir.glob("*.pt") if not p.name.endswith(REGRESSION_SUFFIX)) \
         if esm_dir.is_dir() else []
@@ -77,7 +92,10 @@ def locate(models: str | os.PathLike[str], chunk_length: int) -> ModelPaths:
     candidates = [root / "classifier.pth", root / f"{chunk_length}_model.pth"]
     classifier = next((p for p in candidates if p.is_file()), None)
     if classifier is None:
-        raise TaskError("classifier not found: looked for " + " and ".join(map(str, candidates)))
+        other = 800 - chunk_length  # 300 <-> 500
+        mismatch = (f" ({other}_model.pth is there: the classifier must match the chunk length, "
+                    f"--chunk-length {other})") if (root / f"{other}_model.pth").is_file() else ""
+        raise TaskError("classifier not found: looked for " + " and ".join(map(str, candidates)) + mismatch)
     return ModelPaths(checkpoints[0], dnabert, classifier, (root / DEMO_MARKER).is_file(), root)
 
 
@@ -87,24 +105,24 @@ def torch_hub_dir() -> Path:
     return Path(torch.hub.get_dir())
 
 
-def _locate_auto(chunk_length: int) -> ModelPaths:
+def _locate_auto(chunk_length: int, asked: Asked) -> ModelPaths:
     esm = torch_hub_dir() / "checkpoints" / f"{ESM_AUTO_NAME}.pt"
     if not esm.is_file():
-        raise TaskError(f"--models auto: ESM-2 checkpoint {ESM_AUTO_NAME}.pt not found in the torch hub "
-                        f"cache (looked for {esm}); give --models DIR")
-    dnabert = _hf_snapshot(DNABERT_REPO)
+        raise TaskError(f"{asked.arg}auto: ESM-2 checkpoint {ESM_AUTO_NAME}.pt not found in the torch hub "
+                        f"cache (looked for {esm}); {FETCH_HINT}{asked.then}")
+    dnabert = _hf_snapshot(DNABERT_REPO, asked)
     name = f"{chunk_length}_model.pth"
     places = [Path(os.environ["VIRNUCPRO_DIR"]) if os.environ.get("VIRNUCPRO_DIR") else None, Path.cwd()]
     looked = [p / name for p in places if p is not None]
     classifier = next((p for p in looked if p.is_file()), None)
     if classifier is None:
-        raise TaskError(f"--models auto: classifier {name} not found (looked for "
-                        f"{' and '.join(map(str, looked))}); set VIRNUCPRO_DIR to upstream's clone "
-                        "or give --models DIR")
+        raise TaskError(f"{asked.arg}auto: classifier {name} not found (looked for "
+                        f"{' and '.join(map(str, looked))}); set VIRNUCPRO_DIR to upstream's clone, "
+                        f"or {FETCH_HINT}{asked.then}")
     return ModelPaths(esm, dnabert, classifier, False, None)
 
 
-def _hf_snapshot(repo: str) -> Path:
+def _hf_snapshot(repo: str, asked: Asked) -> Path:
     offline()
     from huggingface_hub import constants, snapshot_download
 
@@ -112,5 +130,5 @@ def _hf_snapshot(repo: str) -> Path:
         return Path(snapshot_download(repo, local_files_only=True))
     except Exception:  # noqa: BLE001 - any failure means: not in the cache
         where = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--"))
-        raise TaskError(f"--models auto: {repo} not found in the Hugging Face cache "
-                        f"(looked in {where}); give --models DIR") from None
+        raise TaskError(f"{asked.arg}auto: {repo} not found in the Hugging Face cache "
+                        f"(looked in {where}); {FETCH_HINT}{asked.then}") from None

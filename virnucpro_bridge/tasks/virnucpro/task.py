@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import TaskError, UnitError
 from ...hardware.devices import DeviceSpec
@@ -26,6 +26,9 @@ from ..base import Progress, Task, current_stop, part_range, range_suffix
 from .chunking import chunk_count, chunk_record
 from .prepare import BadSequence, Checker
 from .translation import identify_frames
+
+if TYPE_CHECKING:
+    from .models import Asked
 
 BLOCK_FRAMES = 512  # frames embedded per step: bounds memory, paces progress reports
 DEMO_NOTICE = ("demo models ({root}): random weights, predictions are MEANINGLESS "
@@ -57,15 +60,15 @@ class VirNucProTask(Task):
         return max(1, chunk_count(length, self.chunk_length))
 
     # -- main process -------------------------------------------------------
-    def check(self) -> list[str]:
+    def check(self, asked: Asked | None = None) -> list[str]:
         """Find the models and check every file without building them (workers do,
-        in setup; ``lbtui models check`` does both)."""
+        in setup; ``lbtui models check`` does both, and names its own argument: ``asked``)."""
         from .classifier import read_state_dict, shape_of
         from .dnabert_folder import inspect
         from .esm_checkpoint import check_esm_weights, read_esm_checkpoint
-        from .models import locate
+        from .models import RUN, locate
 
-        paths = locate(self.options.get("models", "auto"), self.chunk_length)
+        paths = locate(self.options.get("models", "auto"), self.chunk_length, asked or RUN)
         state, esm = read_esm_checkpoint(paths.esm)
         check_esm_weights(paths.esm, state, esm)
         del state
