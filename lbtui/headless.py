@@ -7,6 +7,7 @@ snapshots, like the dashboard.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -60,9 +61,22 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
              f"{summary.get('sequences', s.sequences_done):,} seqs, "
              f"{summary.get('steals', s.steals_total)} steals, {summary.get('splits', s.splits_total)} splits, "
              f"makespan {summary.get('makespan_s', 0):.2f} s",
-             f"results in {s.out_dir}"]
+             results_line(s.out_dir, summary)]
+    without = summary.get("sequences_without_frames")
+    if without:
+        total = without + int(summary.get("sequences_classified") or 0)
+        lines.append(f"{without:,} of {total:,} input sequences have no stop-free frame in any chunk: not "
+                     f"classified (Is_Virus NA in prediction_per_sequence.tsv)")
     lines += [f"notice: {n}" for n in s.notices]
     return lines
+
+
+def results_line(out_dir: str, summary: dict) -> str:
+    """Where the results are: per input file under results/ when the task merges them."""
+    folder = summary.get("results_dir")
+    if not folder:
+        return f"results in {out_dir}"
+    return f"results in {os.path.join(out_dir, folder)}{os.sep}<input path>{os.sep} (one folder per input file)"
 
 
 def follow(source: SnapshotSource, *, refresh: float = 2.0, out: TextIO | None = None,

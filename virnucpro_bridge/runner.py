@@ -277,6 +277,7 @@ class Run:
             code = self.coord.settle()
             self.coord.freeze_reports()
             summary = self.coord.close_out(code)
+            summary.update(self.task.summary())
             usage = resource.getrusage(resource.RUSAGE_SELF)
             summary["main_peak_rss_mb"] = round(peak_rss_kib(usage) / 1024, 1)
             summary["main_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # scan, plan and dispatch

@@ -75,6 +75,25 @@ def test_reference_input_end_to_end(cpu_task, ref, tmp_path):
                                    ((1, _virus(lines, "synthetic_seq_1")), (2, _virus(lines, "synthetic_seq_2")))]]
 
 
+def test_sequences_without_a_stop_free_frame_are_listed_and_counted(cpu_task, ref, tmp_path):
+    """Upstream's test_sequences_small.fa keeps no frame at all: upstream's two files are
+    header-only; the per-sequence file lists every sequence as NA, and the task counts them."""
+    cpu_task.counts.clear()
+    files = run_file(cpu_task, ref / "test_sequences_small.fa", tmp_path)
+    assert files["prediction_results.txt"] == b"Sequence_ID\tPrediction\tscore1\tscore2\n"
+    assert files["prediction_results_highestscore.csv"] == b"Modified_ID\tIs_Virus\n"
+    rows = files["prediction_per_sequence.tsv"].decode().splitlines()[1:]
+    records = read_fasta(ref / "test_sequences_small.fa")
+    assert [r.split("\t")[0] for r in rows] == [rid for rid, _ in records]
+    assert all(r.endswith("\t0\t0\tNA\tNA") for r in rows)
+    assert cpu_task.summary() == {"results_dir": "results", "sequences_classified": 0,
+                                  "sequences_without_frames": len(records)}
+    files = run_file(cpu_task, ref / "test_with_orfs.fa", tmp_path / "orfs")
+    assert [r.split("\t")[-1] for r in files["prediction_per_sequence.tsv"].decode().splitlines()[1:]] \
+        == [_virus(files["prediction_results.txt"].decode().splitlines(), f"synthetic_seq_{i}") for i in (1, 2)]
+    assert cpu_task.summary()["sequences_classified"] == 2
+
+
 def _virus(lines, prefix):
     rows = [line.split("\t") for line in lines[1:] if line.startswith(prefix + "_")]
     return str(max(float(r[3]) for r in rows) >= max(float(r[2]) for r in rows))

@@ -12,6 +12,7 @@ engine calls it in two places::
                                        task.run_unit(unit, out, progress)  # per unit
     task.finalize_file(...)            task.teardown()
       (when every unit of a file is done: merge shard outputs)
+    task.summary() -> {...}  (at the end: figures for summary.json)
 
 ``options`` is a plain dict (it crosses the process boundary by pickling).
 Outputs must not depend on which device ran the unit: results are compared
@@ -131,6 +132,11 @@ class Task:
         record ranges tiling the file; a unit cut in flight covers its head only):
         merge them into per-file results. Return the paths written."""
         return []
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for summary.json, from what ``finalize_file`` saw (called once, at the end).
+        ``results_dir``: the folder under ``--out`` that holds the per-file results."""
+        return {}
 
     # -- worker process -----------------------------------------------------
     def setup(self, device: DeviceSpec) -> None:

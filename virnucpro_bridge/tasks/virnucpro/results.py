@@ -1,4 +1,4 @@
-"""Result files in upstream VirNucPro's exact layout, and merging unit shards.
+"""Result files in upstream VirNucPro's exact layout, one call per sequence, and merging unit shards.
 
 Per unit (``units/<rel>[.shardNNNN].tsv``) and per file (``prediction_results.txt``)::
 
@@ -7,16 +7,29 @@ Per unit (``units/<rel>[.shardNNNN].tsv``) and per file (``prediction_results.tx
 
 Scores print as upstream prints numpy float32 values (``str(np.float32)``, the
 shortest text that reads back as the same float32). Rows keep input order.
+A unit file also has a row ``<chunk id><TAB><TAB><TAB>`` for each chunk that kept
+no frame (no stop-free frame: nothing to classify); merging leaves those out of
+upstream's files and counts them.
 
 ``prediction_results_highestscore.csv`` (tab-separated despite its name) has
 one row per chunk, ``Modified_ID`` = Sequence_ID without its last two
 characters, ``Is_Virus`` = max(score2) >= max(score1) over the chunk's frames,
 rows sorted by Modified_ID as pandas' ``groupby`` sorts them.
+
+``prediction_per_sequence.tsv`` (lbtui's own) has one row per input sequence,
+in input order::
+
+    Sequence_ID  Chunks  Chunks_with_frames  Virus_chunks  Max_score2  Is_Virus
+
+``Is_Virus`` is True when at least half of the chunks with frames are virus
+chunks (Is_Virus in the highestscore file; so a one-chunk sequence gets its
+chunk's call), False otherwise, NA when no chunk kept a frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +40,17 @@ HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
 HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
 RESULTS_NAME = "prediction_results.txt"
 HIGHEST_NAME = "prediction_results_highestscore.csv"
+PER_SEQUENCE_NAME = "prediction_per_sequence.tsv"
+PER_SEQUENCE_HEADER = "Sequence_ID\tChunks\tChunks_with_frames\tVirus_chunks\tMax_score2\tIs_Virus\n"
+CHUNK_MARK = "_chunk_"  # chunk ids are <record id>_chunk_<n>
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Input sequences of one file: those classified, and those with no stop-free frame in any chunk."""
+
+    classified: int = 0
+    without_frames: int = 0
 
 
 def format_score(value: float) -> str:
@@ -40,6 +64,11 @@ def format_rows(ids: Sequence[str], probabilities: np.ndarray) -> Iterator[str]:
     for seq_id, (others, virus) in zip(ids, probs, strict=True):
         label = "virus" if virus > others else "others"
         yield f"{seq_id}\t{label}\t{format_score(others)}\t{format_score(virus)}\n"
+
+
+def no_frame_row(chunk_id: str) -> str:
+    """A unit file's row for a chunk that kept no frame."""
+    return f"{chunk_id}\t\t\t\n"
 
 
 def write_unit(path: str | Path, lines: Iterable[str]) -> None:
@@ -74,29 +103,59 @@ def highest_scores(lines: Iterable[str]) -> dict[str, tuple[float, float]]:
     return best
 
 
-def merge(unit_files: Sequence[str | Path], out_dir: str | Path, label: str) -> list[Path]:
-    """Concatenate unit files (in shard order) into the two per-file results.
+def merge(unit_files: Sequence[str | Path], out_dir: str | Path, label: str) -> tuple[list[Path], Counts]:
+    """Concatenate unit files (in shard order) into the per-file results.
 
     ``label`` names the input in errors. A sequence id met twice (possible only
     across shards: a unit rejects its own duplicates) is an error.
     """
     out = Path(out_dir)
-    results, highest = out / RESULTS_NAME, out / HIGHEST_NAME
+    results, highest, per_sequence = out / RESULTS_NAME, out / HIGHEST_NAME, out / PER_SEQUENCE_NAME
     seen: set[str] = set()
     best: dict[str, tuple[float, float]] = {}
+    chunks: dict[str, list[str]] = {}  # record id -> its chunk ids, in input order
     with atomic_open(results) as fh:
         fh.write(HEADER)
         for unit_file in unit_files:
             for line in read_rows(unit_file):
+                if line.endswith("\t\t\t\n"):  # a chunk without frames
+                    chunk = line[:-4]
+                    chunks.setdefault(chunk.rsplit(CHUNK_MARK, 1)[0], []).append(chunk)
+                    continue
                 seq_id = _update(best, line)
                 if seq_id in seen:
-                    record = seq_id[:-2].rsplit("_chunk_", 1)[0]
+                    record = seq_id[:-2].rsplit(CHUNK_MARK, 1)[0]
                     raise ValueError(f"{label}: duplicate sequence id {record!r} (in different shards)")
                 seen.add(seq_id)
+                own = chunks.setdefault(seq_id[:-2].rsplit(CHUNK_MARK, 1)[0], [])
+                if not own or own[-1] != seq_id[:-2]:
+                    own.append(seq_id[:-2])
                 fh.write(line)
     with atomic_open(highest) as fh:
         fh.write(HIGHEST_HEADER)
         for key in sorted(best):
             s1, s2 = best[key]
             fh.write(f"{key}\t{s2 >= s1}\n")
-    return [results, highest]
+    return [results, highest, write_per_sequence(per_sequence, chunks, best)], _counts(chunks, best)
+
+
+def sequence_row(record: str, chunk_ids: Sequence[str], best: dict[str, tuple[float, float]]) -> str:
+    """One line of prediction_per_sequence.tsv (the rule is in the module docstring)."""
+    scored = [best[c] for c in chunk_ids if c in best]
+    if not scored:
+        return f"{record}\t{len(chunk_ids)}\t0\t0\tNA\tNA\n"
+    virus = sum(1 for s1, s2 in scored if s2 >= s1)
+    top = format_score(max(s2 for _, s2 in scored))
+    return f"{record}\t{len(chunk_ids)}\t{len(scored)}\t{virus}\t{top}\t{2 * virus >= len(scored)}\n"
+
+
+def write_per_sequence(path: Path, chunks: dict[str, list[str]], best: dict[str, tuple[float, float]]) -> Path:
+    with atomic_open(path) as fh:
+        fh.write(PER_SEQUENCE_HEADER)
+        fh.writelines(sequence_row(record, ids, best) for record, ids in chunks.items())
+    return path
+
+
+def _counts(chunks: dict[str, list[str]], best: dict[str, tuple[float, float]]) -> Counts:
+    without = sum(1 for ids in chunks.values() if not any(c in best for c in ids))
+    return Counts(classified=len(chunks) - without, without_frames=without)

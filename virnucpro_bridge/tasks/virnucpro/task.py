@@ -5,7 +5,8 @@
       ─► MLP softmax ─► units/<rel>[.r<start>-<end>].tsv   (one row per kept frame)
 
     finalize_file: units of one input, in input order (by first record) ─► results/<rel>/
-        prediction_results.txt, prediction_results_highestscore.csv
+        prediction_results.txt, prediction_results_highestscore.csv (upstream's),
+        prediction_per_sequence.tsv (one call per input sequence)
 
 Models load once per worker (``setup``). Nothing here imports torch at module
 import: the engine imports tasks in the main process too.
@@ -14,7 +15,7 @@ import: the engine imports tasks in the main process too.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,10 @@ class VirNucProTask(Task):
     # demo models: under 5 ms a unit. On a GPU with ESM-2 3B half a 2,048-token batch is more
     # like 0.1-0.3 s (estimated; no GPU with the real models was at hand to measure it).
     unit_overhead_s = 0.2
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.counts: dict[str, Any] = {}  # input rel -> results.Counts, as files are merged (main process)
 
     @property
     def chunk_length(self) -> int:
@@ -93,7 +98,9 @@ class VirNucProTask(Task):
             for root in (paths.esm, paths.dnabert, paths.classifier):
                 found = sorted(root.rglob("*")) if root.is_dir() else [root]
                 files += [f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in found if p.is_file()]
-        key = [f"chunk_length={self.chunk_length}", f"autocast={bool(self.options.get('autocast', True))}", *files]
+        # units=2: unit files list the chunks that kept no frame (older ones did not: they are redone)
+        key = ["units=2", f"chunk_length={self.chunk_length}", f"autocast={bool(self.options.get('autocast', True))}",
+               *files]
         return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
 
     def output_path(self, unit: Unit) -> str:
@@ -103,7 +110,15 @@ class VirNucProTask(Task):
         from .results import merge
 
         ordered = [path for _, path in sorted(units, key=lambda u: u[0].begin)]  # by position: chunk ranges too
-        return merge(ordered, results_dir(Path(out_dir), rel), rel)
+        paths, counts = merge(ordered, results_dir(Path(out_dir), rel), rel)
+        self.counts[rel] = counts
+        return paths
+
+    def summary(self) -> dict[str, Any]:
+        """Where the results are, and how many input sequences no stop-free frame left unclassified."""
+        without = sum(c.without_frames for c in self.counts.values())
+        return {"results_dir": "results", "sequences_classified": sum(c.classified for c in self.counts.values()),
+                "sequences_without_frames": without}
 
     # -- worker -------------------------------------------------------------
     def setup(self, device: DeviceSpec) -> None:
@@ -138,12 +153,13 @@ class VirNucProTask(Task):
         return {"precision": dtype_name(pipeline.dtype), **pipeline.budget_notes()}
 
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
-        from .results import format_rows, write_unit
+        from .results import no_frame_row, write_unit
 
         where = unit.rel if unit.whole else f"{unit.rel} (records {unit.start}-{unit.end - 1})"
         check = Checker(where)
         lines: list[str] = []
-        block: list[Any] = []  # kept frames waiting for the models
+        block: list[Any] = []  # kept frames waiting for the models, and rows of chunks that kept none
+        frames = 0  # kept frames in ``block``
         at = (0, unit.part)  # position reached, relative to unit.start
         stop = current_stop(progress(at), unit)
         for r, record in enumerate(read_unit(unit)):
@@ -160,18 +176,29 @@ class VirNucProTask(Task):
             for j, (chunk_id, chunk) in enumerate(chunks, first):
                 if (r, j) >= stop:
                     break
-                block.extend(identify_frames(chunk_id, chunk))
+                kept = identify_frames(chunk_id, chunk)
+                block.extend(kept or [no_frame_row(chunk_id)])
+                frames += len(kept)
                 at = (r, j + 1) if j + 1 < k else (r + 1, 0)
-                if len(block) >= BLOCK_FRAMES:
-                    lines.extend(format_rows([f.id for f in block], self.predict(block)))
-                    block = []
+                if frames >= BLOCK_FRAMES:
+                    lines.extend(self._rows(block))
+                    block, frames = [], 0
                     stop = current_stop(progress(at), unit)
             at = max(at, (r + 1, 0)) if (r + 1, 0) <= stop else at
-        if block:
-            lines.extend(format_rows([f.id for f in block], self.predict(block)))
+        lines.extend(self._rows(block))
         progress(at)
         write_unit(output, lines)
         return records_started((0, unit.part), min(at, stop))
+
+    def _rows(self, block: Sequence[Any]) -> list[str]:
+        """``block``'s lines in order: a prediction per frame, the no-frame rows as they are."""
+        from .results import format_rows
+
+        frames = [f for f in block if not isinstance(f, str)]
+        if not frames:
+            return list(block)
+        rows = format_rows([f.id for f in frames], self.predict(frames))
+        return [item if isinstance(item, str) else next(rows) for item in block]
 
     def predict(self, frames: Sequence[Any]):  # -> np.ndarray (n, 2) float32
         import torch
