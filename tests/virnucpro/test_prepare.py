@@ -135,11 +135,38 @@ def test_prepare_own_inputs(tmp_path, length):
 
 def test_prepare_rejects_bad_input(tmp_path, capsys):
     protein = write_fasta(tmp_path / "prot.fa", [("p1", "MKVLEEFIQPLLK")])
-    assert main(["prepare", str(protein), "--out", str(tmp_path)]) == 2
+    out = tmp_path / "out"
+    assert main(["prepare", str(protein), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "prot.fa" in err and "not a nucleotide sequence" in err and "Traceback" not in err
     dup = write_fasta(tmp_path / "dup.fa", [("a", "ACGT"), ("b", "ACGT"), ("a", "ACGT")])
-    assert main(["prepare", str(dup), "--out", str(tmp_path)]) == 2
+    assert main(["prepare", str(dup), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "dup.fa" in err and "duplicate sequence id 'a'" in err
-    assert not (tmp_path / "dup_chunked500.fa").exists()  # nothing half-written
+    assert not (out / "dup_chunked500.fa").exists()  # nothing half-written
+
+
+def test_prepare_is_safe(tmp_path, capsys):
+    """--out is required and never the input's folder; existing files need --force; 300 or 500 only."""
+    (tmp_path / "in").mkdir()
+    reads = write_fasta(tmp_path / "in" / "reads.fa", [("r1", "ATGAAACCC" * 40)])
+
+    def assert_usage(argv, text):
+        return main(argv) == 2 and text in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["prepare", str(reads)])
+    assert exit_.value.code == 2 and "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["prepare", str(reads), "--length", "400", "--out", str(tmp_path / "o")])
+    assert exit_.value.code == 2 and "invalid choice: 400" in capsys.readouterr().err
+    assert assert_usage(["prepare", str(reads), "--out", str(tmp_path / "in")], "the input's own folder")
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["reads.fa"]
+    out = tmp_path / "prepared"
+    assert main(["prepare", str(reads), "--out", str(out)]) == 0
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "reads_chunked500.fa").write_text(">mine\nACGT\n")
+    assert assert_usage(["prepare", str(reads), "--out", str(out)], "reads_chunked500.fa: already exists")
+    assert (out / "reads_chunked500.fa").read_text() == ">mine\nACGT\n"  # untouched
+    assert main(["prepare", str(reads), "--out", str(out), "--force"]) == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
