@@ -43,7 +43,7 @@ from .inputs import gzip_cache
 from .inputs.plan import plan_units
 from .inputs.units import Unit, discover, summarize_inputs
 from .policy.planning import DEFAULT_SHARD_RECORDS, plan_bounds
-from .policy.sizes import Size, as_size
+from .policy.sizes import Size, as_size, check_order
 from .runfiles.completion import Completion
 from .runfiles.journal import Journal
 from .runfiles.metrics_log import MetricsLog
@@ -132,6 +132,11 @@ class Run:
             require_ray()  # before anything else is checked or started
         if cfg.stall_action not in STALL_ACTIONS:
             raise UsageError(f"--stall-action {cfg.stall_action}: expected one of {', '.join(STALL_ACTIONS)}")
+        try:
+            self.shard, self.split_min = as_size(cfg.shard_size), as_size(cfg.split_min)
+            check_order(self.shard, self.split_min)
+        except ValueError as exc:
+            raise UsageError(f"piece size: {exc}") from None
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
         self.device_notes: list[str] = []  # event-log lines about how the GPUs were found
         if cfg.backend == "ray":
@@ -152,10 +157,6 @@ class Run:
         self.fingerprint = self.task.fingerprint()
         # Earlier runs' rows are only read here; start() repairs a torn last line.
         self.resume = Resume(self.out, self.task_name, self.fingerprint)
-        try:
-            self.shard, self.split_min = as_size(cfg.shard_size), as_size(cfg.split_min)
-        except ValueError as exc:
-            raise UsageError(f"piece size: {exc}") from None
         # Plan-time seconds become residues at an average device's prior speed.
         weights = [d.weight if cfg.weighted else 1.0 for d in self.devices]
         rate = self.task.rate_prior() * sum(weights) / len(weights)

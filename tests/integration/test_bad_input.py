@@ -132,3 +132,9 @@ def test_out_is_a_file(tmp_path, good) -> None:
     proc = lbtui_raw(["--headless", "--gpus", "sim:1", "--out", str(out), str(good)])
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert out.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("split_min, shard_size", [("100", "10"), ("5k", "1k"), ("2s", "500ms")])
+def test_a_smallest_piece_larger_than_the_largest_is_refused(tmp_path, good, split_min, shard_size) -> None:
+    check(tmp_path, [good], "--gpus", "sim:1", "--split-min", split_min, "--shard-size", shard_size,
+          expect=("is larger than --shard-size", "--split-min "))

@@ -82,3 +82,11 @@ def as_size(value: Size | int | str) -> Size:
             raise ValueError(f"{value}: must be at least 1")
         return Size(float(value), RECORDS)
     return parse_size(value, allow_auto=True)
+
+
+def check_order(largest: Size, smallest: Size) -> None:
+    """ValueError when ``smallest`` (--split-min) exceeds ``largest`` (--shard-size) in the same
+    unit: no piece could be both. Sizes in different units compare only once rates are known."""
+    if smallest.unit == largest.unit and smallest.unit != AUTO and smallest.amount > largest.amount:
+        raise ValueError(f"--split-min {smallest} is larger than --shard-size {largest}: the smallest piece "
+                         "cannot be larger than the largest")
