@@ -53,12 +53,18 @@ def main(args: argparse.Namespace) -> int:
             with stopper.installed():
                 gc.freeze()  # start-up objects live all run: full collections skip them (shorter UI pauses)
                 app.run()
-            if not run.finished and not coord.stopping:
-                coord.stop(now=False)  # the app closed without saying how: finish units in flight
-            if not run.finished and coord.in_flight:
-                print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
-                      f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
-        else:
+            if args.read_only and not run.finished and not coord.stopping:
+                # a read-only dashboard closes, it does not stop: the run goes on with log lines
+                print("lbtui: dashboard closed; the run goes on (Ctrl+C stops it after the units in flight)",
+                      file=sys.stderr)
+                dashboard = owed = False
+            else:
+                if not run.finished and not coord.stopping:
+                    coord.stop(now=False)  # the app closed without saying how: finish units in flight
+                if not run.finished and coord.in_flight:
+                    print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
+                          f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
+        if not dashboard:
             with stopper.installed():
                 last = follow(coord, refresh=args.refresh,
                               done=lambda: run.finished or not run.dispatching or stopper.overdue())

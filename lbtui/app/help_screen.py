@@ -30,6 +30,8 @@ KEY_ROWS = [
     ("q  Ctrl+C", "quit; with units in flight, asks: stop after them, stop now, or cancel"),
 ]
 QUIT_ATTACHED = ("q  Ctrl+C", "detach (the run goes on) or stop the run: asks which")
+QUIT_READ_ONLY = ("q  Ctrl+C", "close the dashboard (the run goes on in its terminal, with log lines); asks first")
+QUIT_ATTACHED_READ_ONLY = ("q  Ctrl+C", "detach (the run goes on); asks first")
 READ_ONLY = ("[$warning]read-only[/]: p, d, s and stopping the run are disabled "
              "(started with --read-only); watching and the detail screen work")
 KEYS = rows(KEY_ROWS)
@@ -73,7 +75,8 @@ HELP = f"""\
 
 def help_text(*, attached: bool = False, read_only: bool = False) -> str:
     """The help, with the quit key and a mode line as this dashboard has them."""
-    keys = [QUIT_ATTACHED if attached and k == "q  Ctrl+C" else (k, t) for k, t in KEY_ROWS]
+    quit_row = (QUIT_ATTACHED_READ_ONLY if attached else QUIT_READ_ONLY) if read_only else QUIT_ATTACHED
+    keys = [quit_row if (attached or read_only) and k == "q  Ctrl+C" else (k, t) for k, t in KEY_ROWS]
     mode = []
     if attached:
         mode.append("attached to a run in another process: leaving this dashboard does not stop it")

@@ -12,7 +12,7 @@ from textual.widgets import Button, Static
 # QuitModal results.
 STOP_AFTER = "after"
 STOP_NOW = "now"
-DETACH = "detach"  # attached dashboards only: leave, the run goes on
+DETACH = "detach"  # attached or read-only dashboards: leave, the run goes on
 
 
 class ConfirmDrain(ModalScreen[bool]):
@@ -55,7 +55,8 @@ class ConfirmDrain(ModalScreen[bool]):
 class QuitModal(ModalScreen[str | None]):
     """Quit while the run goes on. Its own run: stop after the units in flight,
     stop now, or stay. Attached: also detach (the default; the run goes on).
-    Read-only: the stop choices are shown disabled and their keys say why."""
+    Read-only: only what it may do: detach (attached) or close the dashboard
+    (``run --read-only``: the run goes on in its terminal, with log lines), or stay."""
 
     BINDINGS = [
         Binding("d,q", "choose('detach')", "Detach", show=False),
@@ -70,9 +71,17 @@ class QuitModal(ModalScreen[str | None]):
         self.attached = attached
         self.read_only = read_only
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Read-only: the stop keys are not offered at all (nor shown in the footer)."""
+        stopping = action == "choose" and bool(parameters) and parameters[0] in (STOP_AFTER, STOP_NOW)
+        return not (self.read_only and stopping)
+
     def compose(self) -> ComposeResult:
         units = f"{self.in_flight:,} unit{'s' if self.in_flight != 1 else ''}"
         with Vertical(classes="dialog"):
+            if self.read_only:
+                yield from self._read_only()
+                return
             if self.attached:
                 yield Static(Content.assemble(("Detach from the run?", "bold")), classes="dialog-title")
                 body = ("Detaching leaves the run going; `lbtui attach` comes back to it. Stopping hands "
@@ -82,10 +91,6 @@ class QuitModal(ModalScreen[str | None]):
                                               (" are in flight?", "bold")), classes="dialog-title")
                 body = ("No new work is handed out either way. Results already written are kept; "
                         "a rerun with the same --out resumes the rest.")
-            if self.read_only:
-                body = ("Read-only: this dashboard cannot stop the run. " +
-                        ("Detach, or cancel." if self.attached else
-                         "The run ends by itself, or on SIGINT/SIGTERM sent to its process."))
             yield Static(body, classes="dialog-body")
             with Vertical(classes="dialog-choices"):
                 if self.attached:
@@ -93,23 +98,35 @@ class QuitModal(ModalScreen[str | None]):
                     after, now = "Stop the run after units in flight", f"Stop the run now ({units} in flight are lost)"
                 else:
                     after, now = "Stop after units in flight", "Stop now (units in flight are lost)"
-                yield Button(Content(f"{after}  [a]"), id="after",
-                             variant="default" if self.attached else "primary", disabled=self.read_only)
-                yield Button(Content(f"{now}  [n]"), id="now", variant="error", disabled=self.read_only)
+                yield Button(Content(f"{after}  [a]"), id="after", variant="default" if self.attached else "primary")
+                yield Button(Content(f"{now}  [n]"), id="now", variant="error")
                 yield Button(Content("Cancel  [c]"), id="cancel")
 
+    def _read_only(self) -> ComposeResult:
+        if self.attached:
+            title, leave = "Detach from the run?", "Detach (the run goes on)  [d]"
+            body = ("Read-only: this dashboard cannot stop the run. Detaching leaves it going; "
+                    "`lbtui attach` comes back to it.")
+        else:
+            title, leave = "Close the dashboard?", "Close the dashboard (the run goes on)  [d]"
+            body = ("Read-only: this dashboard cannot stop the run. Closing it leaves the run going in this "
+                    "terminal, with plain log lines; Ctrl+C there stops it after the units in flight.")
+        yield Static(Content.assemble((title, "bold")), classes="dialog-title")
+        yield Static(body, classes="dialog-body")
+        with Vertical(classes="dialog-choices"):
+            yield Button(Content(leave), id="detach", variant="primary")
+            yield Button(Content("Cancel  [c]"), id="cancel")
+
     def on_mount(self) -> None:
-        first = "#detach" if self.attached else "#cancel" if self.read_only else "#after"
+        first = "#detach" if self.attached or self.read_only else "#after"
         self.query_one(first, Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_choose({"detach": DETACH, "after": STOP_AFTER, "now": STOP_NOW}.get(event.button.id or ""))
 
     def action_choose(self, choice: str | None) -> None:
-        if choice == DETACH and not self.attached:
-            return  # its own run: there is nothing to detach from
+        if choice == DETACH and not (self.attached or self.read_only):
+            return  # its own run, steerable: there is nothing to detach from
         if choice in (STOP_AFTER, STOP_NOW) and self.read_only:
-            self.notify("stopping the run is disabled: this dashboard is read-only",
-                        title="Read-only", severity="warning")
-            return
+            return  # not offered (check_action); a stray call changes nothing
         self.dismiss(choice)
