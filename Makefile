@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed-base
 DEMO_DIR ?= .demo
 export TORCH_VERSION ?= 2.13.0
 # torch's build is chosen for this machine (README, "torch"); to force one:
@@ -11,22 +12,35 @@ export TORCH_INDEX ?=
 # The pip that installs into the venv (the install tests swap in a stub that only logs).
 PIP ?= $(BIN)/pip
 
-.PHONY: install bytecode lint test test-fast demo bench snapshot-update clean
+.PHONY: install install-base bytecode lint test test-fast demo bench snapshot-update clean
 
+# Everything: lbtui, torch, and the test, Ray and lint extras (make test, make lint).
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py
+# What running lbtui needs, no extras: lbtui and torch (make demo; a user's install).
+install-base: $(BASE)
+
+INSTALL_DEPS := pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py
+
+$(STAMP): $(INSTALL_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	scripts/install_torch.sh $(PIP) $(BIN)/python
 	$(PIP) install -q -e '.[test,ray,lint]'
-	touch $(STAMP)
+	touch $(BASE) $(STAMP)
+
+$(BASE): $(INSTALL_DEPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	scripts/install_torch.sh $(PIP) $(BIN)/python
+	$(PIP) install -q -e .
+	touch $(BASE)
 
 # The sources' bytecode, written even where PYTHONDONTWRITEBYTECODE is set (as on
 # CI images): every run spawns worker processes that import the engine afresh, and
 # compiling it from source costs each about 0.13 s of CPU (the tests start hundreds).
 # Only files changed since are compiled again.
+COMPILE := $(BIN)/python -m compileall -q -j 0 lbtui virnucpro_bridge
 bytecode: install
-	$(BIN)/python -m compileall -q -j 0 lbtui virnucpro_bridge
+	$(COMPILE)
 
 # ruff's rules are in pyproject.toml ([tool.ruff]); CI runs this before the tests.
 lint: install
@@ -47,11 +61,12 @@ test-fast: bytecode
 
 # The VirNucPro pipeline on the built-in demo inputs with small random-weight
 # models: on the GPUs if there are any, else on CPU workers.
-demo: bytecode
+demo: install-base
+	$(COMPILE)
 	# (re)made unless they load: demo models from an older lbtui are replaced
 	$(BIN)/lbtui models check $(DEMO_DIR)/models >/dev/null 2>&1 || $(BIN)/lbtui models init-demo $(DEMO_DIR)/models
-	rm -rf $(DEMO_DIR)/results  # a demo shows the whole run, not a resume of the last one
-	$(BIN)/lbtui run --task virnucpro --models $(DEMO_DIR)/models --out $(DEMO_DIR)/results lbtui/demo_data
+	rm -rf $(DEMO_DIR)/run  # a demo shows the whole run, not a resume of the last one
+	$(BIN)/lbtui run --task virnucpro --models $(DEMO_DIR)/models --out $(DEMO_DIR)/run lbtui/demo_data
 
 bench: bytecode
 	$(BIN)/python benchmarks/run_all.py

@@ -142,12 +142,13 @@ def make_install(tmp_path: Path):
     site.mkdir()
     log = tmp_path / "pip.log"
 
-    def run(*, caps: str | None, cuda: str = "13.0", **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    def run(*, caps: str | None, cuda: str = "13.0", target: str = "install",
+            **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
         path = os.environ["PATH"] if caps is None else f"{HERE / 'stubs'}:{os.environ['PATH']}"
         full = {k: v for k, v in os.environ.items() if k not in ("TORCH_INDEX", "MAKEFLAGS", "MFLAGS")}
         full.update(PATH=path, PIP_LOG=str(log), FAKE_SITE=str(site), PYTHONPATH=str(site),
                     STUB_CAPS=caps or "", STUB_CUDA=cuda, **env)
-        proc = subprocess.run(["make", "-s", "install", f"VENV={venv}", f"PIP={HERE / 'stubs' / 'pip'}"],
+        proc = subprocess.run(["make", "-s", target, f"VENV={venv}", f"PIP={HERE / 'stubs' / 'pip'}"],
                               cwd=REPO, env=full, capture_output=True, text=True, timeout=300)
         calls = log.read_text().splitlines() if log.exists() else []
         return proc, calls
@@ -212,3 +213,27 @@ def test_make_install_keeps_a_cpu_torch_without_a_gpu(make_install) -> None:
     assert torch_calls(calls) == []  # only the project itself: pip install -e
     assert calls == ["install -q -e .[test,ray,lint]"]
     assert "torch 2.13.0+cpu (CPU) works" in proc.stderr
+
+
+@pytest.mark.slow
+def test_make_demo_installs_only_what_running_lbtui_needs(make_install) -> None:
+    """``make demo`` installs lbtui and torch, not the test, Ray or lint extras;
+    ``make install`` (make test, make lint) adds them afterwards."""
+    proc, calls = make_install(caps=None, target="install-base")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["install -q -e ."]
+    proc, calls = make_install(caps=None, target="install")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["install -q -e .", "install -q -e .[test,ray,lint]"]
+
+
+
+def test_make_demo_depends_on_the_base_install_only(tmp_path) -> None:
+    """What ``make demo`` would run in a fresh checkout (``make -n``: nothing runs)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    demo = subprocess.run(["make", "-n", "demo", f"VENV={tmp_path / 'venv'}", "PIP=pip-stub"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert demo.returncode == 0, demo.stderr
+    installs = [line for line in demo.stdout.splitlines() if line.startswith("pip-stub install")]
+    assert installs == ["pip-stub install -q -e ."]
+    assert "lbtui run --task virnucpro" in demo.stdout
