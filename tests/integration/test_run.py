@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 from virnucpro_bridge.runner import Run, RunConfig
@@ -120,6 +121,12 @@ def test_headless_status_lines_and_metrics_log(tmp_path, run_lbtui) -> None:
     assert rows[0] == ["timestamp", "device", "seq_per_s", "util_pct", "mem_pct", "queue", "done"]
     body = rows[1:]
     assert len(body) >= 4 and {r[1] for r in body} == {"0", "1"}
+    # local time with its UTC offset: the same instants as metrics.csv's epoch seconds
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", r[0]) for r in body)
+    with open(tmp_path / "out" / "metrics.csv", newline="") as fh:
+        epochs = {float(r["time"]) for r in csv.DictReader(fh)}
+    stamps = {datetime.fromisoformat(r[0]).timestamp() for r in body}
+    assert all(min(abs(s - e) for e in epochs) < 0.002 for s in stamps)
     assert sum(int(r[6]) for r in body[-2:]) == 6  # the last rows: every unit done
     # appending: a second run adds rows under the same single header
     res2 = run_lbtui(inputs, "--gpus", "sim:1,1", "--metrics-log", str(metrics), out=tmp_path / "out2")

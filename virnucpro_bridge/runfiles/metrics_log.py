@@ -1,10 +1,16 @@
-"""``--metrics-log FILE``: CSV rows, one per device per refresh, in every mode."""
+"""``--metrics-log FILE``: CSV rows, one per device per refresh, in every mode.
+
+``timestamp`` is local time with its UTC offset, ISO 8601 to the millisecond
+(``2025-01-31T14:03:07.250+01:00``): readable in a log, and exact across time
+zones and daylight-saving changes. The run's own ``metrics.csv`` keeps epoch
+seconds (``time``) for programs; both describe the same samples.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
-import time
+from datetime import datetime
 from pathlib import Path
 
 from ..control.snapshot import RunSnapshot
@@ -43,7 +49,7 @@ class MetricsLog:
             self._fh.flush()
 
     def append(self, snap: RunSnapshot) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(snap.time)) + f".{int(snap.time * 1000) % 1000:03d}"
+        stamp = datetime.fromtimestamp(snap.time).astimezone().isoformat(timespec="milliseconds")
         for d in snap.devices:
             self._csv.writerow((stamp, d.index, _num(d.throughput), _num(d.utilization, 1),
                                 _num(d.memory, 1), d.queue_depth, d.units_done))
