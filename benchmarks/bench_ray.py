@@ -133,7 +133,7 @@ def main(argv: list[str]) -> None:
     try:
         import ray  # noqa: F401
     except ImportError:
-        print("bench_ray: ray is not installed (pip install 'lbtui[ray]'); skipped")
+        print("bench_ray: ray is not installed (.venv/bin/pip install -e '.[ray]'); skipped")
         return
     with tempfile.TemporaryDirectory(prefix="lbtui-bench-ray-") as tmp:
         for name in which:

@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    help="output folder; rerunning with the same folder resumes [default: %(default)s]")
     g.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: worker processes on this machine; ray: one Ray actor per device on a "
-                   "Ray cluster (pip install 'lbtui[ray]') [default: local]")
+                   "Ray cluster (the ray extra: make install, or .venv/bin/pip install -e '.[ray]') [default: local]")
     g.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="with --backend ray: the cluster to connect to (host:port of the head node); "
                    "without it a local Ray instance is started")

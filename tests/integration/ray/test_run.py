@@ -166,5 +166,6 @@ def test_without_ray_installed_backend_ray_is_one_line_exit_2(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "lbtui: error: --backend ray: ray is not installed; pip install 'lbtui[ray]'"]
+        "lbtui: error: --backend ray: ray is not installed; in lbtui's folder: .venv/bin/pip install -e '.[ray]' "
+        "(make install includes it)"]
     assert not (tmp_path / "out").exists()

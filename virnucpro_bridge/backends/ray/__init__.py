@@ -9,6 +9,6 @@
     replies.py    replies in, results written, outside the coordinator's lock
     loop.py       one pass of the driver's dispatcher loop
 
-Ray is optional (``pip install 'lbtui[ray]'``); nothing imports this package
+Ray is optional (the ``ray`` extra: ``pip install -e '.[ray]'`` in the checkout); nothing imports this package
 unless ``--backend ray`` is asked for.
 """

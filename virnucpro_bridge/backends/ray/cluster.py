@@ -34,7 +34,8 @@ def require_ray() -> None:
     try:
         import ray  # noqa: F401
     except ImportError:
-        raise UsageError("--backend ray: ray is not installed; pip install 'lbtui[ray]'") from None
+        raise UsageError("--backend ray: ray is not installed; in lbtui's folder: .venv/bin/pip install -e '.[ray]' "
+                         "(make install includes it)") from None
 
 
 def code_paths() -> list[str]:
