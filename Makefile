@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BASE := $(VENV)/.installed-base
 DEMO_DIR ?= .demo
 export TORCH_VERSION ?= 2.13.0
-# torch's build is chosen for this machine (README, "torch"); to force one:
+# torch's build is chosen for this machine (docs/gpu.md, "torch"); to force one:
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
 export TORCH_INDEX ?=
 # The pip that installs into the venv (the install tests swap in a stub that only logs).

@@ -100,7 +100,8 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     u.add_argument("--exit-on-finish", action="store_true",
                    help="close the dashboard when the run ends (for scripts)")
     u.add_argument("--metrics-log", metavar="FILE",
-                   help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done)")
+                   help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done); timestamp "
+                   "is local time with its UTC offset, ISO 8601")
     m = p.add_argument_group("sim task")
     m.add_argument("--sim-rate", type=positive_float, default=50_000.0, metavar="R",
                    help="residues/s of a speed-1 simulated GPU [default: 50000]")
@@ -109,10 +110,11 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     m.add_argument("--sim-seed", type=int, default=0, metavar="N", help="seed for the jitter [default: 0]")
     v = p.add_argument_group("virnucpro task")
     v.add_argument("--models", default="auto", metavar="DIR",
-                   help="folder with esm/, dnabert/ and classifier.pth, or 'auto' to find "
-                   "upstream's downloads in the local caches [default: auto]")
+                   help="the models folder 'lbtui models fetch DIR' wrote (esm/, dnabert/, <L>_model.pth "
+                   "or classifier.pth), or 'auto' to find upstream's downloads in the local caches "
+                   "[default: auto]")
     v.add_argument("--chunk-length", type=int, choices=(300, 500), default=500,
-                   help="chunk length, as upstream [default: 500]")
+                   help="chunk length, as upstream; the classifier must match (<L>_model.pth) [default: 500]")
     v.add_argument("--toks-per-batch", type=positive_int, default=None, metavar="N",
                    help="tokens per padded GPU batch, for each model; halved on out-of-memory "
                    "[default: from the GPU memory free once the models are loaded]")

@@ -82,7 +82,7 @@ def _header(rf: RunFolder, start: float | None, end: float | None) -> str:
         text = f"{span:,.2f} s" + (f" ({clock(span)})" if span >= 60 else "")
         if bound:
             text += (f" · lower bound {bound:,.2f} s · <b>makespan ÷ lower bound = {span / bound:.3f}</b>"
-                     ' <span class="muted">(from measured per-device speeds; see README)</span>')
+                     ' <span class="muted">(from measured per-device speeds; see docs/report.md)</span>')
         facts.append(_fact("makespan", text))
     counts = [f"{len(units):,} done in this session"]
     for key, label in (("files_failed", "failed"), ("files_not_run", "not run"), ("files_skipped", "skipped")):

@@ -364,6 +364,7 @@ class UnitControl:
 def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None:
     inbox = Inbox(conn)
     control = UnitControl(conn, reporter, bool(getattr(task, "splittable", False)), inbox)
+    folders: set[str] = set()  # result folders made so far: a task may simply open(output, "w")
     while True:
         try:
             item = inbox.next()
@@ -377,6 +378,10 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
         started, t0 = time.time(), time.monotonic()
         reply: Done | Failed
         try:
+            folder = os.path.dirname(item.output)
+            if folder not in folders:
+                os.makedirs(folder, exist_ok=True)
+                folders.add(folder)
             sequences = int(task.run_unit(unit, Path(item.output), control))
             if control.cut and sequences != control.expected():
                 raise RuntimeError(f"{type(task).__name__} did {sequences} records of {unit.uid} "

@@ -17,7 +17,7 @@ weights on a GPU (precision.py); with float32 weights that changes nothing.
 Two attention kernels, same maths: ``"sdpa"`` (``scaled_dot_product_attention``:
 fused kernels on CUDA) and ``"matmul"`` (the reference code's own sequence of
 operations: scores / sqrt(d) + bias, softmax, @ v), which on CPU gives the
-reference's embeddings bit for bit; README's model section says which runs where.
+reference's embeddings bit for bit; docs/models.md says which runs where.
 """
 
 from __future__ import annotations

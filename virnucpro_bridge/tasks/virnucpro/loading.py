@@ -5,7 +5,7 @@ call :func:`load_pipeline` then :func:`smoke`, so a folder the check passes
 is one the workers load. Any failure is one :class:`TaskError` line naming
 the model's file and what is wrong.
 
-Which forward runs where (chosen by measurement, README "Models"):
+Which forward runs where (chosen by measurement, docs/models.md):
 
     device   ESM-2                          DNABERT-S attention
     CPU      fair-esm's own forward         "matmul" (DNABERT-S's own operations)
