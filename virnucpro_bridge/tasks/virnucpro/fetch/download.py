@@ -91,7 +91,8 @@ def _read_state(sidecar: Path) -> dict:
 def _published(file: ModelFile, hops: list[http.client.HTTPMessage], final: http.client.HTTPMessage,
                total: int | None) -> Published:
     pub = Published(size=total)
-    first = hops[0] if hops else final
+    # the Hugging Face answer itself: past any plain redirect before it (a renamed repository)
+    first = next((h for h in [*hops, final] if h.get("X-Linked-Etag") or h.get("X-Repo-Commit")), final)
     if file.hf:
         linked_size = first.get("X-Linked-Size")
         if linked_size and linked_size.isdigit():
