@@ -207,3 +207,33 @@ class CudaFaultTask(SimTask):
             t[self.torch.tensor([10], device=self.where)] = 1.0  # out of bounds: a device-side assert
             self.torch.cuda.synchronize()
         return super().run_unit(unit, output, progress)
+
+
+class BindingTask(SimTask):
+    """Records what a worker was bound to, as ``<state>/bound-<device>.json``: its
+    environment (CUDA_VISIBLE_DEVICES, the allocator, thread counts), the device it
+    was given and torch's thread count. Imports ``torch`` in setup: run it with the
+    fake CUDA torch (tests/helpers/fake_cuda_torch) first on PYTHONPATH."""
+
+    name = "binding"
+
+    def setup(self, device):
+        import torch
+
+        super().setup(device)
+        self.torch, self.recorded = torch, False
+
+    def run_unit(self, unit, output, progress):
+        if not self.recorded:
+            import json
+
+            env = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",
+                                                  "OMP_NUM_THREADS", "CUDA_DEVICE_ORDER")}
+            d = self.device
+            state = Path(os.environ[STATE_ENV])
+            state.mkdir(parents=True, exist_ok=True)
+            (state / f"bound-{d.index}.json").write_text(json.dumps(
+                {"env": env, "ordinal": d.ordinal, "torch_device": d.torch_device, "uuid": d.uuid,
+                 "torch_threads": self.torch.get_num_threads(), "threads": d.threads}))
+            self.recorded = True
+        return super().run_unit(unit, output, progress)
