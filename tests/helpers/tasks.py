@@ -193,6 +193,7 @@ class CudaFaultTask(SimTask):
     unusable: the worker must be restarted, after its memory is released."""
 
     name = "cuda-fault"
+    needs_cuda_torch = True
 
     def setup(self, device):
         super().setup(device)
