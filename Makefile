@@ -4,18 +4,32 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .demo
+# The torch release installed when one is (the one the tests run on), and the oldest
+# kept when already installed and working (torch.serialization.safe_globals: 2.5).
 export TORCH_VERSION ?= 2.13.0
-# torch's build is chosen for this machine (README, "torch"); to force one:
-#   make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
+export TORCH_MIN ?= 2.5
+# torch's build is chosen for this machine (docs/gpu.md, "torch"); to choose one, e.g.
+# on a login node without GPUs:  make install TORCH_BUILD=cu126   (cpu, cu126, cu128, cu130)
+# or to take torch from one index only:  make install TORCH_INDEX=URL
+export TORCH_BUILD ?=
 export TORCH_INDEX ?=
 # The pip that installs into the venv (the install tests swap in a stub that only logs).
 PIP ?= $(BIN)/pip
 
-.PHONY: install bytecode lint test test-fast demo bench snapshot-update clean
+.PHONY: install FORCE bytecode lint test test-fast demo bench snapshot-update clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py
+# The torch settings of the last install: another TORCH_BUILD (or version, index)
+# makes `make install` run again on an installed venv.
+TORCH_CHOICE := $(VENV)/.torch-choice
+$(TORCH_CHOICE): FORCE
+	@mkdir -p $(VENV)
+	@echo '$(TORCH_VERSION) $(TORCH_MIN) $(TORCH_BUILD) $(TORCH_INDEX)' | cmp -s - $@ \
+		|| echo '$(TORCH_VERSION) $(TORCH_MIN) $(TORCH_BUILD) $(TORCH_INDEX)' > $@
+FORCE:
+
+$(STAMP): pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py scripts/torch_fetch.py $(TORCH_CHOICE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	scripts/install_torch.sh $(PIP) $(BIN)/python
 	$(PIP) install -q -e '.[test,ray,lint]'
