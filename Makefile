@@ -16,7 +16,7 @@ export TORCH_INDEX ?=
 # The pip that installs into the venv (the install tests swap in a stub that only logs).
 PIP ?= $(BIN)/pip
 
-.PHONY: install FORCE bytecode lint test test-fast demo bench snapshot-update clean
+.PHONY: install FORCE bytecode lint test test-fast demo bench gpu-wheels snapshot-update clean
 
 install: $(STAMP)
 
@@ -70,8 +70,14 @@ demo: bytecode
 bench: bytecode
 	$(BIN)/python benchmarks/run_all.py
 
+# .whl/: what the GPU check needs of ours, as wheels for CPython 3.10-3.13 (under 64 MB),
+# for a GPU machine without a package index: copy the checkout with it, then run
+# PYTHON=python3 scripts/gpu_check.sh there (docs/gpu.md, "The GPU check").
+gpu-wheels:
+	$(PYTHON) scripts/gpu_wheels.py --dest .whl
+
 snapshot-update: install
 	$(BIN)/python -m pytest -q tests/app --snapshot-update
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) lbtui-results
+	rm -rf $(VENV) $(DEMO_DIR) lbtui-results .whl
