@@ -129,9 +129,9 @@ def cluster_devices(gpus: str) -> tuple[list[DeviceSpec], dict[int, str]]:
         model = next((k[len(ACCELERATOR):] for k in resources if k.startswith(ACCELERATOR)), "GPU")
         weight, known = capability_weight(model)
         known = known or model == "GPU"  # no type detected: its actor names it, and warns then
-        gpus = int(resources.get("GPU", 0))
-        threads = threads_per_worker(gpus, int(resources.get("CPU", 1))) if gpus else None
-        for k in range(gpus):
+        on_node = int(resources.get("GPU", 0))
+        threads = threads_per_worker(on_node, int(resources.get("CPU", 1))) if on_node else None
+        for k in range(on_node):
             pinned[len(devices)] = node["NodeID"]
             devices.append(DeviceSpec(len(devices), "cuda", f"{names[node['NodeID']]}/{model}", weight,
                                       ordinal=k, known=known, threads=threads))
