@@ -87,6 +87,10 @@ part() {
 }
 
 part env 40 "$PYTHON" scripts/gpu_env.py --wheels "$ROOT/.whl" --target "$WORK/env"
+if grep -q FAILED "$OUT/parts.txt"; then  # without its packages every other part fails on an import
+    cat "$OUT/parts.txt"
+    exit 1
+fi
 export PYTHONPATH="$WORK/env/site:$ROOT"
 export LBTUI_PYTHON="$PYTHON"
 
