@@ -60,7 +60,7 @@ got = [json.loads((work / "bound-state" / f"bound-{i}.json").read_text()) for i 
 assert [g["env"]["CUDA_VISIBLE_DEVICES"] for g in got] == want, (got, want)
 assert {g["torch_device"] for g in got} == {"cuda:0"}, got
 print(f"PASS: {len(got)} worker(s), each bound to its own GPU by UUID (torch's UUID checked in setup), "
-      f"threads {[g['torch_threads'] for g in got]}, allocator {got[0]['env']['PYTORCH_CUDA_ALLOC_CONF']}")
+      f"threads {[g['threads'] for g in got]}, allocator {got[0]['env']['PYTORCH_CUDA_ALLOC_CONF']}")
 PY
 
 LBTUI_TEST_UNIT=f02.fa LBTUI_TEST_STATE="$work/state" timeout 60 "$PY" -m lbtui.cli run --headless --gpus all \

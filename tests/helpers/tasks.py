@@ -211,10 +211,11 @@ class CudaFaultTask(SimTask):
 
 
 class BindingTask(SimTask):
-    """Records what a worker was bound to, as ``<state>/bound-<device>.json``: its
-    environment (CUDA_VISIBLE_DEVICES, the allocator, thread counts), the device it
-    was given and torch's thread count. Imports ``torch`` in setup: run it with the
-    fake CUDA torch (tests/helpers/fake_cuda_torch) first on PYTHONPATH."""
+    """Records what a worker was bound to, as ``<state>/bound-<device>.json``: at setup
+    its environment (CUDA_VISIBLE_DEVICES, the allocator, thread counts) and the device
+    it was given; after its first unit also torch's thread count (set after setup).
+    Imports ``torch`` in setup: run it with the fake CUDA torch
+    (tests/helpers/fake_cuda_torch) first on PYTHONPATH, or on a GPU."""
 
     name = "binding"
 
@@ -222,19 +223,22 @@ class BindingTask(SimTask):
         import torch
 
         super().setup(device)
-        self.torch, self.recorded = torch, False
+        self.torch = torch
+        env = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",
+                                              "OMP_NUM_THREADS", "CUDA_DEVICE_ORDER")}
+        self.record = {"env": env, "ordinal": device.ordinal, "torch_device": device.torch_device,
+                       "uuid": device.uuid, "threads": device.threads}
+        self._write()
+
+    def _write(self):
+        import json
+
+        state = Path(os.environ[STATE_ENV])
+        state.mkdir(parents=True, exist_ok=True)
+        (state / f"bound-{self.device.index}.json").write_text(json.dumps(self.record))
 
     def run_unit(self, unit, output, progress):
-        if not self.recorded:
-            import json
-
-            env = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",
-                                                  "OMP_NUM_THREADS", "CUDA_DEVICE_ORDER")}
-            d = self.device
-            state = Path(os.environ[STATE_ENV])
-            state.mkdir(parents=True, exist_ok=True)
-            (state / f"bound-{d.index}.json").write_text(json.dumps(
-                {"env": env, "ordinal": d.ordinal, "torch_device": d.torch_device, "uuid": d.uuid,
-                 "torch_threads": self.torch.get_num_threads(), "threads": d.threads}))
-            self.recorded = True
+        if "torch_threads" not in self.record:
+            self.record["torch_threads"] = self.torch.get_num_threads()
+            self._write()
         return super().run_unit(unit, output, progress)
