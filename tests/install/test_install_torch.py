@@ -142,7 +142,9 @@ def fake_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, build: str, caps
         (site / "torch" / f.name).write_bytes(f.read_bytes())
     (site / "torch" / "build.txt").write_text(build)
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    import torch  # noqa: F401 - the real one, so that monkeypatch puts it back after the stand-in
+
+    monkeypatch.delitem(sys.modules, "torch")
 
 
 def test_verify_runs_a_kernel_on_every_gpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
