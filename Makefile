@@ -5,14 +5,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE := $(VENV)/.installed-base
 DEMO_DIR ?= .demo
+# The torch release installed when one is (the one the tests run on), and the oldest
+# kept when already installed and working (torch.serialization.safe_globals: 2.5).
 export TORCH_VERSION ?= 2.13.0
-# torch's build is chosen for this machine (docs/gpu.md, "torch"); to force one:
-#   make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
+export TORCH_MIN ?= 2.5
+# torch's build is chosen for this machine (docs/gpu.md, "torch"); to choose one, e.g.
+# on a login node without GPUs:  make install TORCH_BUILD=cu126   (cpu, cu126, cu128, cu130)
+# or to take torch from one index only:  make install TORCH_INDEX=URL
+export TORCH_BUILD ?=
 export TORCH_INDEX ?=
 # The pip that installs into the venv (the install tests swap in a stub that only logs).
 PIP ?= $(BIN)/pip
 
-.PHONY: install install-base bytecode lint test test-fast demo bench snapshot-update clean
+.PHONY: install install-base FORCE bytecode lint test test-fast demo bench gpu-wheels snapshot-update clean
 
 # Everything: lbtui, torch, and the test, Ray and lint extras (make test, make lint).
 install: $(STAMP)
@@ -20,7 +25,17 @@ install: $(STAMP)
 # What running lbtui needs, no extras: lbtui and torch (make demo; a user's install).
 install-base: $(BASE)
 
-INSTALL_DEPS := pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py
+# The torch settings of the last install: another TORCH_BUILD (or version, index)
+# makes `make install` run again on an installed venv.
+TORCH_CHOICE := $(VENV)/.torch-choice
+$(TORCH_CHOICE): FORCE
+	@mkdir -p $(VENV)
+	@echo '$(TORCH_VERSION) $(TORCH_MIN) $(TORCH_BUILD) $(TORCH_INDEX)' | cmp -s - $@ \
+		|| echo '$(TORCH_VERSION) $(TORCH_MIN) $(TORCH_BUILD) $(TORCH_INDEX)' > $@
+FORCE:
+
+INSTALL_DEPS := pyproject.toml Makefile scripts/install_torch.sh scripts/torch_wheel.py scripts/torch_fetch.py \
+	$(TORCH_CHOICE)
 
 $(STAMP): $(INSTALL_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,8 +86,14 @@ demo: install-base
 bench: bytecode
 	$(BIN)/python benchmarks/run_all.py
 
+# .whl/: what the GPU check needs of ours, as wheels for CPython 3.10-3.13 (under 64 MB),
+# for a GPU machine without a package index: copy the checkout with it, then run
+# PYTHON=python3 scripts/gpu_check.sh there (docs/gpu.md, "The GPU check").
+gpu-wheels:
+	$(PYTHON) scripts/gpu_wheels.py --dest .whl
+
 snapshot-update: install
 	$(BIN)/python -m pytest -q tests/app --snapshot-update
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) lbtui-results
+	rm -rf $(VENV) $(DEMO_DIR) lbtui-results .whl

@@ -1,28 +1,43 @@
 """Which torch build this machine needs, and whether the installed one works.
 
 Used by ``scripts/install_torch.sh`` (run by ``make install``); standard
-library only, so it runs before torch is there. Three commands, each printing
-one line (errors: one line on stderr, exit 1)::
+library only, so it runs before torch is there. Commands, each printing one
+line (errors: one line on stderr, exit 1)::
 
-    torch_wheel.py installed                  # "absent" or "<version> <cuda X.Y|cpu>"
-    torch_wheel.py plan --version V --installed "..." [--index URL] [--driver-cuda X.Y --caps 8.0,9.0]
-        # "keep <expect>" or "install <expect> <index url|local-cpu> <requirement>"
+    torch_wheel.py installed       # "absent" or "<version> <cuda X.Y|cpu>"
+    torch_wheel.py plan --version V --min M --installed "..." [--works] [--build cpu|cuXYZ]
+                        [--index URL] [--driver-cuda X.Y --caps 8.0,9.0]
+        # "keep <expect>" or "install <expect> <requirement> [<requirement> ...]"
+    torch_wheel.py fetch --pip PIP --dir DIR (plan's arguments)
+        # downloads torch and its dependencies into DIR, trying each source in turn;
+        # prints the requirement it got (torch_fetch.py)
     torch_wheel.py verify --expect cpu|cuda-build|cuda [--cuda X.Y]
         # imports torch; cuda: is_available() and a tiny kernel (and cuBLAS) on every GPU
 
 ``expect`` says what the verification checks: ``cpu`` (torch imports and
-computes), ``cuda-build`` (a CUDA build, on a machine without a GPU: an image
-being built), ``cuda`` (it runs on every GPU here).
+computes), ``cuda-build`` (a CUDA build, on a machine without a GPU: a login
+node, an image being built), ``cuda`` (it runs on every GPU here).
+
+An installed torch is kept when it is at least ``--min`` and fits: any build
+without a GPU (unless ``--build`` asks for another), a CUDA build that passed
+``verify --expect cuda`` on a GPU machine (``--works``). Otherwise ``--version``
+is installed, from pip's configured index first (PyPI's default Linux wheel is
+a CUDA build: the downloaded wheel's CUDA version is checked against the one
+wanted) and PyTorch's index for that build only as an extra index.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-PYTORCH_INDEX = "https://download.pytorch.org/whl/"
+# PyTorch's own index, an extra one for the builds PyPI does not serve (the install
+# tests point it at a port where nothing listens).
+PYTORCH_INDEX = os.environ.get("TORCH_PYTORCH_INDEX", "https://download.pytorch.org/whl/").rstrip("/") + "/"
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,8 @@ def builds_for(version: str, override: str | None = None) -> tuple[Build, ...]:
         return parse_builds(override)
     major_minor = ".".join(version.split("+")[0].split(".")[:2])
     if major_minor not in BUILDS:
-        raise Refusal(f"no CUDA build table for torch {version}: set TORCH_CUDA_BUILDS or TORCH_INDEX")
+        raise Refusal(f"no CUDA build table for torch {version}: choose a build with TORCH_BUILD=cuXYZ "
+                      "or describe them in TORCH_CUDA_BUILDS")
     return BUILDS[major_minor]
 
 
@@ -90,14 +106,14 @@ def choose(builds: tuple[Build, ...], driver_cuda: tuple[int, int], caps: list[t
         need = min(covering, key=lambda b: b.min_driver_cuda)
         raise Refusal(f"the NVIDIA driver supports CUDA {show(driver_cuda)}; torch {version} for these GPUs "
                       f"needs CUDA {show(need.min_driver_cuda)} or newer ({need.tag}): update the driver, "
-                      f"or choose a build with TORCH_INDEX={PYTORCH_INDEX}cuXYZ")
+                      "or choose a build: make install TORCH_BUILD=cuXYZ")
     unsupported = [c for c in caps if not any(b.min_cc <= c <= b.max_cc for b in builds)]
     if unsupported:
         ranges = ", ".join(f"{b.tag} {show(b.min_cc)}-{show(b.max_cc)}" for b in builds)
         raise Refusal(f"no torch {version} build runs on compute capability {show(min(unsupported))} "
                       f"(builds: {ranges})")
     raise Refusal(f"no torch {version} build has kernels for both compute capability {show(min(caps))} "
-                  f"and {show(max(caps))}: choose one with TORCH_INDEX={PYTORCH_INDEX}cuXYZ and run "
+                  f"and {show(max(caps))}: choose one with make install TORCH_BUILD=cuXYZ and run "
                   f"lbtui with --gpus on the GPUs it supports")
 
 
@@ -112,28 +128,87 @@ def cuda_of_tag(tag: str) -> str | None:
     return None if tag == "cpu" else f"{tag[2:-1]}.{tag[-1]}"
 
 
-def plan(version: str, installed: str, *, index: str | None = None, driver_cuda: str | None = None,
-         caps: str | None = None, builds_override: str | None = None) -> str:
+def release(version: str) -> tuple[int, ...]:
+    """"2.13.0+cu130" -> (2, 13, 0); "2.11.0a0+git1234" -> (2, 11, 0)."""
+    return tuple(int(p) for p in re.findall(r"\d+", version.split("+")[0].split("a")[0].split("rc")[0])[:3])
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place to try: ``requirement`` with these pip index options; the wheel it
+    gives must be built for ``cuda`` ("12.6"; "" for a CPU build; None: any)."""
+
+    requirement: str
+    index_args: tuple[str, ...]
+    cuda: str | None
+
+    def describe(self) -> str:
+        where = " ".join(self.index_args) or "pip's configured index"
+        return f"{self.requirement} ({where})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: str  # "keep" or "install"
+    expect: str  # what verify checks afterwards
+    sources: tuple[Source, ...] = ()
+    cuda: str | None = None  # the CUDA version verify insists on (a build that was asked for)
+
+    def render(self) -> str:
+        return " ".join([self.action, self.expect, self.cuda or "-", *(s.requirement for s in self.sources)])
+
+
+def sources_for(version: str, tag: str, default_tag: str | None) -> tuple[Source, ...]:
+    """Where build ``tag`` of ``version`` comes from: the configured index first when
+    it is PyPI's default build (PyPI's wheel has no local label), then PyTorch's index
+    for that build as an extra one (pinned ``+tag``, so a wheel of another build in
+    pip's find-links can never win)."""
+    want = cuda_of_tag(tag) or ""
+    extra = Source(f"torch=={version}+{tag}", ("--extra-index-url", f"{PYTORCH_INDEX}{tag}"), want)
+    if tag == default_tag:
+        return Source(f"torch=={version}", (), want), extra
+    return (extra,)
+
+
+def default_build(version: str, override: str | None) -> str | None:
+    try:
+        return builds_for(version, override)[0].tag
+    except Refusal:
+        return None
+
+
+def plan(version: str, installed: str, *, minimum: str | None = None, works: bool = False,
+         build: str | None = None, index: str | None = None, driver_cuda: str | None = None,
+         caps: str | None = None, builds_override: str | None = None) -> Plan:
     """What install_torch.sh does (see the module docstring); Refusal when nothing fits."""
     have_version, have_cuda = (None, None) if installed.strip() in ("", "absent") else installed.split()
-    same_release = have_version is not None and have_version.split("+")[0] == version
+    recent = have_version is not None and release(have_version) >= release(minimum or version)
     gpu = bool(caps)
-    if index:
-        tag = index_tag(index)
+    if build or index:
+        tag = build or index_tag(index or "")
         expect = "cpu" if tag == "cpu" else ("cuda" if gpu else "cuda-build")
-        if tag is not None and same_release and have_cuda == (cuda_of_tag(tag) or "cpu"):
-            return f"keep {expect}"
-        return f"install {expect} {index.strip()} torch=={version}" + (f"+{tag}" if tag else "")
+        cuda = cuda_of_tag(tag) if tag else None
+        same_build = tag is not None and have_cuda == (cuda or "cpu")
+        if recent and same_build and (works or not gpu or tag == "cpu"):
+            return Plan("keep", expect, cuda=cuda)
+        if index:
+            pin = f"torch=={version}" + (f"+{tag}" if tag else "")
+            want = None if tag is None else (cuda or "")  # a mirror: whatever it serves, verified after
+            return Plan("install", expect, (Source(pin, ("--index-url", index.strip()), want),), cuda)
+        return Plan("install", expect, sources_for(version, tag, default_build(version, builds_override)), cuda)
     if not gpu:
-        return "keep cpu" if same_release else f"install cpu local-cpu torch=={version}"
+        if recent:
+            return Plan("keep", "cpu" if have_cuda == "cpu" else "cuda-build")
+        return Plan("install", "cpu", sources_for(version, "cpu", None))
+    if recent and have_cuda != "cpu" and works:
+        return Plan("keep", "cuda")
     if caps.strip() == "unknown" or not driver_cuda:
         raise Refusal("nvidia-smi shows a GPU but not its CUDA version or compute capability (a driver "
-                      f"before 510?): update the driver, or set TORCH_INDEX={PYTORCH_INDEX}cuXYZ")
+                      "before 510?): update the driver, or choose a build: make install TORCH_BUILD=cuXYZ")
     gpu_caps = [version_pair(c) for c in caps.split(",") if c.strip()]
-    build = choose(builds_for(version, builds_override), version_pair(driver_cuda), gpu_caps, version)
-    if same_release and have_cuda == cuda_of_tag(build.tag):
-        return "keep cuda"
-    return f"install cuda {PYTORCH_INDEX}{build.tag} torch=={version}+{build.tag}"
+    builds = builds_for(version, builds_override)
+    chosen = choose(builds, version_pair(driver_cuda), gpu_caps, version)
+    return Plan("install", "cuda", sources_for(version, chosen.tag, builds[0].tag), cuda_of_tag(chosen.tag))
 
 
 def installed() -> str:
@@ -157,7 +232,7 @@ def verify(expect: str, cuda: str | None = None) -> str:
             raise Refusal(f"{name} computes wrong sums on the CPU")
         return f"{name} (CPU) works"
     if not built:
-        raise Refusal(f"{name} is a CPU build: install a CUDA build with TORCH_INDEX={PYTORCH_INDEX}cuXYZ")
+        raise Refusal(f"{name} is a CPU build: install a CUDA build with make install TORCH_BUILD=cuXYZ")
     if cuda and built != cuda:
         raise Refusal(f"{name} is built for CUDA {built}, not {cuda}")
     if expect == "cuda-build":
@@ -180,17 +255,36 @@ def verify(expect: str, cuda: str | None = None) -> str:
     return f"{name} (CUDA {built}) works on {torch.cuda.device_count()} GPU(s)"
 
 
+def plan_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--min", dest="minimum")
+    parser.add_argument("--installed", required=True)
+    parser.add_argument("--works", action="store_true", help="the installed CUDA torch passed verify --expect cuda")
+    parser.add_argument("--build", help="cpu, cu126, cu128, cu130 ... (TORCH_BUILD)")
+    parser.add_argument("--index")
+    parser.add_argument("--driver-cuda")
+    parser.add_argument("--caps")
+    parser.add_argument("--builds")
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    build = (args.build or "").strip().lower() or None
+    if build is not None and not re.fullmatch(r"cpu|cu\d{3,}", build):
+        raise Refusal(f"TORCH_BUILD={args.build}: expected cpu or cuXYZ (cu126, cu128, cu130)")
+    return plan(args.version, args.installed, minimum=args.minimum, works=args.works, build=build,
+                index=args.index or None, driver_cuda=args.driver_cuda, caps=args.caps,
+                builds_override=args.builds or None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="torch_wheel.py")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("installed")
-    p = sub.add_parser("plan")
-    p.add_argument("--version", required=True)
-    p.add_argument("--installed", required=True)
-    p.add_argument("--index")
-    p.add_argument("--driver-cuda")
-    p.add_argument("--caps")
-    p.add_argument("--builds")
+    plan_args(sub.add_parser("plan"))
+    f = sub.add_parser("fetch")
+    plan_args(f)
+    f.add_argument("--pip", required=True)
+    f.add_argument("--dir", required=True, type=Path)
     v = sub.add_parser("verify")
     v.add_argument("--expect", choices=("cpu", "cuda-build", "cuda"), required=True)
     v.add_argument("--cuda")
@@ -199,8 +293,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "installed":
             print(installed())
         elif args.command == "plan":
-            print(plan(args.version, args.installed, index=args.index or None, driver_cuda=args.driver_cuda,
-                       caps=args.caps, builds_override=args.builds or None))
+            print(plan_from(args).render())
+        elif args.command == "fetch":
+            from torch_fetch import FetchError, fetch
+
+            try:
+                print(fetch(args.pip, plan_from(args).sources, args.dir))
+            except FetchError as exc:
+                raise Refusal(str(exc)) from None
         else:
             print(verify(args.expect, args.cuda or None))
     except (Refusal, ValueError) as exc:

@@ -39,6 +39,7 @@ from .coordinator.messages import Done, Failed, SetupFailed, Wakeup
 from .errors import InputError, OutputError, UsageError, environment_error
 from .hardware.devices import DeviceSpec, select_gpus, unknown_weight_warnings
 from .hardware.nvml import pin_device_order
+from .hardware.torch_build import require_cuda_torch
 from .inputs import gzip_cache
 from .inputs.plan import plan_units
 from .inputs.units import Unit, discover, summarize_inputs
@@ -149,6 +150,8 @@ class Run:
         self.warnings += unknown_weight_warnings(self.devices)
         self.task_name = resolve_task_name(cfg.task, self.devices)
         self.task: Task = load_task(self.task_name)(cfg.task_options)
+        if cfg.backend == "local" and self.task.needs_cuda_torch and any(d.kind == "cuda" for d in self.devices):
+            require_cuda_torch()  # before task.check(), which may import torch itself
         files = discover(cfg.inputs)
         check_writable(self.out)
         if cfg.metrics_log:

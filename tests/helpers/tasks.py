@@ -193,6 +193,7 @@ class CudaFaultTask(SimTask):
     unusable: the worker must be restarted, after its memory is released."""
 
     name = "cuda-fault"
+    needs_cuda_torch = True
 
     def setup(self, device):
         super().setup(device)
@@ -206,4 +207,38 @@ class CudaFaultTask(SimTask):
             t = self.torch.zeros(4, device=self.where)
             t[self.torch.tensor([10], device=self.where)] = 1.0  # out of bounds: a device-side assert
             self.torch.cuda.synchronize()
+        return super().run_unit(unit, output, progress)
+
+
+class BindingTask(SimTask):
+    """Records what a worker was bound to, as ``<state>/bound-<device>.json``: at setup
+    its environment (CUDA_VISIBLE_DEVICES, the allocator, thread counts) and the device
+    it was given; after its first unit also torch's thread count (set after setup).
+    Imports ``torch`` in setup: run it with the fake CUDA torch
+    (tests/helpers/fake_cuda_torch) first on PYTHONPATH, or on a GPU."""
+
+    name = "binding"
+
+    def setup(self, device):
+        import torch
+
+        super().setup(device)
+        self.torch = torch
+        env = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",
+                                              "OMP_NUM_THREADS", "CUDA_DEVICE_ORDER")}
+        self.record = {"env": env, "ordinal": device.ordinal, "torch_device": device.torch_device,
+                       "uuid": device.uuid, "threads": device.threads}
+        self._write()
+
+    def _write(self):
+        import json
+
+        state = Path(os.environ[STATE_ENV])
+        state.mkdir(parents=True, exist_ok=True)
+        (state / f"bound-{self.device.index}.json").write_text(json.dumps(self.record))
+
+    def run_unit(self, unit, output, progress):
+        if "torch_threads" not in self.record:
+            self.record["torch_threads"] = self.torch.get_num_threads()
+            self._write()
         return super().run_unit(unit, output, progress)

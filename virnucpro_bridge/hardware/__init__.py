@@ -5,6 +5,8 @@
     nvml.py         CUDA_VISIBLE_DEVICES over what NVML opens (Slurm, cgroups, MIG); readings
                     (None when unavailable)
     memory_wait.py  a restarted worker waits for its GPU's memory to be released (NVML, bounded)
+    binding.py      a GPU worker sees only its own device: CUDA_VISIBLE_DEVICES=<UUID>, cuda:0
+    cpus.py         each worker's share of the CPUs this process may use (its affinity)
     faults.py       which exceptions are a device's fault (CUDA errors), not a unit's
 
 May import: ``errors``, ``control.snapshot`` (device labels) and the standard library

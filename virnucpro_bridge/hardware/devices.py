@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..control.snapshot import device_label
 from ..errors import UsageError
+from .cpus import threads_per_worker
 from .discovery import CudaDevice, Discovery, discover, index_ranges
 
 
@@ -21,7 +21,7 @@ class DeviceSpec:
     weight: float  # relative capability; sim devices use their speed
     ordinal: int | None = None  # CUDA device index (kind == "cuda")
     speed: float = 1.0  # relative speed of a simulated device
-    threads: int | None = None  # torch intra-op threads for a CPU worker
+    threads: int | None = None  # torch intra-op threads (CPU and CUDA workers): cpus.threads_per_worker
     known: bool = True  # False when the weight is the 1.0 default for an unknown model
     memory_total: int | None = None  # bytes (CUDA), as discovery found it
     uuid: str | None = None  # "GPU-..." / "MIG-..." (CUDA): the device a worker's NVML sampler opens
@@ -173,10 +173,11 @@ def select_gpus(spec: str, found: Discovery | Sequence[tuple[int, str]] | None =
             if i < 0 or i not in by_index:
                 raise UsageError(f"--gpus {spec}: no CUDA device {i} (found {index_ranges(list(by_index))})")
     devices = []
+    threads = threads_per_worker(len(wanted))
     for pos, i in enumerate(wanted):
         d = by_index[i]
         weight, known = capability_weight(d.name)
-        devices.append(DeviceSpec(pos, "cuda", d.name, weight, ordinal=i, known=known,
+        devices.append(DeviceSpec(pos, "cuda", d.name, weight, ordinal=i, known=known, threads=threads,
                                   memory_total=d.memory_total, uuid=d.uuid, source=found.source))
     return devices, found
 
@@ -193,7 +194,7 @@ def _cpu_devices(spec: str, count: str) -> list[DeviceSpec]:
         n = 0
     if n < 1:
         raise UsageError(f"--gpus {spec}: cpu:N needs a whole number of workers, at least 1")
-    threads = max(1, (os.cpu_count() or 1) // n)
+    threads = threads_per_worker(n)
     return [DeviceSpec(i, "cpu", f"cpu{i}", 1.0, threads=threads) for i in range(n)]
 
 

@@ -4,8 +4,8 @@ NVML first (no CUDA context in the main process, see ``nvml.py``). torch's
 own list (names, memory) is the fallback:
 
 - NVML is missing (no driver library, no pynvml) or fails;
-- NVML cannot tell what CUDA sees (MIG by index, MIG without
-  ``CUDA_VISIBLE_DEVICES``);
+- NVML cannot tell what CUDA sees (a GPU in MIG mode named by index;
+  ``CUDA_DEVICE_ORDER=FASTEST_FIRST`` over mixed GPU models);
 - NVML had to guess (it refused some of the node's GPUs: a Slurm job or
   another cgroup) and torch counts a different number of devices.
 
@@ -77,8 +77,8 @@ def torch_devices() -> list[CudaDevice]:
             props = torch.cuda.get_device_properties(i)
             uuid = getattr(props, "uuid", None)
             uuid = None if uuid is None else str(uuid)
-            if uuid and not uuid.startswith(("GPU-", "MIG-")):
-                uuid = f"GPU-{uuid}"  # torch prints the bare UUID; NVML prefixes it
+            if uuid and not uuid.startswith(("GPU-", "MIG-")):  # torch prints the bare UUID; NVML prefixes it
+                uuid = f"{'MIG' if ' MIG ' in f' {props.name} ' else 'GPU'}-{uuid}"
             found.append(CudaDevice(i, str(props.name), int(props.total_memory), uuid))
         return found
     except Exception:
@@ -91,7 +91,7 @@ def _from_nvml() -> tuple[list[CudaDevice] | None, nvml.Resolution | None, str |
     if nv is None:
         return None, None, "NVML is not available (no NVIDIA driver library, or no pynvml)"
     try:
-        found = nvml.resolve(nv, os.environ.get("CUDA_VISIBLE_DEVICES"))
+        found = nvml.resolve(nv, os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("CUDA_DEVICE_ORDER"))
         devices = []
         for k, target in enumerate(found.targets):
             handle = nvml.open_target(nv, target)
@@ -127,7 +127,8 @@ def discover() -> Discovery:
             return Discovery(tuple(devices or ()), SOURCE_NVML if devices else "", tuple(notes))
         return Discovery(tuple(listed), SOURCE_TORCH, tuple(notes),
                          (f"{doubt}: devices listed by torch (names, memory) instead",))
-    if listed and len(listed) != len(devices or ()):
+    mig = any(d.uuid and d.uuid.startswith("MIG-") for d in devices or ())  # CUDA counts one MIG per process
+    if listed and len(listed) != len(devices or ()) and not mig:
         return Discovery(tuple(listed), SOURCE_TORCH, tuple(notes),
                          (f"NVML finds {len(devices or ())} CUDA device(s) here and torch {len(listed)}: "
                           "using torch's list",))

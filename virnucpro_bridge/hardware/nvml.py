@@ -13,8 +13,13 @@ CUDA enumerates only the GPUs it can open (by PCI bus id once
 :func:`pin_device_order` ran), and ``CUDA_VISIBLE_DEVICES`` then picks among
 those: by position (Slurm renumbers the job's GPUs from 0), by ``GPU-`` UUID
 prefix, or by ``MIG-`` UUID for a MIG instance. :func:`resolve` follows the
-same rules over what NVML opens, and says when it cannot (a GPU in MIG mode
-named by index, or no ``CUDA_VISIBLE_DEVICES`` while MIG is on).
+same rules over what NVML opens, and says when it cannot: a GPU in MIG mode
+named by index, or positions under a ``CUDA_DEVICE_ORDER`` other than
+PCI_BUS_ID on a node of mixed GPU models (``FASTEST_FIRST`` follows a
+heuristic of CUDA's own; among GPUs of one model it is PCI order). Without
+``CUDA_VISIBLE_DEVICES`` every GPU is listed, and a GPU in MIG mode as each of
+its MIG instances: workers are bound to their device by UUID (``binding.py``),
+so each instance gets a worker of its own.
 """
 
 from __future__ import annotations
@@ -157,16 +162,46 @@ def _entry(entry: str, gpus: list[_Gpu]) -> tuple[Target | None, str | None]:
     return Target(gpu.index, uuid, mig=j), None
 
 
-def resolve(nv: ModuleType, env: str | None) -> Resolution:
-    """CUDA's devices under ``CUDA_VISIBLE_DEVICES`` = ``env`` (None: unset),
-    over the GPUs NVML can open. Raises what NVML raises; callers catch it."""
+def _every_device(gpus: list[_Gpu]) -> list[Target]:
+    """Each whole GPU, and each MIG instance of a GPU in MIG mode, in NVML's order."""
+    targets = []
+    for g in gpus:
+        if g.migs is None:
+            targets.append(Target(g.index, g.uuid))
+        else:
+            targets.extend(Target(g.index, uuid, mig=j) for j, _h, uuid, _ids in g.migs)
+    return targets
+
+
+def _order_unknown(nv: ModuleType, gpus: list[_Gpu], order: str | None) -> str | None:
+    """Why CUDA's numbering of these GPUs cannot be told from NVML's, or None."""
+    if (order or "PCI_BUS_ID").strip().upper() == "PCI_BUS_ID":
+        return None
+    names = set()
+    for g in gpus:
+        try:
+            names.add(text(nv.nvmlDeviceGetName(g.handle)))
+        except Exception:
+            names.add(g.uuid)  # unnamed: count it as a model of its own
+    if len(names) <= 1:
+        return None  # one model: CUDA breaks its ties by PCI bus id
+    return f"CUDA_DEVICE_ORDER={order} on a node of mixed GPU models (CUDA's order is its own)"
+
+
+def resolve(nv: ModuleType, env: str | None, order: str | None = None) -> Resolution:
+    """CUDA's devices under ``CUDA_VISIBLE_DEVICES`` = ``env`` (None: unset) and
+    ``CUDA_DEVICE_ORDER`` = ``order``, over the GPUs NVML can open. Raises what
+    NVML raises; callers catch it."""
     gpus, refused, count = _gpus(nv)
+    unknown = _order_unknown(nv, gpus, order)
     if env is None:
-        if any(g.migs is not None for g in gpus):
-            return Resolution([], refused, count, "a GPU is in MIG mode and CUDA_VISIBLE_DEVICES is not set")
-        return Resolution([Target(g.index, g.uuid) for g in gpus], refused, count)
+        if unknown is not None:
+            return Resolution([], refused, count, unknown)
+        return Resolution(_every_device(gpus), refused, count)
     targets: list[Target] = []
     for entry in (e.strip() for e in env.split(",")):
+        if unknown is not None and entry.lstrip("-").isdigit():
+            return Resolution(targets, refused, count, unknown)
         target, unsure = _entry(entry, gpus)
         if unsure is not None:
             return Resolution(targets, refused, count, unsure)
@@ -199,6 +234,23 @@ def _by_uuid(nv: ModuleType, uuid: str) -> Any:
     return None
 
 
+def parent_uuid(uuid: str) -> str | None:
+    """The UUID of the GPU that holds MIG instance ``uuid``; None for a whole GPU,
+    or when NVML cannot say."""
+    if not uuid.startswith("MIG-"):
+        return None
+    nv = init()
+    if nv is None:
+        return None
+    try:
+        gpus, _refused, _count = _gpus(nv)
+        return next((g.uuid for g in gpus for _j, _h, u, _ids in g.migs or [] if u == uuid), None)
+    except Exception:
+        return None
+    finally:
+        shutdown(nv)
+
+
 @dataclass(frozen=True)
 class Reading:
     utilization: float | None  # percent of time a kernel ran
@@ -223,7 +275,8 @@ class NvmlSampler:
             if uuid:
                 self._handle = _by_uuid(self._nv, uuid)
             else:
-                found = resolve(self._nv, os.environ.get("CUDA_VISIBLE_DEVICES"))
+                found = resolve(self._nv, os.environ.get("CUDA_VISIBLE_DEVICES"),
+                                os.environ.get("CUDA_DEVICE_ORDER"))
                 if found.unsure is None and 0 <= cuda_index < len(found.targets):
                     self._handle = open_target(self._nv, found.targets[cuda_index])
         except Exception:

@@ -92,6 +92,9 @@ class Task:
     # converts --split-min / --shard-size in seconds at plan time, and is each
     # device's speed prior. Measured rates replace it as units finish.
     nominal_rate: ClassVar[float] = 50_000.0
+    # True: the workers compute with torch, so on CUDA devices ``lbtui run`` refuses a
+    # CPU build of torch before starting them (``hardware/torch_build.py``).
+    needs_cuda_torch: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

@@ -77,8 +77,14 @@ def test_parse_all_auto_and_warnings() -> None:
     assert unknown_weight_warnings(got) == ["GPU3 'Mystery GPU 9000': unknown model, capability weight 1.0"]
 
 
+def cpus(monkeypatch: pytest.MonkeyPatch, usable: int, machine: int = 64) -> None:
+    """This process may run on ``usable`` of the machine's ``machine`` CPUs (a Slurm job's cpuset)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: machine)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(usable)))
+
+
 def test_parse_auto_without_cuda_is_two_cpu_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    cpus(monkeypatch, 8)
     got = parse_gpus("auto", [])
     assert [(d.kind, d.name, d.threads) for d in got] == [("cpu", "cpu0", 4), ("cpu", "cpu1", 4)]
 
@@ -97,7 +103,7 @@ def test_cpu_and_sim_look_for_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_parse_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    cpus(monkeypatch, 2)
     got = parse_gpus("cpu:3", FOUR)
     assert [(d.index, d.kind, d.threads, d.weight) for d in got] == [(i, "cpu", 1, 1.0) for i in range(3)]
     assert got[0].label == "CPU0"
@@ -136,3 +142,14 @@ def test_parse_errors(spec: str, found: list[tuple[int, str]], message: str) -> 
     with pytest.raises(UsageError) as err:
         parse_gpus(spec, found)
     assert str(err.value) == message
+
+
+def test_gpu_workers_share_the_cpus_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 64 cores on the node, a job's cpuset of 12: four GPU workers get 3 threads each, not 16
+    cpus(monkeypatch, 12)
+    assert [d.threads for d in parse_gpus("all", FOUR)] == [3, 3, 3, 3]
+    assert [d.threads for d in parse_gpus("1", FOUR)] == [12]
+    cpus(monkeypatch, 3)
+    assert [d.threads for d in parse_gpus("all", FOUR)] == [1, 1, 1, 1]  # never 0
+    assert [d.threads for d in parse_gpus("cpu:2", FOUR)] == [1, 1]
+    assert [d.threads for d in parse_gpus("sim:1,2", FOUR)] == [None, None]  # a simulated GPU does no math

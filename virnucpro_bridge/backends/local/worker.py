@@ -45,9 +45,12 @@ from ...coordinator.messages import (
     WorkItem,
 )
 from ...errors import UnitError, environment_error
+from ...hardware.binding import BindingError, bind, check_bound
+from ...hardware.cpus import set_thread_env
 from ...hardware.devices import DeviceSpec
 from ...hardware.faults import is_device_fault
 from ...hardware.memory_wait import MemoryWait
+from ...hardware.nvml import parent_uuid
 from ...inputs.units import Unit
 from ...inputs.work import records_started
 
@@ -208,12 +211,33 @@ def rss_percent() -> float | None:
 
 
 def limit_threads(spec: DeviceSpec) -> None:
-    """CPU workers split the cores: set thread counts before torch is imported."""
-    if spec.kind == "cpu" and spec.threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[var] = str(spec.threads)
+    """Workers split the CPUs (``hardware/cpus.py``): thread counts are set before
+    torch is imported, and torch's own after setup (``apply_threads``)."""
+    if spec.kind in ("cpu", "cuda") and spec.threads:
+        set_thread_env(spec.threads)
     elif spec.kind == "sim":
         os.environ.setdefault("OMP_NUM_THREADS", "1")  # a simulated GPU does no math
+
+
+def apply_threads(spec: DeviceSpec) -> None:
+    """torch's intra-op threads, once the task imported it (a task without torch: nothing)."""
+    torch = sys.modules.get("torch")
+    if spec.kind in ("cpu", "cuda") and spec.threads and torch is not None:
+        torch.set_num_threads(spec.threads)
+
+
+def setup_task(spec: DeviceSpec, task_name: str, task_options: dict) -> Any:
+    """The task, set up on this worker's device; for a GPU, checked to be the one
+    this worker was bound to (``binding.bind`` ran before)."""
+    from ...tasks import load_task
+
+    task = load_task(task_name)(task_options)
+    task.setup(spec)
+    apply_threads(spec)
+    torch = sys.modules.get("torch")
+    if spec.kind == "cuda" and torch is not None and spec.uuid:
+        check_bound(spec, torch, parent_uuid(spec.uuid))
+    return task
 
 
 def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Connection,
@@ -223,17 +247,17 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
     replaces one that was killed; wait for the device's memory first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process coordinates Ctrl+C
     watch_parent(parent_pid)
+    try:
+        spec = bind(spec)  # before anything imports torch: CUDA shows this process its own GPU only
+    except BindingError as exc:
+        conn.send(SetupFailed(str(exc), traceback.format_exc()))
+        return
     limit_threads(spec)
     reporter = Reporter(spec, status)
     try:
         wait_until_memory_free(spec, memory_wait)
-        from ...tasks import load_task
-
-        task = load_task(task_name)(task_options)
-        task.setup(spec)
+        task = setup_task(spec, task_name, task_options)
         reporter.notes = task.notes
-        if spec.kind == "cpu" and spec.threads and "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(spec.threads)
     except BaseException as exc:  # report any setup failure, then end this worker
         conn.send(SetupFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         return

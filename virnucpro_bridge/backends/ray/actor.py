@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -35,9 +34,11 @@ from typing import Any
 
 from ...coordinator.messages import Cut, Done, Failed, SetupFailed
 from ...errors import UnitError
+from ...hardware.binding import BindingError, bind
+from ...hardware.cpus import usable_cpus
 from ...hardware.devices import DeviceSpec, capability_weight
 from ...inputs.record_index import SeekPoint
-from ..local.worker import Reporter, limit_threads
+from ..local.worker import Reporter, limit_threads, setup_task
 from .job_queue import JobControl, JobQueue
 from .protocol import ActorReady, Collected, Job, Placement, UnitReply, fasta_text
 
@@ -74,15 +75,12 @@ class DeviceActor:
     def setup(self) -> ActorReady | SetupFailed:
         spec = self.spec
         try:
-            limit_threads(spec)
             if spec.kind == "cuda":
                 spec = self.spec = self._own_gpu()
-            from ...tasks import load_task
-
-            self.task = load_task(self.task_name)(self.task_options)
-            self.task.setup(spec)
-            if spec.kind == "cpu" and spec.threads and "torch" in sys.modules:
-                sys.modules["torch"].set_num_threads(spec.threads)
+            if spec.threads:  # the driver's share of the node's CPUs, within what this process may use
+                spec = self.spec = replace(spec, threads=min(spec.threads, usable_cpus()))
+            limit_threads(spec)
+            self.task = setup_task(spec, self.task_name, self.task_options)
             self.reporter = Reporter(spec, self.status, self.task.notes)  # polled by report(), no thread
         except BaseException as exc:  # report any setup failure; the driver ends this actor
             return SetupFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
@@ -91,17 +89,23 @@ class DeviceActor:
         return ActorReady(os.getpid(), spec.name, spec.weight, spec.known)
 
     def _own_gpu(self) -> DeviceSpec:
-        """Ray set CUDA_VISIBLE_DEVICES to this actor's GPU: it is cuda:0 here."""
+        """Ray set CUDA_VISIBLE_DEVICES to this actor's GPU; it is bound to it by
+        its UUID (``binding.bind``), as a local worker is: cuda:0 here."""
         from ...hardware import discovery, nvml
 
         nvml.pin_device_order()
-        found = discovery.cuda_devices()
+        found = discovery.discover().devices
         if not found:
             raise RuntimeError(f"no CUDA device visible (CUDA_VISIBLE_DEVICES="
                                f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
-        name = found[0][1]
-        weight, known = capability_weight(name)
-        return replace(self.spec, name=name, weight=weight, known=known, ordinal=0)
+        gpu = found[0]
+        weight, known = capability_weight(gpu.name)
+        spec = replace(self.spec, name=gpu.name, weight=weight, known=known, ordinal=gpu.index, uuid=gpu.uuid,
+                       memory_total=gpu.memory_total)
+        try:
+            return bind(spec)
+        except BindingError:  # torch listed it (CUDA is up): Ray's one GPU is cuda:0 already
+            return replace(spec, ordinal=0)
 
     # -- the driver's calls ----------------------------------------------------------------
     def submit(self, jobs: list[Job]) -> None:

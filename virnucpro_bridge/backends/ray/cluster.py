@@ -18,6 +18,7 @@ from typing import Any
 import virnucpro_bridge
 
 from ...errors import UsageError
+from ...hardware.cpus import threads_per_worker
 from ...hardware.devices import (
     AUTO_CPU_WORKERS,
     DeviceSpec,
@@ -129,10 +130,12 @@ def cluster_devices(gpus: str) -> tuple[list[DeviceSpec], dict[int, str]]:
         model = next((k[len(ACCELERATOR):] for k in resources if k.startswith(ACCELERATOR)), "GPU")
         weight, known = capability_weight(model)
         known = known or model == "GPU"  # no type detected: its actor names it, and warns then
-        for k in range(int(resources.get("GPU", 0))):
+        on_node = int(resources.get("GPU", 0))
+        threads = threads_per_worker(on_node, int(resources.get("CPU", 1))) if on_node else None
+        for k in range(on_node):
             pinned[len(devices)] = node["NodeID"]
             devices.append(DeviceSpec(len(devices), "cuda", f"{names[node['NodeID']]}/{model}", weight,
-                                      ordinal=k, known=known))
+                                      ordinal=k, known=known, threads=threads))
     if devices:
         return devices, pinned
     if key == "auto":

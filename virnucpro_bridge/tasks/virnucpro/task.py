@@ -45,6 +45,7 @@ def results_dir(out_dir: Path, rel: str) -> Path:
 
 class VirNucProTask(Task):
     name = "virnucpro"
+    needs_cuda_torch = True
     # Rows are per frame of a chunk and batches never mix into results: any chunk
     # boundary is a boundary, inside a record too (``parts`` = its chunks).
     splittable = True

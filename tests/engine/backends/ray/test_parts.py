@@ -32,7 +32,8 @@ def fake_cluster(monkeypatch, nodes: list[dict]) -> None:
 
 def test_gpus_all_is_one_device_per_gpu_pinned_to_its_node(monkeypatch) -> None:
     fake_cluster(monkeypatch, [
-        {"NodeID": "n1" * 28, "NodeManagerHostname": "a", "Resources": {"GPU": 2.0, "accelerator_type:H100": 1.0}},
+        {"NodeID": "n1" * 28, "NodeManagerHostname": "a",
+         "Resources": {"GPU": 2.0, "CPU": 12.0, "accelerator_type:H100": 1.0}},
         {"NodeID": "n2" * 28, "NodeManagerHostname": "b", "Resources": {"CPU": 8.0}},
         {"NodeID": "n3" * 28, "NodeManagerHostname": "c", "Resources": {"GPU": 1.0}},
     ])
@@ -41,13 +42,14 @@ def test_gpus_all_is_one_device_per_gpu_pinned_to_its_node(monkeypatch) -> None:
         (0, "cuda", "a/H100", 2.5), (1, "cuda", "a/H100", 2.5), (2, "cuda", "c/GPU", 1.0)]
     assert pinned == {0: "n1" * 28, 1: "n1" * 28, 2: "n3" * 28}
     assert all(d.known for d in devices)  # "GPU": named (and warned about) once its actor is up
+    assert [d.threads for d in devices] == [6, 6, 1]  # the node's CPUs shared among its GPU actors
 
 
 def test_gpu_specs_on_a_cluster_without_gpus(monkeypatch) -> None:
     fake_cluster(monkeypatch, [{"NodeID": "n1" * 28, "NodeManagerHostname": "a", "Resources": {"CPU": 4.0}}])
     devices, pinned = ray_cluster.cluster_devices("auto")
     assert [d.kind for d in devices] == ["cpu", "cpu"] and pinned == {}
-    with pytest.raises(UsageError, match="the Ray cluster has no GPUs"):
+    with pytest.raises(UsageError, match="^--gpus all: the Ray cluster has no GPUs"):
         ray_cluster.cluster_devices("all")
     with pytest.raises(UsageError, match="with --backend ray use all, auto, cpu:N or sim"):
         ray_cluster.cluster_devices("0,1")
