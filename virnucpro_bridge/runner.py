@@ -1,8 +1,10 @@
 """One run, end to end: validate, resume, assign, start workers, finish.
 
-``Run.prepare()`` checks everything the user can get wrong (devices, task,
-models, inputs, ``--out``) before a single byte is written, raising
-:class:`~virnucpro_bridge.errors.LbtuiError` (exit 2). ``Run.start()``
+``Run.prepare()`` first locks ``--out`` for the life of the process (one run per
+folder: ``runfiles/lock.py``), then checks everything the user can get wrong (devices,
+task, models, inputs) before a single result byte is written, raising
+:class:`~virnucpro_bridge.errors.LbtuiError` (exit 2; the lock and any folder it made
+are removed again). ``Run.start()``
 writes ``run.json`` and starts the dispatcher thread; the caller runs a UI
 on the main thread over ``run.coord`` and then calls ``Run.wait()``.
 
@@ -47,6 +49,7 @@ from .policy.planning import DEFAULT_SHARD_RECORDS, plan_bounds
 from .policy.sizes import Size, as_size, check_order
 from .runfiles.completion import Completion
 from .runfiles.journal import Journal
+from .runfiles.lock import FolderLock
 from .runfiles.metrics_log import MetricsLog
 from .runfiles.metrics_log import check_writable as check_metrics_log
 from .runfiles.outputs import (
@@ -121,6 +124,7 @@ class Run:
         self.error: str | None = None  # the one line to print when the run was aborted
         self._thread: threading.Thread | None = None
         self._journal_ok = True
+        self.lock: FolderLock | None = None  # --out's lock, from prepare() to the process's end
 
     # -- validation: nothing is written before this passes -----------------------
     def prepare(self) -> None:
@@ -138,6 +142,17 @@ class Run:
             check_order(self.shard, self.split_min)
         except ValueError as exc:
             raise UsageError(f"piece size: {exc}") from None
+        check_writable(self.out)
+        # Before anything in --out is read: a second run on the folder stops here (exit 2).
+        self.lock = FolderLock.acquire(self.out)
+        try:
+            self._prepare()
+        except BaseException:
+            self.lock.release(undo=True)  # nothing was written: leave no folder behind either
+            raise
+
+    def _prepare(self) -> None:
+        cfg = self.cfg
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
         self.device_notes: list[str] = []  # event-log lines about how the GPUs were found
         if cfg.backend == "ray":
@@ -153,7 +168,6 @@ class Run:
         if cfg.backend == "local" and self.task.needs_cuda_torch and any(d.kind == "cuda" for d in self.devices):
             require_cuda_torch()  # before task.check(), which may import torch itself
         files = discover(cfg.inputs)
-        check_writable(self.out)
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
         self.notices = list(self.task.check())
@@ -335,6 +349,15 @@ class Run:
             return self.exit_code
         self.error = reason
         return 130 if self.coord.error is None else 3
+
+    def close(self) -> None:
+        """After the run: stop serving ``lbtui attach`` and give the folder's lock back, in
+        that order (the process's exit does both; a caller that runs again in-process calls it)."""
+        channel = getattr(self, "channel", None)
+        if channel is not None:
+            channel.close()
+        if self.lock is not None:
+            self.lock.release()
 
     def wait(self, timeout: float | None = None) -> int | None:
         if self._thread is not None:

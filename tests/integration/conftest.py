@@ -71,6 +71,7 @@ class InProcessRuns:
             if not run.finished:
                 run.coord.stop(now=True)
             run.wait(wait_s)
+            run.close()  # gives --out's lock back: the next run in this process may use the folder
 
 
 @dataclass

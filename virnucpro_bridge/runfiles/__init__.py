@@ -4,10 +4,11 @@
     journal.py      whole-line appends: manifest.jsonl, events.jsonl, metrics.csv, errors.log
     outputs.py      run.json, summary.json, manifest entries, resume by span
     completion.py   which parts of each input are done, exactly once; merge a file when complete
+    lock.py         one run per folder: a kernel lock held for the run's whole life
     metrics_log.py  the --metrics-log CSV
     reader.py       the one typed reader of a run folder (report, attach to an ended run)
 
 The writers and the reader live together so the reader never drifts from what is
-written (dask's ``protocol/``). May import: ``errors``, ``control.snapshot``,
+written (dask's ``protocol/``). May import: ``errors``, ``control.snapshot``, ``control.endpoint``,
 ``inputs`` and the standard library.
 """
