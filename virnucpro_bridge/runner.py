@@ -182,7 +182,8 @@ class Run:
         cut_inside = cfg.split and self.task.splittable and self.parts is not None
         plan = plan_units(files, cache_dir=gzip_cache.default_dir(),
                           devices=len(self.devices) if cfg.split else 0,
-                          parts=self.parts if cut_inside else None, done=self.resume.done, **bounds)
+                          parts=self.parts if cut_inside else None, done=self.resume.done,
+                          alphabet=self.task.alphabet, **bounds)
         self.warnings += plan.warnings
         if not plan.wholes:
             raise InputError("no sequences in the inputs (every FASTA file is empty)")

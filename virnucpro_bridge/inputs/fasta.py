@@ -14,10 +14,12 @@ a ``.gz`` suffix on a plain file, or a compressed file without one, both read.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import os
+import stat
 import string
 import zlib
 from array import array
@@ -40,6 +42,25 @@ SEQUENCE_BYTES = (string.ascii_letters + "*-.").encode()
 # A FASTA file starts with a header; this many other lines first means it is not FASTA
 # (a bound, so a large text file is not read to its end just to word the error).
 MAX_LINES_BEFORE_HEADER = 1000
+
+
+@dataclass(frozen=True)
+class Alphabet:
+    """The letters a task reads in sequences, checked by the scan: a file of other
+    letters (proteins given to a nucleotide task) is refused before the run starts."""
+
+    name: str  # "nucleotide": says what a refused file is not
+    letters: str  # allowed in either case, besides whitespace
+    hint: str = ""  # added to the refusal, e.g. "; a protein file?"
+
+    @property
+    def allowed(self) -> bytes:
+        return (self.letters.upper() + self.letters.lower()).encode()
+
+
+# IUPAC nucleotide letters (U for RNA, X for a masked base) and gaps. Anything else (a
+# protein's E, F, I, L, P, Q ..., a stop '*') means the file is not nucleotides.
+NUCLEOTIDE = Alphabet("nucleotide", "ACGTUNRYSWKMBDHVX-.", "; a protein file?")
 
 
 class Record(NamedTuple):
@@ -66,15 +87,43 @@ class FileScan:
     index: RecordIndex | None = None  # record offsets, for reading any range by seeking
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for people."""
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file, else InputError. Opened
+    without blocking, so a FIFO put where an input was is refused instead of waited on."""
+    name = os.fspath(path)
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{name}: not a regular file ({file_kind(mode)}); only regular files are inputs")
+        return os.fdopen(fd, "rb")  # O_NONBLOCK does nothing on a regular file
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _is_gzip(path: str | os.PathLike[str]) -> bool:
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         return f.read(2) == GZIP_MAGIC
 
 
-def open_text(path: str | os.PathLike[str]) -> TextIO:
-    """Open a plain or gzip FASTA file as UTF-8 text (a leading BOM is dropped)."""
-    raw: BinaryIO = gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")  # noqa: SIM115 (the caller closes it)
-    return io.TextIOWrapper(raw, encoding="utf-8-sig")
+@contextlib.contextmanager
+def open_text(path: str | os.PathLike[str]) -> Iterator[TextIO]:
+    """A plain or gzip FASTA file as UTF-8 text (a leading BOM is dropped), while the block runs."""
+    with open_regular(path) as raw:
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        with _text(gzip.GzipFile(fileobj=raw) if compressed else raw) as text:
+            yield text
 
 
 def iter_records(
@@ -105,7 +154,7 @@ def _open_at(name: str, seek: SeekPoint | None, stack: ExitStack) -> tuple[TextI
     """Text positioned at a record start, and that record's index minus one."""
     if seek is None:
         return stack.enter_context(open_text(name)), -1
-    raw = stack.enter_context(open(name, "rb"))  # noqa: SIM115 (the stack closes it)
+    raw = stack.enter_context(open_regular(name))
     st = os.fstat(raw.fileno())
     if (st.st_size, st.st_mtime_ns) != (seek.size, seek.mtime_ns):
         raise UnitError(f"{name}: changed since it was scanned (size or modification time); "
@@ -184,11 +233,13 @@ def scan(
     *,
     cache_dir: str | None = None,
     stride: int = INDEX_STRIDE,
+    alphabet: Alphabet | None = None,
 ) -> FileScan:
     """Validate a FASTA file and count its sequences and residues per shard, in one pass.
 
     It also indexes record offsets; for gzip input with ``cache_dir`` it writes
     a seekable copy of the text there (an unwritable folder only means no copy).
+    ``alphabet``: the letters the task reads (None: any letter, '*', '-' and '.').
     """
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
@@ -196,7 +247,7 @@ def scan(
     writer: gzip_cache.MemberWriter | None = None
     try:
         try:
-            with open(name, "rb") as f:
+            with open_regular(name) as f:
                 before = os.fstat(f.fileno())
                 compressed = f.read(2) == GZIP_MAGIC
                 f.seek(0)
@@ -210,7 +261,7 @@ def scan(
                         lines = io.BufferedReader(gzip_cache.Tee(text, writer), READ_CHUNK)  # type: ignore[assignment]
                     else:
                         lines = text
-                counts = _count(name, lines, shard_size, stride)
+                counts = _count(name, lines, shard_size, stride, alphabet)
                 hasher.drain()
                 after = os.fstat(f.fileno())
         except (gzip.BadGzipFile, EOFError, zlib.error):
@@ -244,10 +295,38 @@ def _binary(line: bytes) -> bool:
     return False
 
 
+def _bad_header(name: str, line: bytes, lineno: int) -> InputError | None:
+    """Why a header line cannot be read as text, or None when it can."""
+    if b"\0" in line:
+        return InputError(f"{name}: not a FASTA file (binary data)")
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return InputError(f"{name}: line {lineno}: header is not UTF-8 text "
+                          f"(byte 0x{line[exc.start]:02x} at column {exc.start + 1}); save the file as UTF-8")
+    return None
+
+
+def _bad_sequence(name: str, line: bytes, lineno: int, alphabet: Alphabet | None) -> InputError:
+    """Why a sequence line of a FASTA file is refused (a letter outside the task's alphabet,
+    or a character no sequence has)."""
+    if _binary(line):
+        return InputError(f"{name}: not a FASTA file (binary data)")
+    text = line.decode("utf-8")
+    if alphabet is not None:
+        allowed = alphabet.allowed.decode()
+        for column, char in enumerate(text, 1):
+            if not char.isspace() and char not in allowed and char.encode() in SEQUENCE_BYTES:
+                return InputError(f"{name}: line {lineno}: not a {alphabet.name} sequence "
+                                  f"(character {char!r} at column {column}){alphabet.hint}")
+    return InputError(f"{name}: line {lineno}: unexpected characters in sequence")
+
+
 def _count(
-    name: str, lines: BinaryIO, shard_size: int, stride: int
+    name: str, lines: BinaryIO, shard_size: int, stride: int, alphabet: Alphabet | None
 ) -> tuple[int, int, tuple[ShardStat, ...], array, array, array]:
     """The scan loop proper: kept tight, it runs once per line of every input."""
+    allowed = SEQUENCE_BYTES if alphabet is None else alphabet.allowed
     sequences = residues = 0
     record_began = 0  # residues before the record being read
     longs = array("Q")  # (record, residues) pairs of records at least LONG_RECORD long
@@ -265,8 +344,8 @@ def _count(
         if lineno == 1 and line.startswith(UTF8_BOM):
             line = line[len(UTF8_BOM):]
         if line[:1] == b">":
-            if _binary(line):
-                raise InputError(f"{name}: not a FASTA file (binary data)")
+            if (bad := _bad_header(name, line, lineno)) is not None:
+                raise bad
             if stray_line:
                 raise InputError(
                     f"{name}: not a FASTA file (sequence before the first header, line {stray_line})"
@@ -288,12 +367,12 @@ def _count(
             sequences += 1
             continue
         # Deleting the allowed bytes leaves only whitespace on a good line.
-        rest = line.translate(None, SEQUENCE_BYTES)
+        rest = line.translate(None, allowed)
         if rest.strip():
             if _binary(line):
                 raise InputError(f"{name}: not a FASTA file (binary data)")
             if seen_header:
-                raise InputError(f"{name}: line {lineno}: unexpected characters in sequence")
+                raise _bad_sequence(name, line, lineno, alphabet)
         elif len(rest) == len(line):
             continue  # blank line
         if not seen_header:

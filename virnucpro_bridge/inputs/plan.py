@@ -54,6 +54,7 @@ def plan_units(
     floor_records: int = 0,
     parts: Parts | None = None,
     done: DoneSpans | None = None,
+    alphabet: fasta.Alphabet | None = None,
 ) -> UnitPlan:
     """Scan each file and cut what is left to do into units that know where they start.
 
@@ -62,6 +63,7 @@ def plan_units(
     the smallest piece. ``devices`` > 0: factoring over that many devices, and
     records longer than a piece are cut into ``parts`` ranges. ``done`` names
     spans an earlier run finished (resume): only the gaps between them are planned.
+    ``alphabet``: the letters the task reads; a file of others is refused (InputError).
 
     Nothing per file is kept beyond its whole unit, its index when that is
     needed, and its pieces: a run over 50,000 small files stays small.
@@ -78,7 +80,7 @@ def plan_units(
     costs = array("d")
     records = residues = 0
     for path, rel in files:
-        stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride)
+        stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride, alphabet=alphabet)
         if not stat.sequences:
             warnings.append(f"{rel}: empty FASTA file, skipped")
             continue

@@ -17,6 +17,7 @@ cut a running unit at any record or part.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -135,6 +136,7 @@ def discover(inputs: Sequence[str]) -> list[tuple[str, str]]:
             files = [p]
             roots.append(os.path.dirname(p))
         found.extend(files)
+    _refuse_odd_files(found)
     seen: set[str] = set()
     unique = []
     for p in found:
@@ -147,6 +149,28 @@ def discover(inputs: Sequence[str]) -> list[tuple[str, str]]:
     common = os.path.commonpath(roots)
     pairs = [(p, os.path.relpath(p, common).replace(os.sep, "/")) for p in unique]
     return sorted(pairs, key=lambda pair: pair[1])
+
+
+ODD_NAMED = 5  # a refusal names this many odd inputs, then counts the rest
+
+
+def _refuse_odd_files(paths: Sequence[str]) -> None:
+    """InputError naming every input that is not a regular file (a FIFO, a socket, a device,
+    also behind a symbolic link, or a link to nothing): such a file is never opened."""
+    odd = []
+    for p in paths:
+        try:
+            mode = os.stat(p).st_mode
+        except OSError as exc:
+            odd.append(f"{p} ({'a broken symbolic link' if os.path.islink(p) else exc.strerror})")
+            continue
+        if not stat.S_ISREG(mode):
+            link = f", through a symbolic link to {os.path.realpath(p)}" if os.path.islink(p) else ""
+            odd.append(f"{p} ({fasta.file_kind(mode)}{link})")
+    if odd:
+        more = f" and {len(odd) - ODD_NAMED} more" if len(odd) > ODD_NAMED else ""
+        raise InputError(f"not regular files, so not read: {', '.join(odd[:ODD_NAMED])}{more}; "
+                         "only regular files are inputs")
 
 
 def read_unit(unit: Unit) -> Iterator[fasta.Record]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..hardware.devices import DeviceSpec
+from ..inputs.fasta import Alphabet
 from ..inputs.units import Unit
 
 # progress(done): records of the unit done so far (relative to unit.start). It returns
@@ -95,6 +96,9 @@ class Task:
     # True: the workers compute with torch, so on CUDA devices ``lbtui run`` refuses a
     # CPU build of torch before starting them (``hardware/torch_build.py``).
     needs_cuda_torch: ClassVar[bool] = False
+    # The letters run_unit reads in sequences (inputs.fasta.Alphabet): the scan refuses a
+    # file of others before the run starts (exit 2). None: any letter, '*', '-', '.'.
+    alphabet: ClassVar[Alphabet | None] = None
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

@@ -71,7 +71,9 @@ def test_bom_is_ignored(tmp_path: Path) -> None:
     [
         (b"\x00\x01\x02garbage", "not a FASTA file (binary data)"),
         (b">x\nAC\xff\xfeGT\n", "not a FASTA file (binary data)"),
-        (b">x\xff\nACGT\n", "not a FASTA file (binary data)"),
+        (b">x\xff\nACGT\n", "line 1: header is not UTF-8 text (byte 0xff at column 3); save the file as UTF-8"),
+        (b">a\nAC\n>caf\xe9 x\nAC\n",
+         "line 3: header is not UTF-8 text (byte 0xe9 at column 5); save the file as UTF-8"),
         (b">x\nAC\x00GT\n", "not a FASTA file (binary data)"),
         (b"hello world\nthis is text\n", "not a FASTA file (no '>' header line)"),
         (b"\n\nACGT\n>x\nAC\n", "not a FASTA file (sequence before the first header, line 3)"),
@@ -96,7 +98,7 @@ def test_scan_corrupt_gzip(tmp_path: Path) -> None:
 
 
 def test_scan_cannot_read(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r": cannot read: "):
+    with pytest.raises(InputError, match=r": not a regular file \(a folder\)"):
         fasta.scan(tmp_path, 5)
     with pytest.raises(InputError, match=r"nope\.fa: cannot read: No such file"):
         fasta.scan(tmp_path / "nope.fa", 5)

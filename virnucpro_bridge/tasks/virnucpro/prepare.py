@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from ...inputs.fasta import NUCLEOTIDE
 from ...runfiles.atomic import atomic_open
 from .chunking import chunk_record
 from .translation import Frame, identify_frames
 
-# IUPAC nucleotide letters (U for RNA, X for a masked base) and gaps. Anything
-# else (a protein's E, F, I, L, P, Q ...) means the file is not nucleotides.
-NUCLEOTIDE_LETTERS = "ACGTUNRYSWKMBDHVX-."
+NUCLEOTIDE_LETTERS = NUCLEOTIDE.letters  # the scan's check, record by record
 _NOT_NUCLEOTIDE = re.compile(f"[^{re.escape(NUCLEOTIDE_LETTERS)}]", re.IGNORECASE)
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".faa", ".ffn")
 WRAP = 60  # Biopython's FASTA line width for the chunk file

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import TaskError, UnitError
 from ...hardware.devices import DeviceSpec
+from ...inputs.fasta import NUCLEOTIDE
 from ...inputs.units import Unit, read_unit
 from ...inputs.work import records_started
 from ..base import Progress, Task, current_stop, part_range, range_suffix
@@ -53,6 +54,7 @@ class VirNucProTask(Task):
     # demo models: under 5 ms a unit. On a GPU with ESM-2 3B half a 2,048-token batch is more
     # like 0.1-0.3 s (estimated; no GPU with the real models was at hand to measure it).
     unit_overhead_s = 0.2
+    alphabet = NUCLEOTIDE  # a protein file (.faa) is refused at the scan, not unit by unit
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
