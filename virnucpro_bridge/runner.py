@@ -57,6 +57,7 @@ from .runfiles.outputs import (
     check_writable,
     new_run_id,
     prepare_out,
+    what_changed,
     write_run_json,
     write_summary,
 )
@@ -185,6 +186,9 @@ class Run:
                           parts=self.parts if cut_inside else None, done=self.resume.done,
                           alphabet=self.task.alphabet, **bounds)
         self.warnings += plan.warnings
+        redo = self.resume.redo_line(what_changed(self.out, self.task_name, self.task.fingerprint_parts()))
+        if redo is not None:
+            self.warnings.append(redo)  # said before the run starts (exit codes, resume: README)
         if not plan.wholes:
             raise InputError("no sequences in the inputs (every FASTA file is empty)")
         self.plan = plan
@@ -252,7 +256,9 @@ class Run:
         if (control := self.channel.start()) is None:
             self.coord.info(f"lbtui attach will not reach this run: {self.channel.problem}", "warning")
         write_run_json(self.out, run_id=self.run_id, argv=cfg.argv, task=self.task_name,
-                       inputs=list(cfg.inputs), started=started, devices=[
+                       inputs=list(cfg.inputs), fingerprint=self.fingerprint,
+                       fingerprint_parts=self.task.fingerprint_parts(), task_options=self.task.options,
+                       started=started, devices=[
                            {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
                             "pid": pids[d.index] if pids else None,
                             "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control,
@@ -302,6 +308,9 @@ class Run:
             summary["main_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # scan, plan and dispatch
             # the dispatcher thread alone: what scheduling costs per unit, whatever the workers cost
             summary["dispatch_cpu_s"] = round(time.thread_time() - self._dispatch_cpu, 3)
+            # what an earlier session left that this one kept, and what it redid and why
+            summary["resume"] = {"kept_pieces": self.files.kept_pieces, "kept_sequences": self.files.kept_records,
+                                 "redone": dict(self.resume.redo)}
             self._write_end(summary)
         except OutputError as exc:  # the run itself went well, but its record could not be kept
             self.coord.abort(str(exc))
@@ -404,6 +413,7 @@ class Run:
             "count": unit.count, "task": self.task_name, "fingerprint": self.fingerprint,
             "run_id": self.run_id, "started": round(done.started, 3), "ended": round(done.ended, 3),
             "split_from": unit.split_from, "node": done.node, "part": unit.part, "end_part": unit.end_part,
+            "output_sha256": done.output_sha256, "output_size": done.output_size,
         }
         self._journal(self.journal.unit_done, row)
         self.files.add(unit, output)  # raises if a part were done twice; merges a complete file

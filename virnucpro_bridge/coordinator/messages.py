@@ -94,6 +94,8 @@ class Done:
     ended: float
     node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
     uid: str = ""  # the unit's uid (local backend: it may have been sent ahead)
+    output_sha256: str = ""  # the result file as written (runfiles/vouch.py): the manifest records it
+    output_size: int = -1
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..inputs.ranges import Coverage, keep_tiling
 from ..inputs.units import Unit
+from . import vouch
 from .atomic import atomic_write_text, remove_stale_temps
 from .journal import writing
 from .reader import RUN_JSON, SUMMARY, ManifestEntry, manifest_entries
@@ -61,8 +63,10 @@ def prepare_out(out: Path) -> None:
 
 
 class Resume:
-    """What earlier runs in ``out`` finished, by span: for each file, the usable
-    manifest rows that tile parts of it without overlapping (latest first)."""
+    """What earlier runs in ``out`` finished, by span: for each file, the manifest rows
+    that tile parts of it without overlapping (latest first) and whose result files
+    still hold what was written (``vouch.check``). What it will not keep, and why, is
+    counted by result (``redo``), for the line the run prints before it starts."""
 
     def __init__(self, out: Path, task: str, fingerprint: str = "") -> None:
         self.out, self.task, self.fingerprint = out, task, fingerprint
@@ -70,16 +74,54 @@ class Resume:
         for entry in reversed(manifest_entries(out)):
             self._by_file.setdefault(entry.file, []).append(entry)
         self.kept: dict[str, Coverage[ManifestEntry]] = {}
+        self.redo: Counter[str] = Counter()  # results redone, by why (vouch's reasons, STALE, INPUT_CHANGED)
 
     def done(self, whole: Unit) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """Spans of ``whole``'s file that need not run again (``plan_units``'s ``done``)."""
-        rows = [e for e in self._by_file.get(whole.rel, ())
-                if e.usable(whole, self.task, self.fingerprint, self.out)]
+        rows = self._by_file.get(whole.rel, ())
         if not rows:
             return []  # nothing kept: no bookkeeping per file
-        cov = keep_tiling(whole.count, ((e.begin, e.stop, e) for e in rows))
+        cov: Coverage[ManifestEntry] = Coverage(whole.count)
+        refused: list[tuple[tuple[int, int], tuple[int, int], str]] = []
+        for e in rows:  # latest first: a span redone later replaces the earlier row
+            if not e.covers(whole):
+                if e.file == whole.rel and e.sha256 != whole.sha256:
+                    refused.append((e.begin, e.stop, INPUT_CHANGED))
+                continue
+            if cov.overlaps(e.begin, e.stop):
+                continue
+            why = STALE if (e.task, e.fingerprint) != (self.task, self.fingerprint) else vouch.check(self.out, e)
+            if why is None:
+                cov.add(e.begin, e.stop, e)
+            else:
+                refused.append((e.begin, e.stop, why))
+        self._count_redone(cov, refused)
+        if cov.empty:
+            return []
         self.kept[whole.rel] = cov
         return [(b, s) for b, s, _ in cov.pieces()]
+
+    def _count_redone(self, cov: Coverage, refused: list) -> None:
+        """One count per span left to redo, under the newest row's reason."""
+        seen = set()
+        for begin, stop, why in refused:
+            if (begin, stop) not in seen and not cov.overlaps(begin, stop):
+                seen.add((begin, stop))
+                self.redo[why] += 1
+
+    def redo_line(self, changed: str = "") -> str | None:
+        """``resuming: redoing 3 results: 2 changed since it was written, 1 missing``, or None.
+        ``changed`` says what differs when results were made with other options or models."""
+        total = sum(self.redo.values())
+        if not total:
+            return None
+        reasons = ", ".join(f"{n} {why}" + (f" ({changed})" if why == STALE and changed else "")
+                            for why, n in self.redo.most_common())
+        return f"resuming: redoing {total} earlier result{'s' if total > 1 else ''} in {self.out}: {reasons}"
+
+
+STALE = "made with other options or models"
+INPUT_CHANGED = "of an input that changed since"
 
 
 def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: str = "") -> set[str]:
@@ -89,7 +131,8 @@ def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: st
     for unit in units:
         whole = replace(unit, uid=unit.rel, start=0, count=unit.end, part=0, end_part=0)  # as far as it reaches
         rows = [e for e in resume._by_file.get(unit.rel, ())
-                if e.usable(whole, task, fingerprint, out) and unit.begin <= e.begin and e.stop <= unit.stop]
+                if e.usable(whole, task, fingerprint) and unit.begin <= e.begin and e.stop <= unit.stop
+                and vouch.check(out, e) is None]
         cov = keep_tiling(unit.end, ((e.begin, e.stop, e) for e in rows))
         if _covers(cov, unit):
             done.add(unit.uid)
@@ -113,13 +156,19 @@ def new_run_id(started: float) -> str:
 
 def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs: list[str],
                    devices: list[Mapping], started: float, control: Mapping | None = None,
-                   metrics_log: str | None = None) -> None:
+                   metrics_log: str | None = None, fingerprint: str = "",
+                   fingerprint_parts: Mapping[str, str] | None = None,
+                   task_options: Mapping | None = None) -> None:
     data = {
         "run_id": run_id,
         "main_pid": os.getpid(),
         "argv": argv,
         "task": task,
+        "task_options": dict(task_options or {}),  # what lbtui verify rebuilds the task from
+        "fingerprint": fingerprint,  # Task.fingerprint(): what the manifest's rows carry
+        "fingerprint_parts": dict(fingerprint_parts or {}),  # ... and what it is made of, readable
         "inputs": inputs,
+        "input_paths": [os.path.abspath(p) for p in inputs],  # where lbtui verify finds them again
         "metrics_log": os.path.abspath(metrics_log) if metrics_log else None,  # --metrics-log, for the report
         "out": str(out),
         "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
@@ -128,7 +177,24 @@ def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs
         "control": dict(control) if control else None,  # the channel's socket and key file (channel.py)
     }
     with writing(out / RUN_JSON, out):
-        atomic_write_text(out / RUN_JSON, json.dumps(data, indent=2) + "\n")
+        atomic_write_text(out / RUN_JSON, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def what_changed(out: Path, task: str, parts: Mapping[str, str]) -> str:
+    """How this run's task options differ from those the folder's last run recorded
+    (``chunk length 300 → 500``); "" when run.json does not say."""
+    try:
+        last = json.loads((out / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(last, dict) or not isinstance(last.get("fingerprint_parts"), dict):
+        return ""
+    if last.get("task") != task:
+        return f"the last run here ran task {str(last.get('task'))[:60]!r}"
+    before = last["fingerprint_parts"]
+    changes = [f"{key} {str(before.get(key, '?'))[:200]} → {parts.get(key, '?')}"
+               for key in dict.fromkeys([*parts, *before]) if str(before.get(key)) != str(parts.get(key))]
+    return ", ".join(changes) or "the model files changed"
 
 
 def write_summary(out: Path, summary: Mapping) -> None:

@@ -76,6 +76,11 @@ class ManifestEntry:
     # it covers (0: all): a piece of one long record. Absent in older manifests: 0, 0.
     part: int = 0
     end_part: int = 0
+    # The result file's own sha256 and size, as the worker that wrote it measured them: a
+    # resume or ``lbtui verify`` trusts the file only while its bytes match (runfiles/vouch.py).
+    # Absent in older manifests: "", -1 (such a result cannot be vouched for).
+    output_sha256: str = ""
+    output_size: int = -1
 
     @property
     def begin(self) -> tuple[int, int]:
@@ -86,9 +91,8 @@ class ManifestEntry:
         end = self.start + self.count
         return (end - 1, self.end_part) if self.end_part else (end, 0)
 
-    def usable(self, whole: Unit, task: str, fingerprint: str, out: Path) -> bool:
-        """True when this entry is a finished result for records of ``whole``'s file
-        (same content), made by the same task with the same options and models."""
+    def covers(self, whole: Unit) -> bool:
+        """True when this entry is a span of ``whole``'s file as it is now (same content)."""
         return (
             self.file == whole.rel
             and self.sha256 == whole.sha256
@@ -97,17 +101,20 @@ class ManifestEntry:
             and self.start >= 0
             and self.part >= 0 and self.end_part >= 0
             and self.begin < self.stop <= (whole.count, 0)
-            and self.task == task
-            and self.fingerprint == fingerprint
-            and (out / self.output).is_file()
         )
+
+    def usable(self, whole: Unit, task: str, fingerprint: str) -> bool:
+        """True when this entry is a result for records of ``whole``'s file (same content),
+        made by the same task with the same options and models. Whether its result file
+        still holds what was written is ``vouch.check``'s to say."""
+        return self.covers(whole) and self.task == task and self.fingerprint == fingerprint
 
 
 _ENTRY_TYPES = {"file": str, "shard": int, "device_index": int, "device": str, "sequences": int,
                 "seconds": (int, float), "stolen": bool, "attempt": int, "output": str, "sha256": str,
                 "start": int, "count": int, "task": str, "fingerprint": str, "run_id": str,
                 "started": (int, float), "ended": (int, float), "split_from": str, "node": str,
-                "part": int, "end_part": int}
+                "part": int, "end_part": int, "output_sha256": str, "output_size": int}
 
 
 def manifest_entries(out: Path, problems: list[str] | None = None) -> list[ManifestEntry]:

@@ -119,6 +119,11 @@ class Task:
         unit's result only when its manifest line carries the same string."""
         return ""
 
+    def fingerprint_parts(self) -> dict[str, str]:
+        """What ``fingerprint`` is made of, readable (``{"chunk length": "500"}``): recorded in
+        run.json, so a rerun that cannot keep earlier results can say what changed."""
+        return {}
+
     def parts(self, length: int) -> int:
         """How many parts a record of ``length`` residues has: places inside it where
         a unit may start or stop, because no result spans two parts (VirNucPro: its

@@ -25,6 +25,7 @@ from virnucpro_bridge.policy.stealing import cut_cost
 from virnucpro_bridge.runfiles.journal import event_record
 from virnucpro_bridge.runfiles.outputs import Resume
 from virnucpro_bridge.runfiles.reader import ManifestEntry
+from virnucpro_bridge.runfiles.vouch import digest
 from virnucpro_bridge.tasks.sim import SimTask
 
 # -- the cut policy, in work ---------------------------------------------------------------
@@ -277,9 +278,10 @@ def test_resume_plans_only_the_uncovered_spans(tmp_path: Path) -> None:
     for start, count, part, end_part, name in ((0, 3, 0, 0, "x"), (3, 1, 0, 50, "y"), (150, 50, 0, 0, "z"),
                                                (120, 100, 0, 0, "overlaps-z")):
         (out / "units" / name).write_text("done")
+        sha, size = digest(out / "units" / name)
         rows.append(ManifestEntry("a.fa", 0, 0, "sim0", count, 1.0, False, 1, f"units/{name}",
                                   sha256=whole.sha256, start=start, count=count, task="sim",
-                                  part=part, end_part=end_part))
+                                  part=part, end_part=end_part, output_sha256=sha, output_size=size))
     (out / "manifest.jsonl").write_text("".join(json.dumps(r.__dict__) + "\n" for r in rows))
     resume = Resume(out, "sim")
     plan = plan_units([(str(fa), "a.fa")], devices=2, floor=20_000.0, parts=SIM.parts, done=resume.done)

@@ -8,6 +8,7 @@ from virnucpro_bridge.inputs.units import Unit
 from virnucpro_bridge.runfiles.journal import Journal
 from virnucpro_bridge.runfiles.outputs import completed_units
 from virnucpro_bridge.runfiles.reader import ManifestEntry
+from virnucpro_bridge.runfiles.vouch import digest
 
 
 def unit(rel: str = "a.fa", sha: str = "s1") -> Unit:
@@ -17,9 +18,10 @@ def unit(rel: str = "a.fa", sha: str = "s1") -> Unit:
 def write(out: Path, u: Unit, **overrides) -> None:
     (out / "units").mkdir(parents=True, exist_ok=True)
     (out / f"units/{u.rel}.json").write_text("{}")
+    sha, size = digest(out / f"units/{u.rel}.json")
     entry = dict(file=u.rel, shard=0, device_index=0, device="sim0", sequences=5, seconds=0.1,
                  stolen=False, attempt=1, output=f"units/{u.rel}.json", sha256=u.sha256,
-                 start=0, count=5, task="sim", fingerprint="fp")
+                 start=0, count=5, task="sim", fingerprint="fp", output_sha256=sha, output_size=size)
     entry.update(overrides)
     journal = Journal(out)
     journal.unit_done(ManifestEntry(**entry).__dict__)

@@ -53,6 +53,7 @@ from ...hardware.memory_wait import MemoryWait
 from ...hardware.nvml import parent_uuid
 from ...inputs.units import Unit
 from ...inputs.work import records_started
+from ...runfiles.vouch import digest
 
 POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
@@ -385,6 +386,14 @@ class UnitControl:
         return records_started(self.first, self.stop)
 
 
+def written(task: Any, output: str) -> tuple[str, int]:
+    """The result ``task`` just wrote at ``output``: its sha256 and size, for the manifest."""
+    try:
+        return digest(output)
+    except FileNotFoundError:
+        raise RuntimeError(f"{type(task).__name__} wrote no result at {output}") from None
+
+
 def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None:
     inbox = Inbox(conn)
     control = UnitControl(conn, reporter, bool(getattr(task, "splittable", False)), inbox)
@@ -410,6 +419,7 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
             if control.cut and sequences != control.expected():
                 raise RuntimeError(f"{type(task).__name__} did {sequences} records of {unit.uid} "
                                    f"after agreeing to stop at {control.stop}")
+            sha, size = written(task, item.output)
         except UnitError as exc:
             reply = Failed(str(exc), traceback.format_exc(), permanent=True, uid=unit.uid)
         except Exception as exc:  # noqa: BLE001 - sent back whole, with its traceback
@@ -419,7 +429,8 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
                            environment=environment_error(exc, out_dir), device_fault=is_device_fault(exc),
                            uid=unit.uid)
         else:
-            reply = Done(sequences, time.monotonic() - t0, started, time.time(), uid=unit.uid)
+            reply = Done(sequences, time.monotonic() - t0, started, time.time(), uid=unit.uid,
+                         output_sha256=sha, output_size=size)
         reporter.unit_ended()
         try:
             conn.send(reply)

@@ -21,6 +21,7 @@ from typing import Any
 from ...coordinator.messages import Done, Failed
 from ...errors import environment_error
 from ...runfiles.atomic import atomic_open
+from ...runfiles.vouch import digest_bytes
 from .protocol import Collected, CutAnswer, UnitReply
 
 WAIT_S = 0.1  # longest the loop sleeps in ray.wait: bounds how late a command is acted on
@@ -155,4 +156,6 @@ class Replies:
             return Failed(f"{type(exc).__name__}: {exc}", "", permanent=False,
                           environment=environment_error(exc, self.out_dir))
         node = self.placements[i].node_id if self.placements[i] is not None else ""
-        return replace(reply, started=reply.started + skew, ended=reply.ended + skew, node=node)
+        sha, size = digest_bytes(item.result)
+        return replace(reply, started=reply.started + skew, ended=reply.ended + skew, node=node,
+                       output_sha256=sha, output_size=size)

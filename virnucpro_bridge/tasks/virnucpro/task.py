@@ -106,6 +106,14 @@ class VirNucProTask(Task):
                *files]
         return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
 
+    def fingerprint_parts(self) -> dict[str, str]:
+        paths = getattr(self, "paths", None)
+        parts = {"chunk length": str(self.chunk_length),
+                 "autocast": "on" if self.options.get("autocast", True) else "off"}
+        if paths is not None:
+            parts["models"] = str(paths.root or "auto")
+        return parts
+
     def output_path(self, unit: Unit) -> str:
         return f"units/{unit.rel}{range_suffix(unit)}.tsv"
 
