@@ -150,6 +150,12 @@ class Task:
         ``results_dir``: the folder under ``--out`` that holds the per-file results."""
         return {}
 
+    def verify_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[tuple[str, str]]:
+        """``lbtui verify``: whether input ``rel``'s per-file results are what ``finalize_file``
+        makes of ``units`` (vouched for, tiling the file). Returns (path under ``out_dir``,
+        what is wrong) pairs; none when consistent, or when the task merges nothing."""
+        return []
+
     # -- worker process -----------------------------------------------------
     def setup(self, device: DeviceSpec) -> None:
         """Load models onto ``device``; called once per worker."""

@@ -28,7 +28,7 @@ chunk's call), False otherwise, NA when no chunk kept a frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,40 +103,75 @@ def highest_scores(lines: Iterable[str]) -> dict[str, tuple[float, float]]:
     return best
 
 
-def merge(unit_files: Sequence[str | Path], out_dir: str | Path, label: str) -> tuple[list[Path], Counts]:
-    """Concatenate unit files (in shard order) into the per-file results.
+Chunks = dict[str, list[str]]  # record id -> its chunk ids with rows in the unit files, in input order
 
-    ``label`` names the input in errors. A sequence id met twice (possible only
-    across shards: a unit rejects its own duplicates) is an error.
-    """
-    out = Path(out_dir)
-    results, highest, per_sequence = out / RESULTS_NAME, out / HIGHEST_NAME, out / PER_SEQUENCE_NAME
-    seen: set[str] = set()
-    best: dict[str, tuple[float, float]] = {}
-    chunks: dict[str, list[str]] = {}  # record id -> its chunk ids, in input order
-    with atomic_open(results) as fh:
-        fh.write(HEADER)
-        for unit_file in unit_files:
+
+class Merged:
+    """One input's unit files, read in order, as its per-file results: the lines of
+    ``prediction_results.txt`` (``results``), then of the highest-score and per-sequence
+    files. ``label`` names the input in errors. A sequence id met twice (possible only
+    across shards: a unit rejects its own duplicates) is an error."""
+
+    def __init__(self, unit_files: Sequence[str | Path], label: str) -> None:
+        self.unit_files, self.label = unit_files, label
+        self.best: dict[str, tuple[float, float]] = {}  # Modified_ID (a chunk's id) -> max scores
+        self.chunks: Chunks = {}
+
+    def results(self) -> Iterator[str]:
+        yield HEADER
+        seen: set[str] = set()
+        chunks = self.chunks
+        for unit_file in self.unit_files:
             for line in read_rows(unit_file):
                 if line.endswith("\t\t\t\n"):  # a chunk without frames
                     chunk = line[:-4]
                     chunks.setdefault(chunk.rsplit(CHUNK_MARK, 1)[0], []).append(chunk)
                     continue
-                seq_id = _update(best, line)
+                seq_id = _update(self.best, line)
                 if seq_id in seen:
                     record = seq_id[:-2].rsplit(CHUNK_MARK, 1)[0]
-                    raise ValueError(f"{label}: duplicate sequence id {record!r} (in different shards)")
+                    raise ValueError(f"{self.label}: duplicate sequence id {record!r} (in different shards)")
                 seen.add(seq_id)
                 own = chunks.setdefault(seq_id[:-2].rsplit(CHUNK_MARK, 1)[0], [])
                 if not own or own[-1] != seq_id[:-2]:
                     own.append(seq_id[:-2])
-                fh.write(line)
+                yield line
+
+    def highest(self) -> Iterator[str]:
+        """After ``results``: one line per chunk with frames, sorted by Modified_ID."""
+        yield HIGHEST_HEADER
+        for key in sorted(self.best):
+            s1, s2 = self.best[key]
+            yield f"{key}\t{s2 >= s1}\n"
+
+    def per_sequence(self) -> Iterator[str]:
+        """After ``results``: one line per input sequence, in input order."""
+        yield PER_SEQUENCE_HEADER
+        for record, ids in self.chunks.items():
+            yield sequence_row(record, ids, self.best)
+
+    def counts(self) -> Counts:
+        without = sum(1 for ids in self.chunks.values() if not any(c in self.best for c in ids))
+        return Counts(classified=len(self.chunks) - without, without_frames=without)
+
+
+def merge(unit_files: Sequence[str | Path], out_dir: str | Path, label: str,
+          check: Callable[[Chunks], None] | None = None) -> tuple[list[Path], Counts]:
+    """Concatenate unit files (in shard order) into the per-file results. ``check`` is
+    handed each sequence's chunks before anything is committed: raising there leaves
+    the per-file results as they were."""
+    out = Path(out_dir)
+    results, highest, per_sequence = out / RESULTS_NAME, out / HIGHEST_NAME, out / PER_SEQUENCE_NAME
+    merged = Merged(unit_files, label)
+    with atomic_open(results) as fh:
+        fh.writelines(merged.results())
+        if check is not None:
+            check(merged.chunks)
     with atomic_open(highest) as fh:
-        fh.write(HIGHEST_HEADER)
-        for key in sorted(best):
-            s1, s2 = best[key]
-            fh.write(f"{key}\t{s2 >= s1}\n")
-    return [results, highest, write_per_sequence(per_sequence, chunks, best)], _counts(chunks, best)
+        fh.writelines(merged.highest())
+    with atomic_open(per_sequence) as fh:
+        fh.writelines(merged.per_sequence())
+    return [results, highest, per_sequence], merged.counts()
 
 
 def sequence_row(record: str, chunk_ids: Sequence[str], best: dict[str, tuple[float, float]]) -> str:
@@ -147,15 +182,3 @@ def sequence_row(record: str, chunk_ids: Sequence[str], best: dict[str, tuple[fl
     virus = sum(1 for s1, s2 in scored if s2 >= s1)
     top = format_score(max(s2 for _, s2 in scored))
     return f"{record}\t{len(chunk_ids)}\t{len(scored)}\t{virus}\t{top}\t{2 * virus >= len(scored)}\n"
-
-
-def write_per_sequence(path: Path, chunks: dict[str, list[str]], best: dict[str, tuple[float, float]]) -> Path:
-    with atomic_open(path) as fh:
-        fh.write(PER_SEQUENCE_HEADER)
-        fh.writelines(sequence_row(record, ids, best) for record, ids in chunks.items())
-    return path
-
-
-def _counts(chunks: dict[str, list[str]], best: dict[str, tuple[float, float]]) -> Counts:
-    without = sum(1 for ids in chunks.values() if not any(c in best for c in ids))
-    return Counts(classified=len(chunks) - without, without_frames=without)

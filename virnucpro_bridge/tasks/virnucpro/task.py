@@ -118,10 +118,18 @@ class VirNucProTask(Task):
         return f"units/{unit.rel}{range_suffix(unit)}.tsv"
 
     def finalize_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[Path]:
+        """Merge the units' rows into the per-file results, once every sequence of the
+        file is accounted for (``accounting.py``); a ValueError leaves them as they were."""
+        from .accounting import unaccounted
         from .results import merge
 
-        ordered = [path for _, path in sorted(units, key=lambda u: u[0].begin)]  # by position: chunk ranges too
-        paths, counts = merge(ordered, results_dir(Path(out_dir), rel), rel)
+        ordered = sorted(units, key=lambda u: u[0].begin)  # by position: chunk ranges too
+
+        def check(chunks: dict[str, list[str]]) -> None:
+            if (problem := unaccounted([u for u, _ in ordered], chunks, self.chunk_length)) is not None:
+                raise ValueError(f"{rel}: {problem}")
+
+        paths, counts = merge([path for _, path in ordered], results_dir(Path(out_dir), rel), rel, check)
         self.counts[rel] = counts
         return paths
 
@@ -130,6 +138,33 @@ class VirNucProTask(Task):
         without = sum(c.without_frames for c in self.counts.values())
         return {"results_dir": "results", "sequences_classified": sum(c.classified for c in self.counts.values()),
                 "sequences_without_frames": without}
+
+    def verify_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[tuple[str, str]]:
+        """The per-file results hold what merging ``units`` gives, and every sequence is accounted for."""
+        from .accounting import unaccounted
+        from .results import HIGHEST_NAME, PER_SEQUENCE_NAME, RESULTS_NAME, Merged
+
+        ordered = sorted(units, key=lambda u: u[0].begin)
+        folder = results_dir(Path(out_dir), rel)
+        merged = Merged([path for _, path in ordered], rel)
+        try:
+            expected = {RESULTS_NAME: _sha256(merged.results()), HIGHEST_NAME: _sha256(merged.highest()),
+                        PER_SEQUENCE_NAME: _sha256(merged.per_sequence())}
+            problem = unaccounted([u for u, _ in ordered], merged.chunks, self.chunk_length)
+        except (OSError, ValueError) as exc:
+            return [(rel, f"its unit results cannot be merged: {exc}")]
+        found = [] if problem is None else [(rel, problem)]
+        for name, sha in expected.items():
+            path = folder / name
+            try:
+                same = path.is_file() and not path.is_symlink() and _sha256_file(path) == sha
+            except OSError as exc:
+                found.append((str(path.relative_to(out_dir)), f"unreadable: {exc.strerror or exc}"))
+                continue
+            if not same:
+                why = "differs from what its unit results merge into" if path.exists() else "missing"
+                found.append((str(path.relative_to(out_dir)), why))
+        return found
 
     # -- worker -------------------------------------------------------------
     def setup(self, device: DeviceSpec) -> None:
@@ -223,3 +258,16 @@ class VirNucProTask(Task):
     def teardown(self) -> None:
         for name in ("pipeline", "protein", "nucleotide", "classifier"):
             self.__dict__.pop(name, None)
+
+
+def _sha256(lines) -> str:
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    from ...runfiles.vouch import digest
+
+    return digest(path)[0]
