@@ -1,4 +1,4 @@
-"""``lbtui`` command line: ``run``, ``attach``, ``serve``, ``prepare``, ``models`` and ``report``.
+"""``lbtui`` command line: ``run``, ``attach``, ``serve``, ``prepare``, ``models``, ``report`` and ``verify``.
 
 Each subcommand lives in its own module with ``register(subparsers)`` and a
 ``main(args) -> int``; modules import heavy things (torch, textual) only
@@ -18,7 +18,8 @@ import importlib
 import sys
 
 # the subcommands' modules, imported by build_parser()
-COMMANDS = (".run_cmd", ".attach_cmd", ".serve_cmd", ".prepare_cmd", ".models_cmd", ".report.command")
+COMMANDS = (".run_cmd", ".attach_cmd", ".serve_cmd", ".prepare_cmd", ".models_cmd", ".report.command",
+            ".verify_cmd")
 
 
 class Parser(argparse.ArgumentParser):
