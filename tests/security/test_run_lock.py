@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
@@ -144,3 +145,18 @@ def test_run_prepare_refuses_a_locked_folder_before_reading_it(tmp_path) -> None
         Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", out=str(out))).prepare()
     assert lock.held and holder(out).pid == os.getpid()  # the refused run let go of nothing of ours
     lock.release()
+
+
+def test_a_run_sweeps_only_temps_whose_writer_is_gone(tmp_path) -> None:
+    import threading
+
+    from virnucpro_bridge.runfiles.atomic import TMP_PREFIX, remove_stale_temps
+
+    live = tmp_path / f"{TMP_PREFIX}{threading.get_native_id()}-report.html"  # as lbtui report writes it now
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead = tmp_path / f"{TMP_PREFIX}{child.pid}-units.json"  # a killed writer's leftover
+    for path in (live, dead):
+        path.write_text("half")
+    assert remove_stale_temps(tmp_path) == 1
+    assert live.exists() and not dead.exists()

@@ -161,14 +161,22 @@ def _write_unnamed(target: str, data: bytes, fsync: bool) -> bool:
 
 
 def remove_stale_temps(root: str | os.PathLike[str], *, recursive: bool = True) -> int:
-    """Delete temp files left by killed writers in ``root``; return how many."""
+    """Delete temp files left by killed writers in ``root``; return how many. A temp
+    whose writer thread still lives on this machine (its id in the name) is left alone:
+    another lbtui command (``lbtui report``) may be writing it."""
     removed = 0
     for dirpath, dirs, files in os.walk(root):
         for name in files:
-            if name.startswith(TMP_PREFIX):
+            if name.startswith(TMP_PREFIX) and not _writer_alive(name):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(dirpath, name))
                     removed += 1
         if not recursive:
             dirs.clear()
     return removed
+
+
+def _writer_alive(name: str) -> bool:
+    """The thread that names temp ``name`` is running (a recycled id only keeps a stale temp)."""
+    tid = name[len(TMP_PREFIX):].partition("-")[0]
+    return tid.isdigit() and os.path.exists(f"/proc/{tid}")
