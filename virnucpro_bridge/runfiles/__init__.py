@@ -7,6 +7,8 @@
     lock.py         one run per folder: a kernel lock held for the run's whole life
     metrics_log.py  the --metrics-log CSV
     reader.py       the one typed reader of a run folder (report, attach to an ended run)
+    vouch.py        a result file's sha256 and size, written and checked before it is trusted
+    verify.py       lbtui verify: a run folder against its manifest and its inputs
 
 The writers and the reader live together so the reader never drifts from what is
 written (dask's ``protocol/``). May import: ``errors``, ``control.snapshot``, ``control.endpoint``,
