@@ -17,9 +17,10 @@ import pytest
 
 from tests.integration.conftest import expected_ids_sha256, make_inputs, read_manifest, write_fasta
 from virnucpro_bridge.inputs.units import Unit
-from virnucpro_bridge.runfiles import vouch
-from virnucpro_bridge.runfiles.outputs import STALE, Resume, what_changed
 from virnucpro_bridge.runfiles.reader import ManifestEntry
+
+# runfiles.vouch and the new parts of runfiles.outputs are imported inside the tests that
+# use them: the tests of what a user sees run (and fail) on a tree without them too.
 
 pytestmark = pytest.mark.slow  # real lbtui runs
 FAST = ("--gpus", "sim:1", "--sim-rate", "200000")
@@ -43,6 +44,8 @@ def rows_for(out: Path, name: str) -> list[dict]:
 
 
 def test_every_row_records_its_result_bytes(tmp_path, run_lbtui) -> None:
+    from virnucpro_bridge.runfiles import vouch
+
     _, res = first_run(tmp_path, run_lbtui)
     rows = res.manifest()
     assert rows and list(rows[0]) == list(ManifestEntry.__dataclass_fields__)
@@ -69,7 +72,7 @@ def test_a_damaged_result_is_redone_and_the_run_says_why(tmp_path, run_lbtui, da
         victim.symlink_to(res.out / "copy.json")
     else:
         victim.unlink()
-    why = {"a link": vouch.NOT_REGULAR, "removed": vouch.MISSING}.get(damage, vouch.CHANGED)
+    why = {"a link": "not a regular file", "removed": "missing"}.get(damage, "changed since it was written")
 
     again = run_lbtui(inputs, *FAST)
     assert again.code == 0, again.stderr
@@ -108,10 +111,13 @@ def test_a_row_pointing_outside_the_folder_or_without_a_checksum_is_not_kept(tmp
     (res.out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     again = run_lbtui(inputs, *FAST)
     assert again.code == 0, again.stderr
-    assert again.summary()["resume"]["redone"] == {vouch.OUTSIDE: 1, vouch.UNCHECKED: 1}
+    assert again.summary()["resume"]["redone"] == {"outside the run folder": 1, "no checksum recorded": 1}
 
 
 def test_resume_counts_each_span_once_under_its_newest_reason(tmp_path) -> None:
+    from virnucpro_bridge.runfiles import vouch
+    from virnucpro_bridge.runfiles.outputs import Resume
+
     out = tmp_path / "out"
     (out / "units").mkdir(parents=True)
     (out / "units" / "a.json").write_text("new")
@@ -128,6 +134,8 @@ def test_resume_counts_each_span_once_under_its_newest_reason(tmp_path) -> None:
 
 
 def test_what_changed_names_the_options(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.outputs import STALE, what_changed
+
     (tmp_path / "run.json").write_text(json.dumps({"task": "virnucpro", "fingerprint_parts": {
         "chunk length": "500", "autocast": "on", "models": "/m"}}))
     parts = {"chunk length": "300", "autocast": "on", "models": "/m"}

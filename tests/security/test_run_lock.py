@@ -16,7 +16,9 @@ from lbtui.remote import RemoteRun, open_run
 from tests.helpers.wait import wait_for
 from tests.integration.conftest import REPO, assert_each_unit_once, lbtui_args, make_inputs
 from virnucpro_bridge.errors import UsageError
-from virnucpro_bridge.runfiles.lock import FolderLock, holder, lock_path
+
+# The lock's own module is imported inside the tests that use it: the tests of what a
+# user sees run (and fail) on a tree without it too.
 
 FILES = 8
 
@@ -73,6 +75,8 @@ def test_a_second_run_on_a_live_folder_is_refused_and_the_first_is_untouched(tmp
 
 @pytest.mark.slow
 def test_the_lock_dies_with_its_run(tmp_path, start_lbtui) -> None:
+    from virnucpro_bridge.runfiles.lock import holder
+
     inputs = make_inputs(tmp_path / "in", 4, seqs=12)
     out = tmp_path / "out"
     first = start_lbtui(inputs, "--gpus", "sim:1", "--sim-rate", "1000", out=out)
@@ -89,6 +93,8 @@ def test_the_lock_dies_with_its_run(tmp_path, start_lbtui) -> None:
 
 
 def test_folder_lock_in_one_process(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.lock import FolderLock, holder
+
     out = tmp_path / "a" / "b"
     lock = FolderLock.acquire(out)
     assert out.is_dir() and lock.held
@@ -102,19 +108,28 @@ def test_folder_lock_in_one_process(tmp_path) -> None:
 
 
 def test_a_run_that_never_started_leaves_nothing_behind(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.lock import FolderLock, lock_path
+
     FolderLock.acquire(tmp_path / "a" / "b").release(undo=True)
     assert not (tmp_path / "a").exists()
     (tmp_path / "kept").mkdir()
     FolderLock.acquire(tmp_path / "kept").release(undo=True)
     assert [p.name for p in tmp_path.iterdir()] == ["kept"] and not any((tmp_path / "kept").iterdir())
+    FolderLock.acquire(tmp_path / "kept").release()  # a finished run's folder: its lock file stays
+    FolderLock.acquire(tmp_path / "kept").release(undo=True)  # and a run refused later leaves it
+    assert lock_path(tmp_path / "kept").is_file()
 
 
 def test_a_lock_dropped_with_its_object_is_given_back(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.lock import FolderLock
+
     FolderLock.acquire(tmp_path)  # not kept: collected at once
     FolderLock.acquire(tmp_path).release()
 
 
 def test_a_planted_lock_file_is_refused(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.lock import FolderLock, lock_path
+
     (tmp_path / ".lbtui").mkdir(mode=0o700)
     lock_path(tmp_path).symlink_to(tmp_path / "elsewhere")
     with pytest.raises(UsageError, match="cannot create its lock file"):
@@ -127,6 +142,8 @@ def test_a_planted_lock_file_is_refused(tmp_path) -> None:
 
 
 def test_a_garbled_holder_is_shown_as_text(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.lock import FolderLock, holder, lock_path
+
     lock = FolderLock.acquire(tmp_path)
     lock_path(tmp_path).write_text(json.dumps({"host": "x\x1b[2J" + "y" * 500, "pid": "7", "started": 5}))
     who = holder(tmp_path)
@@ -136,6 +153,7 @@ def test_a_garbled_holder_is_shown_as_text(tmp_path) -> None:
 
 
 def test_run_prepare_refuses_a_locked_folder_before_reading_it(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.lock import FolderLock, holder
     from virnucpro_bridge.runner import Run, RunConfig
 
     make_inputs(tmp_path / "in", 1, seqs=2)

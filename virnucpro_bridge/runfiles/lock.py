@@ -57,9 +57,10 @@ class Holder:
 class FolderLock:
     """The lock on one run folder, held from ``acquire`` until ``release`` or the process ends."""
 
-    def __init__(self, fd: int, path: Path, created: list[Path]) -> None:
+    def __init__(self, fd: int, path: Path, created: list[Path], fresh: bool) -> None:
         self.path = path
         self.created = created  # folders acquire() made, deepest last: removed again by release(undo=True)
+        self.fresh = fresh  # acquire() made the lock file too (an earlier run's is left as it was)
         self._fd: int | None = fd
         # a run dropped without release() (a test's) gives the lock back with its object
         self._finalizer = weakref.finalize(self, os.close, fd)
@@ -76,23 +77,24 @@ class FolderLock:
                 created.append(folder)
             else:
                 private_dir(folder)
+            fresh = not os.path.lexists(lock_path(out))
             fd = _lock(out)
         except BaseException:
             _remove_folders(created)
             raise
         _write_holder(fd)
-        return cls(fd, lock_path(out), created)
+        return cls(fd, lock_path(out), created, fresh)
 
     @property
     def held(self) -> bool:
         return self._fd is not None
 
     def release(self, *, undo: bool = False) -> None:
-        """Give the lock back. ``undo``: the run never started; also remove the lock file
-        and the folders ``acquire`` made, when nothing else is in them."""
+        """Give the lock back. ``undo``: the run never started; also remove the lock file and
+        the folders ``acquire`` made (when nothing else is in them), if it made them."""
         if self._fd is None:
             return
-        if undo:
+        if undo and self.fresh:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)  # while still locked: a run that opened it sees it gone (_lock)
         self._finalizer()  # closes the descriptor: the kernel drops the lock
