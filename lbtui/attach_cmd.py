@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_read_only(p: argparse.ArgumentParser) -> None:
     p.add_argument("--read-only", action="store_true",
-                   help="watch only: pause, drain, stealing and stopping the run are disabled")
+                   help="watch only: pause, drain, stealing, stopping the run and writing the report "
+                   "are disabled; the run refuses them from this connection too")
 
 
 def _refresh(text: str) -> float:

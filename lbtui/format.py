@@ -113,6 +113,22 @@ def clock(epoch: float | None) -> str:
 
 # -- text ---------------------------------------------------------------------
 
+# What a terminal acts on instead of showing (C0, DEL, C1: colours, cursor moves, titles,
+# the clipboard) and what silently reorders the text around it (bidirectional marks,
+# overrides and isolates): in a name from outside these show as escapes, never reach a
+# terminal, and a name can neither fake a second line nor run backwards.
+_ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+UNPRINTABLE = {cp: _ESCAPES.get(cp, f"\\x{cp:02x}") for cp in (*range(0x20), *range(0x7F, 0xA0))}
+UNPRINTABLE.update({cp: f"\\u{cp:04x}" for cp in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                                                   *range(0x2066, 0x206A))})
+
+
+def printable(text: object) -> str:
+    """A string from outside (a file, unit, record or device name, an error, a notice) as it
+    shows on one line: as it is, but control and bidi characters as escapes ('a\\x1b[31m.fa').
+    It is still text, never markup: views put it in Content or Text, not in a markup string."""
+    return str(text).translate(UNPRINTABLE)
+
 
 def fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` cells, keeping its end (unit names differ at the end)."""
@@ -148,11 +164,12 @@ def spark(samples: Sequence[float | None], width: int) -> str:
 
 
 def short_name(name: str) -> str:
-    """'NVIDIA GeForce RTX 4090' -> 'RTX 4090': the vendor says nothing in a GPU table."""
+    """'NVIDIA GeForce RTX 4090' -> 'RTX 4090': the vendor says nothing in a GPU table
+    (printable: the name comes from the driver, or from whoever wrote --devices)."""
     for prefix in VENDOR_PREFIXES:
         if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
+            return printable(name[len(prefix):])
+    return printable(name)
 
 
 def device_name(view: snap.DeviceView) -> str:
@@ -220,14 +237,15 @@ def current_unit(view: snap.DeviceView, width: int) -> str:
     """The unit in progress and how far it is, in ``width`` cells: '…ple_17.fa 45%'."""
     if not view.current_unit:
         return DASH
+    unit = printable(view.current_unit)
     if missing(view.current_progress):
-        return fit(view.current_unit, width)
+        return fit(unit, width)
     pct = f" {min(100, max(0, view.current_progress * 100)):.0f}%"
-    return fit(view.current_unit, width - len(pct)) + pct
+    return fit(unit, width - len(pct)) + pct
 
 
 def steal_line(steal: snap.StealEvent, labels: Mapping[int, str], arrow: str = "←") -> str:
     """'GPU2 ← GPU0  sample_17.fa  (1,234 seqs)': the thief took the unit from the victim."""
     thief = labels.get(steal.thief, str(steal.thief))
     victim = labels.get(steal.victim, str(steal.victim))
-    return f"{thief} {arrow} {victim}  {steal.unit}  ({steal.sequences:,} seqs)"
+    return f"{thief} {arrow} {victim}  {printable(steal.unit)}  ({steal.sequences:,} seqs)"

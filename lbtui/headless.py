@@ -2,7 +2,8 @@
 
 A status line per device every ``--refresh`` seconds, and each event (steal,
 stall, death, retry, failure, control) as soon as it happens. Reads only
-snapshots, like the dashboard.
+snapshots, like the dashboard. Names and messages from outside go through
+``fmt.printable``: one event is one line, and none can drive the terminal.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def device_line(d: DeviceView) -> str:
     """'SIM0   running   util  93%  mem  41%    182 seq/s  queue   6  done   31  stolen 3/0  unit a.fa 45%'."""
     unit = ""
     if d.current_unit:
-        unit = f"  unit {d.current_unit}"
+        unit = f"  unit {fmt.printable(d.current_unit)}"
         if not fmt.missing(d.current_progress):
             unit += f" {fmt.percent(d.current_progress * 100)}%"
     return (f"{d.label:<6} {fmt.state_of(d):<9} util {fmt.with_unit(fmt.percent(d.utilization), '%'):>4}  "
@@ -46,7 +47,7 @@ def event_line(e: RunEvent, labels: dict[int, str]) -> str:
     if e.kind == snap.EV_STEAL and e.steal is not None:
         # ASCII arrow: this log is for pipes and grep.
         return f"{fmt.clock(e.time)} steal  {fmt.steal_line(e.steal, labels, arrow='<-')}"
-    return f"{fmt.clock(e.time)} {e.kind:<6} {e.message}"
+    return f"{fmt.clock(e.time)} {fmt.printable(e.kind):<6} {fmt.printable(e.message)}"
 
 
 def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
@@ -67,7 +68,7 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
         total = without + int(summary.get("sequences_classified") or 0)
         lines.append(f"{without:,} of {total:,} input sequences have no stop-free frame in any chunk: not "
                      f"classified (Is_Virus NA in prediction_per_sequence.tsv)")
-    lines += [f"notice: {n}" for n in s.notices]
+    lines += [f"notice: {fmt.printable(n)}" for n in s.notices]
     return lines
 
 
@@ -75,8 +76,9 @@ def results_line(out_dir: str, summary: dict) -> str:
     """Where the results are: per input file under results/ when the task merges them."""
     folder = summary.get("results_dir")
     if not folder:
-        return f"results in {out_dir}"
-    return f"results in {os.path.join(out_dir, folder)}{os.sep}<input path>{os.sep} (one folder per input file)"
+        return f"results in {fmt.printable(out_dir)}"
+    where = fmt.printable(os.path.join(out_dir, folder))
+    return f"results in {where}{os.sep}<input path>{os.sep} (one folder per input file)"
 
 
 def follow(source: SnapshotSource, *, refresh: float = 2.0, out: TextIO | None = None,

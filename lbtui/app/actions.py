@@ -5,7 +5,9 @@
                         post_message(CommandFinished) ─► log line / notify, refetch
 
 Commands may block like snapshots do, so they run in thread workers and answer
-with a message. In read-only mode every command is refused before it is tried.
+with a message. In read-only mode every command is refused before it is tried,
+and so is the report (read-only writes nothing). Text from outside (errors,
+paths) reaches a notification as plain text (``markup=False``), never markup.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .messages import CommandFinished
 from .modals import ConfirmDrain
 from .report_prompt import ConfirmReport
 
+READ_ONLY_REPORT = "this dashboard writes nothing (started with --read-only); `lbtui report OUT` writes it"
 DEVICE_ACTIONS = {"toggle_pause", "drain_device", "toggle_stealing", "open_detail", "change_refresh"}
 
 
@@ -52,7 +55,8 @@ class DeviceActions:
             log.echoed.append(message.text)
         else:
             log.add_line(self.clock(), f"{message.label} failed: {message.text}", "error", "✗")
-            self.notify(message.text, title=f"{message.label} failed", severity="error")
+            self.notify(fmt.printable(message.text), title=f"{message.label} failed", severity="error",
+                        markup=False)
         self.refetch()
 
     def refused(self, what: str) -> bool:
@@ -92,7 +96,7 @@ class DeviceActions:
             if yes:
                 self.run_command(f"drain {label}", lambda: self.commands.drain(view.index))
 
-        who = label if fmt.device_name(view) == label else f"{label} ({view.name})"
+        who = label if fmt.device_name(view) == label else f"{label} ({fmt.printable(view.name)})"
         self.push_screen(ConfirmDrain(who, view.queue_depth), answered)
 
     def action_toggle_stealing(self) -> None:
@@ -128,6 +132,9 @@ class DeviceActions:
     def action_write_report(self) -> None:
         from ..report.command import default_target
 
+        if self.read_only:
+            self.notify(f"writing the report: {READ_ONLY_REPORT}", title="Read-only", severity="warning")
+            return
         snapshot = self.snapshot
         if snapshot is None or not snapshot.out_dir:
             self.notify("no run folder yet", title="Report", severity="warning")
@@ -149,6 +156,7 @@ class DeviceActions:
         try:
             path = write_report(out_dir, target)
         except (LbtuiError, OSError) as error:
-            self.call_from_thread(self.notify, str(error), title="Report not written", severity="error")
+            self.call_from_thread(self.notify, fmt.printable(error), title="Report not written",
+                                  severity="error", markup=False)
         else:
-            self.call_from_thread(self.notify, str(path), title="Report written")
+            self.call_from_thread(self.notify, fmt.printable(path), title="Report written", markup=False)

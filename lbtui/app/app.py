@@ -26,6 +26,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import Footer, Static
@@ -180,7 +181,7 @@ class LbtuiApp(RefreshLoop, DeviceActions, Quitting, App[None]):
         self._notices = snapshot.notices
         notices = self.query_one("#notices", Static)
         notices.display = bool(snapshot.notices)
-        notices.update("! " + "   ! ".join(snapshot.notices))
+        notices.update(Content("! " + "   ! ".join(fmt.printable(n) for n in snapshot.notices)))
 
     def show_header(self) -> None:
         stale = None

@@ -49,13 +49,14 @@ def metrics_content(view: DeviceView, now: float) -> Content:
         ("current", fmt.current_unit(view, 40)),
         ("last activity", f"{fmt.duration(ago)} ago" if ago is not None else fmt.DASH),
         ("weight", f"{view.weight:g}   {view.kind}   pid {fmt.DASH if view.pid is None else view.pid}"),
-        *((name, fmt.fit_start(text, 48)) for name, text in view.task_notes),  # the task's own (e.g. batch budget)
+        # the task's own notes (e.g. its batch budget)
+        *((fmt.printable(name), fmt.fit_start(fmt.printable(text), 48)) for name, text in view.task_notes),
     ]
     if view.source or view.memory_total:  # a CUDA device: how it was found, how big it is
         size = f"{view.memory_total / 2**30:.0f} GiB   " if view.memory_total else ""
         lines.append(("device", f"{size}{fmt.device_source(view.source) or fmt.DASH}"))
     if view.reason:  # why it is dead, retired or restarting
-        lines.insert(1, ("why", fmt.fit(view.reason, 70)))
+        lines.insert(1, ("why", fmt.fit(fmt.printable(view.reason), 70)))
     parts: list = []
     for label, value in lines:
         parts += [(f"{label:>14}  ", muted), value, "\n"]
@@ -75,12 +76,15 @@ def plot_caption(title: str, samples: tuple[tuple[float, float], ...], unit: str
 
 
 def unit_row(record: UnitRecord, ok_style: str = "green", error_style: str = "red") -> tuple:
+    """One row of the units table. Every cell is a ``Text``: a ``str`` cell would be read as markup."""
     rate = record.sequences / record.seconds if record.seconds > 0 else None
-    result = Text("ok", style=ok_style) if record.ok else Text(fmt.fit(record.error or "failed", 40), style=error_style)
+    error = fmt.fit(fmt.printable(record.error or "failed"), 40)
+    result = Text("ok", style=ok_style) if record.ok else Text(error, style=error_style)
     return (
-        fmt.clock(record.finished_at), record.unit, Text(f"{record.sequences:,}", justify="right"),
+        Text(fmt.clock(record.finished_at)), Text(fmt.printable(record.unit)),
+        Text(f"{record.sequences:,}", justify="right"),
         Text(f"{record.seconds:.1f}", justify="right"), Text(fmt.rate(rate), justify="right"),
-        "⇄ stolen" if record.stolen else "", result,
+        Text("⇄ stolen" if record.stolen else ""), result,
     )
 
 
@@ -157,7 +161,7 @@ class DeviceDetailScreen(Screen[None]):
         last = message.error.strip().splitlines()[-1]
         self.query_one("#detail-title", Static).update(
             Content.assemble((f"Device {self.index}", "bold $accent"),
-                             (f"   cannot read its detail: {last}", "$error")))
+                             (f"   cannot read its detail: {fmt.printable(last)}", "$error")))
 
     def show(self, detail: DeviceDetail) -> None:
         self.detail = detail
@@ -181,7 +185,7 @@ class DeviceDetailScreen(Screen[None]):
         self.query_one("#detail-errors").display = bool(errors)
         if errors:
             self.query_one("#errors-text", Static).update(Content.assemble(
-                ("Errors\n", "bold $error"), *[(f"{e}\n", "$error") for e in errors[-20:]]))
+                ("Errors\n", "bold $error"), *[(f"{fmt.printable(e)}\n", "$error") for e in errors[-20:]]))
 
     def _plot(self, name: str, title: str, samples: tuple[tuple[float, float], ...], unit: str) -> None:
         plot = self.query_one(f"#{name}-plot", Plot)

@@ -94,12 +94,13 @@ class EventLog(RichLog):
         self.add_line(event.time, message, tone, KIND_ICONS.get(event.kind, "·"))
 
     def add_line(self, when: float, message: str, tone: str, icon: str = "›") -> None:
-        """One line: time, icon, message in the colour of its tone (info, warning, error, steal, control)."""
+        """One line: time, icon, message in the colour of its tone (info, warning, error, steal, control).
+        The message is text (names and errors from outside): never markup, one line, printable."""
         follow = self.is_vertical_scroll_end  # keep the user's place if they scrolled up
         line = Text.assemble(
             (fmt.clock(when), self.tone_style("time")),
             "  ",
-            (f"{icon} {message}", self.tone_style(tone)),
+            (f"{icon} {fmt.printable(message)}", self.tone_style(tone)),
             no_wrap=True,
             end="",
         )

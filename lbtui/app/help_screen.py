@@ -32,7 +32,7 @@ KEY_ROWS = [
 QUIT_ATTACHED = ("q  Ctrl+C", "detach (the run goes on) or stop the run: asks which")
 QUIT_READ_ONLY = ("q  Ctrl+C", "close the dashboard (the run goes on in its terminal, with log lines); asks first")
 QUIT_ATTACHED_READ_ONLY = ("q  Ctrl+C", "detach (the run goes on); asks first")
-READ_ONLY = ("[$warning]read-only[/]: p, d, s and stopping the run are disabled "
+READ_ONLY = ("[$warning]read-only[/]: p, d, s, r and stopping the run are disabled "
              "(started with --read-only); watching and the detail screen work")
 KEYS = rows(KEY_ROWS)
 COLUMNS = rows([

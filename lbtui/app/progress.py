@@ -1,5 +1,7 @@
 """The run-level widgets above the table: header line, progress bar, notices
-and the finished banner. Each takes a whole snapshot and shows its part."""
+and the finished banner. Each takes a whole snapshot and shows its part, as
+``Content`` built from plain parts: a run's name, task, error or folder is
+text, never markup (``fmt.printable``)."""
 
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ def header_left(title: str, snapshot: RunSnapshot | None) -> Content:
     found = fmt.device_source(snapshot.device_source)
     return Content.assemble(
         (title, "bold $accent"), SEP,
-        (snapshot.name or fmt.DASH, "bold"), SEP,
-        ("task ", "$text-muted"), snapshot.task or fmt.DASH, SEP,
+        (fmt.printable(snapshot.name or fmt.DASH), "bold"), SEP,
+        ("task ", "$text-muted"), fmt.printable(snapshot.task or fmt.DASH), SEP,
         (f"{devices} device{'s' if devices != 1 else ''}", ""),
         (f" ({found})" if found else "", "$text-muted"),
     )
@@ -135,7 +137,7 @@ def summary_content(snapshot: RunSnapshot) -> Content:
     sequences = summary.get("sequences", snapshot.sequences_done)
     code = snapshot.exit_code
     if snapshot.error:
-        head = ("✗ Run aborted: " + snapshot.error, "bold $error")
+        head = ("✗ Run aborted: " + fmt.printable(snapshot.error), "bold $error")
     elif code == 130:
         head = ("! Run interrupted", "bold $warning")
     elif failed:
@@ -151,7 +153,7 @@ def summary_content(snapshot: RunSnapshot) -> Content:
         *((("splits ", "$text-muted"), f"{splits:,}", SEP) if splits else ()),
         ("exit ", "$text-muted"), fmt.DASH if code is None else str(code),
         "\n",
-        ("results in ", "$text-muted"), (snapshot.out_dir or fmt.DASH, "bold"),
+        ("results in ", "$text-muted"), (fmt.printable(snapshot.out_dir or fmt.DASH), "bold"),
         ("   r: report   q: quit", "$text-muted"),
     )
 

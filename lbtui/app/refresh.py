@@ -16,6 +16,7 @@ from textual import work
 from textual.css.query import NoMatches
 from textual.worker import get_current_worker
 
+from .. import format as fmt
 from .event_log import EventLog
 from .gpu_table import GpuTable
 from .messages import SnapshotFailed, SnapshotReady
@@ -81,7 +82,7 @@ class RefreshLoop:
             return
         last = message.error.strip().splitlines()[-1]
         if not self.fetch_failed:  # one toast per outage, not one per refresh
-            self.notify(last, title="Cannot read the run's state", severity="error")
+            self.notify(fmt.printable(last), title="Cannot read the run's state", severity="error", markup=False)
             self.query_one(EventLog).add_line(self.clock(), f"snapshot failed: {last}", "error", "✗")
         self.fetch_failed = True
         self.show_header()

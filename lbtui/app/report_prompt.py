@@ -13,6 +13,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from .. import format as fmt
+
 
 class ConfirmReport(ModalScreen[bool]):
     """Write the run's report to ``target``?"""
@@ -33,7 +35,7 @@ class ConfirmReport(ModalScreen[bool]):
             when = "" if self.finished else " The run is still going: the page shows it up to now."
             yield Static(
                 Content.assemble("One HTML page (timeline, throughput, devices, failures) at\n",
-                                 (self.target, "bold $accent"), f"\nSame as `lbtui report`.{when}"),
+                                 (fmt.printable(self.target), "bold $accent"), f"\nSame as `lbtui report`.{when}"),
                 classes="dialog-body",
             )
             with Horizontal(classes="dialog-buttons"):
