@@ -74,7 +74,7 @@ def _attach(args: argparse.Namespace, lifeline, dashboard: bool) -> int:
 
     from .remote import ConnectionLost, RemoteRun, open_run
 
-    source = open_run(args.out)  # one line and exit 2 when there is nothing to attach to
+    source = open_run(args.out, read_only=args.read_only)  # one line and exit 2: nothing to attach to
     if isinstance(source, RemoteRun):
         lifeline.abort = source.abort
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from virnucpro_bridge.control import CommandError, RunCommands
 from virnucpro_bridge.control.channel import PROTOCOL, encode
-from virnucpro_bridge.control.endpoint import KEY_BYTES, set_io_timeout
+from virnucpro_bridge.control.endpoint import Untrusted, check_socket, read_key, set_io_timeout
 from virnucpro_bridge.control.snapshot import DeviceDetail, RunSnapshot
 from virnucpro_bridge.control.wire import SCHEMA, from_plain
 from virnucpro_bridge.errors import InputError
@@ -67,6 +67,7 @@ class RemoteRun:
     def __init__(self, out: Path, run: dict, conn: Connection, hello: dict,
                  sock: socket.socket | None = None) -> None:
         self.out = out
+        self.read_only = hello.get("read_only") is True  # the run holds this connection to watching
         self.run = run
         self.pid = hello.get("pid") or run.get("main_pid")
         self.run_id = hello.get("run_id") or run.get("run_id")
@@ -80,12 +81,13 @@ class RemoteRun:
         self._final_snapshot: RunSnapshot | None = None
 
     @classmethod
-    def connect(cls, out: Path, run: dict) -> RemoteRun:
-        """Connect and shake hands; OSError/AuthenticationError for the caller to word."""
+    def connect(cls, out: Path, run: dict, *, read_only: bool = False) -> RemoteRun:
+        """Check the key and socket run.json names, connect and shake hands; Untrusted,
+        OSError or AuthenticationError for the caller to word. ``read_only``: say so at
+        hello, and the run refuses every command from this connection."""
         control = run.get("control") or {}
-        key = Path(control["key"]).read_bytes()
-        if len(key) != KEY_BYTES:
-            raise AuthenticationError("the key file is not a key")
+        key = read_key(control["key"])
+        check_socket(control["socket"])
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(CONNECT_TIMEOUT_S)
@@ -103,7 +105,8 @@ class RemoteRun:
             except (BlockingIOError, TimeoutError):
                 raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})") from None
             set_io_timeout(sock, 0)
-            conn.send_bytes(encode({"op": "hello", "protocol": PROTOCOL, "schema": SCHEMA}))
+            hello = {"op": "hello", "protocol": PROTOCOL, "schema": SCHEMA}
+            conn.send_bytes(encode({**hello, "read_only": True} if read_only else hello))
             if not conn.poll(CONNECT_TIMEOUT_S):
                 raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})")
             hello = json.loads(conn.recv_bytes())
@@ -250,8 +253,9 @@ class RemoteRun:
         return self._command(op="stop", now=now)
 
 
-def open_run(out_arg: str) -> RemoteRun | FinishedRun:
-    """What ``lbtui attach OUT`` shows; InputError (one line, exit 2) when there is nothing to show."""
+def open_run(out_arg: str, *, read_only: bool = False) -> RemoteRun | FinishedRun:
+    """What ``lbtui attach OUT`` shows; InputError (one line, exit 2) when there is nothing to show,
+    or when what run.json names is not the run's own key and socket."""
     out = Path(out_arg).expanduser().resolve()  # as the run itself resolved --out
     run = read_run(out, out_arg)
     summary = session_summary(out, run)
@@ -268,7 +272,9 @@ def open_run(out_arg: str) -> RemoteRun | FinishedRun:
         raise InputError(f"the run in {out_arg} (pid {pid}) has no control channel: it was started by an "
                          "older lbtui or could not listen (see its events.jsonl)")
     try:
-        return RemoteRun.connect(out, run)
+        return RemoteRun.connect(out, run, read_only=read_only)
+    except Untrusted as exc:
+        raise InputError(f"cannot attach to the run in {out_arg}: {exc}") from None
     except PermissionError as exc:
         raise InputError(f"{exc.filename or control['socket']}: permission denied "
                          "(only the user who started the run can attach)") from None

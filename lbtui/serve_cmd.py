@@ -94,7 +94,8 @@ def main(args: argparse.Namespace) -> int:
     from .remote import RemoteRun, open_run
 
     out = Path(args.out).expanduser().resolve()
-    probe = open_run(args.out)  # refuse now, in one line, what every tab would refuse later
+    # refuse now, in one line, what every tab would refuse later
+    probe = open_run(args.out, read_only=args.read_only)
     if isinstance(probe, RemoteRun):
         probe.close()
     if args.host not in LOCAL_HOSTS:

@@ -148,11 +148,13 @@ def test_a_signal_ends_an_attach_waiting_for_a_reply(tmp_path, attaches, web, si
 @pytest.mark.slow
 def test_sigterm_ends_an_attach_still_connecting(tmp_path, attaches) -> None:
     out = tmp_path / "out"
-    (out / ".lbtui").mkdir(parents=True)
+    (out / ".lbtui").mkdir(parents=True, mode=0o700)
     (out / ".lbtui" / "key").write_bytes(b"k" * 32)
+    (out / ".lbtui" / "key").chmod(0o600)  # the modes a run makes: attach trusts no others
     address = out / ".lbtui" / "control.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:  # a run that never answers
         listener.bind(str(address))
+        address.chmod(0o600)
         listener.listen(4)
         write_run_json(out, pid=os.getpid(), control={"socket": str(address), "key": str(out / ".lbtui" / "key")})
         a = attaches(out)

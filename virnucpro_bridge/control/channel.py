@@ -7,6 +7,7 @@ Every run listens on a Unix socket while its process lives::
                                ▼
                              one thread per client: key handshake (HANDSHAKE_TIMEOUT_S), then
     {"op": "hello", "protocol": 1}  ───▶ {"ok": true, "protocol": 1, "schema": 1, "pid": ...}
+    (+ "read_only": true: this connection may only watch, for the rest of its life)
     {"op": "snapshot"}              ───▶ coord.snapshot()      ─▶ {"ok": true, "snapshot": {...}}
     {"op": "detail", "index": 1}    ───▶ coord.device_detail(1) ─▶ {"ok": true, "detail": {...}}
     {"op": "pause", "index": 1}     ───▶ coord.pause(1)         ─▶ {"ok": true, "message": "..."}
@@ -18,11 +19,14 @@ A request may carry an ``"id"``; its reply carries the same. Messages are JSON
 too big, an unknown op, a request before hello) gets an error reply and the
 connection goes on; only a frame header no sender writes ends that connection.
 Other clients never wait on one: the handshake runs in the client's own thread
-with a deadline, so a client that connects and says nothing holds up no one.
+with one deadline for the whole exchange, so a client that connects and says
+nothing, or trickles a byte at a time, holds its slot for HANDSHAKE_TIMEOUT_S at most.
 
 Only the run's user gets in: the socket is mode 0600 in a 0700 folder, and a
 client must prove it knows the run's 32-byte key (``multiprocessing.connection``'s
-HMAC challenge), kept in a 0600 file. The server only calls the coordinator's
+HMAC challenge), kept in a 0600 file. A client that says ``"read_only": true`` at hello gets every
+command refused on this side (``lbtui attach --read-only``, ``lbtui serve --read-only``),
+whatever it sends later. The server only calls the coordinator's
 thread-safe snapshot and command methods, and requests that arrive close
 together share one snapshot (SNAPSHOT_SHARE_S), so any number of dashboards
 costs the dispatcher a bounded few snapshots a second.
@@ -36,17 +40,18 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
 
 from .control import CommandError
-from .endpoint import KEY_NAME, control_dir, private_dir, set_io_timeout, socket_address, write_key
+from .endpoint import KEY_NAME, control_dir, fallback_address, private_dir, set_io_timeout, socket_address, write_key
 from .wire import SCHEMA, BadFrame, FrameTooBig, frame, read_frame, to_plain
 
 PROTOCOL = 1  # bump when a request or reply changes shape; older clients then refuse to attach
-HANDSHAKE_TIMEOUT_S = 5.0  # an honest client answers the challenge in milliseconds; a silent one is dropped
+HANDSHAKE_TIMEOUT_S = 5.0  # for the whole key exchange: an honest client needs milliseconds
 MAX_CLIENTS = 64  # a thread each: far more dashboards than anyone opens, few enough never to starve the run
 MAX_REQUEST = 64 * 1024  # requests are tiny; anything bigger is not ours
 # an oversized request up to this is read past and answered; a bigger one ends its connection
@@ -54,6 +59,7 @@ SKIP_MAX = 64 * 1024 * 1024
 SNAPSHOT_SHARE_S = 0.2  # requests this close share one snapshot (the fastest dashboard refresh is 0.5 s)
 ID_MAX = 64  # the longest request id echoed back (an id is the client's; it need not be long)
 COMMANDS = ("pause", "resume", "drain", "stealing", "stop")
+READ_ONLY_REFUSAL = "read-only: this dashboard said at hello that it only watches (--read-only)"
 
 
 def encode(message: dict) -> bytes:
@@ -70,8 +76,9 @@ class ChannelServer:
         self.out = Path(out)
         self.target = target
         self.run_id = run_id
-        self.address = socket_address(self.out)
+        self.address: Path | None = socket_address(self.out)  # None: too long; start() picks one
         self.key_path = control_dir(self.out) / KEY_NAME
+        self._fresh_dir: Path | None = None  # the folder start() made for the socket, removed by close()
         self.problem: str | None = None  # why start() failed, for the run's log
         self._listener: socket.socket | None = None
         self._key = b""
@@ -86,6 +93,8 @@ class ChannelServer:
         """Listen; returns ``{"socket", "key", "protocol"}``, or None (and ``problem``) if we cannot."""
         try:
             private_dir(control_dir(self.out))
+            if self.address is None:
+                self.address, self._fresh_dir = fallback_address(self.out)
             private_dir(self.address.parent)
             self._key = write_key(self.key_path)
             if self.address.is_socket():
@@ -103,6 +112,7 @@ class ChannelServer:
             listener.listen(MAX_CLIENTS)
         except OSError as exc:
             self.problem = f"{exc.strerror or exc} ({exc.filename or self.address})"
+            self._remove_fresh_dir()
             return None
         self._listener = listener
         self._thread = threading.Thread(target=self._accept, name="lbtui-channel", daemon=True)
@@ -125,6 +135,7 @@ class ChannelServer:
                 path.unlink()
             except OSError:
                 pass
+        self._remove_fresh_dir()
         with self._clients_lock:
             for sock in self._clients:
                 try:  # wakes its thread, wherever it waits: handshake, request or reply
@@ -134,6 +145,16 @@ class ChannelServer:
         if self._thread is not None:
             self._thread.join(2.0)
         atexit.unregister(self.close)
+
+    def _remove_fresh_dir(self) -> None:
+        """The folder start() made for the socket, with the socket, if it made one."""
+        if self._fresh_dir is None:
+            return
+        for remove, path in ((os.unlink, self.address), (os.rmdir, self._fresh_dir)):
+            try:
+                remove(path)
+            except OSError:
+                pass
 
     @property
     def clients(self) -> int:
@@ -170,7 +191,20 @@ class ChannelServer:
             sock.close()
 
     def _handshake(self, sock: socket.socket) -> bool:
-        """The key challenge both ways, bounded by HANDSHAKE_TIMEOUT_S."""
+        """The key challenge both ways, all of it within HANDSHAKE_TIMEOUT_S: past the
+        deadline a timer shuts the socket down, which ends whatever read or write waits."""
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        timer = threading.Timer(HANDSHAKE_TIMEOUT_S, expire)
+        timer.daemon = True
+        timer.start()
         try:
             set_io_timeout(sock, HANDSHAKE_TIMEOUT_S)
             conn = Connection(os.dup(sock.fileno()))
@@ -181,11 +215,14 @@ class ChannelServer:
                 conn.close()  # the duplicate descriptor only
             set_io_timeout(sock, 0)
         except (AuthenticationError, EOFError, OSError):
-            return False  # a wrong key, a silent or vanished client, or closing
-        return True
+            return False  # a wrong key, a silent, slow or vanished client, or closing
+        finally:
+            timer.cancel()
+            timer.join()
+        return not expired.is_set()
 
     def _serve(self, sock: socket.socket) -> None:
-        greeted = False
+        peer = Peer()
         while not self._closed.is_set():
             try:
                 raw = read_frame(sock, MAX_REQUEST, SKIP_MAX)
@@ -199,8 +236,7 @@ class ChannelServer:
                 return
             except (EOFError, OSError):
                 return  # the client went away, or we are closing
-            reply, greeted = self.respond(raw, greeted)
-            if not self._send(sock, reply):
+            if not self._send(sock, self.respond(raw, peer)):
                 return
 
     @staticmethod
@@ -212,44 +248,49 @@ class ChannelServer:
             return False
 
     # -- requests ----------------------------------------------------------------
-    def respond(self, raw: bytes, greeted: bool) -> tuple[bytes, bool]:
-        """One frame's reply, encoded, and whether the client has now said hello; never raises."""
+    def respond(self, raw: bytes, peer: Peer) -> bytes:
+        """One frame's reply, encoded (``peer``: what this connection has said so far); never raises."""
         try:
             request = json.loads(raw)
         except (ValueError, RecursionError):
-            return encode(_error("ProtocolError", "not JSON")), greeted
+            return encode(_error("ProtocolError", "not JSON"))
         if not isinstance(request, dict):
-            return encode(_error("ProtocolError", "not an object")), greeted
+            return encode(_error("ProtocolError", "not an object"))
         rid = request.get("id")
         if not (isinstance(rid, int) and not isinstance(rid, bool) or isinstance(rid, str) and len(rid) <= ID_MAX):
             rid = None
         op = request.get("op")
-        if op != "hello" and not greeted:
+        if op != "hello" and not peer.greeted:
             reply: dict | bytes = _error("ProtocolError", f"{op!r} before hello: say hello first")
         else:
-            greeted = True
-            reply = self.handle(request)
+            if op == "hello":
+                peer.greeted = True
+                peer.read_only = peer.read_only or request.get("read_only") is True  # never lifted
+            reply = self.handle(request, read_only=peer.read_only)
         if isinstance(reply, bytes):  # a shared snapshot, already JSON
             head = b'{"ok":true,' + (b'"id":' + json.dumps(rid).encode() + b"," if rid is not None else b"")
-            return head + b'"snapshot":' + reply + b"}", greeted
+            return head + b'"snapshot":' + reply + b"}"
         if rid is not None:
             reply["id"] = rid
-        return encode(reply), greeted
+        return encode(reply)
 
-    def handle(self, request: dict) -> dict | bytes:
-        """One request, one reply (a snapshot comes as its JSON bytes); never raises."""
+    def handle(self, request: dict, *, read_only: bool = False) -> dict | bytes:
+        """One request, one reply (a snapshot comes as its JSON bytes); never raises.
+        ``read_only``: the connection said so at hello, and every command is refused."""
         op = request.get("op")
         t = self.target
         try:
             if op == "hello":
                 return {"ok": True, "protocol": PROTOCOL, "schema": SCHEMA, "pid": os.getpid(),
-                        "run_id": self.run_id}
+                        "run_id": self.run_id, "read_only": read_only}
             if op == "snapshot":
                 return self._snapshot_json()
             if op == "detail":
                 return {"ok": True, "detail": to_plain(t.device_detail(_int(request, "index")))}
             if op not in COMMANDS:
                 return _error("ProtocolError", f"unknown request {op!r}"[:200])
+            if read_only:
+                return _error("CommandError", READ_ONLY_REFUSAL)
             self._shared = None  # the next snapshot shows what this command did
             if op == "stealing":
                 message = t.set_stealing(_bool(request, "enabled"))
@@ -276,6 +317,14 @@ class ChannelServer:
                 shared = (now, encode(to_plain(self.target.snapshot())))
                 self._shared = shared
             return shared[1]
+
+
+@dataclass
+class Peer:
+    """What one connection has said: hello (so it may ask for more), and read-only (for good)."""
+
+    greeted: bool = False
+    read_only: bool = False
 
 
 def _int(request: dict, name: str) -> int:

@@ -2,38 +2,66 @@
 private folders, the key file, and I/O deadlines on a blocking socket.
 
 Both ends use these: the run (``channel.py``) creates the socket and key, the
-client (``lbtui/remote.py``) finds them through run.json and bounds its handshake.
+client (``lbtui/remote.py``) finds them through run.json and checks them before it
+trusts them (``read_key``, ``check_socket``): run.json is only a file in a folder,
+and what it names may be anything (a FIFO, ``/dev/zero``, another user's socket).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import socket
 import stat
 import struct
+import tempfile
 from pathlib import Path
 
 CONTROL_DIR = ".lbtui"
 SOCKET_NAME = "control.sock"
 KEY_NAME = "key"
 KEY_BYTES = 32
+KEY_READ_MAX = 4096  # read no more of a "key" than this: a key is 32 bytes, /dev/zero is endless
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes on Linux, with its NUL
+FALLBACK_PREFIX = "lbtui-"  # mkdtemp's fresh folder for a socket whose OUT path is too long
+
+
+class Untrusted(Exception):
+    """A key or socket that is not what the run makes (one line: which, and why)."""
 
 
 def control_dir(out: Path) -> Path:
     return out / CONTROL_DIR
 
 
-def socket_address(out: Path) -> Path:
-    """``OUT/.lbtui/control.sock`` when the path fits a Unix socket address,
-    else a name derived from OUT under the user's runtime folder."""
+def socket_address(out: Path) -> Path | None:
+    """``OUT/.lbtui/control.sock``, or None when that path is too long for a Unix socket."""
     local = control_dir(out) / SOCKET_NAME
-    if len(os.fsencode(str(local))) <= SUN_PATH_MAX:
-        return local
+    return local if len(os.fsencode(str(local))) <= SUN_PATH_MAX else None
+
+
+def fallback_address(out: Path) -> tuple[Path, Path | None]:
+    """Where the socket goes when OUT's path is too long: ``$XDG_RUNTIME_DIR/lbtui/`` when
+    that runtime folder is ours and closed to others, else a fresh folder with a random
+    name (``mkdtemp``, 0700) that no one else can have made first. Returns the address and
+    the fresh folder (None under the runtime folder), which the caller removes at the end;
+    run.json names the address, so nothing needs to predict it."""
+    name = hashlib.sha256(os.fsencode(str(out))).hexdigest()[:24] + ".sock"
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    root = Path(runtime) / "lbtui" if runtime and os.path.isdir(runtime) else Path(f"/tmp/lbtui-{os.getuid()}")
-    return root / (hashlib.sha256(os.fsencode(str(out))).hexdigest()[:24] + ".sock")
+    if runtime and _private_folder(Path(runtime)) and len(os.fsencode(runtime)) + 32 <= SUN_PATH_MAX:
+        return private_dir(Path(runtime) / "lbtui") / name, None
+    tmp = tempfile.gettempdir()
+    fresh = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX, dir=tmp if len(tmp) <= 40 else "/tmp"))
+    return fresh / name, fresh
+
+
+def _private_folder(path: Path) -> bool:
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not stat.S_IMODE(st.st_mode) & 0o077
 
 
 def private_dir(path: Path) -> Path:
@@ -68,3 +96,54 @@ def set_io_timeout(sock: socket.socket, seconds: float) -> None:
     value = struct.pack("ll", whole, int((seconds - whole) * 1e6))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+
+
+def read_key(path: str | os.PathLike) -> bytes:
+    """The run's key from ``path``, once it proves to be what the run writes: a regular
+    file (not a FIFO, device or symlink), owned by this user, closed to others, 32 bytes.
+    Untrusted (one line) otherwise; OSError when it cannot be opened at all."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO does not wait for a writer
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Untrusted(f"{path}: the key is a symbolic link; the run writes a plain file") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        _check_private(path, st, "key", stat.S_ISREG, "a regular file")
+        data = os.read(fd, KEY_READ_MAX)
+    finally:
+        os.close(fd)
+    if len(data) != KEY_BYTES:
+        raise Untrusted(f"{path}: not a key ({len(data):,}{'+' if len(data) == KEY_READ_MAX else ''} bytes, "
+                        f"a key is {KEY_BYTES})")
+    return data
+
+
+def check_socket(path: str | os.PathLike) -> None:
+    """Untrusted unless ``path`` is a socket owned by this user, closed to others, in a
+    folder of this user's closed to others (so no one can swap it before we connect)."""
+    path = Path(path)
+    _check_private(path.parent, path.parent.lstat(), "socket's folder", stat.S_ISDIR, "a folder")
+    _check_private(path, path.lstat(), "socket", stat.S_ISSOCK, "a socket")
+
+
+def _check_private(path: str | os.PathLike, st: os.stat_result, what: str, is_kind, kind: str) -> None:
+    if not is_kind(st.st_mode):
+        raise Untrusted(f"{path}: the run's {what} is not {kind} ({_kind_of(st.st_mode)})")
+    if st.st_uid != os.getuid():
+        raise Untrusted(f"{path}: the run's {what} belongs to uid {st.st_uid}, not to you (uid {os.getuid()})")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise Untrusted(f"{path}: the run's {what} is open to others (mode {mode:04o}); the run makes it "
+                        f"{'0700' if kind == 'a folder' else '0600'}")
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "something else"
