@@ -6,6 +6,10 @@ it leaves the process of a tab whose browser vanished running with nobody
 reading its output, and on SIGTERM ends before its tabs' processes do. Here
 each session ends its attach (``session.py``), and SIGTERM, SIGINT or SIGHUP
 end every session before the server stops.
+
+Every request passes the door first (``door.py``: host, token, and for the
+websocket its origin). At most ``max_tabs`` tabs are live at once: past that,
+the page says so (503) and a websocket is refused before any attach starts.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ from string import Template
 
 from aiohttp import web
 
-from .session import Session
+from .door import Door, notice_page
+from .session import HEIGHT, WIDTH, Session
 
 PAGE = Path(__file__).with_name("page.html")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 IDLE_TIMEOUT_S = 30.0  # a tab silent this long (no message, no pong to our pings) is gone
 SHUTDOWN_S = 2.0  # aiohttp's wait for handlers once every session has ended
+MAX_TABS = 8  # an attach each (~45 MB): plenty for one owner, few enough never to starve the machine
+MAX_MESSAGE = 64 * 1024  # a browser message: a key, a paste, a resize; anything bigger is refused
 
 
 def textual_serve_static() -> Path:
@@ -41,8 +48,8 @@ class WebServer:
     """Serves ``attach_argv`` (with ``attach_env``) to browsers at ``host:port`` until a stop signal."""
 
     def __init__(self, attach_argv: list[str], attach_env: dict[str, str], *, host: str, port: int,
-                 title: str, public_url: str, idle_timeout: float = IDLE_TIMEOUT_S,
-                 log: Callable[[str], None] | None = None) -> None:
+                 title: str, public_url: str, door: Door, idle_timeout: float = IDLE_TIMEOUT_S,
+                 max_tabs: int = MAX_TABS, log: Callable[[str], None] | None = None) -> None:
         self.attach_argv = attach_argv
         self.attach_env = attach_env
         self.host = host
@@ -50,6 +57,8 @@ class WebServer:
         self.title = title
         self.public_url = public_url.rstrip("/")
         self.idle_timeout = idle_timeout
+        self.door = door
+        self.max_tabs = max_tabs
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.sessions: set[Session] = set()
         self._opened = 0
@@ -62,32 +71,49 @@ class WebServer:
             ws_url=html.escape(ws_url), font_size=font_size)
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.door.middleware], client_max_size=MAX_MESSAGE)
         app.add_routes([web.get("/", self.handle_index), web.get("/ws", self.handle_ws),
                         web.static("/static", textual_serve_static())])
         return app
 
+    def full(self) -> web.Response:
+        tabs = f"{self.max_tabs} tab{'s' if self.max_tabs != 1 else ''}"
+        return notice_page(503, "lbtui serve: all tabs in use",
+                           f"lbtui serve: this dashboard is open in {tabs} already, as many as it serves "
+                           "(--max-tabs). Close one, then reload this page.")
+
     async def handle_index(self, request: web.Request) -> web.Response:
+        if len(self.sessions) >= self.max_tabs:
+            return self.full()
         size = _int(request.query.get("fontsize"), 16, 6, 48)
-        return web.Response(text=self.page(size), content_type="text/html")
+        return web.Response(text=self.page(size), content_type="text/html",
+                            headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                     "Content-Security-Policy": "frame-ancestors 'none'"})
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        if not self.door.origin_allowed(request):
+            self.log(f"lbtui serve: refused a websocket from another site (Origin {request.headers['Origin']!r})")
+            return notice_page(403, "lbtui serve: forbidden", "lbtui serve: forbidden: another site's page")
         if self._stopping:
-            raise web.HTTPServiceUnavailable(text="lbtui serve is stopping")
+            return notice_page(503, "lbtui serve: stopping", "lbtui serve is stopping")
+        if len(self.sessions) >= self.max_tabs:
+            self.log(f"lbtui serve: refused a tab: {len(self.sessions)} open, as many as --max-tabs")
+            return self.full()
         # autoping off: pongs reach the session, which counts them as signs of life
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MESSAGE)
         self._opened += 1
         session = Session(self._opened, self.attach_argv, self.attach_env, ws,
                           idle_timeout=self.idle_timeout, log=self.log)
-        self.sessions.add(session)
+        self.sessions.add(session)  # counted before the first await: the cap holds however fast tabs come
         try:
-            await session.start(_int(request.query.get("width"), 80, 10, 1000),
-                                _int(request.query.get("height"), 24, 5, 500))
+            await ws.prepare(request)
+            await session.start(_int(request.query.get("width"), *WIDTH), _int(request.query.get("height"), *HEIGHT))
             await session.run()
         except asyncio.CancelledError:
             await asyncio.shield(session.end("lbtui serve stopped"))
             raise
+        except ConnectionError:
+            pass  # the browser left while its websocket opened
         except OSError as exc:  # the attach could not start (no such interpreter, out of processes)
             self.log(f"lbtui serve: tab {session.number} could not start lbtui attach: {exc}")
         finally:

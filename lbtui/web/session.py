@@ -13,6 +13,11 @@ closes, when the browser has sent nothing (not even a pong to our pings) for
 then exits, 0, within 2 s whatever it was doing) and SIGKILL after KILL_AFTER_S.
 The attach's output is read to its end in any case, so it never blocks on a
 full pipe for a browser that stopped reading.
+
+Whatever a tab sends is checked before it is passed on: only the four kinds of
+message the page script sends, sizes clamped (as the first width and height),
+ping payloads short; input an attach does not read (STDIN_MAX_BUFFERED bytes
+waiting) ends that tab, never serve.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ PRELUDE_LINES = 50  # lines before it are start-up noise (warnings); more means 
 KILL_AFTER_S = 3.0  # SIGTERM ends an attach within 2 s; this is the margin before SIGKILL
 SEND_TIMEOUT_S = 10.0  # one screen update this slow to leave means the browser is not reading
 STDERR_KEPT = 4096  # the tail of an attach's stderr, to say why it ended
+STDIN_MAX_BUFFERED = 1 << 20  # keys and pastes waiting for an attach that does not read them: it is stuck
+PING_MAX = 64  # the page's pings carry a timestamp; a longer payload is not from it
+WIDTH = (80, 10, 1000)  # (default, least, most) columns of a tab's dashboard
+HEIGHT = (24, 5, 500)  # (default, least, most) rows
 
 
 class Session:
@@ -116,22 +125,26 @@ class Session:
     async def _envelope(self, text: str) -> None:
         try:
             kind, *rest = json.loads(text)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return  # not from textual's page script; nothing to pass on
         if kind == "stdin" and rest and isinstance(rest[0], str):
-            self._write(b"D", rest[0].encode("utf-8"))
+            self._write(b"D", rest[0].encode("utf-8", "replace"))
         elif kind == "resize" and rest and isinstance(rest[0], dict):
-            size = rest[0]
-            self._write(b"M", json.dumps({"type": "resize", "width": size.get("width"),
-                                          "height": size.get("height")}).encode())
+            width, height = clamp(rest[0].get("width"), *WIDTH), clamp(rest[0].get("height"), *HEIGHT)
+            self._write(b"M", json.dumps({"type": "resize", "width": width, "height": height}).encode())
         elif kind in ("focus", "blur"):
             self._write(b"M", json.dumps({"type": kind}).encode())
-        elif kind == "ping" and rest:
+        elif kind == "ping" and rest and isinstance(rest[0], (str, int, float)) and len(str(rest[0])) <= PING_MAX:
             await self._send(self.ws.send_str(json.dumps(["pong", rest[0]])))
 
     def _write(self, kind: bytes, payload: bytes) -> None:
         stdin = self.process.stdin if self.process else None
         if stdin is None or stdin.is_closing():
+            return
+        if stdin.transport.get_write_buffer_size() > STDIN_MAX_BUFFERED:
+            if self._ending is None:
+                self._ws_open = False
+                self._ending = asyncio.ensure_future(self.end("its dashboard stopped reading input"))
             return
         stdin.write(kind + len(payload).to_bytes(4, "big") + payload)  # buffered: never waits on the attach
 
@@ -204,6 +217,13 @@ class Session:
                 await asyncio.wait_for(self.ws.close(), 1.0)
             except (asyncio.TimeoutError, ConnectionError, RuntimeError):
                 pass
+
+
+def clamp(value: object, default: int, least: int, most: int) -> int:
+    """A size from the browser as a whole number within [least, most]; ``default`` if it is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return default
+    return int(min(most, max(least, value)))
 
 
 def attach_env(root: str, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -60,7 +60,8 @@ def test_another_address_warns_who_can_get_in(served, recording, capsys, read_on
     extra = ["--read-only"] if read_only else []
     assert cli.main(["serve", str(s.out), "--host", "0.0.0.0", "--port", "8123", *extra]) == 0
     err = capsys.readouterr().err
-    assert err.startswith("lbtui: warning: serving on 0.0.0.0:8123: anyone who can reach this port can ")
+    assert err.startswith("lbtui: warning: serving on 0.0.0.0:8123 over plain HTTP: whoever has the address "
+                          "with its token can ")
     assert ("steer" in err) != read_only and err.count("\n") == 1
     assert (recording[0].attach_argv[-1] == "--read-only") == read_only
     assert "0.0.0.0" not in recording[0].public_url  # the page must connect back to a real name
@@ -83,8 +84,10 @@ def page_resources(html: str) -> list[str]:
 
 
 def test_the_page_loads_nothing_from_off_the_machine() -> None:
+    from lbtui.web.door import Door
+
     server = WebServer([], {}, host="127.0.0.1", port=8765, title="lbtui · <run>",
-                       public_url="http://127.0.0.1:8765")
+                       public_url="http://127.0.0.1:8765", door=Door("t" * 32, port=8765, hosts=["127.0.0.1"]))
     html = server.page()
     resources = page_resources(html)
     assert len(resources) >= 4  # stylesheet, two fonts, the script
@@ -113,6 +116,9 @@ class Serve:
                                       str(self.port), *extra], cwd=REPO, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         wait_until(self.up, "the server up", timeout=60)
+        self.printed = self.proc.stdout.readline()  # "lbtui serve: the run in OUT on http://...?token=T ..."
+        token = re.search(r"/\?token=([\w.~-]+) ", self.printed)
+        self.token = token.group(1) if token else None  # None: it printed none (a bug the tests then show)
 
     def up(self) -> bool:
         try:
@@ -126,8 +132,14 @@ class Serve:
         kids = psutil.Process(self.proc.pid).children(recursive=True)
         return [k for k in kids if _is_attach(k)]
 
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/", token: bool = False) -> str:
+        """The address of ``path``; with ``token``, with the token (as serve prints it) added."""
+        sep = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}{path}" + (f"{sep}token={self.token}" if token else "")
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """A browser's memory, as far as serve cares: cookies kept, redirects followed."""
+        return urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
 
 
 def _is_attach(p: psutil.Process) -> bool:
@@ -168,7 +180,7 @@ def serve(served):
 
 
 async def open_tab(session: aiohttp.ClientSession, srv: Serve, **kwargs) -> aiohttp.ClientWebSocketResponse:
-    ws = await session.ws_connect(srv.url("/ws?width=100&height=30"), **kwargs)
+    ws = await session.ws_connect(srv.url("/ws?width=100&height=30", token=True), **kwargs)
     await ws.send_str(json.dumps(["resize", {"width": 100, "height": 30}]))
     return ws
 
@@ -185,11 +197,12 @@ async def until(condition, what: str, timeout: float = 60.0) -> None:
 @pytest.mark.slow
 def test_a_real_server_serves_the_page_and_everything_it_loads(serve) -> None:
     srv = serve()
-    with urllib.request.urlopen(srv.url(), timeout=10) as reply:
+    browser = srv.opener()
+    with browser.open(srv.url(token=True), timeout=10) as reply:  # sets the cookie, then the page
         html = reply.read().decode()
     assert f"ws://127.0.0.1:{srv.port}/ws" in html
     for resource in page_resources(html):
-        with urllib.request.urlopen(resource, timeout=10) as reply:
+        with browser.open(resource, timeout=10) as reply:
             assert reply.status == 200 and reply.read(), resource
 
 
