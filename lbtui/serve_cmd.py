@@ -44,14 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="show a run's dashboard in a web browser",
         description="Serve `lbtui attach OUT` to web browsers (each tab gets its own dashboard). "
-        "Listens on localhost unless --host says otherwise.",
+        "Listens on localhost unless --host says otherwise; only the address it prints, with its "
+        "token, gets in.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("out", metavar="OUT", help="the run's --out folder")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on; anything but localhost lets other machines in "
-                   "[default: %(default)s]")
+                   help="address to listen on; anything but localhost lets other machines reach it (they "
+                   "still need the token; plain HTTP) [default: %(default)s]")
     p.add_argument("--port", type=_port, default=8000, help="TCP port [default: %(default)s]")
     p.add_argument("--idle-timeout", type=_seconds, default=30.0, metavar="S",
                    help="end a tab's dashboard when its browser has been silent this long (no "

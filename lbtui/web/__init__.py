@@ -1,7 +1,9 @@
 """``lbtui serve``: the dashboard in a web browser, one ``lbtui attach`` per tab.
 
-    browser tab ──websocket──▶ server.py (aiohttp: the page, textual-serve's
-                                │          page script and fonts, /ws)
+    browser tab ──websocket──▶ door.py: the token, the Host and (websocket) Origin, else 403
+                                ▼
+                              server.py (aiohttp: the page, textual-serve's
+                                │          page script and fonts, /ws; at most max_tabs)
                                 ▼
                               session.py: one ``lbtui attach OUT`` process per tab,
                                 │          its pipes ⇄ the websocket; ends it when
