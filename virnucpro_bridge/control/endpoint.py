@@ -49,7 +49,8 @@ def fallback_address(out: Path) -> tuple[Path, Path | None]:
     run.json names the address, so nothing needs to predict it."""
     name = hashlib.sha256(os.fsencode(str(out))).hexdigest()[:24] + ".sock"
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and _private_folder(Path(runtime)) and len(os.fsencode(runtime)) + 32 <= SUN_PATH_MAX:
+    fits = runtime and len(os.fsencode(f"{runtime}/lbtui/{name}")) <= SUN_PATH_MAX
+    if fits and _private_folder(Path(runtime)):
         return private_dir(Path(runtime) / "lbtui") / name, None
     tmp = tempfile.gettempdir()
     fresh = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX, dir=tmp if len(tmp) <= 40 else "/tmp"))
