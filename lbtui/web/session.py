@@ -14,10 +14,11 @@ then exits, 0, within 2 s whatever it was doing) and SIGKILL after KILL_AFTER_S.
 The attach's output is read to its end in any case, so it never blocks on a
 full pipe for a browser that stopped reading.
 
-Whatever a tab sends is checked before it is passed on: only the four kinds of
-message the page script sends, sizes clamped (as the first width and height),
-ping payloads short; input an attach does not read (STDIN_MAX_BUFFERED bytes
-waiting) ends that tab, never serve.
+Whatever a tab sends is checked before it is passed on: only the kinds of
+message the page script sends (keys, resize, focus, ping), sizes clamped (as
+the first width and height), ping payloads short, text that is not UTF-8
+replaced; input an attach does not read (STDIN_MAX_BUFFERED bytes waiting)
+ends that tab, never serve.
 """
 
 from __future__ import annotations

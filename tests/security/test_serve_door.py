@@ -341,6 +341,8 @@ async def test_a_message_serve_cannot_parse_or_too_big_ends_nothing_else(sleeper
         await ws.send_str("[" * 30_000 + "]" * 30_000)  # deep enough to exhaust a recursive parser
         await ws.send_str(json.dumps(["ping", "x" * 10_000]))  # no echo of a big payload
         await ws.send_str(json.dumps(["resize", {"width": 10**12, "height": "x"}]))
+        await ws.send_str('["stdin", "\\ud800"]')  # a lone surrogate: no UTF-8 for it
+        await ws.send_str(json.dumps([["stdin"], {"a": 1}]))
         await ws.send_str(json.dumps(["ping", "still-there"]))
         reply = await asyncio.wait_for(ws.receive(), 30)
         assert reply.type == aiohttp.WSMsgType.TEXT and json.loads(reply.data) == ["pong", "still-there"]
