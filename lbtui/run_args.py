@@ -1,5 +1,8 @@
 """``lbtui run``'s options: defined once, for the CLI and for reading a run's recorded argv.
 
+``run_options`` turns a parsed command line into the engine's ``RunOptions``
+(each option's ``dest`` is its field's name; the defaults are the engine's).
+
 This module imports neither the engine's runner nor any UI, so the report and
 ``lbtui attach`` can parse what an older run.json recorded with the real
 parser (``recorded_options``) without pulling in the dashboard.
@@ -8,9 +11,10 @@ parser (``recorded_options``) without pulling in the dashboard.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
-from virnucpro_bridge.backends.base import STALL_ACTIONS
+from virnucpro_bridge.options import BACKENDS, DEFAULTS, STALL_ACTIONS, RunOptions
 
 from .argtypes import fraction, non_negative_int, positive_float, positive_int, size, size_or_auto
 
@@ -42,19 +46,19 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    help="FASTA files or folders (searched recursively for .fa .fasta .fna "
                    ".faa .ffn, optionally .gz)")
     g = p.add_argument_group("devices and task")
-    g.add_argument("--gpus", default="auto", metavar="SPEC",
+    g.add_argument("--gpus", default=DEFAULTS.gpus, metavar="SPEC",
                    help="0,1,2 (CUDA indices) | all | auto (all CUDA devices, else 2 CPU "
                    "workers) | cpu:N | sim:S1,S2,... (simulated GPUs with relative speeds) "
                    "[default: auto]")
-    g.add_argument("--task", default=None, metavar="NAME",
+    g.add_argument("--task", default=DEFAULTS.task, metavar="NAME",
                    help="sim | virnucpro | package.module:Class [default: sim for sim: devices, "
                    "else virnucpro]")
-    g.add_argument("--out", default="lbtui-results", metavar="DIR",
+    g.add_argument("--out", default=DEFAULTS.out, metavar="DIR",
                    help="output folder; rerunning with the same folder resumes [default: %(default)s]")
-    g.add_argument("--backend", choices=("local", "ray"), default="local",
+    g.add_argument("--backend", choices=BACKENDS, default=DEFAULTS.backend,
                    help="local: worker processes on this machine; ray: one Ray actor per device on a "
                    "Ray cluster (the ray extra: make install, or .venv/bin/pip install -e '.[ray]') [default: local]")
-    g.add_argument("--ray-address", default=None, metavar="ADDR",
+    g.add_argument("--ray-address", default=DEFAULTS.ray_address, metavar="ADDR",
                    help="with --backend ray: the cluster to connect to (host:port of the head node); "
                    "without it a local Ray instance is started")
     s = p.add_argument_group("scheduling")
@@ -62,44 +66,44 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    help="turn work stealing off (static assignment only)")
     s.add_argument("--no-weighted", dest="weighted", action="store_false",
                    help="ignore device capability weights when assigning files")
-    s.add_argument("--steal-interval", type=positive_float, default=2.0, metavar="S",
-                   help="how often idle workers look again for work to steal [default: 2]")
-    s.add_argument("--stall-timeout", type=positive_float, default=300.0, metavar="S",
-                   help="a worker holding a unit this long without progress is stalled [default: 300]")
-    s.add_argument("--stall-action", choices=STALL_ACTIONS, default="restart",
+    s.add_argument("--steal-interval", type=positive_float, default=DEFAULTS.steal_interval, metavar="S",
+                   help="how often idle workers look again for work to steal [default: %(default)g]")
+    s.add_argument("--stall-timeout", type=positive_float, default=DEFAULTS.stall_timeout, metavar="S",
+                   help="a worker holding a unit this long without progress is stalled [default: %(default)g]")
+    s.add_argument("--stall-action", choices=STALL_ACTIONS, default=DEFAULTS.stall_action,
                    help="what to do with a stalled worker: flag it on the dashboard, or restart it "
-                   "(its unit is redone elsewhere, a fresh worker takes its place) [default: restart]")
-    s.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
+                   "(its unit is redone elsewhere, a fresh worker takes its place) [default: %(default)s]")
+    s.add_argument("--retries", type=non_negative_int, default=DEFAULTS.retries, metavar="N",
                    help="retries of a failing unit, each on another device, before it is marked "
                    "failed; a device's fault (a CUDA error, a device retired for failing unit after "
-                   "unit) does not count [default: 2]")
-    s.add_argument("--shard-size", type=size, default=size("10000"), metavar="SIZE",
+                   "unit) does not count [default: %(default)s]")
+    s.add_argument("--shard-size", type=size, default=DEFAULTS.shard_size, metavar="SIZE",
                    help="the largest piece: files are cut into pieces that shrink toward the end of "
                    "the run (factoring), never above SIZE. SIZE is a record count (10000), "
                    "residues (50k, 5M, 2G, 200000bp) or seconds of work (30s, 500ms) "
-                   "[default: 10000 records]")
+                   "[default: %(default)s]")
     s.add_argument("--no-split", dest="split", action="store_false",
                    help="cut files only into fixed --shard-size pieces at record boundaries, and "
                    "never cut a running unit for an idle device")
-    s.add_argument("--split-min", type=size_or_auto, default=size_or_auto("auto"), metavar="SIZE",
+    s.add_argument("--split-min", type=size_or_auto, default=DEFAULTS.split_min, metavar="SIZE",
                    help="the smallest piece a file or record is cut into, at plan time or in flight: "
                    "a SIZE as for --shard-size, or auto: 100 times what one unit costs beyond its "
                    "records (measured), so that stays under 1%% of its time; 10 times for a cut in "
                    "flight, made only for an idle device [default: auto]")
-    s.add_argument("--grace", type=positive_float, default=30.0, metavar="S",
+    s.add_argument("--grace", type=positive_float, default=DEFAULTS.grace, metavar="S",
                    help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
-                   "a second signal stops at once [default: 30]")
+                   "a second signal stops at once [default: %(default)g]")
     u = p.add_argument_group("display")
     u.add_argument("--headless", action="store_true",
                    help="plain log lines instead of the dashboard (automatic when stdout is not a TTY)")
-    u.add_argument("--refresh", type=positive_float, default=2.0, metavar="S",
-                   help="seconds between status updates [default: 2]")
+    u.add_argument("--refresh", type=positive_float, default=DEFAULTS.refresh, metavar="S",
+                   help="seconds between status updates [default: %(default)g]")
     u.add_argument("--read-only", action="store_true",
                    help="the dashboard only watches: pause, drain, stealing and stopping are disabled "
                    "(SIGINT/SIGTERM still stop the run)")
     u.add_argument("--exit-on-finish", action="store_true",
                    help="close the dashboard when the run ends (for scripts)")
-    u.add_argument("--metrics-log", metavar="FILE",
+    u.add_argument("--metrics-log", default=DEFAULTS.metrics_log, metavar="FILE",
                    help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done); timestamp "
                    "is local time with its UTC offset, ISO 8601")
     m = p.add_argument_group("sim task")
@@ -135,6 +139,11 @@ def task_options(args: argparse.Namespace) -> dict:
         "toks_per_batch": args.toks_per_batch,
         "autocast": args.autocast,
     }
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The engine's options from a parsed ``run`` command line (the display options stay in ``args``)."""
+    return RunOptions.from_values(vars(args), task_options=task_options(args), argv=tuple(sys.argv))
 
 
 class _Quiet(argparse.ArgumentParser):

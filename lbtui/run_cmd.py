@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from virnucpro_bridge.runner import ABORT_SLACK_S, Run, RunConfig
+from virnucpro_bridge.runner import ABORT_SLACK_S, Run
 
 from . import run_args
 from .headless import follow, summary_lines
@@ -21,19 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_args.register(sub, main)
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    return RunConfig(
-        inputs=list(args.inputs), gpus=args.gpus, task=args.task, out=args.out, steal=args.steal,
-        weighted=args.weighted, steal_interval=args.steal_interval, stall_timeout=args.stall_timeout,
-        stall_action=args.stall_action, retries=args.retries, shard_size=args.shard_size,
-        split=args.split, split_min=args.split_min, grace=args.grace, refresh=args.refresh,
-        metrics_log=args.metrics_log, task_options=run_args.task_options(args), argv=list(sys.argv),
-        backend=args.backend, ray_address=args.ray_address,
-    )
-
-
 def main(args: argparse.Namespace) -> int:
-    run = Run(config_from_args(args))
+    run = Run(run_args.run_options(args))
+    options = run.options
     run.prepare()  # every usage/input error surfaces here, before anything is written
     for line in run.warnings:
         print(f"lbtui: warning: {line}", file=sys.stderr)
@@ -42,12 +32,12 @@ def main(args: argparse.Namespace) -> int:
     dashboard = not args.headless and sys.stdout.isatty()
     owed = dashboard  # the closing lines: the dashboard's screen is gone when they are printed
     coord = run.start()
-    stopper = Stopper(run, grace=args.grace)
+    stopper = Stopper(run, grace=options.grace)
     try:
         if dashboard:
             from .app import LbtuiApp
 
-            app = LbtuiApp(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish,
+            app = LbtuiApp(coord, coord, refresh=options.refresh, exit_on_finish=args.exit_on_finish,
                            read_only=args.read_only)
             stopper.app = app
             with stopper.installed():
@@ -60,13 +50,13 @@ def main(args: argparse.Namespace) -> int:
                 dashboard = owed = False
             else:
                 if not run.finished and not coord.stopping:
-                    coord.stop(now=False)  # the app closed without saying how: finish units in flight
+                    run.stop()  # the app closed without saying how: finish units in flight
                 if not run.finished and coord.in_flight:
                     print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
-                          f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
+                          f"(at most {options.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
         if not dashboard:
             with stopper.installed():
-                last = follow(coord, refresh=args.refresh,
+                last = follow(coord, refresh=options.refresh,
                               done=lambda: run.finished or not run.dispatching or stopper.overdue())
             owed = not last.finished  # follow left the closing lines to us: the run had not closed out
         with stopper.installed():
@@ -95,7 +85,7 @@ class Stopper:
     kills the workers at once. Either way the process ends: past ``--grace`` +
     ABORT_SLACK_S the main thread ends the run itself (``Run.abort``).
 
-    The handler takes no lock (``coord.stop`` is lock-free), so it cannot wait
+    The handler takes no lock (``Run.stop`` is lock-free), so it cannot wait
     on a dispatcher that holds one. Under the dashboard Ctrl+C is a key (the
     quit dialog); a signal sent to the process closes the app once the run
     ends, or at the deadline."""
@@ -111,17 +101,15 @@ class Stopper:
         return self.hard or (self.deadline is not None and time.monotonic() > self.deadline)
 
     def handler(self, signum, _frame) -> None:
-        coord = self.run.coord
         if self.deadline is None:
             self.deadline = time.monotonic() + self.grace + ABORT_SLACK_S
-            coord.stop(now=False)
+            self.run.stop()
             if self.app is not None:
                 self.app.exit_on_finish = True  # read by the app on its next snapshot
                 self._close_app_later(self.grace + ABORT_SLACK_S)
             return
         self.hard = True
-        coord.stop(now=True)
-        self.run.pool.abort()  # kill the workers now: nothing waits on them any more
+        self.run.stop(now=True)  # kill the workers now: nothing waits on them any more
         if self.app is not None:
             self._close_app_later(0.0)
         else:

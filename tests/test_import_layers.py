@@ -19,6 +19,7 @@ PACKAGES = ("lbtui", "virnucpro_bridge")
 ENGINE_LAYERS = (
     ("errors",),
     ("policy",),
+    ("options",),
     ("control",),
     ("hardware",),
     ("inputs",),

@@ -11,6 +11,7 @@ other in a circle)::
 
     errors.py       errors reported as one line (exit 2; 3 when --out fails)
     policy/         pure scheduling rules: planning, assignment, stealing, throughput, history
+    options.py      RunOptions: lbtui run's options, parsed once and carried whole
     control/        the boundary to UIs: frozen snapshots, the two interfaces, their JSON
                     wire form and the run's control channel (imports only errors)
     hardware/       --gpus parsing, capability weights, NVML readings

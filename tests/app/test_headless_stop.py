@@ -34,7 +34,7 @@ def test_a_second_signal_while_reports_are_read_reaches_the_run_command() -> Non
             return {}
 
     coord = Coordinator(parse_gpus("sim:1"), [], status=SignalledMidCall())
-    run = SimpleNamespace(coord=coord, pool=SimpleNamespace(abort=lambda: None))
+    run = SimpleNamespace(coord=coord, stop=lambda now=False: coord.stop(now=now))  # Run.stop, no workers
     stopper = Stopper(run, grace=900.0)
     stopper.handler(signal.SIGINT, None)  # the first: finish the units in flight
     assert coord.stopping and not stopper.hard

@@ -13,7 +13,7 @@
     messages.py      what the coordinator and a worker say to each other (WorkItem, Done, Cut, ...)
                      and the signal-safe wake-up pipe
 
-May import: ``errors``, ``policy``, ``control``, ``hardware``, ``inputs`` and the
+May import: ``errors``, ``policy``, ``options``, ``control``, ``hardware``, ``inputs`` and the
 standard library. It knows no backend: a backend calls its methods and carries
 its messages.
 """

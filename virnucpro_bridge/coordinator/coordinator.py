@@ -38,8 +38,8 @@ from ..hardware.devices import DeviceSpec
 from ..inputs.record_index import RecordIndex
 from ..inputs.units import Unit
 from ..inputs.work import Parts
+from ..options import DEFAULTS, RunOptions
 from ..policy.assignment import assign
-from ..policy.sizes import Size, as_size
 from ..policy.stealing import (
     VictimView,
     estimate_rate,
@@ -71,43 +71,41 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         self,
         devices: Sequence[DeviceSpec],
         units: Sequence[Unit],
+        options: RunOptions = DEFAULTS,
         *,
         status: MutableMapping | None = None,
         name: str = "",
         task: str = "",
         out_dir: str = "",
-        weighted: bool = True,
-        stealing: bool = True,
-        splitting: bool = False,
-        split_min: Size | int | str = "auto",
+        splittable: bool = False,
         parts: Parts | None = None,
         indexes: Mapping[str, RecordIndex] | None = None,
         unit_overhead_s: float = 0.05,
         nominal_rate: float = NOMINAL_RATE,
-        retries: int = 2,
-        stall_timeout: float = 300.0,
         skipped: int = 0,
         notices: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
-        """``wake`` interrupts the backend's wait when a command needs the
-        dispatcher (drain, stop); it must be safe from a signal handler.
-        ``splitting``: running units may be cut for idle devices (the task is
-        splittable and --no-split was not given); ``indexes`` (by input path) and
-        ``parts`` (the task's rule) say where to cut; no piece is cut below
-        ``split_min`` (a Size; "auto": 100 × the fixed cost of a unit, which is
-        ``unit_overhead_s`` plus the hand-off measured here). ``nominal_rate``:
-        residues/s of a weight-1 device before any unit finished."""
-        self.books = [DeviceBook(d, d.weight if weighted else 1.0) for d in devices]
+        """``options``: --no-weighted, --no-steal, --retries, --stall-timeout, --no-split
+        and --split-min act here. ``wake`` interrupts the backend's wait when a command
+        needs the dispatcher (drain, stop); it must be safe from a signal handler.
+        ``splittable``: the task can stop a running unit early, so (unless --no-split)
+        running units may be cut for idle devices; ``indexes`` (by input path) and
+        ``parts`` (the task's rule) say where; no piece is cut below --split-min
+        ("auto": 100 × the fixed cost of a unit, which is ``unit_overhead_s`` plus
+        the hand-off measured here). ``nominal_rate``: residues/s of a weight-1
+        device before any unit finished."""
+        splitting = options.split and splittable
+        self.books = [DeviceBook(d, d.weight if options.weighted else 1.0) for d in devices]
         self.units = list(units)  # handed to the queues by assign_initial(), then dropped
         self.units_total = len(self.units)  # planned, plus the tails of cuts
         self.status = status if status is not None else {}  # worker reports (a Manager dict)
         self.name, self.task, self.out_dir = name, task, out_dir
-        self.stealing = stealing
+        self.stealing = options.steal
         self.splitting = splitting
-        self.split_min = as_size(split_min)
-        self.parts = parts
+        self.split_min = options.split_min
+        self.parts = parts if splitting else None
         self.task_overhead_s = unit_overhead_s
         self.handoff_s = 0.0  # measured per unit: dispatch to Done, less the task's own time
         self.nominal_rate = nominal_rate
@@ -118,8 +116,8 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         self.sequences_total = sum(u.sequences for u in self.units)
         # residues per record over the plan: converts a --split-min in records into work
         self.mean_record = sum(u.residues for u in self.units) / max(1, sum(u.count for u in self.units))
-        self.retries = retries
-        self.stall_timeout = stall_timeout
+        self.retries = options.retries
+        self.stall_timeout = options.stall_timeout
         self.units_skipped = skipped
         self.notices = tuple(notices)
         self.clock = clock

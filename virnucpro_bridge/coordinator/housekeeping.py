@@ -11,17 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..options import RunOptions
 from .coordinator import Coordinator
 
 TICK_S = 0.25  # housekeeping and readings period; also bounds how late a resume is noticed
 
 
 class Housekeeping:
-    def __init__(self, coord: Coordinator, *, grace: float, steal_interval: float, refresh: float,
-                 stall_action: str) -> None:
+    def __init__(self, coord: Coordinator, options: RunOptions) -> None:
+        """Reads --grace, --steal-interval, --refresh and --stall-action from ``options``."""
         self.coord = coord
-        self.grace, self.steal_interval, self.refresh = grace, steal_interval, refresh
-        self.stall_action = stall_action
+        self.options = options
         self.stop_requested_at: float | None = None
         self.last_steal = self.last_tick = self.last_refresh = time.monotonic()
 
@@ -35,7 +35,7 @@ class Housekeeping:
         if coord.stopping and self.stop_requested_at is None:
             self.stop_requested_at = now
         return coord.stop_now or (self.stop_requested_at is not None
-                                  and now - self.stop_requested_at > self.grace)
+                                  and now - self.stop_requested_at > self.options.grace)
 
     def pass_(self, now: float, reports: dict | None, *, stop_device: Callable[[int], None],
               restart: Callable[[int], None],
@@ -60,18 +60,18 @@ class Housekeeping:
                 coord.device_died(i, "its worker needs a restart, which this backend cannot do",
                                   verb="retired")
                 stop_device(i)
-        steal_due = now - self.last_steal >= self.steal_interval
+        steal_due = now - self.last_steal >= self.options.steal_interval
         if steal_due:
             self.last_steal = now
         sample = False
         if reports is not None:
             self.last_tick = now
             stalled = coord.detect_stalled_workers(reports=reports)
-            if self.stall_action == "restart":
+            if self.options.restart_stalled:
                 for i in stalled:
                     restart(i)
             coord.check_readings(reports)
-            if now - self.last_refresh >= self.refresh:
+            if now - self.last_refresh >= self.options.refresh:
                 self.last_refresh = now
                 coord.sample_history(reports)
                 sample = True

@@ -6,6 +6,8 @@ reports are a plain dict standing in for the Manager dict.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from virnucpro_bridge.control import CommandError, RunCommands, SnapshotSource
@@ -13,6 +15,7 @@ from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.coordinator.coordinator import NOMINAL_RATE, Coordinator
 from virnucpro_bridge.hardware.devices import DeviceSpec
 from virnucpro_bridge.inputs.units import Unit
+from virnucpro_bridge.options import RunOptions
 
 
 class Clock:
@@ -34,9 +37,14 @@ def sims(*speeds: float) -> list[DeviceSpec]:
     return [DeviceSpec(i, "sim", f"sim{i}", s, speed=s) for i, s in enumerate(speeds)]
 
 
+def options(kw: dict) -> RunOptions:
+    """The run options among ``kw`` (taken out of it); the rest are the Coordinator's own."""
+    return RunOptions(argv=(), **{f.name: kw.pop(f.name) for f in fields(RunOptions) if f.name in kw})
+
+
 def make(speeds=(1.0, 1.0), units=(), *, ready=True, assign=True, **kw) -> tuple[Coordinator, Clock]:
     clock = kw.pop("clock", Clock())
-    coord = Coordinator(sims(*speeds), list(units), clock=clock, **kw)
+    coord = Coordinator(sims(*speeds), list(units), options(kw), clock=clock, **kw)
     if assign:
         coord.assign_initial()
     if ready:
@@ -134,7 +142,7 @@ def test_no_steal_when_the_thief_would_not_finish_first() -> None:
 
 
 def test_no_steal_when_disabled_or_not_allowed() -> None:
-    coord, _ = make((4.0, 1.0), assign=False, stealing=False)
+    coord, _ = make((4.0, 1.0), assign=False, steal=False)
     load(coord, 1, "a", "b", "c")
     coord.next_unit(1)
     assert coord.next_unit(0) is None

@@ -28,6 +28,8 @@ from virnucpro_bridge.runfiles.reader import ManifestEntry
 from virnucpro_bridge.runfiles.vouch import digest
 from virnucpro_bridge.tasks.sim import SimTask
 
+from .test_coordinator import options
+
 # -- the cut policy, in work ---------------------------------------------------------------
 
 
@@ -83,8 +85,8 @@ def coordinator(tmp_path: Path, lengths: list[int] | None = None, **kw) -> tuple
     plan = plan_units([(str(fa), "big.fa")], 100_000)
     clock = Clock()
     kw.setdefault("split_min", "100")
-    coord = Coordinator(parse_gpus("sim:1,1"), plan.units, clock=clock, splitting=True, indexes=plan.indexes,
-                        parts=SIM.parts, **kw)
+    coord = Coordinator(parse_gpus("sim:1,1"), plan.units, options(kw), clock=clock, splittable=True,
+                        indexes=plan.indexes, parts=SIM.parts, **kw)
     for b in coord.books:
         coord.device_ready(b.spec.index)
     return coord, clock, plan.units[0]
@@ -319,7 +321,7 @@ def test_idle_devices_look_fastest_first_and_victims_are_judged_by_their_progres
     fa = write_fasta(tmp_path / "a.fa", [250] * 400)
     plan = plan_units([(str(fa), "a.fa")], 100_000)
     clock = Clock()
-    coord = Coordinator(parse_gpus("sim:1,3,1.5"), plan.units, clock=clock, splitting=True,
+    coord = Coordinator(parse_gpus("sim:1,3,1.5"), plan.units, clock=clock, splittable=True,
                         indexes=plan.indexes, parts=SIM.parts)
     assert coord.fastest_first() == [1, 2, 0]
     for b in coord.books:

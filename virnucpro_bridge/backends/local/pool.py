@@ -53,7 +53,8 @@ from ...hardware import nvml
 from ...hardware.devices import DeviceSpec
 from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...inputs.units import Unit
-from ..base import STALL_ACTIONS, Sink
+from ...options import RunOptions
+from ..base import Sink
 from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main
 
@@ -88,28 +89,23 @@ def describe_exit(code: int | None) -> str:
 
 
 class LocalPool:
-    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], task_name: str,
-                 task_options: dict, outputs: Callable[[Unit], str], sink: Sink, status: object,
-                 wakeup: Wakeup, *, out_dir: str, steal_interval: float = 2.0, grace: float = 30.0,
-                 refresh: float = 2.0, stall_action: str = "restart") -> None:
-        if stall_action not in STALL_ACTIONS:
-            raise ValueError(f"stall_action must be one of {STALL_ACTIONS}")
+    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], options: RunOptions, *,
+                 task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: object,
+                 wakeup: Wakeup, out_dir: str) -> None:
         self.coord = coord
         self.devices = list(devices)
-        self.task_name, self.task_options = task_name, task_options
+        self.task_name = task_name
+        self.task_options = dict(options.task_options)  # pickled to each worker
         self.outputs = outputs  # unit -> absolute output path
         self.sink = sink
         self.status = status
         self.wakeup = wakeup
         self.out_dir = out_dir
-        self.steal_interval, self.grace, self.refresh = steal_interval, grace, refresh
-        self.stall_action = stall_action
         self.ctx = mp.get_context("spawn")
         self.procs: list[mp.process.BaseProcess] = []
         self.conns: list[Connection] = []
         self.expected_exit: set[int] = set()
-        self.housekeeping = Housekeeping(coord, grace=grace, steal_interval=steal_interval,
-                                         refresh=refresh, stall_action=stall_action)
+        self.housekeeping = Housekeeping(coord, options)
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
         self._by_obj: dict[object, tuple[str, int]] = {}  # what the loop waits on, and what each is
         # One selector for the whole run (multiprocessing's wait() builds one per call:
@@ -418,3 +414,8 @@ class LocalPool:
     @property
     def pids(self) -> list[int | None]:
         return [p.pid if p is not None else None for p in self.procs]
+
+    @property
+    def nodes(self) -> list[str]:
+        """Where each worker runs: here, so no node (Ray's are named)."""
+        return ["" for _ in self.devices]

@@ -30,7 +30,8 @@ from ...coordinator.messages import Cut, Done, Failed, Wakeup
 from ...errors import UnitError
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit, read_unit
-from ..base import STALL_ACTIONS, Sink
+from ...options import RunOptions
+from ..base import Sink
 from .actor import MAX_CONCURRENCY, DeviceActor
 from .lanes import Lanes, Ticket
 from .loop import LoopStep
@@ -43,21 +44,16 @@ STOP_WAIT_S = 5.0  # finish(): actors get this long to release their models, the
 
 
 class RayPool(Replies):
-    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], task_name: str,
-                 task_options: dict, outputs: Callable[[Unit], str], sink: Sink, status: dict,
-                 wakeup: Wakeup, *, out_dir: str, steal_interval: float = 2.0, grace: float = 30.0,
-                 refresh: float = 2.0, stall_action: str = "restart", weighted: bool = True,
-                 pinned: dict[int, str] | None = None, node_names: dict[str, str] | None = None) -> None:
+    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], options: RunOptions, *,
+                 task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: dict,
+                 wakeup: Wakeup, out_dir: str, pinned: dict[int, str] | None = None,
+                 node_names: dict[str, str] | None = None) -> None:
         """``pinned``: device index -> node id for GPU actors (``--gpus all``);
         the other devices go round-robin over ``node_names`` (node id -> short name)."""
-        if stall_action not in STALL_ACTIONS:
-            raise ValueError(f"stall_action must be one of {STALL_ACTIONS}")
-        self.coord, self.devices = coord, list(devices)
-        self.task_name, self.task_options = task_name, task_options
+        self.coord, self.devices, self.options = coord, list(devices), options
+        self.task_name, self.task_options = task_name, dict(options.task_options)
         self.outputs, self.sink, self.status, self.wakeup = outputs, sink, status, wakeup
         self.out_dir = out_dir
-        self.steal_interval, self.grace, self.refresh = steal_interval, grace, refresh
-        self.stall_action, self.weighted = stall_action, weighted
         self.pinned, self.node_names = dict(pinned or {}), dict(node_names or {})
         n = len(self.devices)
         self.actors: list[Any] = [None] * n

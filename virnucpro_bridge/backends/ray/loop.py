@@ -46,8 +46,7 @@ class Outgoing:
 class LoopStep:
     def __init__(self, pool: RayPool) -> None:
         self.pool = pool
-        self.housekeeping = Housekeeping(pool.coord, grace=pool.grace, steal_interval=pool.steal_interval,
-                                         refresh=pool.refresh, stall_action=pool.stall_action)
+        self.housekeeping = Housekeeping(pool.coord, pool.options)
         self.unreadable: list[tuple[int, int, Failed]] = []  # (device, running ticket, why)
 
     def run(self, replies: list[tuple[str, int, object]]) -> tuple[bool, bool]:
@@ -206,7 +205,7 @@ class LoopStep:
                 short = pool.node_names.get(node, node[:8])
                 weight, known = capability_weight(value.name)
                 book.spec = replace(book.spec, name=f"{short}/{value.name}", weight=weight, known=known)
-                if pool.weighted:
+                if pool.options.weighted:
                     book.weight = weight
                 if not known:
                     coord.info(f"{book.spec.label} '{value.name}': unknown model, capability weight 1.0",
