@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 from virnucpro_bridge.options import BACKENDS, DEFAULTS, STALL_ACTIONS, RunOptions
+from virnucpro_bridge.policy.stealing import NOMINAL_RATE
 
 from .argtypes import fraction, non_negative_int, positive_float, positive_int, size, size_or_auto
 
@@ -107,8 +108,8 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done); timestamp "
                    "is local time with its UTC offset, ISO 8601")
     m = p.add_argument_group("sim task")
-    m.add_argument("--sim-rate", type=positive_float, default=50_000.0, metavar="R",
-                   help="residues/s of a speed-1 simulated GPU [default: 50000]")
+    m.add_argument("--sim-rate", type=positive_float, default=NOMINAL_RATE, metavar="R",
+                   help="residues/s of a speed-1 simulated GPU [default: %(default)g]")
     m.add_argument("--sim-jitter", type=fraction, default=0.0, metavar="J",
                    help="per-file time factor in [1-J, 1+J], from the file name [default: 0]")
     m.add_argument("--sim-seed", type=int, default=0, metavar="N", help="seed for the jitter [default: 0]")

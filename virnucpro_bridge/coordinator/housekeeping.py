@@ -50,10 +50,10 @@ class Housekeeping:
         coord = self.coord
         for i in coord.take_pending_drains():
             stop_device(i)
-            coord.mark_drained(i)
-        for i in coord.take_stops():  # retired: its failures were its own
+            coord.controls.mark_drained(i)
+        for i in coord.health.take_stops():  # retired: its failures were its own
             stop_device(i)
-        for i in coord.take_restarts():
+        for i in coord.health.take_restarts():
             if respawn is not None:
                 respawn(i)
             else:
@@ -66,13 +66,13 @@ class Housekeeping:
         sample = False
         if reports is not None:
             self.last_tick = now
-            stalled = coord.detect_stalled_workers(reports=reports)
+            stalled = coord.monitoring.detect_stalled_workers(reports=reports)
             if self.options.restart_stalled:
                 for i in stalled:
                     restart(i)
-            coord.check_readings(reports)
+            coord.monitoring.check_readings(reports)
             if now - self.last_refresh >= self.options.refresh:
                 self.last_refresh = now
-                coord.sample_history(reports)
+                coord.monitoring.sample_history(reports)
                 sample = True
         return steal_due, sample

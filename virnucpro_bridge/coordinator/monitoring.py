@@ -1,30 +1,39 @@
-"""The monitoring half of the Coordinator: worker reports, stalls, histories.
+"""Monitoring: the workers' reports, stalls, whole-run histories, "live readings lost".
 
-Worker reports arrive through the Manager dict (IPC): ``read_reports()`` is
+Worker reports arrive through a shared dict (a Manager dict for local
+workers, IPC; the Ray backend fills a plain one): ``read_reports()`` is
 called outside the coordinator's lock and its copy passed in. Monitoring
 faults are warnings, never a reason to stop the run: a dead Manager, a
-failing NVML or a silent reporter thread each give one "live readings lost"
-event and the run goes on.
+failing NVML or a silent reporter thread each give one "live readings
+lost" event and the run goes on.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
 from ..control import snapshot as S
 from ..policy.throughput import is_stalled
-
-if TYPE_CHECKING:
-    from .device_book import DeviceBook
+from .device_book import DeviceBook
+from .events import EventLog
+from .progress import UnitProgress
 
 READINGS_LOST_S = 10.0  # no heartbeat this long from a live worker: say its readings are lost
 
 
 class DeviceMonitoring:
-    """Mixed into :class:`~virnucpro_bridge.coordinator.Coordinator`, whose
-    state (``books``, ``status``, ``clock``, events) it reads and flags."""
+    def __init__(self, books: Sequence[DeviceBook], status: MutableMapping, progress: UnitProgress,
+                 log: EventLog, clock: Callable[[], float], lock: threading.RLock, *,
+                 stall_timeout: float) -> None:
+        """``status``: the dict the workers report into, by device index;
+        ``stall_timeout``: --stall-timeout."""
+        self.books, self.status, self.progress, self.log = books, status, progress, log
+        self.clock, self.lock = clock, lock
+        self.stall_timeout = stall_timeout
+        self._readings_lost = False  # the Manager is gone: said once
+        self._frozen: dict | None = None  # the last reports, kept once the run ends
+        self._cut_reader: int | None = None  # a thread interrupted while reading reports
 
     def detect_stalled_workers(self, stall_threshold: float | None = None,
                                reports: Mapping | None = None) -> list[int]:
@@ -34,7 +43,7 @@ class DeviceMonitoring:
         threshold = self.stall_timeout if stall_threshold is None else stall_threshold
         now = self.clock()
         reports = self.read_reports() if reports is None else reports
-        self.recent_reports = reports  # progress on running units, for stealing between ticks
+        self.progress.note(reports)  # progress on running units, for stealing between ticks
         newly = []
         for book in self.books:
             last = self._last_activity(book, reports.get(book.spec.index))
@@ -43,9 +52,9 @@ class DeviceMonitoring:
             if stalled and not book.stalled:
                 newly.append(book.spec.index)
                 unit = book.in_flight.unit.uid if book.in_flight else "?"
-                self._event(S.EV_STALL, "warning",
-                            f"{book.spec.label} stalled: no progress on {unit} for {threshold:g} s",
-                            book.spec.index, now)
+                self.log.add(S.EV_STALL, "warning",
+                             f"{book.spec.label} stalled: no progress on {unit} for {threshold:g} s",
+                             book.spec.index, now)
             book.stalled = stalled
         return newly
 
@@ -65,8 +74,8 @@ class DeviceMonitoring:
                 problem = f"no report from its worker for {now - beat:.0f} s"
             if problem and not book.readings_warned:
                 book.readings_warned = True
-                self._event(S.EV_WARNING, "warning",
-                            f"live readings lost on {book.spec.label}: {problem}", book.spec.index, now)
+                self.log.add(S.EV_WARNING, "warning",
+                             f"live readings lost on {book.spec.label}: {problem}", book.spec.index, now)
             elif not problem:
                 book.readings_warned = False
 
@@ -95,21 +104,22 @@ class DeviceMonitoring:
             report = reports.get(book.spec.index) or {}
             book.utilization_history.add(now, report.get("utilization"))
 
-    def read_reports(self) -> dict:
+    def read_reports(self, *, finished: bool = False) -> dict:
         """A copy of the workers' reports (Manager IPC: call outside ``lock``).
-        After ``freeze_reports()`` the last copy is returned, untouched."""
-        if self._frozen_reports is not None:
-            return self._frozen_reports
+        After ``freeze_reports()`` the last copy is returned, untouched.
+        ``finished``: the run is over, so a lost Manager is not news."""
+        if self._frozen is not None:
+            return self._frozen
         if self._cut_reader == threading.get_ident():
             return {}
         try:
             return dict(self.status.copy()) if hasattr(self.status, "copy") else dict(self.status)
         except Exception as exc:  # noqa: BLE001 - any proxy failure means the same: no readings
-            if not self._readings_lost and not self.finished:
+            if not self._readings_lost and not finished:
                 self._readings_lost = True
-                self._event(S.EV_WARNING, "warning",
-                            f"live readings lost: the Manager process is gone ({type(exc).__name__}); "
-                            "utilization and memory stop updating, the run goes on")
+                self.log.add(S.EV_WARNING, "warning",
+                             f"live readings lost: the Manager process is gone ({type(exc).__name__}); "
+                             "utilization and memory stop updating, the run goes on")
             return {}
         except BaseException:
             # Interrupted mid-call (a second Ctrl+C raises in the main thread): this
@@ -122,7 +132,6 @@ class DeviceMonitoring:
         """Keep the last readings for the final snapshots (the Manager is about to go),
         and the task notes in them: a run shorter than one housekeeping tick has
         read none yet, and summary.json is built from what the books hold."""
-        self._frozen_reports = self.read_reports()
+        self._frozen = self.read_reports()
         with self.lock:
-            self.keep_last_words(self._frozen_reports)
-
+            self.keep_last_words(self._frozen)

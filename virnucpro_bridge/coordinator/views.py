@@ -33,7 +33,7 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
         return S.RUNNING
     if book.paused:
         return S.PAUSED
-    if coord.finished or (coord.queued == 0 and coord.in_flight == 0):
+    if coord.finished or (coord.queues.queued == 0 and coord.queues.in_flight == 0):
         return S.DONE
     return S.IDLE
 
@@ -41,7 +41,7 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
 def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, now: float) -> S.DeviceView:
     report = report or {}
     flight = book.in_flight
-    progress = coord.flight_fraction(flight, report) if flight is not None else None
+    progress = coord.progress.fraction(flight, report) if flight is not None else None
     depth, queued_seqs = len(book.queue), book.queued_sequences
     activity = [t for t in (book.last_progress, report.get("heartbeat")) if t]
     return S.DeviceView(
@@ -83,15 +83,16 @@ def eta(coord: Coordinator, now: float) -> float | None:
     """Seconds left; None until a unit has finished (no evidence of speed yet)."""
     if coord.finished:
         return 0.0
-    if coord.cost_done <= 0:
+    if coord.counts.cost_done <= 0:
         return None
-    return coord.remaining_seconds(now)
+    return coord.queues.remaining_seconds(now)
 
 
 def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
     now = coord.clock()
     devices = tuple(device_view(coord, b, reports.get(b.spec.index), now) for b in coord.books)
-    started = coord.first_dispatch
+    counts, log = coord.counts, coord.log
+    started = counts.first_dispatch
     end = now if not coord.finished else (coord.finished_at or now)
     return S.RunSnapshot(
         time=now,
@@ -102,26 +103,26 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         elapsed=max(0.0, end - coord.created),  # wall time of the run, model loading included
         eta=eta(coord, now),
         devices=devices,
-        units_total=coord.units_total + coord.units_skipped,
-        units_done=coord.units_done,
-        units_skipped=coord.units_skipped,
-        units_failed=len(coord.failed),
-        units_in_flight=coord.in_flight,
-        sequences_total=coord.sequences_total,
-        sequences_done=coord.sequences_done,
-        throughput=coord.throughput.rate(now),
-        stealing=coord.stealing,
-        steals_total=coord.steals_total,
-        steals=tuple(coord.steals),
-        events=tuple(coord.events),
-        errors=tuple(coord.errors),
+        units_total=counts.units_total + counts.units_skipped,
+        units_done=counts.units_done,
+        units_skipped=counts.units_skipped,
+        units_failed=len(coord.recovery.failed),
+        units_in_flight=coord.queues.in_flight,
+        sequences_total=counts.sequences_total,
+        sequences_done=counts.sequences_done,
+        throughput=counts.throughput.rate(now),
+        stealing=coord.controls.stealing,
+        steals_total=log.steals_total,
+        steals=tuple(log.steals),
+        events=tuple(log.events),
+        errors=tuple(log.errors),
         finished=coord.finished,
-        stopping=coord.stopping,
+        stopping=coord.controls.stopping,
         exit_code=coord.exit_code,
         summary=coord.summary,
         notices=coord.notices,
-        error=coord.error,
-        splits_total=coord.splits_total,
+        error=coord.controls.error,
+        splits_total=counts.splits_total,
         device_source=device_source(coord),
     )
 
@@ -145,26 +146,27 @@ def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDe
 
 def build_summary(coord: Coordinator) -> dict:
     """summary.json: makespan is first dispatch to last completion."""
-    start, end = coord.first_dispatch, coord.last_completion
+    counts, failed = coord.counts, coord.recovery.failed
+    start, end = counts.first_dispatch, counts.last_completion
     return {
         "makespan_s": round(end - start, 3) if start is not None and end is not None else 0.0,
-        "files_total": coord.units_total + coord.units_skipped,
-        "files_done": coord.units_done + coord.units_skipped,
-        "files_skipped": coord.units_skipped,
-        "files_failed": len(coord.failed),
-        "files_not_run": coord.units_total - coord.units_done - len(coord.failed),
-        "sequences": coord.sequences_done,
-        "steals": coord.steals_total,
-        "splits": coord.splits_total,
-        "unit_fixed_cost_s": round(coord.fixed_cost_s, 4),  # the task's figure + the hand-off measured here
+        "files_total": counts.units_total + counts.units_skipped,
+        "files_done": counts.units_done + counts.units_skipped,
+        "files_skipped": counts.units_skipped,
+        "files_failed": len(failed),
+        "files_not_run": counts.units_total - counts.units_done - len(failed),
+        "sequences": counts.sequences_done,
+        "steals": coord.log.steals_total,
+        "splits": counts.splits_total,
+        "unit_fixed_cost_s": round(coord.splitting.fixed_cost_s, 4),  # the task's figure + the hand-off measured here
         "exit_code": coord.exit_code,
         "interrupted": coord.interrupted,
-        "internal_error": coord.error,
+        "internal_error": coord.controls.error,
         "started_epoch": round(coord.created, 3),
         "finished_epoch": round(coord.finished_at, 3) if coord.finished_at else None,
         "task": coord.task,
         "notices": list(coord.notices),
-        "failures": [{"unit": uid, "error": err} for uid, err in sorted(coord.failed.items())],
+        "failures": [{"unit": uid, "error": err} for uid, err in sorted(failed.items())],
         "merge_failures": [{"file": rel, "error": err} for rel, err in sorted(coord.merge_failed.items())],
         "devices": [
             {

@@ -94,7 +94,7 @@ def coordinator(tmp_path: Path, lengths: list[int] | None = None, **kw) -> tuple
 
 def start_on_victim(coord: Coordinator, unit: Unit) -> None:
     coord.books[0].push(unit)
-    coord.units_total = 1
+    coord.counts.units_total = 1
     assert coord.next_unit(0).unit == unit
 
 
@@ -112,8 +112,8 @@ def test_cut_confirmed_gives_the_tail_to_the_thief(tmp_path: Path) -> None:
     assert flight.unit.split_from == unit.uid and flight.stolen
     head = coord.books[0].in_flight.unit
     assert (head.start, head.count, head.split_from) == (0, 1_200, unit.uid)
-    assert coord.splits_total == 1 and coord.books[0].split_out == 1 and coord.books[1].split_in == 1
-    assert coord.steals_total == 0
+    assert coord.counts.splits_total == 1 and coord.books[0].split_out == 1 and coord.books[1].split_in == 1
+    assert coord.log.steals_total == 0
     event = [e for e in coord.events if e.kind == S.EV_SPLIT][-1]
     assert event.message == "SIM1 ⇶ split big.fa [1,200–2,000) from SIM0"
     assert event_record(event)["thief"] == 1 and event_record(event)["victim"] == 0
@@ -155,10 +155,11 @@ def test_the_floor_is_work_not_records(tmp_path: Path) -> None:
 
 def test_auto_floor_follows_the_measured_fixed_cost(tmp_path: Path) -> None:
     coord, clock, unit = coordinator(tmp_path, split_min="auto", unit_overhead_s=0.001)
-    assert coord.split_min == parse_size("auto", allow_auto=True)
-    assert coord.cut_floor(50_000.0) == pytest.approx(10 * 0.001 * 50_000)  # in flight: 10x, not the plan's 100x
-    coord.note_handoff(0.5, 0.4)  # a unit whose hand-off took 0.1 s
-    assert coord.fixed_cost_s == pytest.approx(0.001 + 0.01)
+    assert coord.splitting.split_min == parse_size("auto", allow_auto=True)
+    # in flight: 10x, not the plan's 100x
+    assert coord.splitting.cut_floor(50_000.0) == pytest.approx(10 * 0.001 * 50_000)
+    coord.splitting.note_handoff(0.5, 0.4)  # a unit whose hand-off took 0.1 s
+    assert coord.splitting.fixed_cost_s == pytest.approx(0.001 + 0.01)
 
 
 def test_done_racing_the_cut_changes_nothing(tmp_path: Path) -> None:
@@ -167,7 +168,7 @@ def test_done_racing_the_cut_changes_nothing(tmp_path: Path) -> None:
     _, cut = coord.find_cut(1)
     coord.unit_done(0, unit.count, 1.0)  # the victim finished before it read the Cut
     assert coord.cut_answered(0, unit.uid, None) is None  # its late answer: too late
-    assert coord.splits_total == 0 and coord.units_total == 1 and coord.cuts == {}
+    assert coord.counts.splits_total == 0 and coord.units_total == 1 and coord.splitting.cuts == {}
     assert coord.settle() == 0
 
 
@@ -176,7 +177,7 @@ def test_refused_cut_frees_the_thief(tmp_path: Path) -> None:
     start_on_victim(coord, unit)
     coord.find_cut(1)
     assert coord.cut_answered(0, unit.uid, None) is None
-    assert coord.books[0].in_flight.unit == unit and coord.splits_total == 0
+    assert coord.books[0].in_flight.unit == unit and coord.counts.splits_total == 0
     assert coord.find_cut(1) is not None  # it may ask again
 
 
@@ -193,7 +194,7 @@ def test_victim_dying_after_the_cut_redoes_only_its_head(tmp_path: Path) -> None
     head = coord.next_unit(1)
     assert (head.unit.start, head.unit.count) == (0, 1_000)
     coord.unit_done(1, 1_000, 1.0)
-    assert coord.settle() == 0 and coord.sequences_done == 2_000
+    assert coord.settle() == 0 and coord.counts.sequences_done == 2_000
 
 
 def test_tail_goes_to_a_queue_when_the_thief_is_busy_or_the_run_stops(tmp_path: Path) -> None:
@@ -213,7 +214,10 @@ def test_no_cut_without_splitting_or_stealing(tmp_path: Path) -> None:
     coord.set_stealing(False)
     assert coord.find_cut(1) is None
     coord.set_stealing(True)
-    coord.splitting = False
+    assert coord.find_cut(1) is not None
+    (tmp_path / "no-split").mkdir()
+    coord, clock, unit = coordinator(tmp_path / "no-split", split=False)  # --no-split
+    start_on_victim(coord, unit)
     assert coord.find_cut(1) is None
 
 
@@ -221,9 +225,9 @@ def test_a_finished_unit_leaves_nothing_behind(tmp_path: Path) -> None:
     coord, clock, unit = coordinator(tmp_path)
     coord.assign_initial()
     assert coord.units == [] and coord.units_total == 1  # the queues hold the plan, no list beside them
-    assert coord.next_unit(0).unit == unit and coord.attempts
+    assert coord.next_unit(0).unit == unit and coord.queues.attempts
     coord.unit_done(0, unit.count, 1.0)
-    assert coord.attempts == {} and coord.deaths == {}
+    assert coord.queues.attempts == {} and coord.recovery.deaths == {}
 
 
 # -- the worker's answer -----------------------------------------------------------------------------
@@ -309,9 +313,9 @@ def test_a_long_record_reporting_parts_is_not_stalled(tmp_path: Path) -> None:
     for _ in range(10):  # 60 s on one record, a part every 6 s: always progress
         clock.t += 6.0
         report = dict(report, part=report["part"] + 1, progress_time=clock.t)
-        assert coord.detect_stalled_workers(reports={0: report}) == []
+        assert coord.monitoring.detect_stalled_workers(reports={0: report}) == []
     clock.t += 11.0  # then nothing: a stall
-    assert coord.detect_stalled_workers(reports={0: report}) == [0]
+    assert coord.monitoring.detect_stalled_workers(reports={0: report}) == [0]
 
 
 # -- who looks for work first, and how busy a victim really is -------------------------------------
@@ -330,8 +334,8 @@ def test_idle_devices_look_fastest_first_and_victims_are_judged_by_their_progres
     coord.books[0].push(unit)
     coord.next_unit(0)
     scale = coord.base_rate()
-    by_speed = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    by_speed = coord.queues.victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
     # it reports only 20 of 400 records after 1 s: this input runs slower than its average
-    coord.recent_reports = {0: {"unit": unit.uid, "progress": 20, "part": 0, "progress_time": clock.t + 1.0}}
-    by_progress = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    coord.progress.note({0: {"unit": unit.uid, "progress": 20, "part": 0, "progress_time": clock.t + 1.0}})
+    by_progress = coord.queues.victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
     assert by_progress > 2 * by_speed

@@ -138,7 +138,7 @@ class LocalPool:
         self._watch(parent, ("conn", i))
         self._watch(proc.sentinel, ("exit", i))
         self.expected_exit.discard(i)
-        self.coord.books[i].pid = proc.pid
+        self.coord.worker_started(i, proc.pid)
 
     def _watch(self, obj: object, what: tuple[str, int]) -> None:
         self._by_obj[obj] = what
@@ -324,7 +324,7 @@ class LocalPool:
                 items.append(WorkItem(flight.unit, flight.output, flight.attempt))
         for unit in self.coord.send_ahead(i, AHEAD_S, MOST_AHEAD):
             # The attempt is counted when the unit is put in flight; the worker only logs it.
-            items.append(WorkItem(unit, self.outputs(unit), self.coord.attempts.get(unit.uid, 0) + 1))
+            items.append(WorkItem(unit, self.outputs(unit), self.coord.next_attempt(unit)))
         if items:
             self._post(i, items[0] if len(items) == 1 else WorkBatch(tuple(items)))
 
@@ -368,8 +368,7 @@ class LocalPool:
             for i, book in enumerate(coord.books):
                 if self.procs[i] is None or not self.procs[i].is_alive():
                     continue
-                if book.sent and not book.withdrawing:
-                    book.withdrawing = True
+                if coord.withdraw_all(i):
                     self._post(i, Withdraw())
                 if book.in_flight is not None or book.sent:
                     live[self.conns[i]] = i

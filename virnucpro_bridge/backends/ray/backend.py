@@ -87,7 +87,7 @@ class RayPool(Replies):
                 placement = self.get(ref)
                 if gen == self.generation[i] and isinstance(placement, Placement):
                     self.placements[i] = placement
-                    self.coord.books[i].pid = placement.pid
+                    self.coord.worker_started(i, placement.pid)
         return self.pids
 
     def _spawn(self, i: int) -> None:

@@ -10,7 +10,7 @@ then reads the jobs' records and makes the calls outside it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ...coordinator.device_book import InFlight
@@ -178,7 +178,7 @@ class LoopStep:
                 pool.forget(i)
         elif kind == "where" and isinstance(value, Placement):
             pool.placements[i] = value
-            coord.books[i].pid = value.pid
+            coord.worker_started(i, value.pid)
         elif kind == "setup":
             self._setup_reply(i, value, just_idle)
         elif kind == "unit":
@@ -199,17 +199,14 @@ class LoopStep:
     def _setup_reply(self, i: int, value: object, just_idle: set[int]) -> None:
         pool, coord = self.pool, self.pool.coord
         if isinstance(value, ActorReady):
-            book = coord.books[i]
-            if book.spec.kind == "cuda":  # the actor names its own GPU: weight from that
+            spec = coord.books[i].spec
+            if spec.kind == "cuda":  # the actor names its own GPU: weight from that
                 node = pool.placements[i].node_id if pool.placements[i] is not None else ""
                 short = pool.node_names.get(node, node[:8])
                 weight, known = capability_weight(value.name)
-                book.spec = replace(book.spec, name=f"{short}/{value.name}", weight=weight, known=known)
-                if pool.options.weighted:
-                    book.weight = weight
+                coord.device_named(i, f"{short}/{value.name}", weight, known)
                 if not known:
-                    coord.info(f"{book.spec.label} '{value.name}': unknown model, capability weight 1.0",
-                               "warning")
+                    coord.info(f"{spec.label} '{value.name}': unknown model, capability weight 1.0", "warning")
             coord.device_ready(i, value.pid)
             just_idle.add(i)
             return
