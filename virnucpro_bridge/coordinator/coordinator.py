@@ -41,6 +41,7 @@ from .counts import RunCounts
 from .device_book import DeviceBook, InFlight
 from .events import EventLog
 from .health import DeviceHealth
+from .housekeeping import Housekeeping
 from .messages import Cut
 from .monitoring import DeviceMonitoring
 from .progress import UnitProgress
@@ -287,7 +288,11 @@ class Coordinator:
     def worker_gone(self, index: int) -> None:
         self.ahead.worker_gone(index)
 
-    # -- housekeeping (dispatcher thread; the rest is in the parts) ------------------------
+    # -- housekeeping (dispatcher thread) -----------------------------------------------
+    def housekeeping(self) -> Housekeeping:
+        """The per-pass rules for a backend's loop (its timers start now)."""
+        return Housekeeping(self.controls, self.health, self.monitoring, self.take_pending_drains, self.options)
+
     def take_pending_drains(self) -> list[int]:
         """Give back the queues of devices drained since the last call; returns the
         drained devices that are idle and can be stopped now."""

@@ -3,7 +3,8 @@
 The local pool (pipes to processes) and the Ray backend (actor calls) differ
 in how they talk to workers; the rules for stops, drains, steal look-ups,
 stalls, readings and history samples are the same, so they live here once.
-Called with the coordinator's lock held.
+A backend gets its own from ``Coordinator.housekeeping()`` when its loop
+starts, and calls it with the coordinator's lock held.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import time
 from collections.abc import Callable
 
 from ..options import RunOptions
-from .coordinator import Coordinator
+from .commands import RunControls
+from .health import DeviceHealth
+from .monitoring import DeviceMonitoring
 
 TICK_S = 0.25  # housekeeping and readings period; also bounds how late a resume is noticed
 
 
 class Housekeeping:
-    def __init__(self, coord: Coordinator, options: RunOptions) -> None:
-        """Reads --grace, --steal-interval, --refresh and --stall-action from ``options``."""
-        self.coord = coord
+    def __init__(self, controls: RunControls, health: DeviceHealth, monitoring: DeviceMonitoring,
+                 drains: Callable[[], list[int]], options: RunOptions) -> None:
+        """``drains``: gives back drained devices' queues, returns those to stop now.
+        Reads --grace, --steal-interval, --refresh and --stall-action from ``options``."""
+        self.controls, self.health, self.monitoring, self.drains = controls, health, monitoring, drains
         self.options = options
         self.stop_requested_at: float | None = None
         self.last_steal = self.last_tick = self.last_refresh = time.monotonic()
@@ -31,10 +36,10 @@ class Housekeeping:
 
     def must_stop(self, now: float) -> bool:
         """A stop now, or a stop whose --grace has run out: the caller aborts."""
-        coord = self.coord
-        if coord.stopping and self.stop_requested_at is None:
+        controls = self.controls
+        if controls.stopping and self.stop_requested_at is None:
             self.stop_requested_at = now
-        return coord.stop_now or (self.stop_requested_at is not None
+        return controls.stop_now or (self.stop_requested_at is not None
                                   and now - self.stop_requested_at > self.options.grace)
 
     def pass_(self, now: float, reports: dict | None, *, stop_device: Callable[[int], None],
@@ -47,18 +52,17 @@ class Housekeeping:
         replace a worker the coordinator already decided to (a CUDA error, a
         failed setup after a restart), after its device's memory is freed. A
         backend without ``respawn`` retires such a device instead."""
-        coord = self.coord
-        for i in coord.take_pending_drains():
+        for i in self.drains():
             stop_device(i)
-            coord.controls.mark_drained(i)
-        for i in coord.health.take_stops():  # retired: its failures were its own
+            self.controls.mark_drained(i)
+        for i in self.health.take_stops():  # retired: its failures were its own
             stop_device(i)
-        for i in coord.health.take_restarts():
+        for i in self.health.take_restarts():
             if respawn is not None:
                 respawn(i)
             else:
-                coord.device_died(i, "its worker needs a restart, which this backend cannot do",
-                                  verb="retired")
+                self.health.device_died(i, "its worker needs a restart, which this backend cannot do",
+                                        verb="retired")
                 stop_device(i)
         steal_due = now - self.last_steal >= self.options.steal_interval
         if steal_due:
@@ -66,13 +70,13 @@ class Housekeeping:
         sample = False
         if reports is not None:
             self.last_tick = now
-            stalled = coord.monitoring.detect_stalled_workers(reports=reports)
+            stalled = self.monitoring.detect_stalled_workers(reports=reports)
             if self.options.restart_stalled:
                 for i in stalled:
                     restart(i)
-            coord.monitoring.check_readings(reports)
+            self.monitoring.check_readings(reports)
             if now - self.last_refresh >= self.options.refresh:
                 self.last_refresh = now
-                coord.monitoring.sample_history(reports)
+                self.monitoring.sample_history(reports)
                 sample = True
         return steal_due, sample

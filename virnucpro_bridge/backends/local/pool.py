@@ -16,8 +16,8 @@ wake-up pipe that the UI's commands and signal handlers write to::
 
 Anything the loop raises (a bug, or an ``OutputError`` when results cannot
 be written) propagates to the runner, which decides how the run ends; the
-pool only offers ``wind_down()`` and ``abort()`` for that. A cluster backend
-(Ray) replaces this module; the Coordinator and the UIs stay as they are.
+pool only offers ``wind_down()`` and ``abort()`` for that. ``LocalPool`` is a
+``Backend`` as ``backends/base.py`` states it; the Ray backend is another.
 """
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.managers import SyncManager
 
-from ...coordinator.coordinator import Coordinator
 from ...coordinator.device_book import InFlight
-from ...coordinator.housekeeping import TICK_S, Housekeeping
+from ...coordinator.housekeeping import TICK_S
 from ...coordinator.messages import (
     STOP,
     Cut,
@@ -54,7 +53,7 @@ from ...hardware.devices import DeviceSpec
 from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...inputs.units import Unit
 from ...options import RunOptions
-from ..base import Sink
+from ..base import Scheduler, Sink
 from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main
 
@@ -89,7 +88,7 @@ def describe_exit(code: int | None) -> str:
 
 
 class LocalPool:
-    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], options: RunOptions, *,
+    def __init__(self, coord: Scheduler, devices: Sequence[DeviceSpec], options: RunOptions, *,
                  task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: object,
                  wakeup: Wakeup, out_dir: str) -> None:
         self.coord = coord
@@ -105,7 +104,7 @@ class LocalPool:
         self.procs: list[mp.process.BaseProcess] = []
         self.conns: list[Connection] = []
         self.expected_exit: set[int] = set()
-        self.housekeeping = Housekeeping(coord, options)
+        self.housekeeping = coord.housekeeping()
         self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
         self._by_obj: dict[object, tuple[str, int]] = {}  # what the loop waits on, and what each is
         # One selector for the whole run (multiprocessing's wait() builds one per call:
@@ -115,7 +114,7 @@ class LocalPool:
         self.baselines: list[tuple[int, int] | None] = []  # each GPU's (used, total) before our workers
 
     # -- lifecycle -------------------------------------------------------------
-    def start(self) -> list[int]:
+    def start(self) -> list[int | None]:
         self.baselines = [device_memory(spec) for spec in self.devices]  # before any worker touches a GPU
         for spec in self.devices:
             self.procs.append(None)  # type: ignore[arg-type]

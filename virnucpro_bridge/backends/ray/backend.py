@@ -1,13 +1,13 @@
 """The Ray backend: one actor per device, anywhere on a Ray cluster.
 
-The same contract as ``pool.LocalPool`` (start, run, finish, abort,
-wind_down, pids), over the same Coordinator and Sink. The dispatcher loop
-waits on the actors' pending calls instead of pipes::
+A ``Backend`` as ``backends/base.py`` states it, like ``local.pool.LocalPool``,
+over the same coordinator (``Scheduler``) and Sink. The dispatcher loop waits
+on the actors' pending calls instead of pipes::
 
     ray.wait(collect | setup | report | cut | ... refs) ─▶ replies (outside the lock)
         collect: [CutAnswer, UnitReply] ─▶ write results atomically ─▶ Coordinator ─▶ Sink
         RayActorError (actor, process or node lost) ─▶ Coordinator.device_died ─▶ requeued
-        report ─▶ coord.status[i] (clock-corrected) ─▶ snapshots, stalls, cut points
+        report ─▶ status[i] (clock-corrected) ─▶ snapshots, stalls, cut points
     idle device ─▶ next_unit ─▶ its records read here ─▶ actor.submit([jobs])
     nothing to steal ─▶ find_cut ─▶ actor.cut ─▶ CutAnswer ─▶ the tail to the thief
 
@@ -24,14 +24,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ...coordinator.coordinator import Coordinator
 from ...coordinator.housekeeping import TICK_S
 from ...coordinator.messages import Cut, Done, Failed, Wakeup
 from ...errors import UnitError
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit, read_unit
 from ...options import RunOptions
-from ..base import Sink
+from ..base import Scheduler, Sink
 from .actor import MAX_CONCURRENCY, DeviceActor
 from .lanes import Lanes, Ticket
 from .loop import LoopStep
@@ -44,13 +43,13 @@ STOP_WAIT_S = 5.0  # finish(): actors get this long to release their models, the
 
 
 class RayPool(Replies):
-    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], options: RunOptions, *,
+    def __init__(self, coord: Scheduler, devices: Sequence[DeviceSpec], options: RunOptions, *,
                  task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: dict,
                  wakeup: Wakeup, out_dir: str, pinned: dict[int, str] | None = None,
                  node_names: dict[str, str] | None = None) -> None:
         """``pinned``: device index -> node id for GPU actors (``--gpus all``);
         the other devices go round-robin over ``node_names`` (node id -> short name)."""
-        self.coord, self.devices, self.options = coord, list(devices), options
+        self.coord, self.devices = coord, list(devices)
         self.task_name, self.task_options = task_name, dict(options.task_options)
         self.outputs, self.sink, self.status, self.wakeup = outputs, sink, status, wakeup
         self.out_dir = out_dir

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ...coordinator.device_book import InFlight
-from ...coordinator.housekeeping import Housekeeping
 from ...coordinator.messages import Cut, CutAt, Done, Failed, SetupFailed
 from ...errors import OutputError
 from ...hardware.devices import capability_weight
@@ -46,7 +45,7 @@ class Outgoing:
 class LoopStep:
     def __init__(self, pool: RayPool) -> None:
         self.pool = pool
-        self.housekeeping = Housekeeping(pool.coord, pool.options)
+        self.housekeeping = pool.coord.housekeeping()
         self.unreadable: list[tuple[int, int, Failed]] = []  # (device, running ticket, why)
 
     def run(self, replies: list[tuple[str, int, object]]) -> tuple[bool, bool]:
