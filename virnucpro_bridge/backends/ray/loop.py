@@ -1,7 +1,7 @@
 """One pass of the Ray dispatcher: replies in, Coordinator calls, work out.
 
 Split from ``backend.py`` the way ``LocalPool._step`` is split from its
-wait: ``RayPool.wait_replies`` fetches replies (and writes results) outside
+wait: ``Replies.wait`` fetches replies (and writes results) outside
 the coordinator's lock; ``LoopStep.run`` hands them to the Coordinator under
 the lock, decides what goes out (``Outgoing``: jobs, withdrawals, cuts),
 then reads the jobs' records and makes the calls outside it.
