@@ -116,7 +116,8 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     v.add_argument("--chunk-length", type=int, choices=(300, 500), default=500,
                    help="chunk length, as upstream; the classifier must match (<L>_model.pth) [default: 500]")
     v.add_argument("--toks-per-batch", type=positive_int, default=None, metavar="N",
-                   help="tokens per padded GPU batch, for each model; halved on out-of-memory "
+                   help="tokens per padded GPU batch, for each model; halved on out-of-memory, "
+                   "regrown after 20 clean batches "
                    "[default: from the GPU memory free once the models are loaded]")
     v.add_argument("--no-autocast", dest="autocast", action="store_false",
                    help="run CUDA inference in float32 instead of bf16 (compute capability >= 8.0) "
