@@ -66,6 +66,9 @@ class FinishedRun:
                 "stolen_out": figures.get("stolen_out", 0), "busy_s": busy,
                 "reason": figures.get("reason"), "source": figures.get("source") or "",
                 "task_notes": sorted((str(k), str(v)) for k, v in (figures.get("task_notes") or {}).items()),
+                "time_split": list((figures.get("time_split_s") or {}).items()),
+                "energy_wh": figures.get("energy_wh"),
+                "task_counts": list((figures.get("task_counts") or {}).items()),
             })
         events = []
         for seq, ev in enumerate(folder.events[-EVENTS_KEPT:], start=1):

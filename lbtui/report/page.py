@@ -1,4 +1,4 @@
-"""Assemble the report page: header, device table, timeline, charts, failures.
+"""Assemble the report page: header, device table, where the time went, timeline, charts, failures.
 
 Every string that came from the run folder goes through ``esc``: file names,
 error lines and messages are user data.
@@ -17,6 +17,7 @@ from .gantt import gantt
 from .stats import device_rows, failures, intervals, lower_bound, makespan, window
 from .style import CSS
 from .svg import clock, esc
+from .work import work_table
 
 EXIT_MEANING = {0: "all done", 1: "some units failed", 2: "usage or input error", 130: "interrupted"}
 LISTED = 200  # names listed per long list (earlier-session units, split units); the rest counted
@@ -30,7 +31,7 @@ def build(out: Path) -> str:
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
              f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
              f"<title>lbtui report: {esc(out.name or out)}</title><style>{CSS}</style></head><body>",
-             _header(rf, start, end), _devices(rf)]
+             _header(rf, start, end), _devices(rf), work_table(rf)]
     parts.append(_timeline(rf, start, end, spans))
     parts.append(_charts(rf, start, end))
     parts.append(_failures(rf))

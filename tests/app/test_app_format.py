@@ -130,3 +130,22 @@ def test_the_header_and_detail_say_how_gpus_were_found_and_why_a_device_is_dead(
     assert "device  80 GiB   found by torch" in detail
     assert "why" not in metrics_content(f.device(0), f.T0).plain
     assert fmt.device_source("nvml+torch") == "found by NVML + torch"
+
+
+def test_the_detail_says_where_a_devices_time_went_its_energy_and_redone_batches():
+    from dataclasses import replace
+
+    from lbtui.app.detail_screen import metrics_content
+
+    gpu = replace(f.device(0), kind="cuda", sequences_done=2_000_000, energy_wh=30.0,
+                  time_split=(("input", 30.0), ("cpu", 10.0), ("gpu", 150.0), ("write", 10.0)),
+                  task_counts=(("fp32_redone_batches", 2),))
+    text = metrics_content(gpu, f.T0).plain
+    assert "waiting input   15 %   0:30" in text and "host prep    5 %   0:10" in text
+    assert "GPU copy+fwd   75 %   2:30" in text and "writing    5 %   0:10" in text
+    assert "energy  30.0 Wh   15.00 Wh per M seqs" in text and "fp32 redone  2 batches" in text
+    cpu = replace(gpu, kind="cpu", energy_wh=None)
+    text = metrics_content(cpu, f.T0).plain
+    assert "model forward   75 %" in text and "energy" not in text
+    quiet = metrics_content(f.device(1), f.T0).plain  # nothing reported yet: no empty rows
+    assert "waiting input" not in quiet and "energy" not in quiet

@@ -22,7 +22,9 @@ def test_a_retired_device_says_why_and_what_its_task_reported(tmp_path) -> None:
     write_run_json(out, pid=int(ended.stdout), control=None, started=time.time() - 100)
     devices = [
         {"index": 0, "name": "NVIDIA A100", "kind": "cuda", "weight": 2.0, "files_done": 3, "sequences": 300,
-         "busy_s": 30.0, "final_state": "done", "source": "nvml", "task_notes": {"precision": "bf16"}},
+         "busy_s": 30.0, "final_state": "done", "source": "nvml", "task_notes": {"precision": "bf16"},
+         "time_split_s": {"input": 3.0, "cpu": 1.0, "gpu": 25.0, "write": 1.0}, "energy_wh": 2.5,
+         "task_counts": {"fp32_redone_batches": 1}},
         {"index": 1, "name": "Tesla T4", "kind": "cuda", "weight": 0.5, "files_done": 0, "sequences": 0,
          "busy_s": 3.0, "final_state": "dead", "source": "nvml",
          "reason": "retired: 3 units in a row failed on it (last: CUDA error: no kernel image)"},
@@ -34,4 +36,7 @@ def test_a_retired_device_says_why_and_what_its_task_reported(tmp_path) -> None:
     assert isinstance(run, FinishedRun)
     first, second = run.snapshot().devices
     assert first.source == "nvml" and dict(first.task_notes) == {"precision": "bf16"} and first.reason is None
+    assert dict(first.time_split) == {"input": 3.0, "cpu": 1.0, "gpu": 25.0, "write": 1.0}
+    assert first.energy_wh == 2.5 and dict(first.task_counts) == {"fp32_redone_batches": 1}
+    assert second.time_split == () and second.energy_wh is None  # a summary without them (an older run)
     assert second.state == "dead" and second.reason.startswith("retired: 3 units in a row failed")

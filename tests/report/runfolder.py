@@ -126,6 +126,11 @@ def _summary(folder, rows, devices, failed, exit_code, interrupted, old, end, sp
                     "files_done": len(mine), "files_failed": len(failed) if d["index"] == 0 else 0,
                     "sequences": sum(r["sequences"] for r in mine), "busy_s": sum(r["seconds"] for r in mine),
                     "stolen_in": sum(r["stolen"] for r in mine), "stolen_out": 0, "final_state": "done"})
+        if not old:  # where its time went (lbtui after issue 25): device i waited i x 8 s for input
+            per[-1].update(time_split_s={"input": 8.0 * d["index"], "cpu": 2.0, "gpu": 30.0, "write": 0.0},
+                           setup_s=4.0, energy_wh=1.5 if d["index"] == 0 else None,
+                           wh_per_million_seqs=1234.5 if d["index"] == 0 else None,
+                           task_counts={"fp32_redone_batches": d["index"]})
     summary = {"makespan_s": round(end - T0 - 0.5, 3), "files_total": len(rows) + len(failed),
                "files_done": len(rows), "files_skipped": 0, "files_failed": len(failed),
                "files_not_run": 3 if interrupted else 0, "sequences": sum(r["sequences"] for r in rows),

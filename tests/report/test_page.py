@@ -131,3 +131,15 @@ def test_devices_carry_the_dashboards_labels(tmp_path) -> None:
     for index, name in enumerate(made.devices):
         assert f'text-anchor="end">GPU{index}</text>' in html  # the timeline's lane
         assert f"<td>GPU{index}</td><td>{escape(name, quote=False)}</td>" in html  # the device table: label, then name
+
+
+def test_where_each_devices_time_went_and_its_energy(tmp_path) -> None:
+    made = make_run(tmp_path / "run")
+    html, page = page_of(made.path)
+    assert "time" in page.ids()
+    text = page.all_text
+    assert "waiting for input" in text and "GPU (copy + forward)" in text and "Wh per M seqs" in text
+    # device 0 never waited (0 of 32 s), device 2 waited 16 of 48 s; device 0 drew 1.5 Wh
+    assert "0.0 %" in text and "33.3 %" in text and "93.8 %" in text and "1.50 Wh" in text and "1,234.50" in text
+    old = make_run(tmp_path / "old", old=True)  # a summary from before: no such table
+    assert "time" not in page_of(old.path)[1].ids()

@@ -62,6 +62,11 @@ class DeviceBook:
         self.readings_warned = False  # "live readings lost" said once per outage
         self.task_notes: dict[str, str] = {}  # the task's last notes from this device (kept after it stops)
         self.worker_cpu: dict[int, float] = {}  # CPU s each worker process of this device last reported, by pid
+        # What each worker process last reported, by pid (a restarted worker adds its own):
+        self.phases: dict[int, dict[str, float]] = {}  # seconds per phase (tasks/phases.py) since it was ready
+        self.task_counts: dict[int, dict[str, int]] = {}  # the task's counts (e.g. fp32_redone_batches)
+        self.energy_j: dict[int, float] = {}  # joules its GPU used while it lived
+        self.setup_s: dict[int, float] = {}  # seconds its setup (model loading) took
         self.pid: int | None = None
         self.units_done = 0
         self.sequences_done = 0

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..control import snapshot as S
+from ..tasks.phases import PHASES
 
 if TYPE_CHECKING:
     from .coordinator import Coordinator
@@ -76,7 +77,46 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         source=book.spec.source,
         memory_total=book.spec.memory_total,
         task_notes=tuple(book.task_notes.items()),
+        time_split=tuple(time_split(book).items()),
+        energy_wh=energy_wh(book),
+        task_counts=tuple(task_counts(book).items()),
     )
+
+
+def time_split(book: DeviceBook) -> dict[str, float]:
+    """Seconds per phase, summed over the device's workers; {} before any reported."""
+    if not book.phases:
+        return {}
+    return {p: sum(w.get(p, 0.0) for w in book.phases.values()) for p in PHASES}
+
+
+def energy_wh(book: DeviceBook) -> float | None:
+    return sum(book.energy_j.values()) / 3600.0 if book.energy_j else None
+
+
+def task_counts(book: DeviceBook) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for counts in book.task_counts.values():
+        for name, n in counts.items():
+            out[name] = out.get(name, 0) + n
+    return out
+
+
+def work_summary(book: DeviceBook) -> dict:
+    """summary.json's figures of where a device's time went, and its energy."""
+    split = time_split(book)
+    wall = sum(split.values())
+    wh = energy_wh(book)
+    return {
+        # its workers' time since each was ready, by phase (they add up to worker_wall_s)
+        "time_split_s": {k: round(v, 3) for k, v in split.items()},
+        "time_split_pct": {k: round(100.0 * v / wall, 1) for k, v in split.items()} if wall > 0 else {},
+        "worker_wall_s": round(wall, 3),
+        "setup_s": round(sum(book.setup_s.values()), 3) if book.setup_s else None,
+        "energy_wh": None if wh is None else round(wh, 4),
+        "wh_per_million_seqs": round(wh * 1e6 / book.sequences_done, 2) if wh and book.sequences_done else None,
+        "task_counts": task_counts(book),
+    }
 
 
 def eta(coord: Coordinator, now: float) -> float | None:
@@ -185,6 +225,7 @@ def build_summary(coord: Coordinator) -> dict:
                 "task_notes": dict(b.task_notes),
                 # its worker processes' CPU (start-up included; a replaced worker's too), as last reported
                 "worker_cpu_s": round(sum(b.worker_cpu.values()), 3),
+                **work_summary(b),
                 "final_state": device_state(coord, b),
                 "reason": b.reason if b.dead else None,  # why it died or was retired
                 "source": b.spec.source,
