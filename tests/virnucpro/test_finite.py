@@ -148,3 +148,29 @@ def test_nan_even_in_float32_fails_the_unit_naming_the_record_and_writes_nothing
     message = str(info.value)
     assert "record 'rec5'" in message and "ESM-2" in message and "float32" in message and "\n" not in message
     assert "in.fa" in message and not out.exists()
+
+
+def test_an_fp16_overflow_in_esm_sdpa_is_redone_with_its_fused_weights_in_float32():
+    """The SDPA forward's fused q|k|v weight is no module's parameter: full precision must
+    upcast it too (on CPU here; tests/virnucpro/test_cuda.py does the same on a GPU)."""
+    from esm.model.esm2 import ESM2
+
+    from virnucpro_bridge.tasks.virnucpro.esm_forward import EsmSdpa
+
+    torch.manual_seed(0)
+    reference = ESM2(num_layers=2, embed_dim=64, attention_heads=4, alphabet="ESM-1b").eval()
+    with torch.no_grad():
+        reference.layers[0].fc1.weight.mul_(1e5)  # activations far beyond fp16's range (65504)
+    rng = random.Random(4)
+    proteins = ["".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(rng.randint(20, 200))) for _ in range(8)]
+    expected = ProteinEmbedder(EsmSdpa(reference), reference.alphabet, 64, "cpu", TokenBudget(4096))(proteins)
+    half = ESM2(num_layers=2, embed_dim=64, attention_heads=4, alphabet="ESM-1b").eval()
+    half.load_state_dict(reference.state_dict())
+    half = half.half()
+    embed = ProteinEmbedder(EsmSdpa(half), half.alphabet, 64, "cpu", TokenBudget(4096), torch.float16)
+    embed.batched = True
+    got = embed(proteins)
+    assert embed.redone >= 1 and bool(torch.isfinite(got).all())
+    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-2  # fp16-rounded weights
+    assert {p.dtype for p in half.parameters()} == {torch.float16}
+    assert not EsmSdpa(half).in_full_precision

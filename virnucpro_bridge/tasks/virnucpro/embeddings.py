@@ -192,7 +192,9 @@ class ProteinEmbedder(Embedder):
         return self.masked_mean(reps, weights, counts)
 
     def _module(self) -> nn.Module | None:
-        found = getattr(self.forward, "esm", self.forward)
+        if isinstance(self.forward, nn.Module):  # EsmSdpa: it and the fair-esm model inside it
+            return self.forward
+        found = getattr(self.forward, "esm", None)  # FairEsmForward
         return found if isinstance(found, nn.Module) else None
 
 

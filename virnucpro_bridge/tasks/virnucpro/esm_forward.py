@@ -90,6 +90,7 @@ class EsmSdpa(nn.Module):
         self._norms = [(Float32Norm(layer.self_attn_layer_norm), Float32Norm(layer.final_layer_norm))
                        for layer in esm2.layers]
         self._final_norm = Float32Norm(esm2.emb_layer_norm_after)
+        self.in_full_precision = False  # set by precision.full_precision: the fused weights upcast too
 
     def _qkv(self, i: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Layer ``i``'s fused weight and bias, rebuilt if the model was moved or cast since."""
@@ -123,8 +124,12 @@ class EsmSdpa(nn.Module):
                    tables: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         b, t, e = h.shape
         weight, bias = self._qkv(i)
-        compute = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") and h.is_cuda \
-            else weight.dtype
+        if self.in_full_precision:
+            compute = torch.float32
+        elif torch.is_autocast_enabled("cuda") and h.is_cuda:
+            compute = torch.get_autocast_dtype("cuda")
+        else:
+            compute = weight.dtype
         qkv = F.linear(h.to(compute), weight.to(compute), None if bias is None else bias.to(compute))
         qkv = qkv.view(b, t, 3, self.heads, self.head_dim)
         cos, sin = (table[:, None, None, :] for table in tables)  # over (tokens, q|k, heads, head_dim)

@@ -57,7 +57,11 @@ def dtype_name(dtype: torch.dtype | None) -> str:
 def full_precision(model: nn.Module) -> Iterator[None]:
     """Inside: every submodule with half-precision weights runs with float32 copies of them,
     made just before its forward and dropped after it (hooks); outside, nothing changed.
-    Code that reads weights without calling their module must cast them itself (ours does)."""
+    Code that reads weights without calling their module must cast them itself (ours does),
+    or hold ``in_full_precision``, which is True inside (esm_forward.EsmSdpa's fused weights)."""
+    flagged = [m for m in model.modules() if hasattr(m, "in_full_precision")]
+    for module in flagged:
+        module.in_full_precision = True
     handles, swapped = [], []
     for module in model.modules():
         half = {name: p for name, p in module.named_parameters(recurse=False)
@@ -76,6 +80,8 @@ def full_precision(model: nn.Module) -> Iterator[None]:
             handle.remove()
         for module, half in swapped:  # a forward that raised left its module upcast
             _put(module, half)
+        for module in flagged:
+            module.in_full_precision = False
 
 
 def _float32(p: torch.Tensor) -> nn.Parameter:
