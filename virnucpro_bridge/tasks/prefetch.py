@@ -10,7 +10,9 @@ traceback, where that item would have come. ``close`` (or leaving the
 ``with`` block, also by an exception) stops the producer at its next item
 and closes the source in the producer's own thread (a generator can only be
 closed by the thread that runs it). The consumer's waits run inside
-``waiting()`` (a task counts them as its "input" phase).
+``waiting()`` (a task counts them as its "input" phase); ``start()`` runs
+first in the producer thread (thread-local set-up: CUDA's current device is
+per thread, and pinning memory uses it).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ class Prefetch(Generic[T]):
     """``source``'s items, produced in a daemon thread up to ``depth`` ahead."""
 
     def __init__(self, source: Iterator[T], depth: int = 1,
-                 waiting: Callable[[], AbstractContextManager] = nullcontext, name: str = "lbtui-prefetch") -> None:
-        self._source = source
+                 waiting: Callable[[], AbstractContextManager] = nullcontext, name: str = "lbtui-prefetch",
+                 start: Callable[[], None] | None = None) -> None:
+        self._source, self._start = source, start
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._closed = threading.Event()
         self._waiting = waiting
@@ -90,6 +93,8 @@ class Prefetch(Generic[T]):
 
     def _produce(self) -> None:
         try:
+            if self._start is not None:  # thread-local set-up, e.g. the CUDA device for pinned memory
+                self._start()
             for item in self._source:
                 if not self._put(item):
                     return

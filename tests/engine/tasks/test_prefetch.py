@@ -79,3 +79,14 @@ def test_the_phase_clock_adds_up_to_its_wall_time():
         clock.switch("lunch")
     clock.restart()
     assert sum(clock.totals().values()) == 0.0 and clock.current == "input"
+
+
+def test_start_runs_first_in_the_producer_thread():
+    seen = []
+
+    def start():
+        seen.append(threading.current_thread().name)
+
+    with Prefetch(iter([1, 2]), start=start, name="lbtui-test-prefetch") as ahead:
+        assert list(ahead) == [1, 2]
+    assert seen == ["lbtui-test-prefetch"]

@@ -89,7 +89,11 @@ class Embedder:
         raise NotImplementedError
 
     def _forward(self, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """(rows, dim) float32 means on the device."""
+        """The model's (rows, tokens, dim) output for a batch on the device (under autocast)."""
+        raise NotImplementedError
+
+    def _reduce(self, hidden: torch.Tensor, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """(rows, dim) float32 means on the device (outside autocast: summed in float32)."""
         raise NotImplementedError
 
     def _module(self) -> nn.Module | None:
@@ -139,9 +143,10 @@ class Embedder:
         return self.run(self.prepare(sequences))
 
     def _means(self, host: tuple[torch.Tensor, ...], dtype: torch.dtype | None) -> torch.Tensor:
+        host = tuple(t.to(self.device, non_blocking=self.pin) for t in host)
         with autocast(self.device, dtype):
-            means = self._forward(tuple(t.to(self.device, non_blocking=self.pin) for t in host))
-        return means.float().cpu()  # the one device-to-host copy (and wait) of the batch
+            hidden = self._forward(host)
+        return self._reduce(hidden, host).float().cpu()  # the one device-to-host copy (and wait) of the batch
 
     def lower_precision(self) -> bool:
         """Whether this model runs in less than float32 (autocast, or half weights)."""
@@ -183,8 +188,10 @@ class ProteinEmbedder(Embedder):
         return pinned(tokens, self.pin), pinned(counts, self.pin)
 
     def _forward(self, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return self.forward(host[0])
+
+    def _reduce(self, reps: torch.Tensor, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
         tokens, counts = host
-        reps = self.forward(tokens)
         if not self.masked_sum:  # upstream's own reduction, row by row
             return torch.stack([reps[row, 1:int(n) + 1].float().mean(0) for row, n in enumerate(counts.tolist())])
         positions = torch.arange(tokens.shape[1], device=tokens.device)
@@ -222,8 +229,11 @@ class NucleotideEmbedder(Embedder):
         return pinned(input_ids, self.pin), pinned(counts, self.pin), pinned(mask, self.pin)
 
     def _forward(self, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        input_ids, _counts, *mask = host
+        return self.model(input_ids, mask[0] if mask else None)
+
+    def _reduce(self, hidden: torch.Tensor, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
         input_ids, counts, *mask = host
-        hidden = self.model(input_ids, mask[0] if mask else None)
         if not self.masked_sum:  # each row's mean over its own tokens, as a batch of one does
             return torch.stack([hidden[row, :int(n)].float().mean(0) for row, n in enumerate(counts.tolist())])
         return self.masked_mean(hidden, mask[0] if mask else torch.ones_like(input_ids, dtype=torch.bool), counts)

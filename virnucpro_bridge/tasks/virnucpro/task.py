@@ -259,7 +259,16 @@ class VirNucProTask(Task):
 
         if not self.options.get("prefetch", True):
             return nullcontext(source)
-        return Prefetch(source, depth=1, waiting=lambda: self.phases.phase("input"), name="lbtui-prefetch")
+        return Prefetch(source, depth=1, waiting=lambda: self.phases.phase("input"), name="lbtui-prefetch",
+                        start=self._thread_device)
+
+    def _thread_device(self) -> None:
+        """In the prefetch thread: CUDA's current device is per thread, and pinned memory is
+        allocated through it (left at 0 it would open a context on another GPU)."""
+        if self.device.kind == "cuda":
+            import torch
+
+            torch.cuda.set_device(torch.device(self.device.torch_device))
 
     def predict(self, block: Any, where: str):  # -> np.ndarray (n, 2) float32
         """Scores for a prepared block; its embeddings and scores checked finite (embeddings.py)."""
