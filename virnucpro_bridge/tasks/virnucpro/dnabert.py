@@ -224,21 +224,13 @@ class MosaicBert(nn.Module):
         self.kernel = kernel
         self.embeddings = _Embeddings(config)
         self.encoder = _Encoder(config)
-        self._alibi: dict[tuple[int, str], torch.Tensor] = {}
-
-    def alibi(self, size: int, device: torch.device) -> torch.Tensor:
-        """``alibi_bias`` for ``size`` tokens on ``device``, cached (widths repeat from batch to batch)."""
-        key = (size, str(device))
-        if key not in self._alibi:
-            if len(self._alibi) > 64:  # widths vary per batch: bound the cache
-                self._alibi.clear()
-            self._alibi[key] = alibi_bias(self.config.num_attention_heads, size, device)
-        return self._alibi[key]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, tokens) ids, optional 1/0 mask -> (batch, tokens, hidden); padding rows zero."""
         mask = None if attention_mask is None else attention_mask.to(torch.bool)
-        batch = _Batch(mask, tuple(input_ids.shape), self.alibi(input_ids.shape[1], input_ids.device))
+        # once per batch (a few small kernels; kept per width it cost memory for nothing)
+        alibi = alibi_bias(self.config.num_attention_heads, input_ids.shape[1], input_ids.device)
+        batch = _Batch(mask, tuple(input_ids.shape), alibi)
         x = batch.pack(self.embeddings(input_ids))
         for layer in self.encoder.layer:
             x = layer.mlp(layer.attention(x, batch, self.kernel))
