@@ -29,22 +29,26 @@ class Poisoned(nn.Module):
     """Wraps a forward; rows whose tokens are ``target``'s come out as ``value`` (NaN, 1e38)
     while the wrapper's own weight is bfloat16, or always when ``always``."""
 
-    def __init__(self, inner, target: torch.Tensor, value: float, always: bool = False) -> None:
+    def __init__(self, inner, target: torch.Tensor, value: float, always: bool = False,
+                 float32_value: float | None = None) -> None:
         super().__init__()
         self.inner, self.target, self.value, self.always = inner, target, value, always
+        self.float32_value = float32_value  # what the row becomes in float32, when not ``value``
         self.weight = nn.Parameter(torch.zeros(1, dtype=torch.bfloat16), requires_grad=False)
         self.poisoned = 0
 
     def forward(self, tokens, *args):
         out = self.inner(tokens, *args)
-        if self.weight.dtype == torch.float32 and not self.always:
+        full = self.weight.dtype == torch.float32
+        if full and not self.always and self.float32_value is None:
             return out  # inside full_precision: the forward is fine
+        value = self.float32_value if full and self.float32_value is not None else self.value
         n = len(self.target)
         for row in range(tokens.shape[0]):
             if tokens.shape[1] >= n and torch.equal(tokens[row, :n], self.target) and (
                     tokens.shape[1] == n or tokens[row, n] in (2, 0)):  # the end: <eos>/[SEP]-less pad
                 out = out.clone()
-                out[row] = self.value
+                out[row] = value
                 self.poisoned += 1
         return out
 
@@ -121,17 +125,32 @@ def test_nan_in_half_precision_is_redone_and_the_bytes_are_those_of_a_clean_run(
     assert b"nan" not in out.read_bytes()
 
 
-def test_finite_embeddings_that_overflow_the_classifier_are_rescored_from_float32_ones(task, tmp_path,
-                                                                                       monkeypatch):
+class Overflowing(nn.Module):
+    """The classifier, giving NaN scores for rows with a feature beyond 1e30 (as a half-precision
+    classifier would overflow): finite but huge embeddings reach it that way."""
+
+    def __init__(self, inner) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        out = self.inner(x)
+        out[x.abs().amax(1) > 1e30] = float("nan")
+        return out
+
+
+def test_scores_not_finite_from_half_embeddings_are_rescored_from_float32_ones(task, tmp_path, monkeypatch):
     unit = _unit(tmp_path, monkeypatch)
     clean = tmp_path / "clean.tsv"
     task.run_unit(unit, clean, lambda n: None)
-    huge = Poisoned(task.nucleotide.model, _target(task, tmp_path, unit, "rec3", "dna"), 3e38)
+    huge = Poisoned(task.nucleotide.model, _target(task, tmp_path, unit, "rec3", "dna"), 1e33)  # finite mean
     huge.config = task.nucleotide.model.config
     task.nucleotide.model = huge
+    task.classifier = Overflowing(task.classifier)
     out = tmp_path / "rescored.tsv"
     task.run_unit(unit, out, lambda n: None)
-    assert huge.poisoned >= 1 and task.counts()["fp32_redone_batches"] >= 1
+    assert huge.poisoned >= 1
+    assert task.counts() == {"fp32_redone_batches": 2}  # the rescored rows' batch, once per model
     assert out.read_bytes() == clean.read_bytes()
 
 
@@ -174,3 +193,20 @@ def test_an_fp16_overflow_in_esm_sdpa_is_redone_with_its_fused_weights_in_float3
     assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-2  # fp16-rounded weights
     assert {p.dtype for p in half.parameters()} == {torch.float16}
     assert not EsmSdpa(half).in_full_precision
+
+
+@pytest.mark.parametrize("float32_value, model", [(1e33, "the classifier"), (float("nan"), "DNABERT-S")])
+def test_scores_still_not_finite_from_float32_embeddings_fail_naming_the_record(task, tmp_path, monkeypatch,
+                                                                                float32_value, model):
+    """Huge embeddings give NaN scores; from float32 ones the scores (or the float32 embeddings
+    themselves) are still not finite: the record is named, nothing written."""
+    unit = _unit(tmp_path, monkeypatch)
+    huge = Poisoned(task.nucleotide.model, _target(task, tmp_path, unit, "rec9", "dna"), 1e33,
+                    float32_value=float32_value)
+    huge.config = task.nucleotide.model.config
+    task.nucleotide.model = huge
+    task.classifier = Overflowing(task.classifier)
+    out = tmp_path / "failed.tsv"
+    with pytest.raises(NonFiniteOutput) as info:
+        task.run_unit(unit, out, lambda n: None)
+    assert "record 'rec9'" in str(info.value) and model in str(info.value) and not out.exists()

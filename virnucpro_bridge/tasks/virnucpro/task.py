@@ -290,6 +290,7 @@ class VirNucProTask(Task):
             scores = classify(self.classifier, torch.cat([nucleotide, protein], dim=1))
             bad = (~torch.isfinite(scores).all(1)).nonzero().flatten().tolist()
             if bad:
+                scores = scores.clone()  # an inference tensor: updated in place only as a copy
                 scores[bad] = self._rescore(block, bad, where)
         return scores.numpy()
 
@@ -298,12 +299,18 @@ class VirNucProTask(Task):
         import torch
 
         from .classifier import classify
+        from .embeddings import NonFinite
 
         frames = [block.frames[i] for i in rows]
         scores = None
         if self.nucleotide.lower_precision() or self.protein.lower_precision():
-            nucleotide = self.nucleotide.run(self.nucleotide.prepare([f.nucleotide for f in frames]), float32=True)
-            protein = self.protein.run(self.protein.prepare([f.protein for f in frames]), float32=True)
+            try:
+                nucleotide = self.nucleotide.run(self.nucleotide.prepare([f.nucleotide for f in frames]),
+                                                 float32=True)
+                protein = self.protein.run(self.protein.prepare([f.protein for f in frames]), float32=True)
+            except NonFinite as exc:
+                row = rows[exc.index]
+                raise NonFiniteOutput(where, block.records[row], block.frames[row].id, exc.model) from None
             scores = classify(self.classifier, torch.cat([nucleotide, protein], dim=1))
             if bool(torch.isfinite(scores).all()):
                 return scores
