@@ -37,26 +37,23 @@ MASK_RATIO_TRAIN = 0.15 * 0.8  # ESM-2's token-dropout constant (fair-esm)
 ROTARY_BASE = 10000.0
 
 
-def layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
-    """``norm`` applied in float32 whatever its weights' dtype (autocast does this on CUDA
-    only; on CPU a float32 input with half weights is an error)."""
-    weight = None if norm.weight is None else norm.weight.float()
-    bias = None if norm.bias is None else norm.bias.float()
-    return F.layer_norm(x.float(), norm.normalized_shape, weight, bias, norm.eps)
-
-
 class Float32Norm:
-    """A layer norm's float32 weights, made once: ``layer_norm`` without a cast per call."""
+    """A layer norm applied in float32 whatever its weights' dtype (autocast does this on CUDA
+    only; on CPU a float32 input with half weights is an error), its float32 weights made once."""
 
     def __init__(self, norm: nn.LayerNorm) -> None:
         self.norm = norm
         self.shape, self.eps = norm.normalized_shape, norm.eps
+        self._copy()
+
+    def _copy(self) -> None:
+        norm = self.norm
         self.weight = None if norm.weight is None else norm.weight.detach().float()
         self.bias = None if norm.bias is None else norm.bias.detach().float()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.weight is not None and self.weight.device != x.device:  # the model moved after wrapping
-            self.__init__(self.norm)
+            self._copy()
         return F.layer_norm(x.float(), self.shape, self.weight, self.bias, self.eps)
 
 
