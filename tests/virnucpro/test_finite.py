@@ -18,7 +18,7 @@ from virnucpro_bridge.tasks.virnucpro import VirNucProTask
 from virnucpro_bridge.tasks.virnucpro import task as task_module
 from virnucpro_bridge.tasks.virnucpro.budget import TokenBudget
 from virnucpro_bridge.tasks.virnucpro.embeddings import NonFinite, ProteinEmbedder
-from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
+from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence, random_sequence
 from virnucpro_bridge.tasks.virnucpro.task import NonFiniteOutput
 
 from .conftest import write_fasta
@@ -89,10 +89,13 @@ def task(demo_models):
 
 
 def _unit(tmp_path, monkeypatch):
+    """12 records; every third is non-coding (its chunks keep no frame: rows without a prediction
+    sit between the frames, so a frame's position in a block is not its row's)."""
     monkeypatch.setattr(task_module, "BLOCK_FRAMES", 16)  # several blocks, several batches
     rng = random.Random(11)
-    path = write_fasta(tmp_path / "in.fa", [(f"rec{i}", coding_sequence(rng, rng.randint(300, 1100)))
-                                            for i in range(12)])
+    records = [(f"rec{i}", random_sequence(rng, 900) if i % 3 == 1 else coding_sequence(rng, rng.randint(300, 1100)))
+               for i in range(12)]
+    path = write_fasta(tmp_path / "in.fa", records)
     return units_of(path, 10_000)[0]
 
 
@@ -116,7 +119,7 @@ def test_nan_in_half_precision_is_redone_and_the_bytes_are_those_of_a_clean_run(
     task.protein.batched = task.nucleotide.batched = batched
     clean = tmp_path / "clean.tsv"
     task.run_unit(unit, clean, lambda n: None)
-    poisoned = Poisoned(task.protein.forward, _target(task, tmp_path, unit, "rec7", "protein"), float("nan"))
+    poisoned = Poisoned(task.protein.forward, _target(task, tmp_path, unit, "rec8", "protein"), float("nan"))
     task.protein.forward = poisoned
     out = tmp_path / "redone.tsv"
     assert task.run_unit(unit, out, lambda n: None) == unit.count

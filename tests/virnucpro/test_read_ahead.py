@@ -10,15 +10,17 @@ import random
 import pytest
 
 from virnucpro_bridge.tasks.virnucpro import task as task_module
-from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence
+from virnucpro_bridge.tasks.virnucpro.synthetic import coding_sequence, random_sequence
 
 from .conftest import write_fasta
 from .test_task import units_of
 
 
 def _records(n: int, seed: int = 21):
+    """Coding records, and every fourth non-coding (its chunks keep no frame: rows without scores)."""
     rng = random.Random(seed)
-    return [(f"r{i}", coding_sequence(rng, rng.randint(300, 1600))) for i in range(n)]
+    return [(f"r{i}", random_sequence(rng, rng.randint(300, 1600)) if i % 4 == 2 else
+             coding_sequence(rng, rng.randint(300, 1600))) for i in range(n)]
 
 
 def _run(task, unit, out, prefetch: bool, progress=lambda n: None) -> tuple[int, bytes]:
@@ -56,6 +58,7 @@ def test_results_identical_with_and_without_prefetch(cpu_task, tmp_path, monkeyp
     inline = _run(cpu_task, unit, tmp_path / "inline.tsv", prefetch=False)
     ahead = _run(cpu_task, unit, tmp_path / "ahead.tsv", prefetch=True)
     assert inline == ahead and inline[0] == 40 and inline[1].count(b"\n") > 40
+    assert b"\t\t\t\n" in inline[1]  # chunks that kept no frame are listed in their place
     # blocks: the same frames in the same order whatever the shards
     parts = [_run(cpu_task, u, tmp_path / f"p{i}.tsv", prefetch=True)
              for i, u in enumerate(units_of(tmp_path / "a.fa", 7))]

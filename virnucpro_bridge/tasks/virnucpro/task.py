@@ -310,7 +310,7 @@ class VirNucProTask(Task):
                 protein = self.protein.run(self.protein.prepare([f.protein for f in frames]), float32=True)
             except NonFinite as exc:
                 row = rows[exc.index]
-                raise NonFiniteOutput(where, block.records[row], block.frames[row].id, exc.model) from None
+                raise NonFiniteOutput(where, block.frame_records[row], block.frames[row].id, exc.model) from None
             scores = classify(self.classifier, torch.cat([nucleotide, protein], dim=1))
             if bool(torch.isfinite(scores).all()):
                 return scores
