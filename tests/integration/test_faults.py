@@ -142,19 +142,26 @@ def test_signal_stops_after_units_in_flight(tmp_path, start_lbtui, sig) -> None:
     assert "Traceback" not in proc.stderr.read()
 
 
-def test_ctrl_c_to_the_whole_process_group(tmp_path, start_lbtui) -> None:
-    """A terminal's Ctrl+C reaches the workers and the Manager too: only the main process acts."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_whole_process_group(tmp_path, start_lbtui, sig) -> None:
+    """A terminal's Ctrl+C, ``kill -TERM -PGID``, Slurm's proctrack/linuxproc: the signal
+    reaches the workers and the Manager too, and only the main process acts on it.
+    No worker dies of it, so there is no false death, retry or failure."""
     inputs = make_inputs(tmp_path / "in", 16, seqs=12)
     out = tmp_path / "out"
     proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "15000", out=out, new_session=True)
     run_json(out)
     wait_for(lambda: len(read_manifest(out)) >= 2, what="two units done")
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     assert proc.wait(60) == 130
     summary = json.loads((out / "summary.json").read_text())
     assert summary["files_failed"] == 0
     assert summary["files_done"] == len(read_manifest(out)) == len(unit_results(out))
     assert all(d["final_state"] != "dead" for d in summary["devices"])
+    assert all(d["restarts"] == 0 and d["fault_restarts"] == 0 for d in summary["devices"])
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert not [e for e in events if e["kind"] in ("death", "retry", "failure")], events
+    assert all(row["attempt"] == 1 for row in read_manifest(out))
     assert "Traceback" not in proc.stderr.read()
 
 

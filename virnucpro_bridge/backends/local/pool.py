@@ -54,6 +54,7 @@ from ...hardware.devices import DeviceSpec
 from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...inputs.units import Unit
 from ..base import STALL_ACTIONS, Sink
+from . import signals
 from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main
 
@@ -61,7 +62,8 @@ JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
 def start_manager() -> tuple[SyncManager, object]:
     """The shared dict workers report into, in a Manager that dies with us."""
     manager = SyncManager(ctx=mp.get_context("spawn"))
-    manager.start(manager_initializer, (os.getpid(),))
+    with signals.blocked():  # born deaf to SIGINT/SIGTERM: only the main process acts on them
+        manager.start(manager_initializer, (os.getpid(),))
     return manager, manager.dict()
 
 
@@ -136,7 +138,8 @@ class LocalPool:
                   memory_wait),
             daemon=True,
         )
-        proc.start()
+        with signals.blocked():  # born deaf to SIGINT/SIGTERM (signals.py)
+            proc.start()
         child.close()
         self.procs[i], self.conns[i] = proc, parent
         self._watch(parent, ("conn", i))
