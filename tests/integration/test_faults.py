@@ -7,10 +7,12 @@ import os
 import re
 import signal
 import threading
+import time
 
 import psutil
 import pytest
 
+from lbtui.run_cmd import SAME_REQUEST_S
 from tests.helpers.wait import wait_for
 
 from .conftest import (
@@ -165,6 +167,25 @@ def test_a_signal_to_the_whole_process_group(tmp_path, start_lbtui, sig) -> None
     assert "Traceback" not in proc.stderr.read()
 
 
+def test_two_signals_at_once_are_one_stop(tmp_path, start_lbtui) -> None:
+    """srun at a time limit: SIGTERM twice within milliseconds. The run stops as for
+    one signal (units in flight kept), not "stop now"."""
+    inputs = make_inputs(tmp_path / "in", 16, seqs=12)
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "15000", out=out)
+    run_json(out)
+    wait_for(lambda: len(read_manifest(out)) >= 2, what="two units done")
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 130
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    actions = [e.get("action") for e in events if e["kind"] == "control"]
+    assert "stop" in actions and "stop_now" not in actions, actions
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files_done"] == len(read_manifest(out)) == len(unit_results(out))
+    assert "Traceback" not in proc.stderr.read()
+
+
 def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
     # Units of 300 s and a --grace longer still: only a second signal
     # that really stops at once ends the run before the wait below gives up.
@@ -178,6 +199,7 @@ def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
              what="both devices running a unit")
     proc.send_signal(signal.SIGINT)
     wait_for(lambda: reader.has("stopping after the units in flight"), what="the first stop in the log")
+    time.sleep(SAME_REQUEST_S)  # sooner, a second signal is the first one delivered twice
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 130, reader.text()
     out_text = reader.text()  # the process has ended: its stdout is complete
