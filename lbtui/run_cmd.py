@@ -14,7 +14,7 @@ import time
 from virnucpro_bridge.runner import ABORT_SLACK_S, Run, RunConfig
 
 from . import run_args
-from .headless import follow, summary_lines
+from .headless import Style, follow, summary_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +67,9 @@ def main(args: argparse.Namespace) -> int:
                           f"(at most {grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
         if not dashboard:
             with stopper.installed():
-                last = follow(coord, refresh=args.refresh,
+                style = Style(refresh=args.refresh, batch=not sys.stdout.isatty(),
+                              interval=args.progress_interval, verbose=args.verbose)
+                last = follow(coord, style=style,
                               done=lambda: run.finished or not run.dispatching or stopper.overdue())
             owed = not last.finished  # follow left the closing lines to us: the run had not closed out
         with stopper.installed():

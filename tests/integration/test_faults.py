@@ -192,7 +192,8 @@ def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=12)
     out = tmp_path / "out"
     proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "10", "--grace", "900",
-                       "--refresh", "0.2", "--split-min", "1000", out=out)  # whole files: 6 units
+                       "--refresh", "0.2", "--split-min", "1000",  # whole files: 6 units
+                       "--progress-interval", "0.2", "--verbose", out=out)  # every device's line, often
     reader = LineReader(proc.stdout)
     workers = [d["pid"] for d in run_json(out)["devices"]]
     wait_for(lambda: reader.has(r"\bSIM0 +running") and reader.has(r"\bSIM1 +running"),
