@@ -37,6 +37,7 @@ from . import format as fmt
 EVENT_POLL_S = 0.2  # how soon an event is printed after it happens
 PROGRESS_INTERVAL_S = 60.0  # batch style: seconds between run lines (--progress-interval)
 CHATTER = (snap.EV_STEAL, snap.EV_SPLIT)  # batch style: counted in the run line, printed with --verbose
+RESUME_HINT = "; run the same command again to resume"  # the interrupted line's last words
 WORKING = "working"  # running and idle, as one state: a device is idle between two units
 
 
@@ -88,7 +89,7 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
              f"{summary.get('files_failed', s.units_failed)} failed, "
              f"{summary.get('sequences', s.sequences_done):,} seqs, "
              f"{summary.get('steals', s.steals_total)} steals, {summary.get('splits', s.splits_total)} splits, "
-             f"makespan {summary.get('makespan_s', 0):.2f} s",
+             f"makespan {summary.get('makespan_s', 0):.2f} s" + (RESUME_HINT if verb == "interrupted" else ""),
              results_line(s.out_dir, summary)]
     without = summary.get("sequences_without_frames")
     if without:
