@@ -21,6 +21,7 @@ from .conftest import (
     make_inputs,
     read_manifest,
     run_json,
+    tiles,
     unit_results,
     write_fasta,
 )
@@ -140,8 +141,34 @@ def test_signal_stops_after_units_in_flight(tmp_path, start_lbtui, sig) -> None:
     assert summary["exit_code"] == 130
     assert summary["files_done"] == len(rows) < 16
     assert summary["files_failed"] == 0
-    assert len(unit_results(out)) == len(rows)  # units in flight finished and were recorded
+    assert len(unit_results(out)) == len(rows)  # units in flight ended at a record and were recorded
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_a_stop_cuts_long_units_and_a_rerun_does_only_the_rest(tmp_path, start_lbtui, run_lbtui) -> None:
+    """Units of 40 records, 20 s each, and a --grace far longer: the stop does not wait
+    for them. Each ends at its next record, its head is recorded, the rerun does the rest."""
+    inputs = make_inputs(tmp_path / "in", 4, seqs=40)
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "500", "--grace", "900",
+                       "--split-min", "1000", out=out)  # whole files: nothing cut for an idle device
+    run_json(out)
+    wait_for(lambda: (out / "metrics.csv").exists() and (out / "metrics.csv").read_text().count("\n") > 4,
+             what="a few seconds of work")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 130
+    stdout = proc.stdout.read()
+    rows = read_manifest(out)
+    assert len(rows) == 2 and all(0 < r["sequences"] < 40 for r in rows), rows  # two heads, cut short
+    assert len(re.findall(r"records kept, the rest left for the resume", stdout)) == 2, stdout
+    assert re.search(r"(?m)^interrupted: 2/\d+ units.*run the same command again to resume$", stdout), stdout
+    kept = sum(r["sequences"] for r in rows)
+    again = run_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "100000", out=out)
+    assert again.code == 0, again.stderr
+    done_again = sum(r["sequences"] for r in read_manifest(out)) - kept
+    assert done_again == 4 * 40 - kept  # only what the stop had not done
+    for i in range(4):
+        assert tiles([r for r in read_manifest(out) if r["file"] == f"f{i:02d}.fa"], 40)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -199,12 +226,12 @@ def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
     wait_for(lambda: reader.has(r"\bSIM0 +running") and reader.has(r"\bSIM1 +running"),
              what="both devices running a unit")
     proc.send_signal(signal.SIGINT)
-    wait_for(lambda: reader.has("stopping after the units in flight"), what="the first stop in the log")
+    wait_for(lambda: reader.has("stopping: units in flight end at their next record"), what="the first stop in the log")
     time.sleep(SAME_REQUEST_S)  # sooner, a second signal is the first one delivered twice
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 130, reader.text()
     out_text = reader.text()  # the process has ended: its stdout is complete
-    assert re.search(r"(?m)^interrupted: 0/6 units", out_text), out_text
+    assert re.search(r"(?m)^interrupted: 0/\d+ units", out_text), out_text  # cut by the first, killed by the second
     summary = json.loads((out / "summary.json").read_text())
     assert summary["exit_code"] == 130
     assert summary["files_done"] == 0 and summary["files_failed"] == 0  # the units in flight were abandoned

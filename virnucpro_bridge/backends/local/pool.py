@@ -9,6 +9,7 @@ wake-up pipe that the UI's commands and signal handlers write to::
     idle: next_unit() ─▶ WorkItem, or a WorkBatch with short units sent ahead (ahead.py)
     idle, nothing to steal: find_cut() ─▶ Cut to the victim ─▶ CutAt ─▶ tail to the thief
     paused, draining, stopping: Withdraw ─▶ Withdrawn (units sent ahead not started)
+    stopping: stop_cuts() ─▶ Cut to every worker ─▶ CutAt ─▶ the head done, the tail kept for the resume
     every tick: drains, steal look-ups, stalls (flag or restart), readings,
                 device restarts and retirements the coordinator decided (health.py)
     a restarted worker waits for its device's memory (NVML) before setup
@@ -222,6 +223,8 @@ class LocalPool:
             self._reports = reports
         steal_due, sample = self.housekeeping.pass_(now, reports, stop_device=self._send_stop,
                                                     restart=self._restart, respawn=self._respawn)
+        for victim, cut in coord.stop_cuts(self._reports):  # a stop: units in flight end at their next boundary
+            self._send_cut(victim, cut)
         self._dispatch_idle(just_idle, steal_due)
         return coord.work_left() and coord.can_progress(), sample
 

@@ -371,9 +371,10 @@ class UnitControl:
             self.inbox.take(msg)
 
     def answer(self, msg: Cut, reached: tuple[int, int]) -> tuple[int, int] | None:
-        """Where this unit will stop (absolute position), or None: not this unit, cut
-        once already, or already past where a cut would still pay."""
-        if msg.uid != self.uid or self.cut:
+        """Where this unit will stop (absolute position), or None: not this unit, or
+        already past where a cut would still pay. A unit cut once may be cut again
+        (a stop after a cut for an idle device): only ever shorter."""
+        if msg.uid != self.uid:
             return None
         at = max(tuple(msg.at), reached)  # never before what is done (a batch in progress ends first)
         if at > tuple(msg.until) or not self.first < at < self.stop:
