@@ -86,14 +86,23 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    "a SIZE as for --shard-size, or auto: 100 times what one unit costs beyond its "
                    "records (measured), so that stays under 1%% of its time; 10 times for a cut in "
                    "flight, made only for an idle device [default: auto]")
-    s.add_argument("--grace", type=positive_float, default=30.0, metavar="S",
-                   help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
-                   "a second signal stops at once [default: 30]")
+    s.add_argument("--grace", type=positive_float, default=None, metavar="S",
+                   help="on SIGINT/SIGTERM (or an internal error), the longest a stop may take: units in "
+                   "flight are cut at their next record or chunk boundary and the finished part kept; "
+                   "past S they are killed. A second signal more than 1 s after the first stops at once "
+                   "[default: 20; under Slurm, KillWait less 10 s]")
     u = p.add_argument_group("display")
     u.add_argument("--headless", action="store_true",
-                   help="plain log lines instead of the dashboard (automatic when stdout is not a TTY)")
+                   help="plain log lines instead of the dashboard (automatic when stdout is not a TTY; "
+                   "then batch-friendly: see --progress-interval)")
     u.add_argument("--refresh", type=positive_float, default=2.0, metavar="S",
                    help="seconds between status updates [default: 2]")
+    u.add_argument("--progress-interval", type=positive_float, default=60.0, metavar="S",
+                   help="without a terminal (a batch job's log): one progress line every S seconds, "
+                   "plus events and device state changes [default: 60]")
+    u.add_argument("--verbose", action="store_true",
+                   help="without a terminal: also every device's line with each progress line, and "
+                   "each steal and split")
     u.add_argument("--read-only", action="store_true",
                    help="the dashboard only watches: pause, drain, stealing and stopping are disabled "
                    "(SIGINT/SIGTERM still stop the run)")

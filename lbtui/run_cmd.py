@@ -14,7 +14,7 @@ import time
 from virnucpro_bridge.runner import ABORT_SLACK_S, Run, RunConfig
 
 from . import run_args
-from .headless import follow, summary_lines
+from .headless import Style, follow, summary_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +42,8 @@ def main(args: argparse.Namespace) -> int:
     dashboard = not args.headless and sys.stdout.isatty()
     owed = dashboard  # the closing lines: the dashboard's screen is gone when they are printed
     coord = run.start()
-    stopper = Stopper(run, grace=args.grace)
+    grace = run.cfg.grace  # as prepare() chose it (under Slurm, from KillWait)
+    stopper = Stopper(run, grace=grace)
     try:
         if dashboard:
             from .app import LbtuiApp
@@ -55,18 +56,20 @@ def main(args: argparse.Namespace) -> int:
                 app.run()
             if args.read_only and not run.finished and not coord.stopping:
                 # a read-only dashboard closes, it does not stop: the run goes on with log lines
-                print("lbtui: dashboard closed; the run goes on (Ctrl+C stops it after the units in flight)",
+                print("lbtui: dashboard closed; the run goes on (Ctrl+C stops it, keeping what is done)",
                       file=sys.stderr)
                 dashboard = owed = False
             else:
                 if not run.finished and not coord.stopping:
-                    coord.stop(now=False)  # the app closed without saying how: finish units in flight
+                    coord.stop(now=False)  # the app closed without saying how: a stop that keeps what is done
                 if not run.finished and coord.in_flight:
-                    print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
-                          f"(at most {args.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
+                    print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to stop "
+                          f"(at most {grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
         if not dashboard:
             with stopper.installed():
-                last = follow(coord, refresh=args.refresh,
+                style = Style(refresh=args.refresh, batch=not sys.stdout.isatty(),
+                              interval=args.progress_interval, verbose=args.verbose)
+                last = follow(coord, style=style,
                               done=lambda: run.finished or not run.dispatching or stopper.overdue())
             owed = not last.finished  # follow left the closing lines to us: the run had not closed out
         with stopper.installed():
@@ -89,10 +92,14 @@ class HardStop(BaseException):
     workers' reports through the Manager, say) must not swallow it."""
 
 
+SAME_REQUEST_S = 1.0  # a second signal sooner than this is the first one again (srun sends SIGTERM twice, ms apart)
+
+
 class Stopper:
     """SIGINT/SIGTERM, whatever state the engine is in. The first stops handing
-    out work and lets units in flight finish within ``--grace``; the second
-    kills the workers at once. Either way the process ends: past ``--grace`` +
+    out work and cuts units in flight at their next boundary, within ``--grace``;
+    a second one within SAME_REQUEST_S of the first is the same request, a later
+    one kills the workers at once. Either way the process ends: past ``--grace`` +
     ABORT_SLACK_S the main thread ends the run itself (``Run.abort``).
 
     The handler takes no lock (``coord.stop`` is lock-free), so it cannot wait
@@ -104,6 +111,7 @@ class Stopper:
         self.run, self.grace = run, grace
         self.app = None
         self.deadline: float | None = None
+        self.first: float | None = None  # when the first signal came (monotonic)
         self.hard = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -112,13 +120,17 @@ class Stopper:
 
     def handler(self, signum, _frame) -> None:
         coord = self.run.coord
-        if self.deadline is None:
-            self.deadline = time.monotonic() + self.grace + ABORT_SLACK_S
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+            self.deadline = now + self.grace + ABORT_SLACK_S
             coord.stop(now=False)
             if self.app is not None:
                 self.app.exit_on_finish = True  # read by the app on its next snapshot
                 self._close_app_later(self.grace + ABORT_SLACK_S)
             return
+        if now - self.first < SAME_REQUEST_S:
+            return  # the same stop, delivered twice (srun at a time limit; a group and its leader)
         self.hard = True
         coord.stop(now=True)
         self.run.pool.abort()  # kill the workers now: nothing waits on them any more

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import sys
 import threading
 import time
@@ -39,6 +40,7 @@ from .coordinator.coordinator import Coordinator
 from .coordinator.device_book import InFlight
 from .coordinator.messages import Done, Failed, SetupFailed, Wakeup
 from .errors import InputError, OutputError, UsageError, environment_error
+from .hardware import slurm
 from .hardware.devices import DeviceSpec, select_gpus, unknown_weight_warnings
 from .hardware.nvml import pin_device_order
 from .hardware.torch_build import require_cuda_torch
@@ -81,7 +83,7 @@ class RunConfig:
     shard_size: Size | int = DEFAULT_SHARD_RECORDS  # the largest piece (records, residues or seconds)
     split: bool = True  # plan-time factoring and in-flight cuts; False: fixed shards (--no-split)
     split_min: Size | int | str = "auto"  # the smallest piece; auto: 100 × a unit's fixed cost
-    grace: float = 30.0
+    grace: float | None = None  # None: slurm.choose_grace (20 s, or from Slurm's KillWait); prepare() sets it
     refresh: float = 2.0
     metrics_log: str | None = None
     backend: str = "local"  # or "ray": one Ray actor per device (backends/ray/)
@@ -156,6 +158,7 @@ class Run:
         cfg = self.cfg
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
         self.device_notes: list[str] = []  # event-log lines about how the GPUs were found
+        self.notices: list[str] = []  # also in summary.json and the closing lines
         if cfg.backend == "ray":
             self.devices = self._ray_devices()
         else:
@@ -163,6 +166,12 @@ class Run:
             if found is not None and any(d.kind == "cuda" for d in self.devices):
                 self.warnings += found.warnings
                 self.device_notes += found.notes
+            elif found is not None:  # --gpus auto found no CUDA device: say so wherever the run is read
+                fallback = (f"no CUDA device found: running on {len(self.devices)} CPU workers "
+                            f"(--gpus cpu:N to choose how many)")
+                self.notices.append(fallback)  # summary.json, the closing lines
+                self.warnings.append(fallback)  # stderr at the start, the event log
+        self._slurm_checks()
         self.warnings += unknown_weight_warnings(self.devices)
         self.task_name = resolve_task_name(cfg.task, self.devices)
         self.task: Task = load_task(self.task_name)(cfg.task_options)
@@ -171,7 +180,7 @@ class Run:
         files = discover(cfg.inputs)
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
-        self.notices = list(self.task.check())
+        self.notices += self.task.check()
         self.fingerprint = self.task.fingerprint()
         # Earlier runs' rows are only read here; start() repairs a torn last line.
         self.resume = Resume(self.out, self.task_name, self.fingerprint)
@@ -193,6 +202,22 @@ class Run:
             raise InputError("no sequences in the inputs (every FASTA file is empty)")
         self.plan = plan
         self.all_units = plan.units  # what is left to do: the gaps between kept ranges
+
+    def _slurm_checks(self) -> None:
+        """--grace under Slurm (below KillWait), and a warning when a batch script runs
+        lbtui as its child: Slurm's stop signal then never reaches it."""
+        self.job = slurm.job_id()
+        grace, note, warning = slurm.choose_grace(self.cfg.grace, slurm.kill_wait())
+        self.cfg = replace(self.cfg, grace=grace)
+        self.device_notes += [note] if note else []
+        self.warnings += [warning] if warning else []
+        if self.job is not None:
+            self.device_notes.append(f"Slurm job {self.job} on {socket.gethostname()}")
+        if slurm.batch_child():
+            self.warnings.append("this Slurm batch script runs lbtui as its child: Slurm's SIGTERM (scancel, "
+                                 "requeue, preemption, time limit) reaches only the script, and lbtui is "
+                                 "killed with it, losing its units in flight; start it with `exec lbtui run "
+                                 "...` (see examples/slurm/lbtui.sbatch)")
 
     def output_for(self, unit: Unit) -> str:
         """Absolute result path of ``unit`` (the task names it). Joined as text: a Path
@@ -262,7 +287,7 @@ class Run:
                            {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
                             "pid": pids[d.index] if pids else None,
                             "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control,
-                       metrics_log=cfg.metrics_log)
+                       metrics_log=cfg.metrics_log, slurm_job=self.job)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord

@@ -114,6 +114,8 @@ def test_the_closing_line_of_a_run_stopped_before_it_closed_out_says_interrupted
 
     snap = replace(f.four_gpus(), exit_code=None, summary=None, error=None)
     assert summary_lines(snap, 130)[0].startswith("interrupted: ")
+    assert summary_lines(snap, 130)[0].endswith(" s; run the same command again to resume")
+    assert "resume" not in summary_lines(snap, 0)[0]
 
 
 def test_the_header_and_detail_say_how_gpus_were_found_and_why_a_device_is_dead():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from lbtui.finished import FinishedRun
 from lbtui.remote import open_run
+from virnucpro_bridge.errors import InputError
 
 from .conftest import write_run_json
 
@@ -40,3 +42,19 @@ def test_a_retired_device_says_why_and_what_its_task_reported(tmp_path) -> None:
     assert first.energy_wh == 2.5 and dict(first.task_counts) == {"fp32_redone_batches": 1}
     assert second.time_split == () and second.energy_wh is None  # a summary without them (an older run)
     assert second.state == "dead" and second.reason.startswith("retired: 3 units in a row failed")
+
+
+def test_a_run_on_another_host_says_where_and_how_to_attach(tmp_path) -> None:
+    """From a login node: the pid in run.json is a compute node's, whatever runs here
+    under that number. The line names the host and the command that reaches it."""
+    out = tmp_path / "out"
+    write_run_json(out, pid=os.getpid(), control=None)  # a live pid here: it must not count
+    run = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**run, "host": "node-07", "slurm_job": "4711"}))
+    with pytest.raises(InputError) as err:
+        open_run(str(out))
+    assert str(err.value) == (f"the run in {out} runs on node-07 (pid {os.getpid()}, Slurm job 4711), not on "
+                              f"this host; attach from there: srun --overlap --jobid 4711 --pty lbtui attach {out}")
+    (out / "run.json").write_text(json.dumps({**run, "host": "node-07"}))
+    with pytest.raises(InputError, match=f"attach from there: ssh -t node-07 lbtui attach {out}$"):
+        open_run(str(out))

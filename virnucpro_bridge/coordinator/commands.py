@@ -84,7 +84,8 @@ class RunControls:
         again = self.stopping and (self.stop_now or not now)
         self.stopping = True
         self.stop_now = self.stop_now or now
-        message = "stopping now" if now else "stopping after the units in flight"
+        message = ("stopping now" if now else "stopping: units in flight end at their next record and keep "
+                   "what they did" if self.splitting else "stopping after the units in flight")
         if not again:
             self._event(S.EV_CONTROL, "warning", message, action="stop_now" if now else "stop", locked=False)
         self.wake()

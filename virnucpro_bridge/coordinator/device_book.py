@@ -30,6 +30,7 @@ class InFlight:
     cut: bool = False  # its rest was cut off in flight: ``unit`` is the head it still runs
     output: str = ""  # the result path the worker was given (a head keeps its parent's)
     ahead: bool = False  # it was sent ahead: the worker has it already (nothing to send)
+    stop_asked: bool = False  # a stop asked it to end at its next boundary (stop_cuts)
 
 
 class DeviceBook:

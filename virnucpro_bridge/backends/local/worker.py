@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import sys
 import threading
 import time
@@ -57,6 +56,7 @@ from ...inputs.units import Unit
 from ...inputs.work import records_started
 from ...runfiles.vouch import digest
 from ...tasks.phases import PhaseClock
+from .signals import ignore_stop_signals
 
 POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
@@ -78,8 +78,8 @@ def watch_parent(parent_pid: int) -> None:
 
 def manager_initializer(parent_pid: int) -> None:
     """Runs inside the Manager's server process: same orphan rule, and leave
-    Ctrl+C to the main process (the terminal sends SIGINT to the whole group)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    SIGINT and SIGTERM to the main process (``signals.py``)."""
+    ignore_stop_signals()
     watch_parent(parent_pid)
 
 
@@ -270,7 +270,7 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
                 memory_wait: MemoryWait | None = None) -> None:
     """Entry point of the spawned worker process. ``memory_wait``: this worker
     replaces one that was killed; wait for the device's memory first."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process coordinates Ctrl+C
+    ignore_stop_signals()  # the main process decides what a stop means, and ends this one
     watch_parent(parent_pid)
     try:
         spec = bind(spec)  # before anything imports torch: CUDA shows this process its own GPU only
@@ -398,9 +398,10 @@ class UnitControl:
             self.inbox.take(msg)
 
     def answer(self, msg: Cut, reached: tuple[int, int]) -> tuple[int, int] | None:
-        """Where this unit will stop (absolute position), or None: not this unit, cut
-        once already, or already past where a cut would still pay."""
-        if msg.uid != self.uid or self.cut:
+        """Where this unit will stop (absolute position), or None: not this unit, or
+        already past where a cut would still pay. A unit cut once may be cut again
+        (a stop after a cut for an idle device): only ever shorter."""
+        if msg.uid != self.uid:
             return None
         at = max(tuple(msg.at), reached)  # never before what is done (a batch in progress ends first)
         if at > tuple(msg.until) or not self.first < at < self.stop:
