@@ -61,6 +61,7 @@ from .runfiles.outputs import (
     write_run_json,
     write_summary,
 )
+from .runfiles.reader import last_event_seq
 from .tasks import Task, load_task
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
@@ -210,7 +211,8 @@ class Run:
             prepare_out(self.out)
         except OSError as exc:
             raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
-        self.journal = Journal(self.out)  # repairs a manifest line torn by a full disk or a kill
+        last_seq = last_event_seq(self.out)  # this session's events are numbered after the earlier ones
+        self.journal = Journal(self.out, run_id=self.run_id, last_event=last_seq)  # repairs a torn last line
         todo = self.all_units
         self.files = Completion(self.plan.wholes, self.resume.kept, self._out_text, self._finalize)
         kept = self.files.kept_pieces
@@ -228,6 +230,7 @@ class Run:
             split_min=self.split_min, indexes=self.plan.indexes,
             parts=self.parts if cfg.split and self.task.splittable else None,
             unit_overhead_s=self.task.unit_overhead_s, nominal_rate=self.task.rate_prior(),
+            first_seq=last_seq + 1,
         )
         for line in self.warnings:
             self.coord.info(line, "warning")

@@ -172,6 +172,9 @@ class Event:
     action: str | None
     thief: int | None = None  # steal and split events only
     victim: int | None = None
+    sequences: int | None = None  # steal and split events: records moved (absent in older folders)
+    seq: int | None = None  # the run's event number (unique across sessions in newer folders)
+    run_id: str | None = None  # the session that wrote it (absent in older folders)
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,26 @@ def session_summary(out: Path, run: dict) -> dict | None:
     return summary
 
 
+_SEQ = re.compile(rb'^\{"seq": (\d{1,18})[,}]', re.MULTILINE)
+
+
+def last_event_seq(out: Path) -> int:
+    """The highest event ``seq`` in ``out``'s events.jsonl (0: none), so that a resumed
+    session numbers its events after every earlier one. The whole file is scanned:
+    folders written before seqs continued across sessions start again at 1 per session."""
+    highest, tail = 0, b""
+    try:
+        with open(out / EVENTS, "rb") as fh:
+            while block := fh.read(1 << 20):
+                data = tail + block
+                cut = data.rfind(b"\n") + 1
+                highest = max([highest, *(int(m.group(1)) for m in _SEQ.finditer(data, 0, cut))])
+                tail = data[cut:]
+    except OSError:
+        return highest
+    return highest
+
+
 def _read_json(path: Path, problems: list[str]) -> dict | None:
     if not path.is_file():
         return None
@@ -333,6 +356,8 @@ def _read_events(path: Path, problems: list[str]) -> list[Event]:
             unit=raw.get("unit") if isinstance(raw.get("unit"), str) else None,
             action=raw.get("action") if isinstance(raw.get("action"), str) else None,
             thief=_num(raw.get("thief"), int), victim=_num(raw.get("victim"), int),
+            sequences=_num(raw.get("sequences"), int), seq=_num(raw.get("seq"), int),
+            run_id=raw.get("run_id") if isinstance(raw.get("run_id"), str) else None,
         ))
     events.sort(key=lambda e: e.time)
     return events
