@@ -9,6 +9,8 @@ what a killed run leaves). Views are built by field name through
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import psutil
@@ -17,7 +19,7 @@ from virnucpro_bridge.control import CommandError
 from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.control.wire import from_plain
 from virnucpro_bridge.inputs.units import summarize_inputs
-from virnucpro_bridge.runfiles.reader import Event, RunFolder, load
+from virnucpro_bridge.runfiles.reader import RUN_JSON, Event, RunFolder, load
 
 from .run_args import recorded_options
 
@@ -38,6 +40,21 @@ def pid_alive(pid: object, started: object = None) -> bool:
         return False
     except psutil.AccessDenied:
         return True  # someone else's process: it exists
+
+
+def live_session(out: Path) -> str | None:
+    """The run_id of the session running in ``out`` now, if one is: run.json's main
+    process exists on this host (a run on another host cannot be checked from here)."""
+    try:
+        run = json.loads((out / RUN_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(run, dict) or not isinstance(run.get("run_id"), str):
+        return None
+    host = run.get("host")
+    if isinstance(host, str) and host and host != socket.gethostname():
+        return None
+    return run["run_id"] if pid_alive(run.get("main_pid"), run.get("start_epoch")) else None
 
 
 def replay_numbers(events: list[Event]) -> list[tuple[int, Event]]:

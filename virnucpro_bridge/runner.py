@@ -61,7 +61,8 @@ from .runfiles.outputs import (
     write_run_json,
     write_summary,
 )
-from .runfiles.reader import last_event_seq
+from .runfiles.reader import earlier_sessions, last_event_seq
+from .runfiles.sessions import close_session, start_line
 from .tasks import Task, load_task
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
@@ -213,6 +214,7 @@ class Run:
             raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
         last_seq = last_event_seq(self.out)  # this session's events are numbered after the earlier ones
         self.journal = Journal(self.out, run_id=self.run_id, last_event=last_seq)  # repairs a torn last line
+        self.earlier = earlier_sessions(self.out)  # before run.json and sessions.jsonl say this one started
         todo = self.all_units
         self.files = Completion(self.plan.wholes, self.resume.kept, self._out_text, self._finalize)
         kept = self.files.kept_pieces
@@ -266,6 +268,9 @@ class Run:
                             "pid": pids[d.index] if pids else None,
                             "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control,
                        metrics_log=cfg.metrics_log)
+        self.session = start_line(self.run_id, started, [
+            {"index": d.index, "name": d.name, "kind": d.kind, "weight": d.weight} for d in self.devices])
+        self.journal.session_line(self.session)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord
@@ -343,6 +348,9 @@ class Run:
                 self.journal.sample(snap)
             if self.metrics:
                 self.metrics.append(self.coord.snapshot())
+            end = close_session(summary, self.session, self.earlier)  # the whole run, every session
+            if self._journal_ok:
+                self.journal.session_line(end)
         finally:
             self.journal.close()
             if self.metrics:

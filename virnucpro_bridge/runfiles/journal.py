@@ -4,6 +4,7 @@
     events.jsonl     every run event: steals, splits, retries, failures, controls
     metrics.csv      per device, per refresh: seq/s, util, memory, queue, done
     errors.log       tracebacks of failed units, setups and internal errors
+    sessions.jsonl   a line when each session starts and one when it ends (sessions.py)
 
 Every append is all or nothing: a line is written with one ``os.write`` on an
 ``O_APPEND`` descriptor, and a write that fails part way (a full disk) is cut
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from ..control.snapshot import RunEvent, RunSnapshot
 from ..errors import OutputError, environment_error
+from .sessions import SESSIONS
 
 MANIFEST = "manifest.jsonl"
 EVENTS = "events.jsonl"
@@ -124,6 +126,7 @@ class Journal:
         self.manifest = AppendFile(out_dir / MANIFEST, out_dir)
         self.events = AppendFile(out_dir / EVENTS, out_dir)
         self.metrics = AppendFile(out_dir / METRICS, out_dir, header=METRICS_HEADER)
+        self.sessions = AppendFile(out_dir / SESSIONS, out_dir)
         self._last_event = last_event
 
     def unit_done(self, row: dict) -> None:
@@ -137,6 +140,9 @@ class Journal:
         self.events.append_lines(json.dumps(event_record(e, self.run_id)) for e in fresh)
         self._last_event = fresh[-1].seq
 
+    def session_line(self, record: dict) -> None:
+        self.sessions.append_lines([json.dumps(record)])
+
     def sample(self, snap: RunSnapshot) -> None:
         self.metrics.append_lines(
             f"{snap.time:.3f},{d.index},{_num(d.throughput)},{_num(d.utilization, 1)},"
@@ -148,7 +154,7 @@ class Journal:
             fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {where}\n{text.rstrip()}\n")
 
     def close(self) -> None:
-        for f in (self.manifest, self.events, self.metrics):
+        for f in (self.manifest, self.events, self.metrics, self.sessions):
             f.close()
 
 
