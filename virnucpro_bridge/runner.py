@@ -32,6 +32,8 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .alerts.hooks import HOOK_TIMEOUT_S, Notifier
+from .alerts.rules import AlertRules, ending
 from .backends.base import STALL_ACTIONS
 from .backends.local.pool import LocalPool, start_manager
 from .control.channel import ChannelServer
@@ -86,6 +88,8 @@ class RunConfig:
     grace: float = 30.0
     refresh: float = 2.0
     metrics_log: str | None = None
+    notify: str | None = None  # --notify CMD: run on alerts (alerts/hooks.py)
+    notify_url: str | None = None  # --notify-url URL: alerts POSTed as JSON
     backend: str = "local"  # or "ray": one Ray actor per device (backends/ray/)
     ray_address: str | None = None  # --ray-address; None: a local Ray instance
     task_options: dict = field(default_factory=dict)
@@ -128,6 +132,7 @@ class Run:
         self._thread: threading.Thread | None = None
         self._journal_ok = True
         self.lock: FolderLock | None = None  # --out's lock, from prepare() to the process's end
+        self.late_warnings: list[str] = []  # hook failures after the run closed out (no event log left)
 
     # -- validation: nothing is written before this passes -----------------------
     def prepare(self) -> None:
@@ -173,6 +178,8 @@ class Run:
         files = discover(cfg.inputs)
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
+        self.notifier = Notifier(str(self.out), command=cfg.notify, url=cfg.notify_url, log=self._hook_failed)
+        self.alerts = AlertRules()
         self.notices = list(self.task.check())
         self.fingerprint = self.task.fingerprint()
         # Earlier runs' rows are only read here; start() repairs a torn last line.
@@ -268,8 +275,11 @@ class Run:
                             "pid": pids[d.index] if pids else None,
                             "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control,
                        metrics_log=cfg.metrics_log)
+        kept, kept_seqs = self.files.kept_pieces, self.files.kept_records
         self.session = start_line(self.run_id, started, [
-            {"index": d.index, "name": d.name, "kind": d.kind, "weight": d.weight} for d in self.devices])
+            {"index": d.index, "name": d.name, "kind": d.kind, "weight": d.weight} for d in self.devices], {
+            "units_total": self.coord.units_total + kept, "units_kept": kept,
+            "sequences_total": self.coord.sequences_total + kept_seqs, "sequences_kept": kept_seqs})
         self.journal.session_line(self.session)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
@@ -330,6 +340,7 @@ class Run:
         finally:
             self.error = self.coord.error
             self.exit_code = code
+            self.notifier.send(ending(self.coord.summary or {}, code, self.error))
             try:
                 if self.manager is not None:
                     self.manager.shutdown()
@@ -369,7 +380,9 @@ class Run:
         if self.exit_code is not None:
             return self.exit_code
         self.error = reason
-        return 130 if self.coord.error is None else 3
+        code = 130 if self.coord.error is None else 3
+        self.notifier.send(ending({}, code, reason))  # the dispatcher never closed out: say it here
+        return code
 
     def close(self) -> None:
         """After the run: stop serving ``lbtui attach`` and give the folder's lock back, in
@@ -443,6 +456,22 @@ class Run:
             self._journal(self.journal.sample, snap)
             if self.metrics:
                 self.metrics.append(snap)
+            if self.notifier.active:
+                for alert in self.alerts.observe(snap):
+                    self.notifier.send(alert)
+
+    def close_alerts(self, timeout: float = HOOK_TIMEOUT_S) -> list[str]:
+        """Let the last alerts go out (at most ``timeout`` s; the run has ended and its
+        summary is written); returns the hook failures no event log could take."""
+        self.notifier.close(timeout)
+        return list(self.late_warnings)
+
+    def _hook_failed(self, line: str) -> None:
+        """A hook's first failure (the notifier's thread): in the run's log while it goes."""
+        if self.coord is not None and not self.coord.finished:
+            self.coord.info(line, "warning")
+        else:
+            self.late_warnings.append(line)
 
     def _journal(self, write, *args) -> None:
         try:

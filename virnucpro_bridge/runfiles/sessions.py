@@ -109,9 +109,13 @@ def holder() -> dict:
     return {"host": socket.gethostname(), "pid": os.getpid(), "slurm_job_id": os.environ.get("SLURM_JOB_ID") or None}
 
 
-def start_line(run_id: str, started: float, devices: Iterable[Mapping]) -> dict:
-    """sessions.jsonl's line for a session that starts now (``devices``: index, name, kind)."""
+def start_line(run_id: str, started: float, devices: Iterable[Mapping], plan: Mapping[str, int] | None = None) -> dict:
+    """sessions.jsonl's line for a session that starts now. ``devices``: index, name, kind,
+    weight; ``plan``: ``units_total`` and ``sequences_total`` of the whole run, and how many
+    of them earlier sessions did (``units_kept``, ``sequences_kept``), for progress read
+    from the folder while the session runs."""
     return {"session": "start", "run_id": run_id, "started_epoch": round(started, 3), **holder(),
+            **dict(plan or {}),
             "devices": [{"index": d["index"], "name": d["name"], "kind": d["kind"], "weight": d.get("weight")}
                         for d in devices]}
 
