@@ -22,7 +22,7 @@ from typing import Any
 
 from virnucpro_bridge.control.snapshot import RunSnapshot, device_label
 from virnucpro_bridge.runfiles.history import read_lines
-from virnucpro_bridge.runfiles.reader import EVENTS, MANIFEST, METRICS, load, read_run, session_summary
+from virnucpro_bridge.runfiles.reader import EVENTS, MANIFEST, METRICS, RunFolder, load, read_run, session_summary
 from virnucpro_bridge.runfiles.sessions import ENDS, KILLED, RUNNING, SESSIONS, Session, end_of, run_totals
 
 from .finished import live_session
@@ -33,8 +33,9 @@ FINISHED_OK, FINISHED_FAILURES, NOT_RUNNING, RUNNING_NOW = 0, 1, 3, 4
 STATUS_CODES = {"finished": FINISHED_OK, "failed": FINISHED_FAILURES, RUNNING: RUNNING_NOW}  # others: 3
 SILENT_S = 600.0  # a run on another host that wrote nothing for this long is taken for gone
 EVENTS_SHOWN = 8
-ENDS_SAID = {ENDS[0]: "every unit done", ENDS[1]: "some units failed", ENDS[130]: "interrupted",
-             "aborted": "aborted"}
+RESUME = "run the same `lbtui run` command again to resume"
+ENDS_SAID = {ENDS[0]: "every unit done", ENDS[1]: "some units failed (`lbtui report` lists them)",
+             ENDS[130]: f"stopped before the end; {RESUME}", "aborted": f"aborted; {RESUME}"}
 
 
 def gather(out_arg: str, *, events: int = EVENTS_SHOWN) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def gather(out_arg: str, *, events: int = EVENTS_SHOWN) -> dict[str, Any]:
     elif summary is not None:
         facts.update(_from_summary(summary, start, facts["run"]))
     else:
-        facts.update(_from_folder(start, current, state == RUNNING))
+        facts.update(_from_folder(start, current, state == RUNNING, rf))
     shown = [{"seq": e.seq, "time": e.time, "kind": e.kind, "level": e.level, "message": e.message}
              for e in rf.events[-events:]] if events else []
     if snap is not None and events:
@@ -127,8 +128,9 @@ def _state(run: dict, current: Session | None, summary: dict | None, live: str |
             return RUNNING, (f"on {holder['host']}: its process cannot be checked from here; "
                              f"it last wrote {quiet:.0f} s ago")
         return KILLED, (f"on {holder['host']}: nothing written for "
-                        f"{'a long time' if quiet is None else f'{quiet / 60:.0f} min'}; killed, or its node is down")
-    return KILLED, f"its process (pid {run.get('main_pid')}) is gone without a summary: killed"
+                        f"{'a long time' if quiet is None else f'{quiet / 60:.0f} min'}; killed, or its node "
+                        f"is down; {RESUME}")
+    return KILLED, f"its process (pid {run.get('main_pid')}) is gone and wrote no summary; {RESUME}"
 
 
 def _from_snapshot(snap: RunSnapshot, start: dict) -> dict[str, Any]:
@@ -168,14 +170,18 @@ def _from_summary(summary: dict, start: dict, run: dict) -> dict[str, Any]:
             "elapsed_s": summary.get("makespan_s"), "devices": devices}
 
 
-def _from_folder(start: dict, current: Session | None, running: bool) -> dict[str, Any]:
+def _from_folder(start: dict, current: Session | None, running: bool, rf: RunFolder) -> dict[str, Any]:
     """A session with no summary (running where we cannot ask, or killed): its start line
-    says what the run holds, its manifest lines what it has done."""
+    says what the run holds, its manifest lines what it has done (an older lbtui wrote
+    no start line: then every finished unit of the manifest, the total unknown)."""
     done = current.units if current else 0
     seqs = current.sequences if current else 0
     units_total = start.get("units_total") if isinstance(start.get("units_total"), int) else None
     sequences_total = start.get("sequences_total") if isinstance(start.get("sequences_total"), int) else None
     kept_units, kept_seqs = _count(start.get("units_kept")), _count(start.get("sequences_kept"))
+    if "units_kept" not in start:
+        kept_units = len(rf.units) - done
+        kept_seqs = sum(s.sequences for s in rf.sessions) - seqs
     elapsed = current.wall_s if current else None
     rate = seqs / elapsed if elapsed and seqs else None
     left = sequences_total - kept_seqs - seqs if sequences_total is not None else None
