@@ -340,7 +340,7 @@ class Run:
         finally:
             self.error = self.coord.error
             self.exit_code = code
-            self.notifier.send(ending(self.coord.summary or {}, code, self.error))
+            self._alert_end(code)
             try:
                 if self.manager is not None:
                     self.manager.shutdown()
@@ -459,6 +459,17 @@ class Run:
             if self.notifier.active:
                 for alert in self.alerts.observe(snap):
                     self.notifier.send(alert)
+
+    def _alert_end(self, code: int) -> None:
+        """What the last refresh did not see (a device retired just before the end), then the end."""
+        if not self.notifier.active:
+            return
+        try:
+            for alert in self.alerts.observe(self.coord.snapshot()):
+                self.notifier.send(alert)
+        except Exception:  # noqa: BLE001 - the end's own alert must still go out
+            self._log_error("alerts", traceback.format_exc())
+        self.notifier.send(ending(self.coord.summary or {}, code, self.error))
 
     def close_alerts(self, timeout: float = HOOK_TIMEOUT_S) -> list[str]:
         """Let the last alerts go out (at most ``timeout`` s; the run has ended and its

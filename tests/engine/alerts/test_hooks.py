@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.wait import wait_for
+from tests.helpers.webhook import Hook
 from virnucpro_bridge.alerts.hooks import Notifier, check_command, check_url
 from virnucpro_bridge.alerts.rules import Alert
 from virnucpro_bridge.errors import UsageError
@@ -23,36 +22,6 @@ def script(path: Path, body: str) -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
-
-
-class Hook:
-    """A local webhook: records each POST's JSON, answers ``status`` (or never, when ``hang``)."""
-
-    def __init__(self, status: int = 200, hang: threading.Event | None = None) -> None:
-        self.posts: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.posts.append({"json": json.loads(body), "type": self.headers["Content-Type"]})
-                if hang is not None:
-                    hang.wait(10)
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/abc"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(autouse=True)
