@@ -170,7 +170,8 @@ def session_from_record(rec: Mapping, start: Mapping | None = None) -> Session:
         host=as_opt(rec.get("host") or start.get("host")), pid=as_time(rec.get("pid") or start.get("pid"), int),
         slurm_job_id=as_opt(rec.get("slurm_job_id") or start.get("slurm_job_id")), units=as_int(rec.get("units")),
         failed=as_int(rec.get("failed")), sequences=as_int(rec.get("sequences")), steals=as_int(rec.get("steals")),
-        splits=as_int(rec.get("splits")), makespan_s=as_time(rec.get("makespan_s")), devices=devices, recorded=True,
+        splits=as_int(rec.get("splits")), makespan_s=as_time(rec.get("makespan_s")), devices=devices,
+        recorded=rec.get("recorded", True) is True,  # a killed session, as an earlier summary rebuilt it
     )
 
 

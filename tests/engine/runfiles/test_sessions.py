@@ -87,8 +87,8 @@ def test_the_folder_read_after_the_end_agrees_with_the_summary(tmp_path) -> None
     assert [s.run_id for s in found] == ["a", "b", "c"]
     assert run_totals(found) == summary["run"]
     (out / "sessions.jsonl").unlink()  # summary.json repeats every session's figures
-    assert [(s.run_id, s.end) for s in load(out).sessions] == [("a", "interrupted"), ("b", "killed"),
-                                                                ("c", "finished")]
+    assert [(s.run_id, s.end, s.recorded) for s in load(out).sessions] == [
+        ("a", "interrupted", True), ("b", "killed", False), ("c", "finished", True)]
 
 
 def test_an_older_lbtuis_summary_closes_the_session_that_wrote_it(tmp_path) -> None:
