@@ -79,10 +79,8 @@ def gather(out_arg: str, *, events: int = EVENTS_SHOWN) -> dict[str, Any]:
 
 def _holder(run: dict, current: Session | None) -> dict[str, Any]:
     """Who holds the run: run.json's host, pid and Slurm job, else its session's start line."""
-    host = run.get("host") or run.get("hostname") or (current.host if current else None)
-    slurm = run.get("slurm") if isinstance(run.get("slurm"), dict) else {}
-    job = run.get("slurm_job_id") or run.get("SLURM_JOB_ID") or slurm.get("job_id") or (
-        current.slurm_job_id if current else None)
+    host = run.get("host") or (current.host if current else None)
+    job = run.get("slurm_job") or (current.slurm_job_id if current else None)
     return {"host": str(host) if host else None, "pid": run.get("main_pid"),
             "slurm_job_id": str(job) if job else None,
             "here": not host or str(host) == socket.gethostname()}

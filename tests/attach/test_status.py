@@ -58,7 +58,7 @@ def test_a_killed_run_and_a_run_on_another_host(tmp_path, capsys) -> None:
     assert code == 3 and "killed" in out.splitlines()[0] and "(from the folder)" in out
     elsewhere = make_run(tmp_path / "elsewhere", exit_code=None)
     run = json.loads((elsewhere.path / "run.json").read_text())
-    run.update(host="gpu-node-17", slurm_job_id="881234")
+    run.update(host="gpu-node-17", slurm_job="881234")  # as run.json records them
     (elsewhere.path / "run.json").write_text(json.dumps(run))
     code, out, _ = status(capsys, "--json", str(elsewhere.path))  # its journals were just written
     facts = json.loads(out)

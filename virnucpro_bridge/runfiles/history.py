@@ -130,9 +130,8 @@ def _session(s: _Seen, live: str | None) -> Session:
 
 def _run_json_start(run: Mapping) -> dict:
     """run.json's word on its session's start (its host and Slurm job id when it has them)."""
-    slurm = run.get("slurm") if isinstance(run.get("slurm"), Mapping) else {}
-    job = run.get("slurm_job_id") or run.get("SLURM_JOB_ID") or slurm.get("job_id")
-    return {"started_epoch": run.get("start_epoch"), "host": run.get("host") or run.get("hostname"),
+    job = run.get("slurm_job")  # SLURM_JOB_ID, when run.json records it
+    return {"started_epoch": run.get("start_epoch"), "host": run.get("host"),
             "pid": run.get("main_pid"), "slurm_job_id": job,
             "devices": [{"index": d.get("index"), "name": d.get("device") or d.get("name"), "kind": d.get("kind"),
                          "weight": d.get("weight")} for d in run.get("devices") or [] if isinstance(d, Mapping)]}
