@@ -32,8 +32,8 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .alerts.hooks import HOOK_TIMEOUT_S, Notifier
-from .alerts.rules import AlertRules, ending
+from .alerts.hooks import HOOK_TIMEOUT_S
+from .alerts.run_alerts import RunAlerts
 from .backends.base import STALL_ACTIONS
 from .backends.local.pool import LocalPool, start_manager
 from .control.channel import ChannelServer
@@ -132,7 +132,6 @@ class Run:
         self._thread: threading.Thread | None = None
         self._journal_ok = True
         self.lock: FolderLock | None = None  # --out's lock, from prepare() to the process's end
-        self.late_warnings: list[str] = []  # hook failures after the run closed out (no event log left)
 
     # -- validation: nothing is written before this passes -----------------------
     def prepare(self) -> None:
@@ -178,8 +177,7 @@ class Run:
         files = discover(cfg.inputs)
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
-        self.notifier = Notifier(str(self.out), command=cfg.notify, url=cfg.notify_url, log=self._hook_failed)
-        self.alerts = AlertRules()
+        self.alerts = RunAlerts(str(self.out), command=cfg.notify, url=cfg.notify_url)  # refuses bad hooks
         self.notices = list(self.task.check())
         self.fingerprint = self.task.fingerprint()
         # Earlier runs' rows are only read here; start() repairs a torn last line.
@@ -245,6 +243,7 @@ class Run:
             self.coord.info(line, "warning")
         for line in self.device_notes:
             self.coord.info(line)
+        self.alerts.watch(self.coord)
         if kept:
             self.coord.info(f"resuming: {kept} pieces ({self.files.kept_records:,} sequences) "
                             f"already done in {self.out}")
@@ -340,7 +339,7 @@ class Run:
         finally:
             self.error = self.coord.error
             self.exit_code = code
-            self._alert_end(code)
+            self.alerts.end(code, self.error)
             try:
                 if self.manager is not None:
                     self.manager.shutdown()
@@ -381,7 +380,7 @@ class Run:
             return self.exit_code
         self.error = reason
         code = 130 if self.coord.error is None else 3
-        self.notifier.send(ending({}, code, reason))  # the dispatcher never closed out: say it here
+        self.alerts.end(code, reason, look=False)  # the dispatcher never closed out: say it here
         return code
 
     def close(self) -> None:
@@ -456,33 +455,12 @@ class Run:
             self._journal(self.journal.sample, snap)
             if self.metrics:
                 self.metrics.append(snap)
-            if self.notifier.active:
-                for alert in self.alerts.observe(snap):
-                    self.notifier.send(alert)
-
-    def _alert_end(self, code: int) -> None:
-        """What the last refresh did not see (a device retired just before the end), then the end."""
-        if not self.notifier.active:
-            return
-        try:
-            for alert in self.alerts.observe(self.coord.snapshot()):
-                self.notifier.send(alert)
-        except Exception:  # noqa: BLE001 - the end's own alert must still go out
-            self._log_error("alerts", traceback.format_exc())
-        self.notifier.send(ending(self.coord.summary or {}, code, self.error))
+            self.alerts.observe(snap)
 
     def close_alerts(self, timeout: float = HOOK_TIMEOUT_S) -> list[str]:
         """Let the last alerts go out (at most ``timeout`` s; the run has ended and its
         summary is written); returns the hook failures no event log could take."""
-        self.notifier.close(timeout)
-        return list(self.late_warnings)
-
-    def _hook_failed(self, line: str) -> None:
-        """A hook's first failure (the notifier's thread): in the run's log while it goes."""
-        if self.coord is not None and not self.coord.finished:
-            self.coord.info(line, "warning")
-        else:
-            self.late_warnings.append(line)
+        return self.alerts.close(timeout)
 
     def _journal(self, write, *args) -> None:
         try:
