@@ -96,6 +96,11 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
         total = without + int(summary.get("sequences_classified") or 0)
         lines.append(f"{without:,} of {total:,} input sequences have no stop-free frame in any chunk: not "
                      f"classified (Is_Virus NA in prediction_per_sequence.tsv)")
+    run = summary.get("run") or {}
+    if isinstance(run.get("sessions"), int) and run["sessions"] > 1:  # a resumed run: the whole of it too
+        lines.insert(1, f"whole run: {run['sessions']} sessions, {run.get('units', 0):,} units, "
+                        f"{run.get('sequences', 0):,} seqs, {fmt.duration(run.get('wall_s'))} running over "
+                        f"{fmt.duration(run.get('span_s'))}")
     lines += [f"notice: {fmt.printable(n)}" for n in s.notices]
     return lines
 

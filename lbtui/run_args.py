@@ -111,6 +111,15 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     u.add_argument("--metrics-log", metavar="FILE",
                    help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done); timestamp "
                    "is local time with its UTC offset, ISO 8601")
+    n = p.add_argument_group("alerts")
+    n.add_argument("--notify", metavar="CMD",
+                   help="run CMD (split like a shell does, never run by one) when the run finishes, is "
+                   "interrupted or aborted, a device is retired, a unit stalls, or throughput stays below "
+                   "half the run's median for 10 minutes; the alert is in its environment: LBTUI_EVENT, "
+                   "LBTUI_OUT, LBTUI_MESSAGE (also LBTUI_HOST, LBTUI_EXIT_CODE, LBTUI_DEVICE)")
+    n.add_argument("--notify-url", metavar="URL",
+                   help="POST the same alerts to URL as JSON with a 'text' field (a Slack or Mattermost "
+                   "incoming webhook); a slow or failing hook never holds up the run")
     m = p.add_argument_group("sim task")
     m.add_argument("--sim-rate", type=positive_float, default=50_000.0, metavar="R",
                    help="residues/s of a speed-1 simulated GPU [default: 50000]")

@@ -28,7 +28,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         stall_action=args.stall_action, retries=args.retries, shard_size=args.shard_size,
         split=args.split, split_min=args.split_min, grace=args.grace, refresh=args.refresh,
         metrics_log=args.metrics_log, task_options=run_args.task_options(args), argv=list(sys.argv),
-        backend=args.backend, ray_address=args.ray_address,
+        backend=args.backend, ray_address=args.ray_address, notify=args.notify, notify_url=args.notify_url,
     )
 
 
@@ -81,7 +81,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"lbtui: error: {run.error}", file=sys.stderr)
     if owed:
         for line in summary_lines(coord.snapshot(), code):
-            print(line)
+            print(line, flush=True)
+    for line in run.close_alerts():  # the closing lines are out: now the end's alert (at most 10 s)
+        print(f"lbtui: warning: {line}", file=sys.stderr)
     return code
 
 

@@ -26,6 +26,7 @@ ENGINE_LAYERS = (
     ("tasks",),
     ("coordinator",),
     ("backends",),
+    ("alerts",),
     ("runner",),
 )
 

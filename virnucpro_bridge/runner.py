@@ -33,6 +33,8 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .alerts.hooks import HOOK_TIMEOUT_S
+from .alerts.run_alerts import RunAlerts
 from .backends.base import STALL_ACTIONS
 from .backends.local.pool import LocalPool, start_manager
 from .control.channel import ChannelServer
@@ -63,6 +65,8 @@ from .runfiles.outputs import (
     write_run_json,
     write_summary,
 )
+from .runfiles.reader import earlier_sessions, last_event_seq
+from .runfiles.sessions import close_session, start_line
 from .tasks import Task, load_task
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
@@ -86,6 +90,8 @@ class RunConfig:
     grace: float | None = None  # None: slurm.choose_grace (20 s, or from Slurm's KillWait); prepare() sets it
     refresh: float = 2.0
     metrics_log: str | None = None
+    notify: str | None = None  # --notify CMD: run on alerts (alerts/hooks.py)
+    notify_url: str | None = None  # --notify-url URL: alerts POSTed as JSON
     backend: str = "local"  # or "ray": one Ray actor per device (backends/ray/)
     ray_address: str | None = None  # --ray-address; None: a local Ray instance
     task_options: dict = field(default_factory=dict)
@@ -180,6 +186,7 @@ class Run:
         files = discover(cfg.inputs)
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
+        self.alerts = RunAlerts(str(self.out), command=cfg.notify, url=cfg.notify_url)  # refuses bad hooks
         self.notices += self.task.check()
         self.fingerprint = self.task.fingerprint()
         # Earlier runs' rows are only read here; start() repairs a torn last line.
@@ -235,7 +242,9 @@ class Run:
             prepare_out(self.out)
         except OSError as exc:
             raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
-        self.journal = Journal(self.out)  # repairs a manifest line torn by a full disk or a kill
+        last_seq = last_event_seq(self.out)  # this session's events are numbered after the earlier ones
+        self.journal = Journal(self.out, run_id=self.run_id, last_event=last_seq)  # repairs a torn last line
+        self.earlier = earlier_sessions(self.out)  # before run.json and sessions.jsonl say this one started
         todo = self.all_units
         self.files = Completion(self.plan.wholes, self.resume.kept, self._out_text, self._finalize)
         kept = self.files.kept_pieces
@@ -253,11 +262,13 @@ class Run:
             split_min=self.split_min, indexes=self.plan.indexes,
             parts=self.parts if cfg.split and self.task.splittable else None,
             unit_overhead_s=self.task.unit_overhead_s, nominal_rate=self.task.rate_prior(),
+            first_seq=last_seq + 1,
         )
         for line in self.warnings:
             self.coord.info(line, "warning")
         for line in self.device_notes:
             self.coord.info(line)
+        self.alerts.watch(self.coord)
         if kept:
             self.coord.info(f"resuming: {kept} pieces ({self.files.kept_records:,} sequences) "
                             f"already done in {self.out}")
@@ -288,6 +299,12 @@ class Run:
                             "pid": pids[d.index] if pids else None,
                             "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control,
                        metrics_log=cfg.metrics_log, slurm_job=self.job)
+        kept, kept_seqs = self.files.kept_pieces, self.files.kept_records
+        self.session = start_line(self.run_id, started, [
+            {"index": d.index, "name": d.name, "kind": d.kind, "weight": d.weight} for d in self.devices], {
+            "units_total": self.coord.units_total + kept, "units_kept": kept,
+            "sequences_total": self.coord.sequences_total + kept_seqs, "sequences_kept": kept_seqs})
+        self.journal.session_line(self.session)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord
@@ -347,6 +364,7 @@ class Run:
         finally:
             self.error = self.coord.error
             self.exit_code = code
+            self.alerts.end(code, self.error)
             try:
                 if self.manager is not None:
                     self.manager.shutdown()
@@ -365,6 +383,9 @@ class Run:
                 self.journal.sample(snap)
             if self.metrics:
                 self.metrics.append(self.coord.snapshot())
+            end = close_session(summary, self.session, self.earlier)  # the whole run, every session
+            if self._journal_ok:
+                self.journal.session_line(end)
         finally:
             self.journal.close()
             if self.metrics:
@@ -383,7 +404,9 @@ class Run:
         if self.exit_code is not None:
             return self.exit_code
         self.error = reason
-        return 130 if self.coord.error is None else 3
+        code = 130 if self.coord.error is None else 3
+        self.alerts.end(code, reason, look=False)  # the dispatcher never closed out: say it here
+        return code
 
     def close(self) -> None:
         """After the run: stop serving ``lbtui attach`` and give the folder's lock back, in
@@ -457,6 +480,12 @@ class Run:
             self._journal(self.journal.sample, snap)
             if self.metrics:
                 self.metrics.append(snap)
+            self.alerts.observe(snap)
+
+    def close_alerts(self, timeout: float = HOOK_TIMEOUT_S) -> list[str]:
+        """Let the last alerts go out (at most ``timeout`` s; the run has ended and its
+        summary is written); returns the hook failures no event log could take."""
+        return self.alerts.close(timeout)
 
     def _journal(self, write, *args) -> None:
         try:

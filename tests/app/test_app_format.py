@@ -151,3 +151,17 @@ def test_the_detail_says_where_a_devices_time_went_its_energy_and_redone_batches
     assert "model forward   75 %" in text and "energy" not in text
     quiet = metrics_content(f.device(1), f.T0).plain  # nothing reported yet: no empty rows
     assert "waiting input" not in quiet and "energy" not in quiet
+
+
+def test_the_closing_lines_of_a_resumed_run_also_say_the_whole_run():
+    from dataclasses import replace
+
+    from lbtui.headless import summary_lines
+
+    summary = {"files_done": 29, "files_total": 29, "files_failed": 0, "sequences": 1767, "makespan_s": 9.5,
+               "run": {"sessions": 3, "units": 29, "sequences": 2652, "wall_s": 26.7, "span_s": 36.3}}
+    lines = summary_lines(replace(f.four_gpus(), exit_code=0, finished=True, summary=summary, error=None))
+    assert lines[0].startswith("finished: 29/29 units, 0 failed, 1,767 seqs")
+    assert lines[1] == "whole run: 3 sessions, 29 units, 2,652 seqs, 0:26 running over 0:36"
+    one = {**summary, "run": {**summary["run"], "sessions": 1}}
+    assert not any(x.startswith("whole run") for x in summary_lines(replace(f.four_gpus(), summary=one)))

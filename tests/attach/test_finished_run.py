@@ -58,3 +58,22 @@ def test_a_run_on_another_host_says_where_and_how_to_attach(tmp_path) -> None:
     (out / "run.json").write_text(json.dumps({**run, "host": "node-07"}))
     with pytest.raises(InputError, match=f"attach from there: ssh -t node-07 lbtui attach {out}$"):
         open_run(str(out))
+
+
+def test_a_replayed_steal_keeps_its_count_and_its_number(tmp_path) -> None:
+    """events.jsonl says 400: the replayed log says 400, numbered as the run numbered it."""
+    from lbtui import format as fmt
+    from lbtui.headless import event_line
+
+    out = tmp_path / "out"
+    write_run_json(out, pid=None, control=None, started=1000.0)
+    events = [{"seq": 41, "time": 1001.0, "kind": "info", "level": "info", "message": "resuming"},
+              {"seq": 42, "time": 1002.0, "kind": "steal", "level": "info", "message": "GPU1 stole big.fa#3",
+               "device": 1, "unit": "big.fa#3", "thief": 1, "victim": 0, "sequences": 400, "run_id": "s2"}]
+    (out / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    summary = {"files_total": 3, "files_done": 3, "exit_code": 0, "finished_epoch": 1010.0, "devices": []}
+    snap = FinishedRun(out, json.loads((out / "run.json").read_text()), summary).snapshot()
+    assert [e.seq for e in snap.events] == [41, 42]
+    (steal,) = snap.steals
+    assert steal.sequences == 400 and steal.seq == 42
+    assert "(400 seqs)" in event_line(snap.events[1], fmt.device_labels(snap))

@@ -68,16 +68,18 @@ def test_killed_run_without_summary_still_reports(tmp_path) -> None:
         assert name in text
 
 
-def test_resumed_run_shows_earlier_units_apart(tmp_path) -> None:
+def test_a_resumed_run_is_one_run_in_two_sessions(tmp_path) -> None:
+    """An older lbtui's resumed folder (no sessions.jsonl): the earlier session is rebuilt
+    from its manifest lines and drawn in its own band, an hour's gap between the two."""
     made = make_run(tmp_path / "run", earlier=5)
     _, page = page_of(made.path)
-    assert page.count("rect", "u", TIMELINE) == len(made.units) == 19
-    drawn = " ".join(page.titles)
-    assert all(uid not in drawn for uid in made.earlier)
+    assert page.count("rect", "u", TIMELINE) == 24  # every unit, each in its session's band
+    assert page.count("rect", "gap", TIMELINE) == 1
     text = page.all_text
-    assert "From an earlier session" in text and "5 unit(s)" in text
-    assert all(uid in text for uid in made.earlier)
-    assert "5 from an earlier session" in text
+    assert "Sessions" in text and "Each session" in text and "Session 1" in text and "Session 2" in text
+    assert "24 done over 2 sessions (5 + 19)" in text
+    assert "killed (no summary)" in text and "rebuilt from its manifest lines" in text
+    assert "59:5" in text  # the gap, about an hour
 
 
 def test_torn_last_manifest_line_is_skipped_and_said(tmp_path) -> None:

@@ -90,6 +90,7 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         notices: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         wake: Callable[[], None] = lambda: None,
+        first_seq: int = 1,
     ) -> None:
         """``wake`` interrupts the backend's wait when a command needs the
         dispatcher (drain, stop); it must be safe from a signal handler.
@@ -98,7 +99,8 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         ``parts`` (the task's rule) say where to cut; no piece is cut below
         ``split_min`` (a Size; "auto": 100 × the fixed cost of a unit, which is
         ``unit_overhead_s`` plus the hand-off measured here). ``nominal_rate``:
-        residues/s of a weight-1 device before any unit finished."""
+        residues/s of a weight-1 device before any unit finished. ``first_seq``: the
+        number of this session's first event (a resumed run continues its events.jsonl)."""
         self.books = [DeviceBook(d, d.weight if weighted else 1.0) for d in devices]
         self.units = list(units)  # handed to the queues by assign_initial(), then dropped
         self.units_total = len(self.units)  # planned, plus the tails of cuts
@@ -141,7 +143,7 @@ class Coordinator(RunControls, DeviceMonitoring, DeviceHealth, Recovery, Splitti
         self.steals_total = 0
         self.events: deque[S.RunEvent] = deque(maxlen=EVENTS_KEPT)
         self.errors: deque[str] = deque(maxlen=ERRORS_KEPT)
-        self._seq = itertools.count(1)
+        self._seq = itertools.count(first_seq)
         self.throughput = Throughput()
         self.created = clock()
         self.first_dispatch: float | None = None

@@ -55,7 +55,7 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         memory=None if book.dead else report.get("memory"),
         temperature=None if book.dead else report.get("temperature"),
         power=None if book.dead else report.get("power"),
-        throughput=book.throughput.rate(now),
+        throughput=device_rate(coord, book, now),
         queue_depth=depth,
         queue_sequences=queued_seqs,
         units_done=book.units_done,
@@ -119,6 +119,26 @@ def work_summary(book: DeviceBook) -> dict:
     }
 
 
+def device_rate(coord: Coordinator, book: DeviceBook, now: float) -> float | None:
+    """Sequences/s: rolling while the run goes; once it has finished, the device's mean
+    over the run (sequences ÷ busy seconds), which no longer changes. A rolling rate
+    read after the end would keep decaying as time passes with no work."""
+    if coord.finished:
+        return book.sequences_done / book.busy_s if book.busy_s > 0 and book.sequences_done else None
+    return book.throughput.rate(now)
+
+
+def run_rate(coord: Coordinator, now: float) -> float | None:
+    """The run's sequences/s: rolling while it goes; once finished, its mean from the
+    first dispatch to the last completion."""
+    if not coord.finished:
+        return coord.throughput.rate(now)
+    start, end = coord.first_dispatch, coord.last_completion
+    if start is None or end is None or end <= start or not coord.sequences_done:
+        return None
+    return coord.sequences_done / (end - start)
+
+
 def eta(coord: Coordinator, now: float) -> float | None:
     """Seconds left; None until a unit has finished (no evidence of speed yet)."""
     if coord.finished:
@@ -129,17 +149,20 @@ def eta(coord: Coordinator, now: float) -> float | None:
 
 
 def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
+    """The run now; a finished run's snapshot is the same at every call (time, rates),
+    so a dashboard left open after the end shows the end."""
     now = coord.clock()
+    if coord.finished and coord.finished_at is not None:
+        now = coord.finished_at
     devices = tuple(device_view(coord, b, reports.get(b.spec.index), now) for b in coord.books)
     started = coord.first_dispatch
-    end = now if not coord.finished else (coord.finished_at or now)
     return S.RunSnapshot(
         time=now,
         name=coord.name,
         task=coord.task,
         out_dir=coord.out_dir,
         started_at=started,
-        elapsed=max(0.0, end - coord.created),  # wall time of the run, model loading included
+        elapsed=max(0.0, now - coord.created),  # wall time of the run, model loading included
         eta=eta(coord, now),
         devices=devices,
         units_total=coord.units_total + coord.units_skipped,
@@ -149,7 +172,7 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         units_in_flight=coord.in_flight,
         sequences_total=coord.sequences_total,
         sequences_done=coord.sequences_done,
-        throughput=coord.throughput.rate(now),
+        throughput=run_rate(coord, now),
         stealing=coord.stealing,
         steals_total=coord.steals_total,
         steals=tuple(coord.steals),
@@ -173,7 +196,8 @@ def device_source(coord: Coordinator) -> str:
 
 def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDetail:
     book = coord.books[index]
-    view = device_view(coord, book, reports.get(index), coord.clock())
+    now = coord.finished_at if coord.finished and coord.finished_at is not None else coord.clock()
+    view = device_view(coord, book, reports.get(index), now)
     return S.DeviceDetail(
         device=view,
         throughput_history=book.throughput_history.points(),
