@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, one after the other; each prints its own numbers.
 
-Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [report] [ray] [channel] [soak]
+Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [host] [cpurun] [report] [ray]
+       [channel] [soak]
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ SCRIPTS = {
     "ui": ["bench_ui.py"],  # dashboard refresh cost and idle CPU
     "read": ["bench_read.py"],  # FASTA scan MB/s; first vs last unit read, seek vs skip
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
+    "host": ["bench_host_prep.py"],  # host preparation per 10,000 sequences: before vs after (prefetch thread's work)
+    "cpurun": ["bench_cpu_run.py", "--runs", "3"],  # a whole `lbtui run --gpus cpu:2`'s sequences/s
     "report": ["bench_report.py"],  # `lbtui report` time and page size for 10,000 units
     "ray": ["bench_ray.py"],  # Ray start-up; overhead, makespan/LB and in-flight cuts, Ray beside local
     "channel": ["bench_channel.py"],  # 20 dashboards' cost to the dispatcher; how fast an attach ends

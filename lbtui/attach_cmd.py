@@ -16,8 +16,9 @@ Without a terminal it prints plain log lines until the run ends.
 It ends by itself, exit 0, within 2 s of SIGTERM or SIGHUP or of its terminal or
 pipes closing, whatever it is doing (connecting, waiting for the run).
 exit codes: 0 detached, ended as above, or the run's final state was shown; 2 OUT holds no run
-  to attach to (no such folder, not a run folder, its process is gone), or a
-  newer lbtui started it
+  to attach to (no such folder, not a run folder, its process is gone), a
+  newer lbtui started it, or it runs on another host (the line says the command
+  that attaches there, e.g. srun --overlap --jobid J --pty lbtui attach OUT)
 """
 
 

@@ -1,4 +1,5 @@
-"""``lbtui`` command line: ``run``, ``attach``, ``serve``, ``prepare``, ``models``, ``report`` and ``verify``.
+"""``lbtui`` command line: ``run``, ``attach``, ``serve``, ``status``, ``prepare``, ``models``, ``report``
+and ``verify``.
 
 Each subcommand lives in its own module with ``register(subparsers)`` and a
 ``main(args) -> int``; modules import heavy things (torch, textual) only
@@ -18,8 +19,8 @@ import importlib
 import sys
 
 # the subcommands' modules, imported by build_parser()
-COMMANDS = (".run_cmd", ".attach_cmd", ".serve_cmd", ".prepare_cmd", ".models_cmd", ".report.command",
-            ".verify_cmd")
+COMMANDS = (".run_cmd", ".attach_cmd", ".serve_cmd", ".status_cmd", ".prepare_cmd", ".models_cmd",
+            ".report.command", ".verify_cmd")
 
 
 class Parser(argparse.ArgumentParser):

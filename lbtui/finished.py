@@ -9,6 +9,8 @@ what a killed run leaves). Views are built by field name through
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import psutil
@@ -17,7 +19,7 @@ from virnucpro_bridge.control import CommandError
 from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.control.wire import from_plain
 from virnucpro_bridge.inputs.units import summarize_inputs
-from virnucpro_bridge.runfiles.reader import RunFolder, load
+from virnucpro_bridge.runfiles.reader import RUN_JSON, Event, RunFolder, load
 
 from .run_args import recorded_options
 
@@ -38,6 +40,32 @@ def pid_alive(pid: object, started: object = None) -> bool:
         return False
     except psutil.AccessDenied:
         return True  # someone else's process: it exists
+
+
+def live_session(out: Path) -> str | None:
+    """The run_id of the session running in ``out`` now, if one is: run.json's main
+    process exists on this host (a run on another host cannot be checked from here)."""
+    try:
+        run = json.loads((out / RUN_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(run, dict) or not isinstance(run.get("run_id"), str):
+        return None
+    host = run.get("host")
+    if isinstance(host, str) and host and host != socket.gethostname():
+        return None
+    return run["run_id"] if pid_alive(run.get("main_pid"), run.get("start_epoch")) else None
+
+
+def replay_numbers(events: list[Event]) -> list[tuple[int, Event]]:
+    """Each event with its number, in number order: the ``seq`` events.jsonl recorded
+    when every line has one and no two share one (newer folders number events across
+    sessions), else its position in time, so that a log showing only ``seq > last``
+    still shows every line of an older folder."""
+    recorded = {e.seq for e in events if e.seq is not None}
+    if len(recorded) == len(events):
+        return sorted(((e.seq, e) for e in events), key=lambda p: p[0])  # type: ignore[misc]
+    return list(enumerate(events, start=1))
 
 
 class FinishedRun:
@@ -66,13 +94,16 @@ class FinishedRun:
                 "stolen_out": figures.get("stolen_out", 0), "busy_s": busy,
                 "reason": figures.get("reason"), "source": figures.get("source") or "",
                 "task_notes": sorted((str(k), str(v)) for k, v in (figures.get("task_notes") or {}).items()),
+                "time_split": list((figures.get("time_split_s") or {}).items()),
+                "energy_wh": figures.get("energy_wh"),
+                "task_counts": list((figures.get("task_counts") or {}).items()),
             })
         events = []
-        for seq, ev in enumerate(folder.events[-EVENTS_KEPT:], start=1):
+        for seq, ev in replay_numbers(folder.events)[-EVENTS_KEPT:]:
             steal = None
-            if ev.kind == S.EV_STEAL and ev.thief is not None and ev.victim is not None:
+            if ev.kind in (S.EV_STEAL, S.EV_SPLIT) and ev.thief is not None and ev.victim is not None:
                 steal = {"seq": seq, "time": ev.time, "thief": ev.thief, "victim": ev.victim,
-                         "unit": ev.unit or "", "sequences": 0}
+                         "unit": ev.unit or "", "sequences": ev.sequences or 0}
             events.append({"seq": seq, "time": ev.time, "kind": ev.kind, "level": ev.level,
                            "message": ev.message, "device": ev.device, "unit": ev.unit,
                            "action": ev.action, "steal": steal})
@@ -88,7 +119,7 @@ class FinishedRun:
             "units_failed": summary.get("files_failed", 0), "units_in_flight": 0,
             "sequences_total": sequences, "sequences_done": sequences, "throughput": None,
             "stealing": True, "steals_total": summary.get("steals", 0),
-            "steals": [e["steal"] for e in events if e["steal"]], "events": events,
+            "steals": [e["steal"] for e in events if e["steal"] and e["kind"] == S.EV_STEAL], "events": events,
             "errors": [f"{f.get('unit')}: {f.get('error')}" for f in summary.get("failures") or []],
             "finished": True, "stopping": False, "exit_code": summary.get("exit_code"), "summary": summary,
             "error": summary.get("internal_error"), "notices": summary.get("notices") or [],

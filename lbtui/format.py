@@ -249,3 +249,45 @@ def steal_line(steal: snap.StealEvent, labels: Mapping[int, str], arrow: str = "
     thief = labels.get(steal.thief, str(steal.thief))
     victim = labels.get(steal.victim, str(steal.victim))
     return f"{thief} {arrow} {victim}  {printable(steal.unit)}  ({steal.sequences:,} seqs)"
+
+
+# -- where a device's time went -------------------------------------------------------
+
+# Phase names (virnucpro_bridge/tasks/phases.py) as people read them; "gpu" is the model's own
+# forward on a CPU or simulated device.
+PHASE_LABELS = {"input": "waiting input", "cpu": "host prep", "gpu": "GPU copy+fwd", "write": "writing"}
+MODEL_LABEL = "model forward"
+COUNT_LABELS = {"fp32_redone_batches": ("fp32 redone", "batches")}  # name -> (label, unit)
+
+
+def phase_label(phase: str, kind: str) -> str:
+    if phase == "gpu" and kind != "cuda":
+        return MODEL_LABEL
+    return PHASE_LABELS.get(phase, phase)
+
+
+def time_split(view: snap.DeviceView) -> list[tuple[str, str]]:
+    """(label, '80 %   6:40') per phase of the device's time; [] before it reported any."""
+    split = dict(view.time_split)
+    total = sum(split.values())
+    if total <= 0:
+        return []
+    return [(phase_label(phase, view.kind), f"{100 * seconds / total:3.0f} %   {duration(seconds)}")
+            for phase, seconds in split.items()]
+
+
+def energy(wh: float | None, sequences: int) -> str:
+    """'12.3 Wh   4.10 Wh per M seqs' (the second part once sequences are done)."""
+    if missing(wh):
+        return DASH
+    text = f"{wh:,.1f} Wh" if wh >= 10 else f"{wh:.2f} Wh"
+    return text + (f"   {wh * 1e6 / sequences:,.2f} Wh per M seqs" if sequences else "")
+
+
+def task_counts(view: snap.DeviceView) -> list[tuple[str, str]]:
+    """(label, '2 batches') per count the task reported."""
+    rows = []
+    for name, n in view.task_counts:
+        label, unit = COUNT_LABELS.get(name, (printable(name).replace("_", " "), ""))
+        rows.append((label, f"{n:,} {unit}".rstrip()))
+    return rows

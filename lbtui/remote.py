@@ -13,6 +13,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import shlex
 import socket
 import threading
 import time
@@ -33,6 +35,7 @@ from .finished import FinishedRun, pid_alive
 
 REPLY_TIMEOUT_S = 30.0  # a run this slow to answer is stuck; the dashboard says the connection is lost
 CONNECT_TIMEOUT_S = 10.0  # connect and key handshake; the run answers in milliseconds unless it is stuck
+HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a host name can be
 
 
 class ConnectionLost(Exception):
@@ -253,6 +256,24 @@ class RemoteRun:
         return self._command(op="stop", now=now)
 
 
+def elsewhere(run: dict, out_arg: str) -> str | None:
+    """The line for a run whose main process is on another host (a compute node), with
+    the command that attaches from there; None when it is on this one (or run.json
+    does not say)."""
+    host = run.get("host")
+    if not isinstance(host, str) or not host or host == socket.gethostname():
+        return None
+    if not HOST_NAME.fullmatch(host):
+        host = ascii(host)  # run.json is text from a file: never let it write control characters
+    job = run.get("slurm_job")
+    job = str(job) if isinstance(job, (str, int)) and str(job).replace("_", "").isdigit() else None
+    out = shlex.quote(out_arg)
+    how = (f"srun --overlap --jobid {job} --pty lbtui attach {out}" if job
+           else f"ssh -t {shlex.quote(host)} lbtui attach {out}")
+    held = f"pid {run.get('main_pid')}" + (f", Slurm job {job}" if job else "")
+    return f"the run in {out_arg} runs on {host} ({held}), not on this host; attach from there: {how}"
+
+
 def open_run(out_arg: str, *, read_only: bool = False) -> RemoteRun | FinishedRun:
     """What ``lbtui attach OUT`` shows; InputError (one line, exit 2) when there is nothing to show,
     or when what run.json names is not the run's own key and socket."""
@@ -260,6 +281,8 @@ def open_run(out_arg: str, *, read_only: bool = False) -> RemoteRun | FinishedRu
     run = read_run(out, out_arg)
     summary = session_summary(out, run)
     pid = run.get("main_pid")
+    if summary is None and (where := elsewhere(run, out_arg)) is not None:
+        raise InputError(where)  # its pid and socket mean nothing on this host
     if not pid_alive(pid, run.get("start_epoch")):
         if summary is not None:
             return FinishedRun(out, run, summary)

@@ -92,13 +92,22 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
                    "records (measured), so that stays under 1%% of its time; 10 times for a cut in "
                    "flight, made only for an idle device [default: auto]")
     s.add_argument("--grace", type=positive_float, default=DEFAULTS.grace, metavar="S",
-                   help="on SIGINT/SIGTERM (or an internal error), wait this long for units in flight; "
-                   "a second signal stops at once [default: %(default)g]")
+                   help="on SIGINT/SIGTERM (or an internal error), the longest a stop may take: units in "
+                   "flight are cut at their next record or chunk boundary and the finished part kept; "
+                   "past S they are killed. A second signal more than 1 s after the first stops at once "
+                   "[default: 20; under Slurm, KillWait less 10 s]")
     u = p.add_argument_group("display")
     u.add_argument("--headless", action="store_true",
-                   help="plain log lines instead of the dashboard (automatic when stdout is not a TTY)")
+                   help="plain log lines instead of the dashboard (automatic when stdout is not a TTY; "
+                   "then batch-friendly: see --progress-interval)")
     u.add_argument("--refresh", type=positive_float, default=DEFAULTS.refresh, metavar="S",
                    help="seconds between status updates [default: %(default)g]")
+    u.add_argument("--progress-interval", type=positive_float, default=DEFAULTS.progress_interval, metavar="S",
+                   help="without a terminal (a batch job's log): one progress line every S seconds, "
+                   "plus events and device state changes [default: %(default)g]")
+    u.add_argument("--verbose", action="store_true", default=DEFAULTS.verbose,
+                   help="without a terminal: also every device's line with each progress line, and "
+                   "each steal and split")
     u.add_argument("--read-only", action="store_true",
                    help="the dashboard only watches: pause, drain, stealing and stopping are disabled "
                    "(SIGINT/SIGTERM still stop the run)")
@@ -107,6 +116,15 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     u.add_argument("--metrics-log", default=DEFAULTS.metrics_log, metavar="FILE",
                    help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done); timestamp "
                    "is local time with its UTC offset, ISO 8601")
+    n = p.add_argument_group("alerts")
+    n.add_argument("--notify", default=DEFAULTS.notify, metavar="CMD",
+                   help="run CMD (split like a shell does, never run by one) when the run finishes, is "
+                   "interrupted or aborted, a device is retired, a unit stalls, or throughput stays below "
+                   "half the run's median for 10 minutes; the alert is in its environment: LBTUI_EVENT, "
+                   "LBTUI_OUT, LBTUI_MESSAGE (also LBTUI_HOST, LBTUI_EXIT_CODE, LBTUI_DEVICE)")
+    n.add_argument("--notify-url", default=DEFAULTS.notify_url, metavar="URL",
+                   help="POST the same alerts to URL as JSON with a 'text' field (a Slack or Mattermost "
+                   "incoming webhook); a slow or failing hook never holds up the run")
     m = p.add_argument_group("sim task")
     m.add_argument("--sim-rate", type=positive_float, default=NOMINAL_RATE, metavar="R",
                    help="residues/s of a speed-1 simulated GPU [default: %(default)g]")
@@ -121,7 +139,8 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     v.add_argument("--chunk-length", type=int, choices=(300, 500), default=500,
                    help="chunk length, as upstream; the classifier must match (<L>_model.pth) [default: 500]")
     v.add_argument("--toks-per-batch", type=positive_int, default=None, metavar="N",
-                   help="tokens per padded GPU batch, for each model; halved on out-of-memory "
+                   help="tokens per padded GPU batch, for each model; halved on out-of-memory, "
+                   "regrown after 20 clean batches "
                    "[default: from the GPU memory free once the models are loaded]")
     v.add_argument("--no-autocast", dest="autocast", action="store_false",
                    help="run CUDA inference in float32 instead of bf16 (compute capability >= 8.0) "

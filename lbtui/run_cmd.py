@@ -14,7 +14,7 @@ import time
 from virnucpro_bridge.runner import ABORT_SLACK_S, Run
 
 from . import run_args
-from .headless import follow, summary_lines
+from .headless import Style, follow, summary_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     run = Run(run_args.run_options(args))
-    options = run.options
     run.prepare()  # every usage/input error surfaces here, before anything is written
     for line in run.warnings:
         print(f"lbtui: warning: {line}", file=sys.stderr)
@@ -32,6 +31,7 @@ def main(args: argparse.Namespace) -> int:
     dashboard = not args.headless and sys.stdout.isatty()
     owed = dashboard  # the closing lines: the dashboard's screen is gone when they are printed
     coord = run.start()
+    options = run.options  # as prepare() settled them (--grace: under Slurm, from KillWait)
     stopper = Stopper(run, grace=options.grace)
     try:
         if dashboard:
@@ -45,18 +45,20 @@ def main(args: argparse.Namespace) -> int:
                 app.run()
             if args.read_only and not run.finished and not coord.stopping:
                 # a read-only dashboard closes, it does not stop: the run goes on with log lines
-                print("lbtui: dashboard closed; the run goes on (Ctrl+C stops it after the units in flight)",
+                print("lbtui: dashboard closed; the run goes on (Ctrl+C stops it, keeping what is done)",
                       file=sys.stderr)
                 dashboard = owed = False
             else:
                 if not run.finished and not coord.stopping:
-                    run.stop()  # the app closed without saying how: finish units in flight
+                    run.stop()  # the app closed without saying how: a stop that keeps what is done
                 if not run.finished and coord.in_flight:
-                    print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to finish "
+                    print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to stop "
                           f"(at most {options.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
         if not dashboard:
             with stopper.installed():
-                last = follow(coord, refresh=options.refresh,
+                style = Style(refresh=options.refresh, batch=not sys.stdout.isatty(),
+                              interval=options.progress_interval, verbose=options.verbose)
+                last = follow(coord, style=style,
                               done=lambda: run.finished or not run.dispatching or stopper.overdue())
             owed = not last.finished  # follow left the closing lines to us: the run had not closed out
         with stopper.installed():
@@ -68,7 +70,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"lbtui: error: {run.error}", file=sys.stderr)
     if owed:
         for line in summary_lines(coord.snapshot(), code):
-            print(line)
+            print(line, flush=True)
+    for line in run.close_alerts():  # the closing lines are out: now the end's alert (at most 10 s)
+        print(f"lbtui: warning: {line}", file=sys.stderr)
     return code
 
 
@@ -79,10 +83,14 @@ class HardStop(BaseException):
     workers' reports through the Manager, say) must not swallow it."""
 
 
+SAME_REQUEST_S = 1.0  # a second signal sooner than this is the first one again (srun sends SIGTERM twice, ms apart)
+
+
 class Stopper:
     """SIGINT/SIGTERM, whatever state the engine is in. The first stops handing
-    out work and lets units in flight finish within ``--grace``; the second
-    kills the workers at once. Either way the process ends: past ``--grace`` +
+    out work and cuts units in flight at their next boundary, within ``--grace``;
+    a second one within SAME_REQUEST_S of the first is the same request, a later
+    one kills the workers at once. Either way the process ends: past ``--grace`` +
     ABORT_SLACK_S the main thread ends the run itself (``Run.abort``).
 
     The handler takes no lock (``Run.stop`` is lock-free), so it cannot wait
@@ -94,6 +102,7 @@ class Stopper:
         self.run, self.grace = run, grace
         self.app = None
         self.deadline: float | None = None
+        self.first: float | None = None  # when the first signal came (monotonic)
         self.hard = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -101,13 +110,17 @@ class Stopper:
         return self.hard or (self.deadline is not None and time.monotonic() > self.deadline)
 
     def handler(self, signum, _frame) -> None:
-        if self.deadline is None:
-            self.deadline = time.monotonic() + self.grace + ABORT_SLACK_S
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+            self.deadline = now + self.grace + ABORT_SLACK_S
             self.run.stop()
             if self.app is not None:
                 self.app.exit_on_finish = True  # read by the app on its next snapshot
                 self._close_app_later(self.grace + ABORT_SLACK_S)
             return
+        if now - self.first < SAME_REQUEST_S:
+            return  # the same stop, delivered twice (srun at a time limit; a group and its leader)
         self.hard = True
         self.run.stop(now=True)  # kill the workers now: nothing waits on them any more
         if self.app is not None:

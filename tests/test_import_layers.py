@@ -27,6 +27,7 @@ ENGINE_LAYERS = (
     ("tasks",),
     ("coordinator",),
     ("backends",),
+    ("alerts",),
     ("runner",),
 )
 

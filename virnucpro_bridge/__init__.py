@@ -22,6 +22,7 @@ other in a circle)::
     coordinator/    the run's state: queues, dispatch, stealing, cuts, commands, recovery,
                     snapshots, and the messages it exchanges with workers
     backends/       who runs the units: local/ (spawned worker processes) and ray/ (actors)
+    alerts/         what deserves an alert, and --notify / --notify-url on their own thread
     runner.py       one run end to end: validate, resume, start a backend, finish
 
 ``tasks`` sits below the coordinator because a worker (a backend) loads tasks,

@@ -48,9 +48,13 @@ class RunOptions:
     shard_size: Size = Size(float(DEFAULT_SHARD_RECORDS), RECORDS)  # the largest piece
     split: bool = True  # plan-time factoring and in-flight cuts; False: fixed shards (--no-split)
     split_min: Size = Size(0.0, AUTO)  # the smallest piece; auto: 100 × a unit's fixed cost
-    grace: float = 30.0
+    grace: float | None = None  # None: hardware.slurm.choose_grace (20 s, or from Slurm's KillWait)
     refresh: float = 2.0
+    progress_interval: float = 60.0  # headless without a terminal: seconds between progress lines
+    verbose: bool = False  # headless without a terminal: every device's line, and each steal and split
     metrics_log: str | None = None
+    notify: str | None = None  # --notify CMD: run on alerts (alerts/hooks.py)
+    notify_url: str | None = None  # --notify-url URL: alerts POSTed as JSON
     task_options: Mapping[str, Any] = field(default_factory=dict)  # read-only; each task copies it
     argv: tuple[str, ...] = field(default_factory=lambda: tuple(sys.argv))  # recorded in run.json
 

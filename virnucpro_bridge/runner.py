@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import threading
 import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
 
+from .alerts.hooks import HOOK_TIMEOUT_S
+from .alerts.run_alerts import RunAlerts
 from .backends.base import Backend
 from .backends.local.pool import LocalPool, start_manager
 from .control.channel import ChannelServer
@@ -41,6 +44,7 @@ from .coordinator.coordinator import Coordinator
 from .coordinator.device_book import InFlight
 from .coordinator.messages import Done, Failed, SetupFailed, Wakeup
 from .errors import InputError, OutputError, UsageError, environment_error
+from .hardware import slurm
 from .hardware.devices import DeviceSpec, select_gpus, unknown_weight_warnings
 from .hardware.nvml import pin_device_order
 from .hardware.torch_build import require_cuda_torch
@@ -63,6 +67,8 @@ from .runfiles.outputs import (
     write_run_json,
     write_summary,
 )
+from .runfiles.reader import earlier_sessions, last_event_seq
+from .runfiles.sessions import close_session, start_line
 from .tasks import Task, load_task
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
@@ -125,6 +131,7 @@ class Run:
         cfg = self.options
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
         self.device_notes: list[str] = []  # event-log lines about how the GPUs were found
+        self.notices: list[str] = []  # also in summary.json and the closing lines
         if cfg.backend == "ray":
             self.devices = self._ray_devices()
         else:
@@ -132,6 +139,12 @@ class Run:
             if found is not None and any(d.kind == "cuda" for d in self.devices):
                 self.warnings += found.warnings
                 self.device_notes += found.notes
+            elif found is not None:  # --gpus auto found no CUDA device: say so wherever the run is read
+                fallback = (f"no CUDA device found: running on {len(self.devices)} CPU workers "
+                            f"(--gpus cpu:N to choose how many)")
+                self.notices.append(fallback)  # summary.json, the closing lines
+                self.warnings.append(fallback)  # stderr at the start, the event log
+        self._slurm_checks()
         self.warnings += unknown_weight_warnings(self.devices)
         self.task_name = resolve_task_name(cfg.task, self.devices)
         self.task: Task = load_task(self.task_name)(cfg.task_options)
@@ -140,7 +153,8 @@ class Run:
         files = discover(cfg.inputs)
         if cfg.metrics_log:
             check_metrics_log(cfg.metrics_log)
-        self.notices = list(self.task.check())
+        self.alerts = RunAlerts(str(self.out), command=cfg.notify, url=cfg.notify_url)  # refuses bad hooks
+        self.notices += self.task.check()
         self.fingerprint = self.task.fingerprint()
         # Earlier runs' rows are only read here; start() repairs a torn last line.
         self.resume = Resume(self.out, self.task_name, self.fingerprint)
@@ -163,6 +177,22 @@ class Run:
         self.plan = plan
         self.all_units = plan.units  # what is left to do: the gaps between kept ranges
 
+    def _slurm_checks(self) -> None:
+        """--grace under Slurm (below KillWait), and a warning when a batch script runs
+        lbtui as its child: Slurm's stop signal then never reaches it."""
+        self.job = slurm.job_id()
+        grace, note, warning = slurm.choose_grace(self.options.grace, slurm.kill_wait())
+        self.options = replace(self.options, grace=grace)  # the grace this run keeps to
+        self.device_notes += [note] if note else []
+        self.warnings += [warning] if warning else []
+        if self.job is not None:
+            self.device_notes.append(f"Slurm job {self.job} on {socket.gethostname()}")
+        if slurm.batch_child():
+            self.warnings.append("this Slurm batch script runs lbtui as its child: Slurm's SIGTERM (scancel, "
+                                 "requeue, preemption, time limit) reaches only the script, and lbtui is "
+                                 "killed with it, losing its units in flight; start it with `exec lbtui run "
+                                 "...` (see examples/slurm/lbtui.sbatch)")
+
     def output_for(self, unit: Unit) -> str:
         """Absolute result path of ``unit`` (the task names it). Joined as text: a Path
         per unit would intern every name's parts for the rest of the process."""
@@ -179,7 +209,9 @@ class Run:
             prepare_out(self.out)
         except OSError as exc:
             raise OutputError(environment_error(exc, str(self.out)) or f"cannot use --out {self.out}: {exc}") from exc
-        self.journal = Journal(self.out)  # repairs a manifest line torn by a full disk or a kill
+        last_seq = last_event_seq(self.out)  # this session's events are numbered after the earlier ones
+        self.journal = Journal(self.out, run_id=self.run_id, last_event=last_seq)  # repairs a torn last line
+        self.earlier = earlier_sessions(self.out)  # before run.json and sessions.jsonl say this one started
         todo = self.all_units
         self.files = Completion(self.plan.wholes, self.resume.kept, self._out_text, self._finalize)
         kept = self.files.kept_pieces
@@ -193,11 +225,13 @@ class Run:
             out_dir=str(self.out), skipped=kept, notices=self.notices, wake=self.wakeup.wake,
             splittable=self.task.splittable, parts=self.parts, indexes=self.plan.indexes,
             unit_overhead_s=self.task.unit_overhead_s, nominal_rate=self.task.rate_prior(),
+            first_seq=last_seq + 1,
         )
         for line in self.warnings:
             self.coord.info(line, "warning")
         for line in self.device_notes:
             self.coord.info(line)
+        self.alerts.watch(self.coord)
         if kept:
             self.coord.info(f"resuming: {kept} pieces ({self.files.kept_records:,} sequences) "
                             f"already done in {self.out}")
@@ -226,7 +260,13 @@ class Run:
                            {"index": d.index, "device": d.name, "kind": d.kind, "weight": d.weight,
                             "pid": pids[d.index] if pids else None,
                             "node": nodes[d.index] if nodes else ""} for d in self.devices], control=control,
-                       metrics_log=cfg.metrics_log)
+                       metrics_log=cfg.metrics_log, slurm_job=self.job)
+        kept, kept_seqs = self.files.kept_pieces, self.files.kept_records
+        self.session = start_line(self.run_id, started, [
+            {"index": d.index, "name": d.name, "kind": d.kind, "weight": d.weight} for d in self.devices], {
+            "units_total": self.coord.units_total + kept, "units_kept": kept,
+            "sequences_total": self.coord.counts.sequences_total + kept_seqs, "sequences_kept": kept_seqs})
+        self.journal.session_line(self.session)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
         return self.coord
@@ -286,6 +326,7 @@ class Run:
         finally:
             self.error = self.coord.error
             self.exit_code = code
+            self.alerts.end(code, self.error)
             try:
                 if self.manager is not None:
                     self.manager.shutdown()
@@ -304,6 +345,9 @@ class Run:
                 self.journal.sample(snap)
             if self.metrics:
                 self.metrics.append(self.coord.snapshot())
+            end = close_session(summary, self.session, self.earlier)  # the whole run, every session
+            if self._journal_ok:
+                self.journal.session_line(end)
         finally:
             self.journal.close()
             if self.metrics:
@@ -311,8 +355,9 @@ class Run:
         write_summary(self.out, summary)
 
     def stop(self, now: bool = False) -> None:
-        """Stop handing out work; units in flight finish within --grace (the
-        dispatcher ends the run). ``now``: kill the workers at once as well.
+        """Stop handing out work; units in flight are cut at their next boundary,
+        keeping what they did, within --grace (the dispatcher ends the run).
+        ``now``: kill the workers at once as well.
         Safe from a signal handler: no lock is taken."""
         self.coord.stop(now=now)
         if now:
@@ -329,7 +374,9 @@ class Run:
         if self.exit_code is not None:
             return self.exit_code
         self.error = reason
-        return 130 if self.coord.error is None else 3
+        code = 130 if self.coord.error is None else 3
+        self.alerts.end(code, reason, look=False)  # the dispatcher never closed out: say it here
+        return code
 
     def close(self) -> None:
         """After the run: stop serving ``lbtui attach`` and give the folder's lock back, in
@@ -404,6 +451,12 @@ class Run:
             self._journal(self.journal.sample, snap)
             if self.metrics:
                 self.metrics.append(snap)
+            self.alerts.observe(snap)
+
+    def close_alerts(self, timeout: float = HOOK_TIMEOUT_S) -> list[str]:
+        """Let the last alerts go out (at most ``timeout`` s; the run has ended and its
+        summary is written); returns the hook failures no event log could take."""
+        return self.alerts.close(timeout)
 
     def _journal(self, write, *args) -> None:
         try:

@@ -142,8 +142,8 @@ class LbtuiApp(RefreshLoop, DeviceActions, Quitting, App[None]):
         self.snapshot = snapshot
         self.last_update = self.clock()
         self.fetch_failed = False
-        if previous is None or snapshot.time != previous.time:
-            self._record_history(snapshot)
+        if not snapshot.finished and (previous is None or snapshot.time != previous.time):
+            self._record_history(snapshot)  # a finished run's trend stops where the work stopped
         table = self.query_one(GpuTable)
         with self.batch_update():
             self.show_header()

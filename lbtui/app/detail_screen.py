@@ -1,5 +1,7 @@
-"""The long view of one device (Enter on a row): metrics, plots over the whole
-run, the units it processed (stolen ones marked) and its errors. Escape returns.
+"""The long view of one device (Enter on a row): metrics (with where its time
+went: waiting for input, host preparation, the GPU, writing; and its energy),
+plots over the whole run, the units it processed (stolen ones marked) and its
+errors. Escape returns.
 
 It fetches ``source.device_detail(i)`` in a thread worker, like the main
 screen's snapshots, every ``app.refresh_s`` seconds: it watches that
@@ -51,7 +53,11 @@ def metrics_content(view: DeviceView, now: float) -> Content:
         ("weight", f"{view.weight:g}   {view.kind}   pid {fmt.DASH if view.pid is None else view.pid}"),
         # the task's own notes (e.g. its batch budget)
         *((fmt.printable(name), fmt.fit_start(fmt.printable(text), 48)) for name, text in view.task_notes),
+        *fmt.task_counts(view),  # e.g. batches redone in float32
+        *fmt.time_split(view),  # where its time went: is the GPU starved?
     ]
+    if view.energy_wh is not None:
+        lines.append(("energy", fmt.energy(view.energy_wh, view.sequences_done)))
     if view.source or view.memory_total:  # a CUDA device: how it was found, how big it is
         size = f"{view.memory_total / 2**30:.0f} GiB   " if view.memory_total else ""
         lines.append(("device", f"{size}{fmt.device_source(view.source) or fmt.DASH}"))

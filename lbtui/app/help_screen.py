@@ -27,7 +27,7 @@ KEY_ROWS = [
     ("+  -", "refresh slower / faster (0.5 to 10 s)"),
     ("r", "write the run's report (one HTML page, as `lbtui report`); asks first, says where"),
     ("Tab", "move between the table and the log (scroll the log with ↑ ↓)"),
-    ("q  Ctrl+C", "quit; with units in flight, asks: stop after them, stop now, or cancel"),
+    ("q  Ctrl+C", "quit; with units in flight, asks: stop keeping what is done, stop now, or cancel"),
 ]
 QUIT_ATTACHED = ("q  Ctrl+C", "detach (the run goes on) or stop the run: asks which")
 QUIT_READ_ONLY = ("q  Ctrl+C", "close the dashboard (the run goes on in its terminal, with log lines); asks first")

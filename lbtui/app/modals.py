@@ -53,14 +53,15 @@ class ConfirmDrain(ModalScreen[bool]):
 
 
 class QuitModal(ModalScreen[str | None]):
-    """Quit while the run goes on. Its own run: stop after the units in flight,
-    stop now, or stay. Attached: also detach (the default; the run goes on).
-    Read-only: only what it may do: detach (attached) or close the dashboard
-    (``run --read-only``: the run goes on in its terminal, with log lines), or stay."""
+    """Quit while the run goes on. Its own run: stop keeping what is done (units in
+    flight end at their next record, or finish, within --grace), stop now, or stay.
+    Attached: also detach (the default; the run goes on). Read-only: only what it
+    may do: detach (attached) or close the dashboard (``run --read-only``: the run
+    goes on in its terminal, with log lines), or stay."""
 
     BINDINGS = [
         Binding("d,q", "choose('detach')", "Detach", show=False),
-        Binding("a", "choose('after')", "Stop after units"),
+        Binding("a", "choose('after')", "Stop, keep work"),
         Binding("n", "choose('now')", "Stop now"),
         Binding("c,escape", "choose(None)", "Cancel"),
     ]
@@ -95,9 +96,10 @@ class QuitModal(ModalScreen[str | None]):
             with Vertical(classes="dialog-choices"):
                 if self.attached:
                     yield Button(Content("Detach (the run goes on)  [d]"), id="detach", variant="primary")
-                    after, now = "Stop the run after units in flight", f"Stop the run now ({units} in flight are lost)"
+                    after, now = ("Stop the run, keeping what is done", f"Stop the run now ({units} in flight "
+                                  "are lost)")
                 else:
-                    after, now = "Stop after units in flight", "Stop now (units in flight are lost)"
+                    after, now = "Stop, keeping what is done", "Stop now (units in flight are lost)"
                 yield Button(Content(f"{after}  [a]"), id="after", variant="default" if self.attached else "primary")
                 yield Button(Content(f"{now}  [n]"), id="now", variant="error")
                 yield Button(Content("Cancel  [c]"), id="cancel")
@@ -110,7 +112,7 @@ class QuitModal(ModalScreen[str | None]):
         else:
             title, leave = "Close the dashboard?", "Close the dashboard (the run goes on)  [d]"
             body = ("Read-only: this dashboard cannot stop the run. Closing it leaves the run going in this "
-                    "terminal, with plain log lines; Ctrl+C there stops it after the units in flight.")
+                    "terminal, with plain log lines; Ctrl+C there stops it, keeping what is done.")
         yield Static(Content.assemble((title, "bold")), classes="dialog-title")
         yield Static(body, classes="dialog-body")
         with Vertical(classes="dialog-choices"):

@@ -4,43 +4,42 @@ from __future__ import annotations
 
 from virnucpro_bridge.runfiles.reader import Device, Sample
 
-from .svg import colour, esc, f, left_margin, svg_open, time_axis, value_axis
+from .scale import WIDTH, TimeScale
+from .svg import colour, esc, f, svg_open, value_axis
 
-WIDTH, HEIGHT, RIGHT, TOP, BOTTOM = 1200, 190, 16, 10, 28
+HEIGHT, TOP, BOTTOM = 190, 10, 28
 MAX_POINTS = 1200  # per device and chart: about one per pixel; more only costs bytes
 
 
-def chart(samples: list[Sample], devices: list[Device], field: str, start: float, end: float,
+def chart(samples: list[Sample], devices: list[Device], field: str, scale: TimeScale,
           unit: str, label: str, top: float | None = None) -> str | None:
-    """An SVG chart of ``field`` per device, or None when no device measured it."""
+    """An SVG chart of ``field`` per device, or None when no device measured it. The line
+    breaks where a reading is missing and between sessions."""
     series = {d.index: _points(samples, d.index, field) for d in devices}
     values = [v for pts in series.values() for _, v in pts if v is not None]
     if not values:
         return None
-    span = max(end - start, 1e-6)
     top = top if top is not None else (max(values) * 1.1 or 1.0)
-    left = left_margin([d.label for d in devices])  # lines up with the timeline
-    inner, y1 = WIDTH - left - RIGHT, HEIGHT - BOTTOM
-
-    def x(t: float) -> float:
-        return left + inner * max(0.0, min(1.0, (t - start) / span))
+    left, y1 = scale.left, HEIGHT - BOTTOM
 
     def y(v: float) -> float:
         return y1 - (y1 - TOP) * min(1.0, max(0.0, v / top))
 
     out = [svg_open(WIDTH, HEIGHT, label)]
-    out += value_axis(left, WIDTH - RIGHT, TOP, y1, top, unit)
-    out += time_axis(left, inner, TOP, y1, span)
+    out += value_axis(left, left + scale.width, TOP, y1, top, unit)
+    out += scale.axis(TOP, y1)
     for d in devices:
-        path, run = [], 0  # run: points in the current unbroken stretch
-        for t, v in [*series[d.index], (end, None)]:
-            if v is None:
+        path, run, band = [], 0, None  # run: points in the current unbroken stretch
+        for t, v in [*series[d.index], (scale.end, None)]:
+            here = scale.band(t)
+            if v is None or here is None or (run and here != band):
                 if run == 1:
                     path.append("h1")  # a lone reading: a dot (round caps), not an invisible move
                 run = 0
-                continue
-            path.append(f"{'L' if run else 'M'}{f(x(t))} {f(y(v))}")
-            run += 1
+                if v is None or here is None:
+                    continue
+            path.append(f"{'L' if run else 'M'}{f(scale.x(t))} {f(y(v))}")
+            run, band = run + 1, here
         if path:
             out.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour(d.index)}" stroke-width="1.5" '
                        f'stroke-linecap="round">'

@@ -1,58 +1,58 @@
 """The timeline: one lane per device, a bar per unit, marks for what went wrong.
 
 Bars need the manifest's ``started``/``ended`` times; an older run folder has
-none, and then there is no timeline (the page says so). Units an earlier
-session of a resumed run finished are not drawn: they did not run in this
-session's time.
+none, and then there is no timeline (the page says so). A resumed run's
+sessions are bands side by side with the gaps between them as breaks
+(``scale.py``); each unit is drawn in the band of the session that ran it.
 """
 
 from __future__ import annotations
 
 from virnucpro_bridge.runfiles.reader import RunFolder
 
+from .scale import WIDTH, TimeScale
 from .stats import Interval
-from .svg import clock, esc, f, left_margin, svg_open, time_axis
+from .svg import clock, esc, f, svg_open
 
-WIDTH, RIGHT = 1200, 16
 TOP = 22  # the run-wide strip (stealing off, stops) above the lanes
+BANDS = 16  # the sessions' names above that strip, when there are several
 LANE, BAR = 26, 18
 MARK_KINDS = {"failure": "fail", "retry": "retry", "death": "death", "stall": "stall"}
 MIN_BAR = 0.6  # px: a tiny unit still shows as a hairline
 GAP = 0.8  # px between back-to-back bars; none on bars too thin to spare it
 
 
-def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str | None:
-    timed = [u for u in rf.session_units if u.started is not None and u.ended is not None]
+def gantt(rf: RunFolder, scale: TimeScale, spans: list[Interval]) -> str | None:
+    timed = [u for u in rf.units if u.started is not None and u.ended is not None]
     if not timed:
         return None
-    span = max(end - start, max(u.ended for u in timed) - start, 1e-6)  # type: ignore[operator]
-    left = left_margin([d.label for d in rf.devices])
-    inner = WIDTH - left - RIGHT
+    top = TOP + (BANDS if len(scale.bands) > 1 else 0)
     lanes = {d.index: i for i, d in enumerate(rf.devices)}
-    height = TOP + LANE * len(lanes) + 34
-
-    def x(t: float) -> float:
-        return left + inner * max(0.0, min(1.0, (t - start) / span))
+    height = top + LANE * len(lanes) + 34
+    x = scale.x
 
     def lane_y(index: int) -> float:
-        return TOP + LANE * lanes[index]
+        return top + LANE * lanes[index]
 
-    bottom = TOP + LANE * len(lanes)
+    bottom = top + LANE * len(lanes)
+    left, right = scale.left, scale.left + scale.width
     out = [svg_open(WIDTH, height, "timeline of units per device"),
            '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f3e6c8"/>'
            '<line x1="0" y1="0" x2="0" y2="6" stroke="#b08a3c" stroke-width="2"/></pattern></defs>']
-    out += time_axis(left, inner, TOP, bottom, span)
-    out.append(f'<text x="{left - 8}" y="{TOP - 8}" text-anchor="end" class="muted">run</text>')
+    out += scale.labels(12)
+    out += scale.axis(top, bottom)
+    out.append(f'<text x="{left - 8}" y="{top - 8}" text-anchor="end" class="muted">run</text>')
     for d in rf.devices:
         y = lane_y(d.index)
         out.append(f'<text x="{left - 8}" y="{f(y + LANE / 2 + 4)}" text-anchor="end">{esc(d.label)}</text>')
-        out.append(f'<line x1="{left}" y1="{f(y + LANE)}" x2="{WIDTH - RIGHT}" y2="{f(y + LANE)}" class="lane"/>')
+        out.append(f'<line x1="{left}" y1="{f(y + LANE)}" x2="{f(right)}" y2="{f(y + LANE)}" class="lane"/>')
     for iv in spans:
         cls = {"paused": "pz", "draining": "dr", "stealing off": "so"}[iv.what]
-        tip = f"<title>{esc(iv.what)} {clock(iv.start - start)} – {clock(iv.end - start)}</title>"
+        zero = scale.origin(iv.start)
+        tip = f"<title>{esc(iv.what)} {clock(iv.start - zero)} – {clock(iv.end - zero)}</title>"
         if iv.device is None:
-            y, h = 4, TOP - 10
+            y, h = top - TOP + 4, TOP - 10
         elif iv.device in lanes:
             y, h = lane_y(iv.device), LANE
         else:
@@ -73,18 +73,19 @@ def gantt(rf: RunFolder, start: float, end: float, spans: list[Interval]) -> str
                    f'<title>{esc(tip)}</title></rect>')
         if u.attempt > 1:  # a strip under the bar: an outline would swamp 1-px bars
             out.append(f'<rect x="{f(x0)}" y="{f(y + BAR)}" width="{f(w)}" height="3" class="rt"/>')
-    out += _marks(rf, x, lanes, lane_y, bottom, start)
+    out += _marks(rf, scale, lanes, lane_y, top, bottom)
     out.append("</svg>")
     return "".join(out)
 
 
-def _marks(rf: RunFolder, x, lanes: dict[int, int], lane_y, bottom: float, start: float) -> list[str]:
+def _marks(rf: RunFolder, scale: TimeScale, lanes: dict[int, int], lane_y, top: float, bottom: float) -> list[str]:
     """A triangle on the lane for failures, retries, deaths and stalls; a line for a stop."""
     out = []
+    x = scale.x
     for e in rf.events:
-        tip = f"<title>{clock(e.time - start)} {esc(e.message)}</title>"
+        tip = f"<title>{clock(e.time - scale.origin(e.time))} {esc(e.message)}</title>"
         if e.kind == "control" and e.action == "stop":
-            out.append(f'<line x1="{f(x(e.time))}" y1="{TOP - 12}" x2="{f(x(e.time))}" y2="{f(bottom)}" '
+            out.append(f'<line x1="{f(x(e.time))}" y1="{f(top - 12)}" x2="{f(x(e.time))}" y2="{f(bottom)}" '
                        f'class="stop">{tip}</line>')
         elif e.kind in MARK_KINDS and e.device in lanes:
             cx, y = x(e.time), lane_y(e.device) + 1

@@ -1,6 +1,6 @@
 """Numbers the page shows, derived from a loaded run folder (pure functions).
 
-Lower bound on the makespan, from this session's manifest rows only:
+Lower bound on a session's makespan, from its own manifest rows:
 
     work(unit)    = its sequences (the manifest records no residues)
     speed(device) = Σ sequences ÷ Σ seconds over the units it finished
@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from virnucpro_bridge.runfiles.reader import Event, RunFolder, UnitRow
+from virnucpro_bridge.runfiles.sessions import Session
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class DeviceRow:
     stolen_in: int
     stolen_out: int | None
     state: str | None
+    weights: tuple[float, ...] = ()  # over several sessions: each weight it had, when they differ
+    busy_s: float | None = None  # seconds on units
+    span_s: float | None = None  # what busy_pct is a share of: the makespan (summed over sessions)
 
 
 @dataclass(frozen=True)
@@ -50,27 +54,85 @@ class Failure:
     error: str
 
 
+@dataclass(frozen=True)
+class Part:
+    """One session of the run as the page shows it: its window and what happened in it."""
+
+    number: int  # 1 for the first session
+    session: Session
+    start: float | None  # epoch seconds
+    end: float | None
+    units: list[UnitRow]  # the units it finished (the manifest's last line for each span)
+    events: list[Event]
+    summary: dict | None  # summary.json, when that describes this session (its exact figures)
+
+    @property
+    def label(self) -> str:
+        return f"session {self.number}"
+
+
+def parts(rf: RunFolder) -> list[Part]:
+    """The run's sessions, oldest first, each with its units (by run_id), events (by run_id,
+    else by time) and window. A folder with no session at all (nothing run yet) has none."""
+    found = list(rf.sessions)
+    if not found:
+        return []
+    described = _described(rf, found)
+    starts = [s.started for s in found]
+    out = []
+    for i, session in enumerate(found):
+        nxt = next((t for t in starts[i + 1:] if t is not None), None)
+        units = [u for u in rf.units if u.run_id == session.run_id]
+        events = [e for e in rf.events if e.run_id == session.run_id or (
+            e.run_id is None and _within(e.time, session.started if i else None, nxt))]
+        samples = [x.time for x in rf.samples if _within(x.time, session.started if i else None, nxt)]
+        begins = [t for t in (session.started, *(u.started for u in units)) if t is not None]
+        ends = [t for t in (session.ended, *(u.ended for u in units), *(e.time for e in events), *samples)
+                if t is not None]
+        start = min(begins) if begins else (min(ends) if ends else None)
+        end = max(ends) if ends else start
+        if start is not None and end is not None and end < start:
+            end = start
+        out.append(Part(i + 1, session, start, end, units, events, rf.summary if session is described else None))
+    return out
+
+
+def _within(t: float, start: float | None, stop: float | None) -> bool:
+    return (start is None or t >= start) and (stop is None or t < stop)
+
+
+def _described(rf: RunFolder, found: list[Session]) -> Session | None:
+    """The session summary.json describes: the one it names, else (an older lbtui) the
+    latest one begun before it was written."""
+    s = rf.summary
+    if s is None:
+        return None
+    if isinstance(s.get("run_id"), str):
+        return next((x for x in found if x.run_id == s["run_id"]), None)
+    ended = s.get("finished_epoch")
+    if not isinstance(ended, (int, float)):
+        return next((x for x in found if x.run_id == rf.run.get("run_id")), found[-1])
+    begun = [x for x in found if x.started is None or x.started <= ended]
+    return begun[-1] if begun else None
+
+
 def window(rf: RunFolder) -> tuple[float | None, float | None]:
-    """(start, end) of this session in epoch seconds, from whatever recorded times exist."""
-    s = rf.summary or {}
-    starts = [t for t in (s.get("started_epoch"), rf.run.get("start_epoch")) if isinstance(t, (int, float))]
-    ends = [t for t in (s.get("finished_epoch"),) if isinstance(t, (int, float))]
-    ends += [u.ended for u in rf.session_units if u.ended is not None]
-    ends += [e.time for e in rf.events] + [x.time for x in rf.samples]
-    starts += [u.started for u in rf.session_units if u.started is not None]
-    start = min(starts) if starts else None
-    end = max(ends) if ends else None
-    if start is not None and end is not None and end < start:
-        end = start
-    return start, end
+    """(start, end) of the whole run in epoch seconds: its first session's start, its last's end."""
+    found = [p for p in parts(rf) if p.start is not None]
+    if not found:
+        return None, None
+    return found[0].start, max(p.end for p in found if p.end is not None)
 
 
-def makespan(rf: RunFolder) -> float | None:
-    """summary.json's makespan (first dispatch to last completion), else the same from unit times."""
-    value = (rf.summary or {}).get("makespan_s")
+def makespan(part: Part) -> float | None:
+    """The session's makespan (first dispatch to last completion) as it recorded it,
+    else the same from its units' times."""
+    value = (part.summary or {}).get("makespan_s")
+    if not isinstance(value, (int, float)) or value <= 0:
+        value = part.session.makespan_s
     if isinstance(value, (int, float)) and value > 0:
         return float(value)
-    timed = [u for u in rf.session_units if u.started is not None and u.ended is not None]
+    timed = [u for u in part.units if u.started is not None and u.ended is not None]
     if not timed:
         return None
     return max(u.ended for u in timed) - min(u.started for u in timed)  # type: ignore[operator]
@@ -94,23 +156,60 @@ def lower_bound(units: list[UnitRow]) -> float | None:
     return max(total / sum(rate.values()), largest / max(rate.values()))
 
 
-def device_rows(rf: RunFolder) -> list[DeviceRow]:
-    by_index = {d.get("index"): d for d in (rf.summary or {}).get("devices") or [] if isinstance(d, dict)}
-    span = makespan(rf)
-    stolen_out = _steal_counts(rf.events, "victim")
+def device_rows(rf: RunFolder, part: Part | None = None) -> list[DeviceRow]:
+    """Per device: one session's figures, or (``part`` None) the run's, summed over its sessions."""
+    if part is not None:
+        return _session_rows(rf, part)
+    per = [_session_rows(rf, p) for p in parts(rf)]
+    if len(per) == 1:
+        return per[0]
+    rows: list[DeviceRow] = []
+    for dev in rf.devices:
+        mine = [r for rs in per for r in rs if r.index == dev.index]
+        span = sum(r.span_s or 0.0 for r in mine)
+        busy = sum(r.busy_s or 0.0 for r in mine)
+        failed = [r.failed for r in mine if r.failed is not None]
+        out = [r.stolen_out for r in mine if r.stolen_out is not None]
+        names = list(dict.fromkeys(r.name for r in mine if r.name))
+        weights = list(dict.fromkeys(r.weight for r in mine if r.weight is not None))
+        rows.append(DeviceRow(
+            index=dev.index, label=dev.label, name=" / ".join(names) or dev.name, kind=dev.kind,
+            weight=weights[-1] if len(weights) == 1 else None, weights=tuple(weights),
+            units=sum(r.units for r in mine), failed=sum(failed) if failed else None,
+            sequences=sum(r.sequences for r in mine), busy_pct=min(100.0, 100.0 * busy / span) if span else None,
+            stolen_in=sum(r.stolen_in for r in mine), stolen_out=sum(out) if out else None,
+            state=mine[-1].state if mine else None, busy_s=busy, span_s=span,
+        ))
+    return rows
+
+
+def _session_rows(rf: RunFolder, part: Part) -> list[DeviceRow]:
+    if part.summary is not None:
+        by_index = {d.get("index"): d for d in part.summary.get("devices") or [] if isinstance(d, dict)}
+    else:
+        by_index = {d.index: {"busy_s": d.busy_s, "files_failed": d.failed, "stolen_in": d.stolen_in,
+                              "stolen_out": d.stolen_out, "final_state": d.state or None, "name": d.name}
+                    for d in part.session.devices} if part.session.recorded else {}
+    span = makespan(part)
+    stolen_out = _steal_counts(part.events, "victim")
+    own = {d.index: d for d in part.session.devices}  # the devices this session had, as it had them
     rows = []
     for dev in rf.devices:
-        mine = [u for u in rf.session_units if u.device_index == dev.index]
+        mine = [u for u in part.units if u.device_index == dev.index]
+        if own and dev.index not in own and not mine:
+            continue  # a device of another session
         s = by_index.get(dev.index, {})
+        weight = own[dev.index].weight if dev.index in own and own[dev.index].weight is not None else dev.weight
         busy = s.get("busy_s") if isinstance(s.get("busy_s"), (int, float)) else sum(u.seconds for u in mine)
         rows.append(DeviceRow(
-            index=dev.index, label=dev.label, name=dev.name, kind=dev.kind, weight=dev.weight, units=len(mine),
-            failed=s.get("files_failed") if isinstance(s.get("files_failed"), int) else None,
+            index=dev.index, label=dev.label, name=s.get("name") or (own[dev.index].name if dev.index in own else "")
+            or dev.name, kind=dev.kind, weight=weight,
+            units=len(mine), failed=s.get("files_failed") if isinstance(s.get("files_failed"), int) else None,
             sequences=sum(u.sequences for u in mine),
             busy_pct=min(100.0, 100.0 * busy / span) if span else None,
             stolen_in=int(s.get("stolen_in", sum(u.stolen for u in mine))),
-            stolen_out=s.get("stolen_out", stolen_out.get(dev.index, 0) if rf.events else None),
-            state=s.get("final_state"),
+            stolen_out=s.get("stolen_out", stolen_out.get(dev.index, 0) if part.events else None),
+            state=s.get("final_state"), busy_s=float(busy), span_s=span,
         ))
     return rows
 
@@ -136,14 +235,14 @@ def failures(rf: RunFolder) -> list[Failure]:
     return [Failure(e.unit or "?", e.message) for e in rf.events if e.kind == "failure"]
 
 
-def intervals(rf: RunFolder, end: float | None) -> list[Interval]:
-    """Pause→resume and drain→drained per device, stealing off→on for the run;
-    an interval still open at the end runs to ``end``."""
+def intervals(events: list[Event], end: float | None) -> list[Interval]:
+    """Pause→resume and drain→drained per device, stealing off→on for the run, from one
+    session's ``events``; an interval still open at the end runs to ``end``."""
     open_: dict[tuple[int | None, str], float] = {}
     found: list[Interval] = []
     starts = {"pause": "paused", "drain": "draining", "stealing_off": "stealing off"}
     stops = {"resume": "paused", "drained": "draining", "stealing_on": "stealing off"}
-    for e in rf.events:
+    for e in events:
         if e.kind != "control" or e.action is None:
             continue
         device = None if e.action.startswith("stealing") else e.device
@@ -152,7 +251,7 @@ def intervals(rf: RunFolder, end: float | None) -> list[Interval]:
         elif e.action in stops and (device, stops[e.action]) in open_:
             began = open_.pop((device, stops[e.action]))
             found.append(Interval(began, e.time, device, stops[e.action]))
-    last = end if end is not None else (rf.events[-1].time if rf.events else None)
+    last = end if end is not None else (events[-1].time if events else None)
     if last is not None:
         found += [Interval(t, max(t, last), d, what) for (d, what), t in open_.items()]
     return found

@@ -39,6 +39,9 @@ svg text { fill: #333; }
 .pz { fill: #a9a9a9; }
 .dr { fill: url(#hatch); opacity: 0.9; }
 .so { fill: #f2c6c6; }
+.gap { fill: #f2f2f2; stroke: #c8c8c8; stroke-dasharray: 3 3; }
+text.gapl { fill: #777; font-size: 10px; }
+text.band { fill: #444; font-weight: 600; }
 .stop { stroke: #a0151b; stroke-width: 1.5; stroke-dasharray: 4 3; }
 .mk { stroke: #fff; stroke-width: 0.8; }
 .mk.fail { fill: #c0161e; }

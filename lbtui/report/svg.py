@@ -61,10 +61,12 @@ def number(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:.3g}"
 
 
-def time_axis(x0: float, width: float, y_top: float, y_bottom: float, span: float) -> list[str]:
-    """Vertical grid lines and elapsed-time labels under ``y_bottom``."""
+def time_axis(x0: float, width: float, y_top: float, y_bottom: float, span: float,
+              step: float | None = None) -> list[str]:
+    """Vertical grid lines and elapsed-time labels under ``y_bottom``, every ``step`` s
+    (default: about 8 over the span)."""
     out = []
-    step = time_step(span)
+    step = step or time_step(span)
     t = 0.0
     while t <= span + 1e-9:
         x = x0 + width * (t / span if span else 0)

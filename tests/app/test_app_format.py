@@ -114,6 +114,8 @@ def test_the_closing_line_of_a_run_stopped_before_it_closed_out_says_interrupted
 
     snap = replace(f.four_gpus(), exit_code=None, summary=None, error=None)
     assert summary_lines(snap, 130)[0].startswith("interrupted: ")
+    assert summary_lines(snap, 130)[0].endswith(" s; run the same command again to resume")
+    assert "resume" not in summary_lines(snap, 0)[0]
 
 
 def test_the_header_and_detail_say_how_gpus_were_found_and_why_a_device_is_dead():
@@ -130,3 +132,36 @@ def test_the_header_and_detail_say_how_gpus_were_found_and_why_a_device_is_dead(
     assert "device  80 GiB   found by torch" in detail
     assert "why" not in metrics_content(f.device(0), f.T0).plain
     assert fmt.device_source("nvml+torch") == "found by NVML + torch"
+
+
+def test_the_detail_says_where_a_devices_time_went_its_energy_and_redone_batches():
+    from dataclasses import replace
+
+    from lbtui.app.detail_screen import metrics_content
+
+    gpu = replace(f.device(0), kind="cuda", sequences_done=2_000_000, energy_wh=30.0,
+                  time_split=(("input", 30.0), ("cpu", 10.0), ("gpu", 150.0), ("write", 10.0)),
+                  task_counts=(("fp32_redone_batches", 2),))
+    text = metrics_content(gpu, f.T0).plain
+    assert "waiting input   15 %   0:30" in text and "host prep    5 %   0:10" in text
+    assert "GPU copy+fwd   75 %   2:30" in text and "writing    5 %   0:10" in text
+    assert "energy  30.0 Wh   15.00 Wh per M seqs" in text and "fp32 redone  2 batches" in text
+    cpu = replace(gpu, kind="cpu", energy_wh=None)
+    text = metrics_content(cpu, f.T0).plain
+    assert "model forward   75 %" in text and "energy" not in text
+    quiet = metrics_content(f.device(1), f.T0).plain  # nothing reported yet: no empty rows
+    assert "waiting input" not in quiet and "energy" not in quiet
+
+
+def test_the_closing_lines_of_a_resumed_run_also_say_the_whole_run():
+    from dataclasses import replace
+
+    from lbtui.headless import summary_lines
+
+    summary = {"files_done": 29, "files_total": 29, "files_failed": 0, "sequences": 1767, "makespan_s": 9.5,
+               "run": {"sessions": 3, "units": 29, "sequences": 2652, "wall_s": 26.7, "span_s": 36.3}}
+    lines = summary_lines(replace(f.four_gpus(), exit_code=0, finished=True, summary=summary, error=None))
+    assert lines[0].startswith("finished: 29/29 units, 0 failed, 1,767 seqs")
+    assert lines[1] == "whole run: 3 sessions, 29 units, 2,652 seqs, 0:26 running over 0:36"
+    one = {**summary, "run": {**summary["run"], "sessions": 1}}
+    assert not any(x.startswith("whole run") for x in summary_lines(replace(f.four_gpus(), summary=one)))

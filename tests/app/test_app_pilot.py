@@ -455,3 +455,18 @@ async def test_a_timer_tick_while_the_header_is_torn_down_is_harmless():
         await pilot.pause()
         app._tick()
         await pilot.pause()
+
+
+async def test_the_trend_stops_when_the_run_has_finished():
+    """Snapshots keep coming after the end (an older run's keep their clock moving):
+    the Trend column keeps the live samples and the table the last figures."""
+    app, fake = make()
+    async with app.run_test(size=(120, 40)) as pilot:
+        snap = fake.snapshot()
+        for k in range(3):
+            app.apply_snapshot(replace(snap, time=f.T0 + k))
+        ended = replace(snap, time=f.T0 + 3, finished=True, exit_code=0)
+        for k in range(4):
+            app.apply_snapshot(replace(ended, time=f.T0 + 3 + k))
+        await pilot.pause()
+        assert len(app.history[0]) == 3

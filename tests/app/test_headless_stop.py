@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from lbtui.headless import follow
-from lbtui.run_cmd import HardStop, Stopper
+from lbtui.run_cmd import SAME_REQUEST_S, HardStop, Stopper
 from virnucpro_bridge.coordinator.coordinator import Coordinator
 from virnucpro_bridge.hardware.devices import parse_gpus
 
@@ -38,6 +38,7 @@ def test_a_second_signal_while_reports_are_read_reaches_the_run_command() -> Non
     stopper = Stopper(run, grace=900.0)
     stopper.handler(signal.SIGINT, None)  # the first: finish the units in flight
     assert coord.stopping and not stopper.hard
+    stopper.first -= SAME_REQUEST_S  # the second comes later than a duplicate would
     with pytest.raises(HardStop):
         coord.read_reports()
     assert stopper.hard
@@ -67,3 +68,25 @@ def test_follow_prints_the_closing_lines_of_a_finished_run() -> None:
     out = io.StringIO()
     follow(Source(f.finished_run()), refresh=60, out=out)
     assert any(line.startswith("finished: ") for line in out.getvalue().splitlines())
+
+
+def test_a_second_signal_within_a_second_is_the_same_stop() -> None:
+    """srun delivers SIGTERM twice, milliseconds apart, at a job's time limit: one request.
+    A signal later than SAME_REQUEST_S after the first means stop now."""
+    coord = Coordinator(parse_gpus("sim:1"), [])
+    aborted = []
+
+    def stop(now: bool = False) -> None:  # as Run.stop: the coordinator's stop, and at once the workers'
+        coord.stop(now=now)
+        if now:
+            aborted.append(True)
+
+    run = SimpleNamespace(coord=coord, stop=stop)
+    stopper = Stopper(run, grace=20.0)
+    stopper.handler(signal.SIGTERM, None)
+    stopper.handler(signal.SIGTERM, None)  # the same request again
+    assert coord.stopping and not coord.stop_now and not stopper.hard and not aborted
+    stopper.first -= SAME_REQUEST_S  # as if the first came a second ago
+    with pytest.raises(HardStop):
+        stopper.handler(signal.SIGTERM, None)
+    assert coord.stop_now and stopper.hard and aborted

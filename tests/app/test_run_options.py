@@ -23,12 +23,15 @@ def test_every_option_reaches_the_run_options() -> None:
     args = parse("--gpus", "sim:1,2", "--task", "sim", "--out", "o", "--no-steal", "--no-weighted",
                  "--steal-interval", "0.3", "--stall-timeout", "7", "--stall-action", "flag", "--retries", "5",
                  "--shard-size", "5M", "--no-split", "--split-min", "2s", "--grace", "4", "--refresh", "0.5",
+                 "--progress-interval", "9", "--verbose", "--notify", "notify-send x",
+                 "--notify-url", "https://hooks.example/x",
                  "--metrics-log", "m.csv", "--sim-rate", "1000", "--headless", "a.fa", "b.fa")
     options = run_args.run_options(args)
     assert options == RunOptions(
         inputs=("a.fa", "b.fa"), gpus="sim:1,2", task="sim", out="o", steal=False, weighted=False,
         steal_interval=0.3, stall_timeout=7.0, stall_action=STALL_FLAG, retries=5,
         shard_size=parse_size("5M"), split=False, split_min=parse_size("2s"), grace=4.0, refresh=0.5,
+        progress_interval=9.0, verbose=True, notify="notify-send x", notify_url="https://hooks.example/x",
         metrics_log="m.csv", task_options=run_args.task_options(args), argv=options.argv)
     assert options.task_options["sim_rate"] == 1000.0
     assert not hasattr(options, "headless")  # the display's options stay with the UI

@@ -7,10 +7,12 @@ import os
 import re
 import signal
 import threading
+import time
 
 import psutil
 import pytest
 
+from lbtui.run_cmd import SAME_REQUEST_S
 from tests.helpers.wait import wait_for
 
 from .conftest import (
@@ -19,6 +21,7 @@ from .conftest import (
     make_inputs,
     read_manifest,
     run_json,
+    tiles,
     unit_results,
     write_fasta,
 )
@@ -138,23 +141,75 @@ def test_signal_stops_after_units_in_flight(tmp_path, start_lbtui, sig) -> None:
     assert summary["exit_code"] == 130
     assert summary["files_done"] == len(rows) < 16
     assert summary["files_failed"] == 0
-    assert len(unit_results(out)) == len(rows)  # units in flight finished and were recorded
+    assert len(unit_results(out)) == len(rows)  # units in flight ended at a record and were recorded
     assert "Traceback" not in proc.stderr.read()
 
 
-def test_ctrl_c_to_the_whole_process_group(tmp_path, start_lbtui) -> None:
-    """A terminal's Ctrl+C reaches the workers and the Manager too: only the main process acts."""
+def test_a_stop_cuts_long_units_and_a_rerun_does_only_the_rest(tmp_path, start_lbtui, run_lbtui) -> None:
+    """Units of 40 records, 20 s each, and a --grace far longer: the stop does not wait
+    for them. Each ends at its next record, its head is recorded, the rerun does the rest."""
+    inputs = make_inputs(tmp_path / "in", 4, seqs=40)
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "500", "--grace", "900",
+                       "--split-min", "1000", out=out)  # whole files: nothing cut for an idle device
+    run_json(out)
+    wait_for(lambda: (out / "metrics.csv").exists() and (out / "metrics.csv").read_text().count("\n") > 4,
+             what="a few seconds of work")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 130
+    stdout = proc.stdout.read()
+    rows = read_manifest(out)
+    assert len(rows) == 2 and all(0 < r["sequences"] < 40 for r in rows), rows  # two heads, cut short
+    assert len(re.findall(r"records kept, the rest left for the resume", stdout)) == 2, stdout
+    assert re.search(r"(?m)^interrupted: 2/\d+ units.*run the same command again to resume$", stdout), stdout
+    kept = sum(r["sequences"] for r in rows)
+    again = run_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "100000", out=out)
+    assert again.code == 0, again.stderr
+    done_again = sum(r["sequences"] for r in read_manifest(out)) - kept
+    assert done_again == 4 * 40 - kept  # only what the stop had not done
+    for i in range(4):
+        assert tiles([r for r in read_manifest(out) if r["file"] == f"f{i:02d}.fa"], 40)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_whole_process_group(tmp_path, start_lbtui, sig) -> None:
+    """A terminal's Ctrl+C, ``kill -TERM -PGID``, Slurm's proctrack/linuxproc: the signal
+    reaches the workers and the Manager too, and only the main process acts on it.
+    No worker dies of it, so there is no false death, retry or failure."""
     inputs = make_inputs(tmp_path / "in", 16, seqs=12)
     out = tmp_path / "out"
     proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "15000", out=out, new_session=True)
     run_json(out)
     wait_for(lambda: len(read_manifest(out)) >= 2, what="two units done")
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     assert proc.wait(60) == 130
     summary = json.loads((out / "summary.json").read_text())
     assert summary["files_failed"] == 0
     assert summary["files_done"] == len(read_manifest(out)) == len(unit_results(out))
     assert all(d["final_state"] != "dead" for d in summary["devices"])
+    assert all(d["restarts"] == 0 and d["fault_restarts"] == 0 for d in summary["devices"])
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert not [e for e in events if e["kind"] in ("death", "retry", "failure")], events
+    assert all(row["attempt"] == 1 for row in read_manifest(out))
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_two_signals_at_once_are_one_stop(tmp_path, start_lbtui) -> None:
+    """srun at a time limit: SIGTERM twice within milliseconds. The run stops as for
+    one signal (units in flight kept), not "stop now"."""
+    inputs = make_inputs(tmp_path / "in", 16, seqs=12)
+    out = tmp_path / "out"
+    proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "15000", out=out)
+    run_json(out)
+    wait_for(lambda: len(read_manifest(out)) >= 2, what="two units done")
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 130
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    actions = [e.get("action") for e in events if e["kind"] == "control"]
+    assert "stop" in actions and "stop_now" not in actions, actions
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files_done"] == len(read_manifest(out)) == len(unit_results(out))
     assert "Traceback" not in proc.stderr.read()
 
 
@@ -164,17 +219,19 @@ def test_second_signal_stops_at_once(tmp_path, start_lbtui) -> None:
     inputs = make_inputs(tmp_path / "in", 6, seqs=12)
     out = tmp_path / "out"
     proc = start_lbtui(inputs, "--gpus", "sim:1,1", "--sim-rate", "10", "--grace", "900",
-                       "--refresh", "0.2", "--split-min", "1000", out=out)  # whole files: 6 units
+                       "--refresh", "0.2", "--split-min", "1000",  # whole files: 6 units
+                       "--progress-interval", "0.2", "--verbose", out=out)  # every device's line, often
     reader = LineReader(proc.stdout)
     workers = [d["pid"] for d in run_json(out)["devices"]]
     wait_for(lambda: reader.has(r"\bSIM0 +running") and reader.has(r"\bSIM1 +running"),
              what="both devices running a unit")
     proc.send_signal(signal.SIGINT)
-    wait_for(lambda: reader.has("stopping after the units in flight"), what="the first stop in the log")
+    wait_for(lambda: reader.has("stopping: units in flight end at their next record"), what="the first stop in the log")
+    time.sleep(SAME_REQUEST_S)  # sooner, a second signal is the first one delivered twice
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 130, reader.text()
     out_text = reader.text()  # the process has ended: its stdout is complete
-    assert re.search(r"(?m)^interrupted: 0/6 units", out_text), out_text
+    assert re.search(r"(?m)^interrupted: 0/\d+ units", out_text), out_text  # cut by the first, killed by the second
     summary = json.loads((out / "summary.json").read_text())
     assert summary["exit_code"] == 130
     assert summary["files_done"] == 0 and summary["files_failed"] == 0  # the units in flight were abandoned

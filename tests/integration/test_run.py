@@ -55,6 +55,10 @@ def test_every_unit_done_exactly_once(tmp_path, run_lbtui) -> None:
     assert sum(d["stolen_in"] for d in devices) == sum(d["stolen_out"] for d in devices) == summary["steals"]
     assert all(d["busy_s"] > 0 for d in devices if d["files_done"])
     assert all(d["worker_cpu_s"] > 0 for d in devices)  # each worker reported its CPU at least once
+    for d in devices:  # where each worker's time went: the simulated inference is its "gpu" share
+        split = d["time_split_s"]
+        assert abs(sum(split.values()) - d["worker_wall_s"]) <= 0.01 + 0.01 * d["worker_wall_s"]
+        assert split["gpu"] > 0 if d["files_done"] else split["input"] > 0
     run = json.loads((res.out / "run.json").read_text())
     assert run["main_pid"] > 0 and run["task"] == "sim" and "run" in run["argv"]
     assert [d["index"] for d in run["devices"]] == [0, 1, 2]

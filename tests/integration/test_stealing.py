@@ -14,7 +14,7 @@ def test_steals_happen_and_outputs_match_a_no_steal_run(tmp_path, run_lbtui) -> 
     # --split-min 1000 (records): no cuts in flight, so the result files compare one to one
     # with the no-steal run; cuts have their own tests (test_splitting.py).
     common = ("--gpus", "sim:4,0.25", "--sim-rate", "15000", "--refresh", "0.5", "--split-min", "1000")
-    res = run_lbtui(inputs, *common, "--no-weighted", out=tmp_path / "steal")
+    res = run_lbtui(inputs, *common, "--no-weighted", "--verbose", out=tmp_path / "steal")  # steals printed
     assert res.code == 0, res.stderr
     summary = res.summary()
     assert summary["steals"] > 0

@@ -80,7 +80,7 @@ def make_run(folder: Path, *, units: int = 24, speeds: tuple[float, ...] = (2.0,
             f"--- 2026-09-21 12:00:0{k % 10} {names[0]} {u} attempt 3\nTraceback (most recent call last):\n"
             f'  File "task.py", line 1, in run_unit\n{err}\n' for k, (u, err) in enumerate(failed)))
     if exit_code is not None:
-        _summary(folder, rows, devices, failed, exit_code, interrupted, old, end, splits)
+        _summary(folder, rows, devices, failed, exit_code, interrupted, old, end, splits, earlier)
     return Made(folder, names, [r["file"] for r in rows[earlier:]], failed, [r["file"] for r in rows[:earlier]])
 
 
@@ -118,16 +118,23 @@ def _metrics(path: Path, speeds, end: float, iso: bool) -> None:
             t += 1.0
 
 
-def _summary(folder, rows, devices, failed, exit_code, interrupted, old, end, splits) -> None:
-    per = []
+def _summary(folder, rows, devices, failed, exit_code, interrupted, old, end, splits, earlier) -> None:
+    """As the runner writes it: counts of this session, files_done and files_total over the run."""
+    per, total = [], len(rows)
+    rows = rows[earlier:]
     for d in devices:
         mine = [r for r in rows if r["device_index"] == d["index"]]
         per.append({"index": d["index"], "name": d["device"], "kind": "cuda", "weight": d["weight"],
                     "files_done": len(mine), "files_failed": len(failed) if d["index"] == 0 else 0,
                     "sequences": sum(r["sequences"] for r in mine), "busy_s": sum(r["seconds"] for r in mine),
                     "stolen_in": sum(r["stolen"] for r in mine), "stolen_out": 0, "final_state": "done"})
-    summary = {"makespan_s": round(end - T0 - 0.5, 3), "files_total": len(rows) + len(failed),
-               "files_done": len(rows), "files_skipped": 0, "files_failed": len(failed),
+        if not old:  # where its time went (lbtui after issue 25): device i waited i x 8 s for input
+            per[-1].update(time_split_s={"input": 8.0 * d["index"], "cpu": 2.0, "gpu": 30.0, "write": 0.0},
+                           setup_s=4.0, energy_wh=1.5 if d["index"] == 0 else None,
+                           wh_per_million_seqs=1234.5 if d["index"] == 0 else None,
+                           task_counts={"fp32_redone_batches": d["index"]})
+    summary = {"makespan_s": round(end - T0 - 0.5, 3), "files_total": total + len(failed),
+               "files_done": total, "files_skipped": earlier, "files_failed": len(failed),
                "files_not_run": 3 if interrupted else 0, "sequences": sum(r["sequences"] for r in rows),
                "steals": sum(r["stolen"] for r in rows), "exit_code": exit_code, "task": "virnucpro",
                "notices": ["demo models: predictions are meaningless"],

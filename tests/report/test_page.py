@@ -68,16 +68,18 @@ def test_killed_run_without_summary_still_reports(tmp_path) -> None:
         assert name in text
 
 
-def test_resumed_run_shows_earlier_units_apart(tmp_path) -> None:
+def test_a_resumed_run_is_one_run_in_two_sessions(tmp_path) -> None:
+    """An older lbtui's resumed folder (no sessions.jsonl): the earlier session is rebuilt
+    from its manifest lines and drawn in its own band, an hour's gap between the two."""
     made = make_run(tmp_path / "run", earlier=5)
     _, page = page_of(made.path)
-    assert page.count("rect", "u", TIMELINE) == len(made.units) == 19
-    drawn = " ".join(page.titles)
-    assert all(uid not in drawn for uid in made.earlier)
+    assert page.count("rect", "u", TIMELINE) == 24  # every unit, each in its session's band
+    assert page.count("rect", "gap", TIMELINE) == 1
     text = page.all_text
-    assert "From an earlier session" in text and "5 unit(s)" in text
-    assert all(uid in text for uid in made.earlier)
-    assert "5 from an earlier session" in text
+    assert "Sessions" in text and "Each session" in text and "Session 1" in text and "Session 2" in text
+    assert "24 done over 2 sessions (5 + 19)" in text
+    assert "killed (no summary)" in text and "rebuilt from its manifest lines" in text
+    assert "59:5" in text  # the gap, about an hour
 
 
 def test_torn_last_manifest_line_is_skipped_and_said(tmp_path) -> None:
@@ -131,3 +133,15 @@ def test_devices_carry_the_dashboards_labels(tmp_path) -> None:
     for index, name in enumerate(made.devices):
         assert f'text-anchor="end">GPU{index}</text>' in html  # the timeline's lane
         assert f"<td>GPU{index}</td><td>{escape(name, quote=False)}</td>" in html  # the device table: label, then name
+
+
+def test_where_each_devices_time_went_and_its_energy(tmp_path) -> None:
+    made = make_run(tmp_path / "run")
+    html, page = page_of(made.path)
+    assert "time" in page.ids()
+    text = page.all_text
+    assert "waiting for input" in text and "GPU (copy + forward)" in text and "Wh per M seqs" in text
+    # device 0 never waited (0 of 32 s), device 2 waited 16 of 48 s; device 0 drew 1.5 Wh
+    assert "0.0 %" in text and "33.3 %" in text and "93.8 %" in text and "1.50 Wh" in text and "1,234.50" in text
+    old = make_run(tmp_path / "old", old=True)  # a summary from before: no such table
+    assert "time" not in page_of(old.path)[1].ids()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lbtui.report.stats import device_rows, intervals, lower_bound, makespan
+from lbtui.report.scale import TimeScale
+from lbtui.report.stats import device_rows, intervals, lower_bound, makespan, parts
 from virnucpro_bridge.runfiles.reader import Event, load
 
 from .runfolder import make_run
@@ -15,7 +16,8 @@ def test_lower_bound_from_measured_speeds(tmp_path) -> None:
     units = rf.session_units
     # Measured speeds are 200, 100, 100 seq/s: the balanced term beats the largest unit's.
     assert lower_bound(units) == pytest.approx(sum(u.sequences for u in units) / 400.0)
-    assert makespan(rf) is not None and makespan(rf) >= lower_bound(units)
+    (part,) = parts(rf)
+    assert makespan(part) is not None and makespan(part) >= lower_bound(units)
 
 
 def test_lower_bound_is_the_largest_unit_when_it_dominates(tmp_path) -> None:
@@ -24,12 +26,11 @@ def test_lower_bound_is_the_largest_unit_when_it_dominates(tmp_path) -> None:
 
 
 def test_open_intervals_run_to_the_end(tmp_path) -> None:
-    rf = load(make_run(tmp_path / "run").path)
-    rf.events = [Event(10.0, "control", "info", "", 1, None, "pause"),
-                 Event(12.0, "control", "info", "", 1, None, "resume"),
-                 Event(13.0, "control", "info", "", 0, None, "drain"),
-                 Event(14.0, "control", "info", "", None, None, "stealing_off")]
-    found = {(i.what, i.device): (i.start, i.end) for i in intervals(rf, 20.0)}
+    events = [Event(10.0, "control", "info", "", 1, None, "pause"),
+              Event(12.0, "control", "info", "", 1, None, "resume"),
+              Event(13.0, "control", "info", "", 0, None, "drain"),
+              Event(14.0, "control", "info", "", None, None, "stealing_off")]
+    found = {(i.what, i.device): (i.start, i.end) for i in intervals(events, 20.0)}
     assert found == {("paused", 1): (10.0, 12.0), ("draining", 0): (13.0, 20.0), ("stealing off", None): (14.0, 20.0)}
 
 
@@ -48,7 +49,8 @@ def test_a_lone_reading_is_a_dot_and_no_reading_is_no_chart() -> None:
 
     devices = [Device(0, "g0"), Device(1, "g1")]
     samples = [Sample(5.0, 0, 10.0, None, None), Sample(4.0, 1, 8.0, None, None), Sample(6.0, 1, 9.0, None, None)]
-    svg = chart(samples, devices, "seq_per_s", 0.0, 10.0, "", "throughput")
+    scale = TimeScale([(0.0, 10.0, "session 1", "")], 70, 1100)
+    svg = chart(samples, devices, "seq_per_s", scale, "", "throughput")
     assert svg is not None and svg.count("<path") == 2
     assert svg.count("h1") == 1  # device 0's single reading; device 1 is a line
-    assert chart(samples, devices, "util_pct", 0.0, 10.0, "%", "utilization") is None
+    assert chart(samples, devices, "util_pct", scale, "%", "utilization") is None

@@ -1,6 +1,7 @@
 """GPU memory never fails a unit: an out-of-memory batch halves the token budget and
-is retried in place (injected on CPU: forwards that raise torch.cuda.OutOfMemoryError
-for batches over a size); only a single sequence too big alone fails the unit."""
+is retried in place (injected on CPU: forwards that raise torch.cuda.OutOfMemoryError,
+or the plain RuntimeError cuBLAS and the CUDA runtime raise, for batches over a size);
+only a single sequence too big alone fails the unit. Clean batches grow the budget back."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import torch
 from virnucpro_bridge.hardware.devices import DeviceSpec
 from virnucpro_bridge.tasks.virnucpro import VirNucProTask
 from virnucpro_bridge.tasks.virnucpro.budget import (
+    GROW_AFTER,
     MAX_TOKENS,
     MIN_TOKENS,
     SequenceTooLarge,
     TokenBudget,
+    is_out_of_memory,
     run_batched,
     starting_budget,
 )
@@ -41,6 +44,90 @@ def test_budget_halves_and_remembers():
     budget.shrink(600)  # a small last batch: half of what it held
     assert budget.tokens == 300 and budget.backoffs == 2
     assert budget.describe() == "300 tokens (from 4096; 2x out of memory)"
+
+
+def test_budget_never_drops_below_one_sequence():
+    budget = TokenBudget(4096)
+    budget.shrink(2 * 900, floor=900)  # two 900-token sequences did not fit together
+    assert budget.tokens == 900  # one of them still fits a batch of its own
+    budget.shrink(900 + 400, floor=900)
+    assert budget.tokens == 900
+
+
+def test_budget_grows_back_after_clean_batches_up_to_where_it_started():
+    budget = TokenBudget(4096)
+    budget.shrink(4096)
+    assert budget.tokens == 2048
+    for _ in range(GROW_AFTER - 1):
+        budget.succeeded()
+    assert budget.tokens == 2048  # not yet
+    budget.succeeded()
+    assert 2048 < budget.tokens <= 2048 * 1.25 + 1
+    for _ in range(20 * GROW_AFTER):
+        budget.succeeded()
+    assert budget.tokens == 4096 and budget.regrowths >= 3  # back where it started, never above
+    assert budget.describe() == f"4096 tokens (from 4096; 1x out of memory, grown back {budget.regrowths}x)"
+    budget.shrink(4096)
+    for _ in range(GROW_AFTER - 1):
+        budget.succeeded()
+    budget.shrink(1000)  # an out-of-memory restarts the count
+    before = budget.tokens
+    budget.succeeded()
+    assert budget.tokens == before
+
+
+@pytest.mark.parametrize("exc, oom", [
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+    (RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported"), True),
+    (RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"), True),
+    (torch.AcceleratorError("CUDA error: out of memory"), True),
+    (RuntimeError("CUDA error: an illegal memory access was encountered"), False),
+    (ValueError("CUDA error: out of memory"), False),  # not what torch raises: a bug elsewhere
+    (RuntimeError("shape mismatch"), False),
+])
+def test_out_of_memory_is_recognised_by_its_text_too(exc, oom):
+    assert is_out_of_memory(exc) is oom
+
+
+def test_a_plain_runtime_error_out_of_memory_backs_off_and_others_propagate():
+    ran: list[list[int]] = []
+
+    def run(batch):
+        if len(batch) > 2:
+            raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+        ran.append(batch)
+
+    budget = TokenBudget(2000)
+    run_batched([100] * 8, budget, run, extra=2, what="protein", unit="residues", device="cpu")
+    assert sorted(i for b in ran for i in b) == list(range(8)) and budget.backoffs >= 1
+
+    def broken(batch):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        run_batched([100] * 8, TokenBudget(2000), broken, extra=2, what="protein", unit="residues", device="cpu")
+
+
+def test_the_budget_regrows_within_a_long_run_of_batches():
+    lengths = [98] * 400  # 100 tokens each
+    budget = TokenBudget(1000)
+    sizes: list[int] = []
+    first = [True]
+
+    def run(batch):
+        if first[0] and len(batch) > 5:
+            first[0] = False
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected, once)")
+        sizes.append(len(batch))
+
+    run_batched(lengths, budget, run, extra=2, what="protein", unit="residues", device="cpu")
+    assert sum(sizes) == 400 and budget.backoffs == 1
+    # The plan made after the back-off keeps its batch sizes; the next call plans with the regrown budget.
+    assert budget.tokens > 500 and budget.regrowths >= 1
+    later: list[int] = []
+    run_batched(lengths, budget, lambda b: later.append(len(b)), extra=2, what="protein", unit="residues",
+                device="cpu")
+    assert max(later) > 5
 
 
 def test_out_of_memory_batches_are_split_and_retried_in_place():

@@ -5,6 +5,7 @@ a real out-of-memory back-off under a memory cap, and NVML readings."""
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 import torch
@@ -111,3 +112,69 @@ def test_nvml_reads_this_gpu():
     finally:
         sampler.close()
     assert reading.memory is not None and 0 <= reading.memory <= 100
+
+
+def test_cuda_batches_use_pinned_memory_and_one_masked_sum_equal_to_row_means():
+    """The batched path's host tensors are pinned, and the masked sum on the device gives
+    each row's mean over its own positions (the per-row slices, within float32 rounding)."""
+    model = _esm().to(DEVICE)
+    proteins = _proteins(60, seed=3)
+    embed = ProteinEmbedder(EsmSdpa(model), model.alphabet, 320, DEVICE, TokenBudget(4096))
+    prepared = embed.prepare(proteins)
+    assert all(t.is_pinned() for host in prepared.tensors.values() for t in host)
+    fused = embed.run(prepared)
+    embed.masked_sum = False  # the same batches, reduced row by row
+    rows = embed(proteins)
+    assert ((fused - rows).abs().max() / rows.abs().max()).item() <= FP32_TOLERANCE
+
+
+def test_a_half_precision_overflow_is_redone_in_float32_on_the_gpu():
+    """fp16's range ends at 65504: a layer whose activations pass it gives inf in fp16 and
+    finite values in float32. The batch is redone (counted), the result is finite, and the
+    weights stay fp16 afterwards."""
+    cpu_model = _esm()
+    with torch.no_grad():
+        cpu_model.layers[0].fc1.weight.mul_(1e5)  # activations far beyond fp16's range
+    proteins = _proteins(16, seed=4)
+    expected = ProteinEmbedder(EsmSdpa(cpu_model), cpu_model.alphabet, 320, "cpu", TokenBudget(4096))(proteins)
+    assert bool(torch.isfinite(expected).all())
+    model = _esm().to(DEVICE)
+    model.load_state_dict(cpu_model.state_dict())
+    model = model.half()
+    embed = ProteinEmbedder(EsmSdpa(model), model.alphabet, 320, DEVICE, TokenBudget(4096), torch.float16)
+    got = embed(proteins)
+    assert embed.redone >= 1 and bool(torch.isfinite(got).all())
+    assert {p.dtype for p in model.parameters()} == {torch.float16}
+    assert ((got - expected).abs().max() / expected.abs().max()).item() <= 1e-2  # fp16 weights, fp32 compute
+
+
+def test_prefetch_gives_the_same_bytes_on_the_gpu(demo_models, tmp_path):
+    gpu = VirNucProTask({"models": str(demo_models), "chunk_length": 500})
+    gpu.setup(DeviceSpec(0, "cuda", torch.cuda.get_device_name(0), 1.0, ordinal=0))
+    path = DEMO_DATA / "hospital_swab.fa.gz"
+    gpu.options["prefetch"] = False
+    inline = run_file(gpu, path, tmp_path / "inline")
+    gpu.options["prefetch"] = True
+    gpu.phases.restart()
+    ahead = run_file(gpu, path, tmp_path / "ahead")
+    assert inline == ahead
+    split = gpu.phases.totals()
+    assert split["gpu"] > 0 and gpu.counts() == {"fp32_redone_batches": 0}
+
+
+def test_the_energy_counter_reads_this_gpu():
+    from virnucpro_bridge.hardware.energy import EnergyMeter
+    from virnucpro_bridge.hardware.nvml import NvmlSampler
+
+    sampler = NvmlSampler(0)
+    try:
+        meter = EnergyMeter(sampler)
+        x = torch.randn(4096, 4096, device=DEVICE)
+        for _ in range(50):
+            x = (x @ x).tanh()
+        torch.cuda.synchronize()
+        joules = meter.read(sampler.read().power, time.monotonic())
+    finally:
+        sampler.close()
+    assert meter.source in ("counter", "power")
+    assert joules is None or joules >= 0.0  # None only when the GPU reports neither

@@ -45,9 +45,10 @@ def test_esm_mean_equals_upstream_recipe(demo_models):
             rep = model(toks, repr_layers=[info.layers])["representations"][info.layers]
         assert torch.equal(ours[i], rep[0, 1:len(strs[0]) + 1].mean(0))
     for forward in (reference_forward(model), EsmSdpa(model)):  # the CUDA path, on CPU: padded batches
-        batched = ProteinEmbedder(forward, alphabet, info.embed_dim, "cpu", TokenBudget(400))
-        batched.batched = True
-        assert torch.allclose(batched(proteins), ours, atol=1e-5)
+        for masked_sum in (False, True):  # row by row, or one masked sum per batch (CUDA's)
+            batched = ProteinEmbedder(forward, alphabet, info.embed_dim, "cpu", TokenBudget(400))
+            batched.batched, batched.masked_sum = True, masked_sum
+            assert torch.allclose(batched(proteins), ours, atol=1e-5)
 
 
 def test_dnabert_mean_equals_upstream_recipe(demo_models):
@@ -63,6 +64,7 @@ def test_dnabert_mean_equals_upstream_recipe(demo_models):
         assert torch.equal(ours[i], expected)
     sdpa_tok, sdpa_model = load_dnabert(paths.dnabert, "cpu", kernel="sdpa")
     for m in (model, sdpa_model):  # the CUDA path, on CPU: padded batches, both attention kernels
-        batched = NucleotideEmbedder(tokenizer, m, "cpu", TokenBudget(300))
-        batched.batched = True
-        assert torch.allclose(batched(dna), ours, atol=1e-5)
+        for masked_sum in (False, True):
+            batched = NucleotideEmbedder(tokenizer, m, "cpu", TokenBudget(300))
+            batched.batched, batched.masked_sum = True, masked_sum
+            assert torch.allclose(batched(dna), ours, atol=1e-5)

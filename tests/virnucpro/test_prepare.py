@@ -170,3 +170,21 @@ def test_prepare_is_safe(tmp_path, capsys):
     assert (out / "reads_chunked500.fa").read_text() == ">mine\nACGT\n"  # untouched
     assert main(["prepare", str(reads), "--out", str(out), "--force"]) == 0
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+def test_six_frames_equal_the_codon_by_codon_translation():
+    """The vectorised translation against the reference: every case, ambiguity letters,
+    short chunks, and a sequence outside ASCII (which takes the reference path)."""
+    import random
+
+    from virnucpro_bridge.tasks.virnucpro.translation import reverse_complement, six_frames, translate
+
+    rng = random.Random(4)
+    cases = ["", "A", "AC", "ACG", "ACGT", "NNN", "ATGNNNTAA", "ÄTGAAA"]
+    cases += ["".join(rng.choice("ACGTACGTACGTNRYKMSWacgtn-") for _ in range(rng.randint(0, 700)))
+              for _ in range(300)]
+    for case in cases:
+        upper = case.upper()
+        reverse = reverse_complement(upper)
+        expected = [translate(upper, f) for f in range(3)] + [translate(reverse, f) for f in range(3)]
+        assert six_frames(upper) == expected, case

@@ -78,7 +78,7 @@ def test_reference_input_end_to_end(cpu_task, ref, tmp_path):
 def test_sequences_without_a_stop_free_frame_are_listed_and_counted(cpu_task, ref, tmp_path):
     """Upstream's test_sequences_small.fa keeps no frame at all: upstream's two files are
     header-only; the per-sequence file lists every sequence as NA, and the task counts them."""
-    cpu_task.counts.clear()
+    cpu_task.file_counts.clear()
     files = run_file(cpu_task, ref / "test_sequences_small.fa", tmp_path)
     assert files["prediction_results.txt"] == b"Sequence_ID\tPrediction\tscore1\tscore2\n"
     assert files["prediction_results_highestscore.csv"] == b"Modified_ID\tIs_Virus\n"

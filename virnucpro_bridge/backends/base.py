@@ -147,6 +147,10 @@ class Scheduler(Protocol):
     def find_cut(self, thief: int, reports: Mapping | None = None) -> tuple[int, Cut] | None:
         """Idle ``thief`` found nothing to steal: (victim, Cut) to send, or None."""
 
+    def stop_cuts(self, reports: Mapping | None = None) -> list[tuple[int, Cut]]:
+        """A stop is under way: (victim, Cut) for each unit in flight to end at its next
+        boundary, sent like ``find_cut``'s; answered through ``cut_answered``."""
+
     def cut_answered(self, victim: int, uid: str, at: tuple[int, int] | None) -> tuple[int, InFlight] | None:
         """The victim's answer to a Cut: (thief, flight) to send the tail to, or None."""
 

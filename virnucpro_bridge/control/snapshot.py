@@ -101,6 +101,11 @@ class DeviceView:
     source: str = ""  # who listed this CUDA device: "nvml" or "torch" ("" for cpu and sim)
     memory_total: int | None = None  # bytes, when known (CUDA)
     task_notes: tuple[tuple[str, str], ...] = ()  # what the task reports about this device (e.g. batch budget)
+    # Seconds its workers spent per phase since they were ready: ("input", s), ("cpu", s), ("gpu", s),
+    # ("write", s) (tasks/phases.py: waiting for work, host preparation, the model, writing results).
+    time_split: tuple[tuple[str, float], ...] = ()
+    energy_wh: float | None = None  # its GPU's energy while its workers ran (CUDA with NVML)
+    task_counts: tuple[tuple[str, int], ...] = ()  # the task's counts, summed over its workers
 
     @property
     def label(self) -> str:

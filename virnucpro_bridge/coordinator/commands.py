@@ -23,9 +23,11 @@ ABORT_CODE = 3  # the run's exit code after abort(), unless it says otherwise
 
 class RunControls:
     def __init__(self, books: Sequence[DeviceBook], log: EventLog, lock: threading.RLock,
-                 wake: Callable[[], None], *, stealing: bool) -> None:
-        """``wake`` interrupts the backend's wait; it must be safe from a signal handler."""
+                 wake: Callable[[], None], *, stealing: bool, cuts_on_stop: bool = False) -> None:
+        """``wake`` interrupts the backend's wait; it must be safe from a signal handler.
+        ``cuts_on_stop``: a stop cuts units in flight at their next boundary (splitting is on)."""
         self.books, self.log, self.lock, self.wake = books, log, lock, wake
+        self.cuts_on_stop = cuts_on_stop
         self.stealing = stealing  # idle devices take queued units from busy ones (--no-steal: off)
         self.stopping = False  # no new work is handed out
         self.stop_now = False  # ... and units in flight are not waited for
@@ -81,7 +83,8 @@ class RunControls:
         again = self.stopping and (self.stop_now or not now)
         self.stopping = True
         self.stop_now = self.stop_now or now
-        message = "stopping now" if now else "stopping after the units in flight"
+        message = ("stopping now" if now else "stopping: units in flight end at their next record and keep "
+                   "what they did" if self.cuts_on_stop else "stopping after the units in flight")
         if not again:
             self.log.add(S.EV_CONTROL, "warning", message, action="stop_now" if now else "stop", locked=False)
         self.wake()

@@ -76,6 +76,7 @@ class Coordinator:
         notices: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         wake: Callable[[], None] = lambda: None,
+        first_seq: int = 1,
     ) -> None:
         """``options``: --no-weighted, --no-steal, --retries, --stall-timeout, --no-split
         and --split-min act here. ``status``: the dict workers report into.
@@ -83,17 +84,19 @@ class Coordinator:
         running units may be cut for idle devices where ``indexes`` (by input path)
         and ``parts`` (the task's rule) say. ``unit_overhead_s`` and
         ``nominal_rate``: the task's cost per unit and speed prior. ``wake``
-        interrupts the backend's wait; it must be safe from a signal handler."""
+        interrupts the backend's wait; it must be safe from a signal handler.
+        ``first_seq``: the number of this session's first event (a resumed run
+        continues its events.jsonl)."""
         self.options, self.clock, self.lock = options, clock, threading.RLock()
         self.name, self.task, self.out_dir, self.notices = name, task, out_dir, tuple(notices)
         split = options.split and splittable
         books = self.books = [DeviceBook(d, d.weight if options.weighted else 1.0) for d in devices]
         self.units = list(units)  # handed to the queues by assign_initial(), then dropped
-        self.log = EventLog(clock, self.lock)
+        self.log = EventLog(clock, self.lock, first_seq)
         self.counts = RunCounts(len(self.units), sum(u.sequences for u in self.units), skipped)
         self.progress = UnitProgress(indexes or {}, parts if split else None)
         self.queues = Queues(books, self.counts, self.log, self.progress, clock, nominal_rate)
-        self.controls = RunControls(books, self.log, self.lock, wake, stealing=options.steal)
+        self.controls = RunControls(books, self.log, self.lock, wake, stealing=options.steal, cuts_on_stop=split)
         self.recovery = Recovery(books, self.queues, self.controls, self.log, clock, retries=options.retries)
         # residues per record over the plan: converts a --split-min in records into work
         mean_record = sum(u.residues for u in self.units) / max(1, sum(u.count for u in self.units))
@@ -269,6 +272,9 @@ class Coordinator:
 
     def find_cut(self, thief: int, reports: Mapping | None = None) -> tuple[int, Cut] | None:
         return self.splitting.find_cut(thief, reports)
+
+    def stop_cuts(self, reports: Mapping | None = None) -> list[tuple[int, Cut]]:
+        return self.splitting.stop_cuts(reports)
 
     def cut_answered(self, victim: int, uid: str, at: tuple[int, int] | None) -> tuple[int, InFlight] | None:
         return self.splitting.cut_answered(victim, uid, at)

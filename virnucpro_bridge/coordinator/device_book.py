@@ -32,6 +32,7 @@ class InFlight:
     cut: bool = False  # its rest was cut off in flight: ``unit`` is the head it still runs
     output: str = ""  # the result path the worker was given (a head keeps its parent's)
     ahead: bool = False  # it was sent ahead: the worker has it already (nothing to send)
+    stop_asked: bool = False  # a stop asked it to end at its next boundary (stop_cuts)
 
 
 class DeviceBook:
@@ -64,6 +65,11 @@ class DeviceBook:
         self.readings_warned = False  # "live readings lost" said once per outage
         self.task_notes: dict[str, str] = {}  # the task's last notes from this device (kept after it stops)
         self.worker_cpu: dict[int, float] = {}  # CPU s each worker process of this device last reported, by pid
+        # What each worker process last reported, by pid (a restarted worker adds its own):
+        self.phases: dict[int, dict[str, float]] = {}  # seconds per phase (tasks/phases.py) since it was ready
+        self.task_counts: dict[int, dict[str, int]] = {}  # the task's counts (e.g. fp32_redone_batches)
+        self.energy_j: dict[int, float] = {}  # joules its GPU used while it lived
+        self.setup_s: dict[int, float] = {}  # seconds its setup (model loading) took
         self.pid: int | None = None
         self.units_done = 0
         self.sequences_done = 0

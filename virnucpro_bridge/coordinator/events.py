@@ -23,14 +23,15 @@ ERRORS_KEPT = 100
 
 
 class EventLog:
-    def __init__(self, clock: Callable[[], float], lock: threading.RLock) -> None:
+    def __init__(self, clock: Callable[[], float], lock: threading.RLock, first_seq: int = 1) -> None:
+        """``first_seq``: the number of the first event (a resumed run continues its events.jsonl)."""
         self.clock = clock
         self.lock = lock
         self.events: deque[S.RunEvent] = deque(maxlen=EVENTS_KEPT)
         self.steals: deque[S.StealEvent] = deque(maxlen=STEALS_KEPT)
         self.steals_total = 0
         self.errors: deque[str] = deque(maxlen=ERRORS_KEPT)  # one line each, for the dashboard and summary
-        self._seq = itertools.count(1)
+        self._seq = itertools.count(first_seq)
 
     def add(self, kind: str, level: str, message: str, device: int | None = None,
             now: float | None = None, *, unit: str | None = None, action: str | None = None,

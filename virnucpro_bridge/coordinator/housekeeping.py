@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..hardware.slurm import DEFAULT_GRACE_S
 from ..options import RunOptions
 from .commands import RunControls
 from .health import DeviceHealth
@@ -39,8 +40,9 @@ class Housekeeping:
         controls = self.controls
         if controls.stopping and self.stop_requested_at is None:
             self.stop_requested_at = now
+        grace = DEFAULT_GRACE_S if self.options.grace is None else self.options.grace  # None: not yet chosen
         return controls.stop_now or (self.stop_requested_at is not None
-                                  and now - self.stop_requested_at > self.options.grace)
+                                  and now - self.stop_requested_at > grace)
 
     def pass_(self, now: float, reports: dict | None, *, stop_device: Callable[[int], None],
               restart: Callable[[int], None],

@@ -81,15 +81,20 @@ class DeviceMonitoring:
 
     def keep_last_words(self, reports: Mapping) -> None:
         """What outlives the worker (summary.json): the task's notes as last reported,
-        and the CPU seconds each of the device's worker processes last reported."""
+        and what each of the device's worker processes last reported of its CPU
+        seconds, its time by phase, the task's counts, its GPU's energy and its setup."""
         for book in self.books:
             report = reports.get(book.spec.index) or {}
             notes = report.get("task_notes")
             if notes:
                 book.task_notes = dict(notes)
-            cpu, pid = report.get("cpu_s"), report.get("pid")
-            if cpu is not None and pid is not None:
+            pid = report.get("pid")
+            if pid is None:
+                continue
+            cpu = report.get("cpu_s")
+            if cpu is not None:
                 book.worker_cpu[pid] = float(cpu)
+            keep_work(book, pid, report)
 
     def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
         times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
@@ -135,3 +140,20 @@ class DeviceMonitoring:
         self._frozen = self.read_reports()
         with self.lock:
             self.keep_last_words(self._frozen)
+
+
+def keep_work(book: DeviceBook, pid: int, report: Mapping) -> None:
+    """One worker's phases, counts, energy and setup time, as last reported (a malformed
+    figure leaves the last good one: readings are never a reason to stop)."""
+    for key, kept, kind in (("phases", book.phases, float), ("task_counts", book.task_counts, int)):
+        figures = report.get(key)
+        if isinstance(figures, Mapping) and all(_number(v) for v in figures.values()):
+            kept[pid] = {str(k): kind(v) for k, v in figures.items()}
+    for key, last in (("energy_j", book.energy_j), ("setup_s", book.setup_s)):
+        value = report.get(key)
+        if _number(value):
+            last[pid] = float(value)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

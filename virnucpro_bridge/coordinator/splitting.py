@@ -6,6 +6,8 @@ Called from the dispatcher thread under the coordinator's lock::
     victim's worker ─▶ CutAt(uid, at') ─▶ cut_answered(): head [begin, at') stays in flight,
                                           tail [at', stop) goes to the thief (or the best queue)
     victim's worker ─▶ CutAt(uid, None), or Done first ─▶ nothing changes
+    a stop ─▶ stop_cuts(): a Cut at the next boundary for every unit in flight ─▶ the head is
+              done and recorded, the tail waits in a queue for the resume (no thief)
 
 **The contract, for any backend** (the local pool does this; a Ray backend does
 the same with actor calls instead of a pipe):
@@ -41,10 +43,11 @@ device's work: ``planning.cut_floor_seconds`` says why it is below the plan's).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..control import snapshot as S
 from ..inputs.units import Unit, cut_unit
-from ..inputs.work import Position
+from ..inputs.work import Position, span_text
 from ..policy.planning import cut_floor_seconds
 from ..policy.sizes import AUTO, RECORDS, RESIDUES, SECONDS, Size
 from ..policy.stealing import CUT_LATENCY_S, cut_cost, cut_pays
@@ -62,8 +65,8 @@ HANDOFF_WEIGHT = 0.1  # EWMA weight of each unit's measured hand-off: steady, ye
 
 @dataclass(frozen=True)
 class PendingCut:
-    uid: str  # the victim's unit when the Cut was sent
-    thief: int  # device that asked for the rest
+    uid: str  # the unit the victim's worker runs (and names) when the Cut was sent
+    thief: int | None  # device that asked for the rest; None: a stop's cut (the rest waits for the resume)
     at: tuple[int, int]  # the position the Cut proposed
 
 
@@ -154,6 +157,30 @@ class Splitting:
         self.cuts[victim] = PendingCut(cut.uid, thief_index, cut.at)
         return victim, cut
 
+    def stop_cuts(self, reports: Mapping | None = None) -> list[tuple[int, Cut]]:
+        """A stop (not a stop now) is under way: a Cut at its next record or part
+        boundary for each unit in flight not yet asked, so that it ends within one
+        batch and keeps what it did; the rest waits in a queue for the resume. The
+        backend delivers them as ``find_cut``'s. A device whose cut for an idle one
+        is unanswered is asked on a later pass, once that cut is settled."""
+        if not (self.controls.stopping and self.enabled) or self.controls.stop_now:
+            return []
+        asks = []
+        for book in self.books:
+            flight, index = book.in_flight, book.spec.index
+            if flight is None or flight.stop_asked or index in self.cuts or book.dead:
+                continue
+            flight.stop_asked = True
+            unit, work = flight.unit, self.progress.work(flight.unit)
+            seen = self.progress.reached(flight, (reports or {}).get(index))
+            pos = seen[0] if seen is not None else unit.begin
+            at = work.around(work.before(pos), pos, unit.stop)[1]  # the first boundary past it
+            if unit.begin < at < unit.stop:  # else it is in its last record or part: it ends by itself
+                running = unit.split_from if flight.cut else unit.uid
+                self.cuts[index] = PendingCut(running, None, tuple(at))
+                asks.append((index, Cut(running, tuple(at), tuple(unit.stop))))
+        return asks
+
     def cut_answered(self, victim_index: int, uid: str,
                      at: tuple[int, int] | None) -> tuple[int, InFlight] | None:
         """The victim's worker answered a Cut. With a position: the flight keeps the
@@ -165,18 +192,32 @@ class Splitting:
         del self.cuts[victim_index]
         victim = self.books[victim_index]
         flight = victim.in_flight
-        if at is None or flight is None or flight.cut or flight.unit.uid != uid:
+        if at is None or flight is None:
+            return None
+        running = flight.unit.split_from if flight.cut else flight.unit.uid
+        if running != uid or (flight.cut and pending.thief is not None):  # a thief's cut: once per unit
             return None
         unit = flight.unit
         at = Position(*at)
         if not unit.begin < at < unit.stop:
             raise RuntimeError(f"{victim.spec.label} agreed to cut {uid} at {tuple(at)}, outside its unit")
         head, tail = cut_unit(unit, at, self.progress.indexes.get(unit.path), self.progress.parts)
-        flight.unit, flight.cut = head, True
+        flight.unit, flight.cut = replace(head, split_from=running), True  # its worker names it as it was sent
         self.queues.attempts[head.uid] = flight.attempt
         self.recovery.inherit(unit.uid, head.uid)
         self.counts.units_total += 1
+        if pending.thief is None:
+            return self._leave_tail(victim, unit, flight.unit, tail)
         return self._hand_tail(victim, self.books[pending.thief], tail)
+
+    def _leave_tail(self, victim: DeviceBook, unit: Unit, head: Unit, tail: Unit) -> None:
+        """A stop's cut: the tail waits at the head of the victim's queue (a stop starts
+        nothing) and the run ends interrupted; the resume does it."""
+        victim.push(tail, front=True)
+        at = span_text(tail.begin, tail.begin).split("–")[0]
+        message = (f"{victim.spec.label} stopped {unit.rel} [{unit.span}) at {at}: "
+                   f"{head.count:,} of {unit.count:,} records kept, the rest left for the resume")
+        self.log.add(S.EV_INFO, "info", message, victim.spec.index, unit=head.uid)
 
     def _hand_tail(self, victim: DeviceBook, thief: DeviceBook, tail: Unit) -> tuple[int, InFlight] | None:
         now = self.clock()

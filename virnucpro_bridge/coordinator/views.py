@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..control import snapshot as S
+from ..tasks.phases import PHASES
 
 if TYPE_CHECKING:
     from .coordinator import Coordinator
@@ -54,7 +55,7 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         memory=None if book.dead else report.get("memory"),
         temperature=None if book.dead else report.get("temperature"),
         power=None if book.dead else report.get("power"),
-        throughput=book.throughput.rate(now),
+        throughput=device_rate(coord, book, now),
         queue_depth=depth,
         queue_sequences=queued_seqs,
         units_done=book.units_done,
@@ -76,7 +77,67 @@ def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, no
         source=book.spec.source,
         memory_total=book.spec.memory_total,
         task_notes=tuple(book.task_notes.items()),
+        time_split=tuple(time_split(book).items()),
+        energy_wh=energy_wh(book),
+        task_counts=tuple(task_counts(book).items()),
     )
+
+
+def time_split(book: DeviceBook) -> dict[str, float]:
+    """Seconds per phase, summed over the device's workers; {} before any reported."""
+    if not book.phases:
+        return {}
+    return {p: sum(w.get(p, 0.0) for w in book.phases.values()) for p in PHASES}
+
+
+def energy_wh(book: DeviceBook) -> float | None:
+    return sum(book.energy_j.values()) / 3600.0 if book.energy_j else None
+
+
+def task_counts(book: DeviceBook) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for counts in book.task_counts.values():
+        for name, n in counts.items():
+            out[name] = out.get(name, 0) + n
+    return out
+
+
+def work_summary(book: DeviceBook) -> dict:
+    """summary.json's figures of where a device's time went, and its energy."""
+    split = time_split(book)
+    wall = sum(split.values())
+    wh = energy_wh(book)
+    return {
+        # its workers' time since each was ready, by phase (they add up to worker_wall_s)
+        "time_split_s": {k: round(v, 3) for k, v in split.items()},
+        "time_split_pct": {k: round(100.0 * v / wall, 1) for k, v in split.items()} if wall > 0 else {},
+        "worker_wall_s": round(wall, 3),
+        "setup_s": round(sum(book.setup_s.values()), 3) if book.setup_s else None,
+        "energy_wh": None if wh is None else round(wh, 4),
+        "wh_per_million_seqs": round(wh * 1e6 / book.sequences_done, 2) if wh and book.sequences_done else None,
+        "task_counts": task_counts(book),
+    }
+
+
+def device_rate(coord: Coordinator, book: DeviceBook, now: float) -> float | None:
+    """Sequences/s: rolling while the run goes; once it has finished, the device's mean
+    over the run (sequences ÷ busy seconds), which no longer changes. A rolling rate
+    read after the end would keep decaying as time passes with no work."""
+    if coord.finished:
+        return book.sequences_done / book.busy_s if book.busy_s > 0 and book.sequences_done else None
+    return book.throughput.rate(now)
+
+
+def run_rate(coord: Coordinator, now: float) -> float | None:
+    """The run's sequences/s: rolling while it goes; once finished, its mean from the
+    first dispatch to the last completion."""
+    counts = coord.counts
+    if not coord.finished:
+        return counts.throughput.rate(now)
+    start, end = counts.first_dispatch, counts.last_completion
+    if start is None or end is None or end <= start or not counts.sequences_done:
+        return None
+    return counts.sequences_done / (end - start)
 
 
 def eta(coord: Coordinator, now: float) -> float | None:
@@ -89,18 +150,21 @@ def eta(coord: Coordinator, now: float) -> float | None:
 
 
 def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
+    """The run now; a finished run's snapshot is the same at every call (time, rates),
+    so a dashboard left open after the end shows the end."""
     now = coord.clock()
+    if coord.finished and coord.finished_at is not None:
+        now = coord.finished_at
     devices = tuple(device_view(coord, b, reports.get(b.spec.index), now) for b in coord.books)
     counts, log = coord.counts, coord.log
     started = counts.first_dispatch
-    end = now if not coord.finished else (coord.finished_at or now)
     return S.RunSnapshot(
         time=now,
         name=coord.name,
         task=coord.task,
         out_dir=coord.out_dir,
         started_at=started,
-        elapsed=max(0.0, end - coord.created),  # wall time of the run, model loading included
+        elapsed=max(0.0, now - coord.created),  # wall time of the run, model loading included
         eta=eta(coord, now),
         devices=devices,
         units_total=counts.units_total + counts.units_skipped,
@@ -110,7 +174,7 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         units_in_flight=coord.queues.in_flight,
         sequences_total=counts.sequences_total,
         sequences_done=counts.sequences_done,
-        throughput=counts.throughput.rate(now),
+        throughput=run_rate(coord, now),
         stealing=coord.controls.stealing,
         steals_total=log.steals_total,
         steals=tuple(log.steals),
@@ -134,7 +198,8 @@ def device_source(coord: Coordinator) -> str:
 
 def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDetail:
     book = coord.books[index]
-    view = device_view(coord, book, reports.get(index), coord.clock())
+    now = coord.finished_at if coord.finished and coord.finished_at is not None else coord.clock()
+    view = device_view(coord, book, reports.get(index), now)
     return S.DeviceDetail(
         device=view,
         throughput_history=book.throughput_history.points(),
@@ -187,6 +252,7 @@ def build_summary(coord: Coordinator) -> dict:
                 "task_notes": dict(b.task_notes),
                 # its worker processes' CPU (start-up included; a replaced worker's too), as last reported
                 "worker_cpu_s": round(sum(b.worker_cpu.values()), 3),
+                **work_summary(b),
                 "final_state": device_state(coord, b),
                 "reason": b.reason if b.dead else None,  # why it died or was retired
                 "source": b.spec.source,

@@ -8,7 +8,11 @@
     binding.py      a GPU worker sees only its own device: CUDA_VISIBLE_DEVICES=<UUID>, cuda:0
     cpus.py         each worker's share of the CPUs this process may use (its affinity)
     faults.py       which exceptions are a device's fault (CUDA errors), not a unit's
+    energy.py       joules a GPU used while its worker ran (NVML's counter, else power integrated)
+    slurm.py        the Slurm job the run is (id, GPUs allocated, KillWait for --grace), and
+                    whether Slurm's stop signal can reach lbtui
 
-May import: ``errors``, ``control.snapshot`` (device labels) and the standard library
+May import: ``errors``, ``control.snapshot`` (device labels) and the standard library (``slurm`` runs
+``scontrol``, bounded)
 (``discovery`` imports torch only as a fallback, and only when a driver is present).
 """

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from ..control.snapshot import device_label
 from ..errors import UsageError
 from .cpus import threads_per_worker
-from .discovery import CudaDevice, Discovery, discover, index_ranges
+from .discovery import CudaDevice, Discovery, discover, index_ranges, nvidia_driver_present
+from .slurm import gpus_allocated
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,9 @@ def select_gpus(spec: str, found: Discovery | Sequence[tuple[int, str]] | None =
     elif not isinstance(found, Discovery):  # (index, name) pairs: tests, callers that know
         found = Discovery(tuple(CudaDevice(i, n) for i, n in found), "")
     if key == "auto" and not found.devices:
+        if (allocated := gpus_allocated()) is not None:  # a GPU job must not crawl on CPU unnoticed
+            raise UsageError(f"--gpus {spec}: GPUs are allocated here ({allocated}) but no CUDA device is "
+                             f"usable: {_why_no_cuda()}; fix that, or run on CPU with --gpus cpu:N")
         return _cpu_devices(spec, str(AUTO_CPU_WORKERS)), found
     if not found.devices:
         raise UsageError(f"--gpus {spec}: this machine has no CUDA devices; use cpu:N or sim:S1,S2,...")
@@ -180,6 +184,12 @@ def select_gpus(spec: str, found: Discovery | Sequence[tuple[int, str]] | None =
         devices.append(DeviceSpec(pos, "cuda", d.name, weight, ordinal=i, known=known, threads=threads,
                                   memory_total=d.memory_total, uuid=d.uuid, source=found.source))
     return devices, found
+
+
+def _why_no_cuda() -> str:
+    if not nvidia_driver_present():
+        return "this node has no NVIDIA driver"
+    return "the NVIDIA driver is there, but neither NVML nor torch opens a device (a CPU-only torch?)"
 
 
 def parse_gpus(spec: str, cuda_devices: Discovery | Sequence[tuple[int, str]] | None = None) -> list[DeviceSpec]:

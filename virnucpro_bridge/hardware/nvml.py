@@ -303,6 +303,14 @@ class NvmlSampler:
             return None
         return int(mem.used), int(mem.total)
 
+    def energy_mj(self) -> int | None:
+        """The GPU's energy counter (millijoules since the driver loaded); None where it has
+        none (before Volta, a MIG instance) or the query fails."""
+        if self._handle is None:
+            return None
+        value = self._call("nvmlDeviceGetTotalEnergyConsumption")
+        return None if value is None else int(value)
+
     def read(self) -> Reading:
         """The device's readings now; a field is None when its query fails
         (a MIG instance has no utilization, temperature or power of its own)."""

@@ -4,6 +4,7 @@
     events.jsonl     every run event: steals, splits, retries, failures, controls
     metrics.csv      per device, per refresh: seq/s, util, memory, queue, done
     errors.log       tracebacks of failed units, setups and internal errors
+    sessions.jsonl   a line when each session starts and one when it ends (sessions.py)
 
 Every append is all or nothing: a line is written with one ``os.write`` on an
 ``O_APPEND`` descriptor, and a write that fails part way (a full disk) is cut
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from ..control.snapshot import RunEvent, RunSnapshot
 from ..errors import OutputError, environment_error
+from .sessions import SESSIONS
 
 MANIFEST = "manifest.jsonl"
 EVENTS = "events.jsonl"
@@ -116,12 +118,16 @@ class AppendFile:
 class Journal:
     """Owns the run's append-only files. Called from the dispatcher thread only."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, *, run_id: str = "", last_event: int = 0) -> None:
+        """``run_id`` marks each event line with its session; ``last_event``: the highest
+        ``seq`` already in events.jsonl (an earlier session's), which this one continues."""
         self.out_dir = out_dir
+        self.run_id = run_id
         self.manifest = AppendFile(out_dir / MANIFEST, out_dir)
         self.events = AppendFile(out_dir / EVENTS, out_dir)
         self.metrics = AppendFile(out_dir / METRICS, out_dir, header=METRICS_HEADER)
-        self._last_event = 0
+        self.sessions = AppendFile(out_dir / SESSIONS, out_dir)
+        self._last_event = last_event
 
     def unit_done(self, row: dict) -> None:
         self.manifest.append_lines([json.dumps(row, separators=(", ", ": "))])
@@ -131,8 +137,11 @@ class Journal:
         fresh = [e for e in events if e.seq > self._last_event]
         if not fresh:
             return
-        self.events.append_lines(json.dumps(event_record(e)) for e in fresh)
+        self.events.append_lines(json.dumps(event_record(e, self.run_id)) for e in fresh)
         self._last_event = fresh[-1].seq
+
+    def session_line(self, record: dict) -> None:
+        self.sessions.append_lines([json.dumps(record)])
 
     def sample(self, snap: RunSnapshot) -> None:
         self.metrics.append_lines(
@@ -145,15 +154,20 @@ class Journal:
             fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {where}\n{text.rstrip()}\n")
 
     def close(self) -> None:
-        for f in (self.manifest, self.events, self.metrics):
+        for f in (self.manifest, self.events, self.metrics, self.sessions):
             f.close()
 
 
-def event_record(e: RunEvent) -> dict:
+def event_record(e: RunEvent, run_id: str = "") -> dict:
+    """An events.jsonl line (read back by ``reader.Event``). ``seq`` comes first: the
+    next session finds the last one by it (``reader.last_event_seq``)."""
     record = {"seq": e.seq, "time": round(e.time, 3), "kind": e.kind, "level": e.level,
               "message": e.message, "device": e.device, "unit": e.unit, "action": e.action}
     if e.steal is not None:
-        record.update(thief=e.steal.thief, victim=e.steal.victim, unit=e.steal.unit)
+        record.update(thief=e.steal.thief, victim=e.steal.victim, unit=e.steal.unit,
+                      sequences=e.steal.sequences)
+    if run_id:
+        record["run_id"] = run_id
     return record
 
 

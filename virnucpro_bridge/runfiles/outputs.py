@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -158,10 +159,12 @@ def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs
                    devices: list[Mapping], started: float, control: Mapping | None = None,
                    metrics_log: str | None = None, fingerprint: str = "",
                    fingerprint_parts: Mapping[str, str] | None = None,
-                   task_options: Mapping | None = None) -> None:
+                   task_options: Mapping | None = None, slurm_job: str | None = None) -> None:
     data = {
         "run_id": run_id,
         "main_pid": os.getpid(),
+        "host": socket.gethostname(),  # where main_pid means something (attach from another node)
+        "slurm_job": slurm_job,  # SLURM_JOB_ID; None outside Slurm
         "argv": argv,
         "task": task,
         "task_options": dict(task_options or {}),  # what lbtui verify rebuilds the task from

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from ..control.snapshot import device_label
 from ..errors import InputError
 from ..inputs.units import span_uid
+from .history import sessions
+from .sessions import Session
 
 if TYPE_CHECKING:
     from ..inputs.units import Unit
@@ -153,6 +155,7 @@ class UnitRow:
     earlier: bool  # done by an earlier session of a resumed run
     split_from: str | None = None
     cut_uid: str | None = None  # the uid of a piece cut in flight ("x.fa[1200:2000]")
+    run_id: str = ""  # the session that made it ("" from an older lbtui)
 
     @property
     def uid(self) -> str:
@@ -172,6 +175,9 @@ class Event:
     action: str | None
     thief: int | None = None  # steal and split events only
     victim: int | None = None
+    sequences: int | None = None  # steal and split events: records moved (absent in older folders)
+    seq: int | None = None  # the run's event number (unique across sessions in newer folders)
+    run_id: str | None = None  # the session that wrote it (absent in older folders)
 
 
 @dataclass(frozen=True)
@@ -211,14 +217,16 @@ class RunFolder:
     errors_total: int
     inputs: list[str] | None
     problems: list[str] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)  # oldest first; this one (run.json's) included
 
     @property
     def session_units(self) -> list[UnitRow]:
         return [u for u in self.units if not u.earlier]
 
 
-def load(out: Path, recorded_options: RecordedOptions | None = None) -> RunFolder:
-    """Read ``out``; raise InputError when it is not a run folder at all."""
+def load(out: Path, recorded_options: RecordedOptions | None = None, *, live: str | None = None) -> RunFolder:
+    """Read ``out``; raise InputError when it is not a run folder at all. ``live``: the
+    run_id of a session the caller knows is running (its process is alive)."""
     if not out.is_dir():
         raise InputError(f"{out}: no such folder")
     if not (out / RUN_JSON).is_file() and not (out / MANIFEST).is_file():
@@ -226,15 +234,27 @@ def load(out: Path, recorded_options: RecordedOptions | None = None) -> RunFolde
     problems: list[str] = []
     run = _read_json(out / RUN_JSON, problems) or {}
     summary = _read_json(out / SUMMARY, problems)  # None: killed or still running (the status says so)
-    units = _read_manifest(out, run.get("run_id"), problems)
+    entries = manifest_entries(out, problems)
+    units = _read_manifest(entries, run.get("run_id"))
     options = _options(run, recorded_options)
     samples, source = _read_metrics(out, run, options, problems)
     errors, total = _read_errors(out / ERRORS_LOG)
+    events = _read_events(out / EVENTS, problems)
     return RunFolder(
         path=out, run=run, summary=summary, devices=_devices(run, summary, units), units=units,
-        events=_read_events(out / EVENTS, problems), samples=samples, metrics_source=source,
+        events=events, samples=samples, metrics_source=source,
         errors=errors, errors_total=total, inputs=_inputs(run, options), problems=problems,
+        sessions=sessions(out, run=run, summary=summary, rows=entries, events=events, live=live),
     )
+
+
+def earlier_sessions(out: Path) -> list[Session]:
+    """The sessions a new session of the run in ``out`` follows (read before it starts:
+    one without an end line was killed)."""
+    problems: list[str] = []
+    run = _read_json(out / RUN_JSON, problems) or {}
+    return sessions(out, run=run, summary=_read_json(out / SUMMARY, problems), rows=manifest_entries(out),
+                    events=_read_events(out / EVENTS, problems))
 
 
 def read_run(out: Path, shown: str) -> dict:
@@ -267,6 +287,26 @@ def session_summary(out: Path, run: dict) -> dict | None:
     if isinstance(started, (int, float)) and isinstance(ended, (int, float)) and ended < started:
         return None
     return summary
+
+
+_SEQ = re.compile(rb'^\{"seq": (\d{1,18})[,}]', re.MULTILINE)
+
+
+def last_event_seq(out: Path) -> int:
+    """The highest event ``seq`` in ``out``'s events.jsonl (0: none), so that a resumed
+    session numbers its events after every earlier one. The whole file is scanned:
+    folders written before seqs continued across sessions start again at 1 per session."""
+    highest, tail = 0, b""
+    try:
+        with open(out / EVENTS, "rb") as fh:
+            while block := fh.read(1 << 20):
+                data = tail + block
+                cut = data.rfind(b"\n") + 1
+                highest = max([highest, *(int(m.group(1)) for m in _SEQ.finditer(data, 0, cut))])
+                tail = data[cut:]
+    except OSError:
+        return highest
+    return highest
 
 
 def _read_json(path: Path, problems: list[str]) -> dict | None:
@@ -306,9 +346,9 @@ def _num(raw: Any, kind: type = float) -> Any:
         return None
 
 
-def _read_manifest(out: Path, run_id: str | None, problems: list[str]) -> list[UnitRow]:
+def _read_manifest(entries: list[ManifestEntry], run_id: str | None) -> list[UnitRow]:
     rows: dict[tuple[str, int, int], UnitRow] = {}
-    for e in manifest_entries(out, problems):
+    for e in entries:
         # An older lbtui wrote no run_id: when this session has one, such a row is older.
         earlier = run_id is not None and e.run_id != run_id
         rows[(e.file, e.start, e.part)] = UnitRow(
@@ -316,7 +356,7 @@ def _read_manifest(out: Path, run_id: str | None, problems: list[str]) -> list[U
             seconds=float(e.seconds), stolen=e.stolen, attempt=e.attempt,
             started=float(e.started) if e.started else None, ended=float(e.ended) if e.ended else None,
             earlier=earlier, split_from=e.split_from or None,
-            cut_uid=span_uid(e.file, e.begin, e.stop) if e.split_from else None,
+            cut_uid=span_uid(e.file, e.begin, e.stop) if e.split_from else None, run_id=e.run_id,
         )
     return list(rows.values())
 
@@ -333,6 +373,8 @@ def _read_events(path: Path, problems: list[str]) -> list[Event]:
             unit=raw.get("unit") if isinstance(raw.get("unit"), str) else None,
             action=raw.get("action") if isinstance(raw.get("action"), str) else None,
             thief=_num(raw.get("thief"), int), victim=_num(raw.get("victim"), int),
+            sequences=_num(raw.get("sequences"), int), seq=_num(raw.get("seq"), int),
+            run_id=raw.get("run_id") if isinstance(raw.get("run_id"), str) else None,
         ))
     events.sort(key=lambda e: e.time)
     return events

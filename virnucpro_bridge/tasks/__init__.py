@@ -2,6 +2,8 @@
 ``package.module:Class`` user tasks.
 
     base.py        the Task protocol a custom task implements (``from virnucpro_bridge.tasks import Task``)
+    phases.py      where a worker's time goes (input, cpu, gpu, write)
+    prefetch.py    an iterator run in a thread ahead of its consumer
     sim.py         sleeps like inference, for simulated GPUs
     virnucpro/     the VirNucPro pipeline
 

@@ -8,6 +8,8 @@ engine calls it in two places::
     task = Cls(options)                task = Cls(options)
     task.check() -> notices            task.setup(device)        # once: load models
                                        task.notes() -> {name: text}  (with each report)
+                                       task.counts() -> {name: n}    (with each report)
+                                       task.phases                   (where its time goes)
     task.fingerprint() (resume key)
                                        task.run_unit(unit, out, progress)  # per unit
     task.finalize_file(...)            task.teardown()
@@ -29,6 +31,7 @@ from ..hardware.devices import DeviceSpec
 from ..inputs.fasta import Alphabet
 from ..inputs.units import Unit
 from ..policy.stealing import NOMINAL_RATE
+from .phases import PhaseClock
 
 # progress(done): records of the unit done so far (relative to unit.start). It returns
 # the unit's current end, the records the task must process: unit.count, or fewer once
@@ -173,6 +176,21 @@ class Task:
         show in the device detail and summary.json. Called from the reporter
         thread: return plain strings, cheaply."""
         return {}
+
+    def counts(self) -> dict[str, int]:
+        """Events counted on this device since setup (e.g. batches redone in float32), by
+        name; reported like ``notes``, and summed over a device's workers in summary.json."""
+        return {}
+
+    @property
+    def phases(self) -> PhaseClock:
+        """Where the unit-running thread's time goes (``tasks/phases.py``): the worker
+        switches to ``input`` and ``write`` around units, ``run_unit`` may switch to
+        ``gpu`` (the model), ``input`` (waiting on its own prefetch) and ``write``."""
+        clock = self.__dict__.get("_phases")
+        if clock is None:
+            clock = self.__dict__["_phases"] = PhaseClock()
+        return clock
 
     def teardown(self) -> None:
         """Release what ``setup`` took. Called when the worker stops cleanly."""

@@ -85,7 +85,8 @@ class SimTask(Task):
         while done < target:
             elapsed = time.monotonic() - t0
             if elapsed < finish[target - 1]:
-                time.sleep(min(finish[target - 1] - elapsed, PROGRESS_SLICE_S))
+                with self.phases.phase("gpu"):  # the simulated inference
+                    time.sleep(min(finish[target - 1] - elapsed, PROGRESS_SLICE_S))
                 elapsed = time.monotonic() - t0
             done = min(target, bisect.bisect_right(finish, elapsed))
             stop = current_stop(progress(positions[done - 1] if done else begin), unit)
@@ -101,5 +102,6 @@ class SimTask(Task):
         sequences = records_started(begin, stop)
         result = {"file": unit.rel, "shard": unit.shard, "start": unit.start, "part": unit.part,
                   "stop": list(stop), "sequences": sequences, "ids_sha256": digest.hexdigest()}
-        atomic_write_text(output, json.dumps(result, sort_keys=True) + "\n")
+        with self.phases.phase("write"):
+            atomic_write_text(output, json.dumps(result, sort_keys=True) + "\n")
         return sequences

@@ -142,3 +142,33 @@ def test_worker_cpu_adds_up_a_replaced_workers_and_outlives_them() -> None:
     coord.monitoring.check_readings({})  # the worker is gone: its last figures stay
     devices = build_summary(coord)["devices"]
     assert devices[0]["worker_cpu_s"] == 2.25 and devices[1]["worker_cpu_s"] == 0.0
+
+
+def test_time_split_energy_and_counts_add_up_over_a_devices_workers_and_reach_every_view() -> None:
+    """Where a device's time went (per phase), its GPU's energy and the task's counts
+    (e.g. batches redone in float32): each worker process's last report, summed over the
+    device's processes; in the snapshot, across the wire, and in summary.json."""
+    from virnucpro_bridge.control.wire import from_plain, to_plain
+    from virnucpro_bridge.coordinator.views import build_summary
+
+    coord, clock = make()
+    first = {"input": 1.0, "cpu": 2.0, "gpu": 6.0, "write": 1.0}
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "pid": 10, "phases": first, "energy_j": 7200.0,
+                                         "task_counts": {"fp32_redone_batches": 2}, "setup_s": 3.0}})
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "pid": 77, "phases": {"input": 0.5, "gpu": 3.5},
+                                         "energy_j": 3600.0, "task_counts": {"fp32_redone_batches": 1},
+                                         "setup_s": 2.0}})
+    malformed = {"heartbeat": clock.t, "pid": 77, "phases": {"input": "?"}}
+    coord.monitoring.check_readings({0: malformed})  # ignored: the last good figures stay
+    coord.books[0].sequences_done = 2_000
+    view = coord.snapshot().devices[0]
+    assert dict(view.time_split) == {"input": 1.5, "cpu": 2.0, "gpu": 9.5, "write": 1.0}
+    assert view.energy_wh == 3.0 and dict(view.task_counts) == {"fp32_redone_batches": 3}
+    assert from_plain(S.DeviceView, to_plain(view)) == view
+    device = build_summary(coord)["devices"][0]
+    assert device["time_split_s"] == {"input": 1.5, "cpu": 2.0, "gpu": 9.5, "write": 1.0}
+    assert device["worker_wall_s"] == 14.0 and sum(device["time_split_pct"].values()) == 100.0
+    assert device["energy_wh"] == 3.0 and device["wh_per_million_seqs"] == 1500.0
+    assert device["task_counts"] == {"fp32_redone_batches": 3} and device["setup_s"] == 5.0
+    quiet = build_summary(coord)["devices"][1]  # a device that reported none of it
+    assert quiet["time_split_s"] == {} and quiet["energy_wh"] is None and quiet["task_counts"] == {}

@@ -230,6 +230,65 @@ def test_a_finished_unit_leaves_nothing_behind(tmp_path: Path) -> None:
     assert coord.queues.attempts == {} and coord.recovery.deaths == {}
 
 
+# -- a stop cuts every unit in flight at its next boundary ---------------------------------------------
+
+
+def test_a_stop_cuts_each_unit_in_flight_at_its_next_record_and_keeps_the_head(tmp_path: Path) -> None:
+    coord, clock, unit = coordinator(tmp_path)
+    start_on_victim(coord, unit)
+    assert coord.stop_cuts() == []  # no stop: nothing to ask
+    coord.stop()
+    report = {0: {"unit": unit.uid, "progress": 700, "part": 0, "progress_time": clock.t + 1}}
+    [(victim, cut)] = coord.stop_cuts(report)
+    assert victim == 0 and cut.uid == unit.uid and cut.at == (701, 0) and cut.until == unit.stop
+    assert coord.stop_cuts(report) == []  # asked once
+    assert coord.cut_answered(0, unit.uid, (735, 0)) is None  # the worker was further: it stops there
+    head = coord.books[0].in_flight.unit
+    assert (head.start, head.count) == (0, 735)
+    assert [(u.start, u.count) for u in coord.books[0].queue] == [(735, 1_265)]  # the rest, for the resume
+    assert coord.counts.splits_total == 0 and coord.books[1].in_flight is None  # nothing handed to anyone
+    event = [e for e in coord.events if e.kind == S.EV_INFO][-1]
+    assert event.message == ("SIM0 stopped big.fa [0–2,000) at 735: 735 of 2,000 records kept, "
+                             "the rest left for the resume")
+    coord.unit_done(0, 735, 1.0, uid=unit.uid)  # the worker names the unit it was sent
+    assert coord.settle() == 130 and coord.counts.sequences_done == 735
+
+
+def test_a_stop_cuts_again_a_unit_already_cut_for_an_idle_device(tmp_path: Path) -> None:
+    coord, clock, unit = coordinator(tmp_path)
+    start_on_victim(coord, unit)
+    coord.find_cut(1)
+    coord.stop()
+    assert coord.stop_cuts() == []  # its cut for SIM1 is unanswered: ask on a later pass
+    assert coord.cut_answered(0, unit.uid, (1_200, 0)) is None  # stopping: the tail is queued, not started
+    [(victim, cut)] = coord.stop_cuts()
+    assert victim == 0 and cut.uid == unit.uid and cut.until == (1_200, 0)  # named as the worker knows it
+    coord.cut_answered(0, unit.uid, (300, 0))
+    head = coord.books[0].in_flight.unit
+    assert (head.start, head.count, head.split_from) == (0, 300, unit.uid)
+    assert sorted((u.start, u.count) for b in coord.books for u in b.queue) == [(300, 900), (1_200, 800)]
+    coord.unit_done(0, 300, 1.0, uid=unit.uid)
+    assert coord.settle() == 130
+
+
+def test_a_unit_in_its_last_record_or_a_stop_now_is_not_cut(tmp_path: Path) -> None:
+    coord, clock, unit = coordinator(tmp_path)
+    start_on_victim(coord, unit)
+    coord.stop()
+    last = {0: {"unit": unit.uid, "progress": unit.count - 1, "part": 0, "progress_time": clock.t + 1}}
+    assert coord.stop_cuts(last) == [] and coord.splitting.cuts == {}  # it ends by itself
+    (tmp_path / "now").mkdir()
+    coord, clock, unit = coordinator(tmp_path / "now")
+    start_on_victim(coord, unit)
+    coord.stop(now=True)
+    assert coord.stop_cuts() == []  # its worker is killed anyway
+    (tmp_path / "off").mkdir()
+    coord, clock, unit = coordinator(tmp_path / "off", split=False)  # --no-split: a running unit is never cut
+    start_on_victim(coord, unit)
+    coord.stop()
+    assert coord.stop_cuts() == []
+
+
 # -- the worker's answer -----------------------------------------------------------------------------
 
 
@@ -270,6 +329,20 @@ def test_the_worker_stops_at_the_first_position_it_can(tmp_path: Path) -> None:
     records = Unit("a.fa", "/x", "a.fa", 0, 1, 0, 100, 5_000, "s")
     control, pipe = control_for(records, Cut("a.fa", (60, 0), (90, 0)))
     assert control(20) == 60 and control.expected() == 60  # a task that speaks records gets records
+
+
+def test_a_cut_unit_may_be_cut_again_only_shorter(tmp_path: Path) -> None:
+    """A stop's cut after a cut for an idle device: the unit ends sooner still."""
+    records = Unit("a.fa", "/x", "a.fa", 0, 1, 0, 100, 5_000, "s")
+    control, pipe = control_for(records, Cut("a.fa", (60, 0), (90, 0)))
+    assert control(20) == 60
+    pipe.inbox.append(Cut("a.fa", (21, 0), (60, 0)))
+    control._polled = -1e9
+    assert control(30) == 30 and pipe.sent[-1] == CutAt("a.fa", (30, 0))  # where it is: the next boundary
+    pipe.inbox.append(Cut("a.fa", (50, 0), (100, 0)))
+    control._polled = -1e9
+    assert control(31) == 30 and pipe.sent[-1] == CutAt("a.fa", None)  # never longer again
+    assert control.expected() == 30
 
 
 # -- resume by spans ---------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ def cpus(monkeypatch: pytest.MonkeyPatch, usable: int, machine: int = 64) -> Non
 
 
 def test_parse_auto_without_cuda_is_two_cpu_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CUDA_VISIBLE_DEVICES", "SLURM_STEP_GPUS", "SLURM_JOB_GPUS"):
+        monkeypatch.delenv(name, raising=False)  # no GPU was handed to this process
     cpus(monkeypatch, 8)
     got = parse_gpus("auto", [])
     assert [(d.kind, d.name, d.threads) for d in got] == [("cpu", "cpu0", 4), ("cpu", "cpu1", 4)]

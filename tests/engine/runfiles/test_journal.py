@@ -83,3 +83,16 @@ def test_permission_and_io_errors_count_only_under_out() -> None:
     assert environment_error(OSError(errno.EIO, "x", "/data/run1/a"), "/data/run1").startswith("I/O error")
     assert environment_error(ValueError("no"), "/data/run1") is None
     assert environment_error(OSError(errno.ENOENT, "x", "/data/run1/a"), "/data/run1") is None
+
+
+def test_a_steal_keeps_its_sequence_count_and_session(tmp_path) -> None:
+    from virnucpro_bridge.control.snapshot import StealEvent
+
+    steal = StealEvent(8, 10.0, 1, 0, "big.fa#3", 400)
+    j = J.Journal(tmp_path, run_id="s2", last_event=7)
+    j.new_events([RunEvent(7, 9.0, "info", "info", "already written by the earlier session"),
+                  RunEvent(8, 10.0, "steal", "info", "SIM1 stole big.fa#3", 1, steal, unit="big.fa#3")])
+    j.close()
+    (row,) = [json.loads(x) for x in (tmp_path / J.EVENTS).read_text().splitlines()]
+    assert row["seq"] == 8 and row["sequences"] == 400 and row["run_id"] == "s2"
+    assert (row["thief"], row["victim"], row["unit"]) == (1, 0, "big.fa#3")

@@ -49,3 +49,15 @@ def test_a_span_redone_by_a_later_session_replaces_the_earlier_row(tmp_path) -> 
     write_manifest(out, [json.dumps(row(run_id="s0", seconds=9.0)), json.dumps(row(run_id="s1", seconds=2.0))])
     (unit,) = load(out).units
     assert unit.seconds == 2.0 and not unit.earlier
+
+
+def test_the_next_session_numbers_its_events_after_every_earlier_one(tmp_path) -> None:
+    from virnucpro_bridge.runfiles.reader import last_event_seq
+
+    assert last_event_seq(tmp_path) == 0  # no events.jsonl yet
+    # an older folder: each session counted from 1 again; the highest is in the first one
+    lines = [json.dumps({"seq": n, "time": n, "kind": "info"}) for n in (1, 2, 3, 4005, 4006)]
+    lines += [json.dumps({"seq": n, "time": 5000 + n, "kind": "info"}) for n in (1, 2)]
+    lines += ["not json", json.dumps({"kind": "info", "seq": 99999})]  # foreign: seq not first
+    (tmp_path / "events.jsonl").write_text("".join(x + "\n" for x in lines) + '{"seq": 777777, "ti')
+    assert last_event_seq(tmp_path) == 4006  # the torn last line (no newline) does not count

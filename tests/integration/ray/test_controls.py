@@ -90,3 +90,18 @@ def test_an_exception_in_the_dispatcher_winds_down_and_exits_3(start_run, tmp_pa
     assert all((out / r["output"]).exists() for r in rows)
     pids = [p for p in run.backend.pids if p]
     wait_for(lambda: not any(psutil.pid_exists(p) for p in pids), timeout=20, what="the actors gone")
+
+
+def test_a_stop_ends_units_in_flight_at_their_next_record_and_keeps_them(start_run) -> None:
+    """As locally: units of 40 records (20 s each) and a long --grace; the stop cuts
+    them at their next record, their heads are recorded, the run ends interrupted."""
+    run = start_run(4, "sim:1,1", seqs=40, sim_rate=500.0, grace=900.0, split_min="1000")
+    coord = run.coord
+    wait_for(lambda: coord.snapshot().units_in_flight == 2 and all(
+        (d.current_progress or 0) > 0.05 for d in coord.snapshot().devices), what="both devices into a unit")
+    coord.stop(now=False)
+    assert run.wait(60) == 130
+    rows = read_manifest(run.out)
+    assert len(rows) == 2 and all(0 < r["sequences"] < 40 for r in rows), rows
+    kept = [e.message for e in coord.snapshot().events if "records kept" in e.message]
+    assert len(kept) == 2, kept

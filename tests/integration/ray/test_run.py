@@ -51,6 +51,9 @@ def test_each_unit_once_on_two_nodes_identical_to_local(cluster, tmp_path) -> No
     assert_each_unit_once(rows, {(f"f{i:02d}.fa", 0) for i in range(12)})
     assert {r["node"] for r in rows} <= nodes
     assert all(r["node"] == devices[r["device_index"]]["node"] for r in rows)
+    summary = json.loads((ray_out / "summary.json").read_text())
+    for d in summary["devices"]:  # actors report where their time went, as local workers do
+        assert set(d["time_split_s"]) == {"input", "cpu", "gpu", "write"} and d["worker_wall_s"] > 0
 
     proc = lbtui("--out", str(local_out), *args, str(inputs))
     assert proc.returncode == 0, proc.stderr[-2000:]

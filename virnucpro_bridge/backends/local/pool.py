@@ -9,6 +9,7 @@ wake-up pipe that the UI's commands and signal handlers write to::
     idle: next_unit() ─▶ WorkItem, or a WorkBatch with short units sent ahead (ahead.py)
     idle, nothing to steal: find_cut() ─▶ Cut to the victim ─▶ CutAt ─▶ tail to the thief
     paused, draining, stopping: Withdraw ─▶ Withdrawn (units sent ahead not started)
+    stopping: stop_cuts() ─▶ Cut to every worker ─▶ CutAt ─▶ the head done, the tail kept for the resume
     every tick: drains, steal look-ups, stalls (flag or restart), readings,
                 device restarts and retirements the coordinator decided (health.py)
     a restarted worker waits for its device's memory (NVML) before setup
@@ -54,6 +55,7 @@ from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...inputs.units import Unit
 from ...options import RunOptions
 from ..base import Scheduler, Sink
+from . import signals
 from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main
 
@@ -61,7 +63,8 @@ JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
 def start_manager() -> tuple[SyncManager, object]:
     """The shared dict workers report into, in a Manager that dies with us."""
     manager = SyncManager(ctx=mp.get_context("spawn"))
-    manager.start(manager_initializer, (os.getpid(),))
+    with signals.blocked():  # born deaf to SIGINT/SIGTERM: only the main process acts on them
+        manager.start(manager_initializer, (os.getpid(),))
     return manager, manager.dict()
 
 
@@ -131,7 +134,8 @@ class LocalPool:
                   memory_wait),
             daemon=True,
         )
-        proc.start()
+        with signals.blocked():  # born deaf to SIGINT/SIGTERM (signals.py)
+            proc.start()
         child.close()
         self.procs[i], self.conns[i] = proc, parent
         self._watch(parent, ("conn", i))
@@ -214,6 +218,8 @@ class LocalPool:
             self._reports = reports
         steal_due, sample = self.housekeeping.pass_(now, reports, stop_device=self._send_stop,
                                                     restart=self._restart, respawn=self._respawn)
+        for victim, cut in coord.stop_cuts(self._reports):  # a stop: units in flight end at their next boundary
+            self._send_cut(victim, cut)
         self._dispatch_idle(just_idle, steal_due)
         return coord.work_left() and coord.can_progress(), sample
 

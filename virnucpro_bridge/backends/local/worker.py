@@ -6,7 +6,8 @@ Data flow (one pipe per worker, plus the shared Manager dict)::
         ▲                        │
         └── Done | Failed ───────┤
                                  └── reporter thread ──▶ status[index]
-                                      (heartbeat, progress, util, memory, task notes)
+                                      (heartbeat, progress, util, memory, task notes and
+                                       counts, where its time went, energy)
 
 The messages are the classes in ``messages.py``.
 The worker loads the task's models once, then runs the units it is sent, in
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import sys
 import threading
 import time
@@ -48,12 +48,15 @@ from ...errors import UnitError, environment_error
 from ...hardware.binding import BindingError, bind, check_bound
 from ...hardware.cpus import set_thread_env
 from ...hardware.devices import DeviceSpec
+from ...hardware.energy import EnergyMeter
 from ...hardware.faults import is_device_fault
 from ...hardware.memory_wait import MemoryWait
 from ...hardware.nvml import parent_uuid
 from ...inputs.units import Unit
 from ...inputs.work import records_started
 from ...runfiles.vouch import digest
+from ...tasks.phases import PhaseClock
+from .signals import ignore_stop_signals
 
 POLL_INTERVAL_S = 0.05  # how often a running unit looks at its pipe for a Cut (cheap, non-blocking)
 REPORT_INTERVAL_S = 0.5  # how often the reporter writes to the Manager dict
@@ -75,8 +78,8 @@ def watch_parent(parent_pid: int) -> None:
 
 def manager_initializer(parent_pid: int) -> None:
     """Runs inside the Manager's server process: same orphan rule, and leave
-    Ctrl+C to the main process (the terminal sends SIGINT to the whole group)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    SIGINT and SIGTERM to the main process (``signals.py``)."""
+    ignore_stop_signals()
     watch_parent(parent_pid)
 
 
@@ -95,11 +98,17 @@ class Reporter:
         self._busy_since: float | None = None
         self._busy_total = 0.0
         self._samples: deque[tuple[float, float]] = deque()
+        self.counts: Callable[[], Mapping[str, int]] | None = None  # the task's counts(), once set up
+        self.phases: PhaseClock | None = None  # where the unit-running thread's time goes, once set up
+        self.setup_s: float | None = None  # seconds the task's setup took
         self._sampler = None
+        self._energy: EnergyMeter | None = None
         if spec.kind == "cuda" and spec.ordinal is not None:
             from ...hardware.nvml import NvmlSampler
 
             self._sampler = NvmlSampler(spec.ordinal, spec.uuid)
+            if self._sampler.available:
+                self._energy = EnergyMeter(self._sampler)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lbtui-reporter", daemon=True)
 
@@ -160,12 +169,27 @@ class Reporter:
         except Exception as exc:  # noqa: BLE001 - a broken NVML must not stop the heartbeat
             data.update(utilization=None, memory=None, temperature=None, power=None,
                         reading_error=f"{type(exc).__name__}: {exc}")
-        if self.notes is not None:
-            try:
-                data["task_notes"] = {str(k): str(v) for k, v in self.notes().items()}
-            except Exception:  # noqa: BLE001 - a task's notes are extras: never stop the heartbeat
-                pass
+        data.update(self._work(data.get("power")))
         self.status[self.spec.index] = data
+
+    def _work(self, watts: float | None) -> dict[str, Any]:
+        """The task's notes and counts, the phases of its time, energy: extras that never
+        stop the heartbeat."""
+        data: dict[str, Any] = {}
+        try:
+            if self.notes is not None:
+                data["task_notes"] = {str(k): str(v) for k, v in self.notes().items()}
+            if self.counts is not None:
+                data["task_counts"] = {str(k): int(v) for k, v in self.counts().items()}
+            if self.phases is not None:
+                data["phases"] = {k: round(v, 4) for k, v in self.phases.totals().items()}
+                data["setup_s"] = self.setup_s
+            if self._energy is not None:
+                joules = self._energy.read(watts, time.monotonic())
+                data["energy_j"] = None if joules is None else round(joules, 3)
+        except Exception:  # noqa: BLE001 - a task's extras must never stop the heartbeat
+            pass
+        return data
 
     def _loop(self) -> None:
         while not self._stop.wait(REPORT_INTERVAL_S):
@@ -246,7 +270,7 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
                 memory_wait: MemoryWait | None = None) -> None:
     """Entry point of the spawned worker process. ``memory_wait``: this worker
     replaces one that was killed; wait for the device's memory first."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process coordinates Ctrl+C
+    ignore_stop_signals()  # the main process decides what a stop means, and ends this one
     watch_parent(parent_pid)
     try:
         spec = bind(spec)  # before anything imports torch: CUDA shows this process its own GPU only
@@ -257,11 +281,14 @@ def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Conn
     reporter = Reporter(spec, status)
     try:
         wait_until_memory_free(spec, memory_wait)
+        started = time.monotonic()
         task = setup_task(spec, task_name, task_options)
-        reporter.notes = task.notes
+        reporter.setup_s = round(time.monotonic() - started, 3)
+        reporter.notes, reporter.counts, reporter.phases = task.notes, task.counts, task.phases
     except BaseException as exc:  # report any setup failure, then end this worker
         conn.send(SetupFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         return
+    task.phases.restart()  # its time is counted from here: waiting for the first unit is "input"
     try:
         reporter.report()
     except Exception:  # noqa: BLE001 - no Manager: run without live readings
@@ -371,9 +398,10 @@ class UnitControl:
             self.inbox.take(msg)
 
     def answer(self, msg: Cut, reached: tuple[int, int]) -> tuple[int, int] | None:
-        """Where this unit will stop (absolute position), or None: not this unit, cut
-        once already, or already past where a cut would still pay."""
-        if msg.uid != self.uid or self.cut:
+        """Where this unit will stop (absolute position), or None: not this unit, or
+        already past where a cut would still pay. A unit cut once may be cut again
+        (a stop after a cut for an idle device): only ever shorter."""
+        if msg.uid != self.uid:
             return None
         at = max(tuple(msg.at), reached)  # never before what is done (a batch in progress ends first)
         if at > tuple(msg.until) or not self.first < at < self.stop:
@@ -395,16 +423,21 @@ def written(task: Any, output: str) -> tuple[str, int]:
 
 
 def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None:
+    """Run units until STOP; the time between them is ``input``, answering is ``write``
+    (``task.phases``: the task splits its own time inside ``run_unit``)."""
     inbox = Inbox(conn)
     control = UnitControl(conn, reporter, bool(getattr(task, "splittable", False)), inbox)
     folders: set[str] = set()  # result folders made so far: a task may simply open(output, "w")
+    phases = task.phases
     while True:
+        phases.switch("input")
         try:
             item = inbox.next()
         except (EOFError, OSError):
             return  # the dispatcher is gone
         if item is None:
             return  # STOP
+        phases.switch("cpu")
         unit = item.unit
         reporter.unit_started(unit.uid)
         control.begin(unit)
@@ -416,6 +449,7 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
                 os.makedirs(folder, exist_ok=True)
                 folders.add(folder)
             sequences = int(task.run_unit(unit, Path(item.output), control))
+            phases.switch("write")  # checking and digesting the result
             if control.cut and sequences != control.expected():
                 raise RuntimeError(f"{type(task).__name__} did {sequences} records of {unit.uid} "
                                    f"after agreeing to stop at {control.stop}")
@@ -431,6 +465,7 @@ def serve(task: Any, conn: Connection, reporter: Reporter, out_dir: str) -> None
         else:
             reply = Done(sequences, time.monotonic() - t0, started, time.time(), uid=unit.uid,
                          output_sha256=sha, output_size=size)
+        phases.switch("write")
         reporter.unit_ended()
         try:
             conn.send(reply)

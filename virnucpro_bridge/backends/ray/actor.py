@@ -80,8 +80,12 @@ class DeviceActor:
             if spec.threads:  # the driver's share of the node's CPUs, within what this process may use
                 spec = self.spec = replace(spec, threads=min(spec.threads, usable_cpus()))
             limit_threads(spec)
+            started = time.monotonic()
             self.task = setup_task(spec, self.task_name, self.task_options)
             self.reporter = Reporter(spec, self.status, self.task.notes)  # polled by report(), no thread
+            self.reporter.setup_s = round(time.monotonic() - started, 3)
+            self.reporter.counts, self.reporter.phases = self.task.counts, self.task.phases
+            self.task.phases.restart()  # from here the runner thread waits for jobs: "input"
         except BaseException as exc:  # report any setup failure; the driver ends this actor
             return SetupFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
         self.queue = JobQueue(self._execute, self._progress)
@@ -161,6 +165,8 @@ class DeviceActor:
         local = self.scratch / f"{job.ticket}.fa"
         output = self.scratch / f"{job.ticket}.result"
         reporter = self.reporter
+        phases = self.task.phases
+        phases.switch("cpu")
         with self.lock:
             reporter.unit_started(unit.uid)
         started, t0 = time.time(), time.monotonic()
@@ -184,8 +190,10 @@ class DeviceActor:
         else:
             reply = Done(sequences, time.monotonic() - t0, started, time.time())
         finally:
+            phases.switch("write")
             with self.lock:
                 reporter.unit_ended()
             for path in (local, output):
                 path.unlink(missing_ok=True)
+            phases.switch("input")  # the reply goes out through collect(), on another thread
         return UnitReply(job.ticket, reply, result)

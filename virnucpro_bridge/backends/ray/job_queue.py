@@ -59,9 +59,10 @@ class JobControl:
         return records_started(self.first, self.stop)
 
     def _cut_at(self, cut: Cut, reached: tuple[int, int]) -> tuple[int, int] | None:
-        """Where this job will stop (absolute position), or None: not this job, cut
-        once already, or already past where a cut would still pay."""
-        if cut.uid != self.job.unit.uid or self.stop != self.full:
+        """Where this job will stop (absolute position), or None: not this job, or
+        already past where a cut would still pay. A job cut once may be cut again
+        (a stop after a cut for an idle device): only ever shorter."""
+        if cut.uid != self.job.unit.uid:
             return None
         at = max(tuple(cut.at), reached)  # never before what is done
         if at > tuple(cut.until) or not self.first < at < self.stop:

@@ -100,6 +100,10 @@ class LoopStep:
         steal_due, sample = self.housekeeping.pass_(now, reports, stop_device=pool.stop_actor,
                                                     restart=pool.restart)
         self._void_ahead(out, check_queues=reports is not None)
+        for victim, cut in coord.stop_cuts(pool.status):  # a stop: units in flight end at their next boundary
+            running = pool.lanes[victim].running
+            if running is not None:
+                out.cuts.append((victim, running.id, cut))
         self._dispatch(just_idle, steal_due, out)
         return coord.work_left() and coord.can_progress(), sample
 

@@ -9,9 +9,19 @@ It starts from the memory left free once the models are loaded (docs/gpu.md,
 
 or from ``--toks-per-batch``. A CUDA out-of-memory error inside a batch never
 fails the unit: the cache is freed, the budget drops to half of that batch's
-tokens (and stays there for the rest of the run), and the batch and those
-after it are planned again and retried, down to one sequence a batch. Only
-a single sequence that does not fit alone fails the unit.
+tokens (never below the widest sequence of that batch: one sequence's
+tokens), and the batch and those after it are planned again and retried,
+down to one sequence a batch. Only a single sequence that does not fit alone
+fails the unit. After ``GROW_AFTER`` batches in a row without one, the budget
+grows by ``GROW_FACTOR`` again, up to where it started: an out-of-memory error
+caused by a moment's pressure (another process, fragmentation) does not
+slow the rest of the worker's life.
+
+An out-of-memory error is recognised by its class and by its text: cuBLAS,
+cuDNN and the CUDA runtime report allocation failures as plain
+``RuntimeError`` (``torch.AcceleratorError`` in newer torch), e.g. "CUDA
+error: out of memory" or "CUBLAS_STATUS_ALLOC_FAILED when calling
+cublasCreate(handle)".
 """
 
 from __future__ import annotations
@@ -25,6 +35,11 @@ FREE_FRACTION = 0.5  # half the free memory: the caching allocator fragments, an
 BYTES_PER_TOKEN_PER_DIM = 64  # live activations per token per hidden unit at 2-byte dtypes (~30 counted, x2 margin)
 MIN_TOKENS = 1024  # below this a batch is a handful of sequences: no gain from batching left
 MAX_TOKENS = 65536  # a unit's frames come 512 at a time (task.BLOCK_FRAMES): more never fills up
+GROW_AFTER = 20  # clean batches in a row before the budget grows back: a few seconds of work on any GPU
+GROW_FACTOR = 1.25  # regrows from half to full in 4 steps (80 batches): a repeat OOM costs ~1 batch in 80
+# Allocation failures that arrive as a plain RuntimeError (or AcceleratorError) rather than OutOfMemoryError.
+OOM_MARKERS = ("CUDA out of memory", "CUDA error: out of memory", "CUBLAS_STATUS_ALLOC_FAILED",
+               "CUDNN_STATUS_ALLOC_FAILED", "cudaErrorMemoryAllocation")
 
 
 def starting_budget(free_bytes: int, hidden: int, dtype_bytes: int) -> int:
@@ -37,22 +52,44 @@ class SequenceTooLarge(RuntimeError):
     """One sequence alone does not fit in the device's memory."""
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a device allocation failure, whatever class it arrived as."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(marker in text for marker in OOM_MARKERS)
+
+
 class TokenBudget:
-    """One model's token budget on one device; it only ever shrinks."""
+    """One model's token budget on one device: halved on out-of-memory, regrown after clean batches."""
 
     def __init__(self, tokens: int) -> None:
         self.tokens = max(1, int(tokens))
         self.initial = self.tokens
         self.backoffs = 0  # out-of-memory errors recovered from
+        self.regrowths = 0  # times it grew back
+        self.clean = 0  # batches in a row without out-of-memory
 
-    def shrink(self, batch_tokens: int) -> None:
-        self.tokens = max(1, min(self.tokens, batch_tokens) // 2)
+    def shrink(self, batch_tokens: int, floor: int = 1) -> None:
+        """Half of ``batch_tokens`` (what the failed batch held), not below ``floor``
+        (its widest sequence: a budget smaller than one sequence only splits shorter ones)."""
+        self.tokens = max(1, floor, min(self.tokens, batch_tokens) // 2)
         self.backoffs += 1
+        self.clean = 0
+
+    def succeeded(self) -> None:
+        """One batch ran: after ``GROW_AFTER`` in a row, grow back toward the start."""
+        self.clean += 1
+        if self.clean >= GROW_AFTER and self.tokens < self.initial:
+            self.tokens = min(self.initial, int(self.tokens * GROW_FACTOR) + 1)
+            self.regrowths += 1
+            self.clean = 0
 
     def describe(self) -> str:
         if not self.backoffs:
             return f"{self.tokens} tokens"
-        return f"{self.tokens} tokens (from {self.initial}; {self.backoffs}x out of memory)"
+        grown = f", grown back {self.regrowths}x" if self.regrowths else ""
+        return f"{self.tokens} tokens (from {self.initial}; {self.backoffs}x out of memory{grown})"
 
 
 def token_batches(lengths: Sequence[int], toks_per_batch: int, extra: int = 2,
@@ -96,23 +133,29 @@ def device_memory(device: str) -> str:
 
 
 def run_batched(lengths: Sequence[int], budget: TokenBudget, run: Callable[[list[int]], None], *,
-                extra: int, what: str, unit: str, device: str, max_batch: int | None = None) -> None:
-    """Call ``run`` on batches of indices covering ``lengths`` within ``budget``,
-    backing off on CUDA out-of-memory as the module docstring says."""
-    plan = deque(token_batches(lengths, budget.tokens, extra, max_batch))
+                extra: int, what: str, unit: str, device: str, max_batch: int | None = None,
+                planned: Sequence[list[int]] | None = None) -> None:
+    """Call ``run`` on batches of indices covering ``lengths`` within ``budget``
+    (``planned``: batches already planned, e.g. by a prefetch thread), backing
+    off on out-of-memory as the module docstring says."""
+    plan = deque(planned if planned is not None else token_batches(lengths, budget.tokens, extra, max_batch))
     while plan:
         batch = plan.popleft()
         try:
             run(batch)
+        except Exception as exc:  # noqa: BLE001 - re-raised unless it is an allocation failure
+            if not is_out_of_memory(exc):
+                raise
+            # handled below, once the exception (and the tensors its frames hold) is gone
+        else:
+            budget.succeeded()
             continue
-        except torch.cuda.OutOfMemoryError:
-            pass  # handled below, once the exception (and the tensors its frames hold) is gone
         free_cache()
         if len(batch) == 1:
             raise SequenceTooLarge(f"out of memory: a {what} of {lengths[batch[0]]} {unit} does not fit "
                                    f"even alone on {device_memory(device)}")
         width = max(lengths[i] for i in batch) + extra
-        budget.shrink(width * len(batch))
+        budget.shrink(width * len(batch), floor=width)
         rest = batch + [i for b in plan for i in b]
         replanned = token_batches([lengths[i] for i in rest], budget.tokens, extra, max_batch)
         plan = deque([rest[j] for j in b] for b in replanned)

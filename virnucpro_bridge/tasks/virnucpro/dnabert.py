@@ -10,7 +10,8 @@ dict keys (``embeddings.*``, ``encoder.layer.N.*``)::
 
 Post-layer-norm, like the original BERT. Linear layers run on the real tokens
 only (padding packed out, as the original does); attention runs on the padded
-batch with the ALiBi bias and the padding mask as one additive ``attn_mask``.
+batch with the ALiBi bias and the padding mask as one additive ``attn_mask``,
+built once per batch in the dtype attention computes in (not once per layer).
 Layer norms, and so the residual stream, are float32 even with fp16/bf16
 weights on a GPU (precision.py); with float32 weights that changes nothing.
 
@@ -139,7 +140,7 @@ class _Attention(nn.Module):
         qkv = batch.pad(self.self.Wqkv(x))  # (b, s, 3 * hidden)
         b, s, _ = qkv.shape
         q, k, v = qkv.view(b, s, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        bias = batch.bias.to(q.dtype)
+        bias = batch.bias_as(q.dtype)
         if kernel == "sdpa":
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         else:
@@ -180,16 +181,24 @@ class _Batch:
     """Where a batch's real tokens sit: pack (b, s, ...) -> (real, ...) and back,
     and the additive attention bias (ALiBi + padded keys) for its width."""
 
-    def __init__(self, mask: torch.Tensor | None, shape: tuple[int, int], heads: int,
-                 device: torch.device) -> None:
+    def __init__(self, mask: torch.Tensor | None, shape: tuple[int, int], alibi: torch.Tensor) -> None:
         self.shape = shape
         b, s = shape
-        self.bias = alibi_bias(heads, s, device)
+        self.bias = alibi
         self.index: torch.Tensor | None = None
         if mask is not None and not bool(mask.all()):
             self.index = mask.reshape(-1).nonzero().squeeze(1)
-            self.bias = self.bias + torch.zeros(b, 1, 1, s, device=device).masked_fill(
+            self.bias = self.bias + torch.zeros(b, 1, 1, s, device=alibi.device).masked_fill(
                 ~mask[:, None, None, :], MASKED_BIAS)
+        self._cast: dict[torch.dtype, torch.Tensor] = {}
+
+    def bias_as(self, dtype: torch.dtype) -> torch.Tensor:
+        """The bias in ``dtype``, cast on the first layer's call and kept for the others."""
+        if dtype == self.bias.dtype:
+            return self.bias
+        if dtype not in self._cast:
+            self._cast[dtype] = self.bias.to(dtype)
+        return self._cast[dtype]
 
     def pack(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
@@ -219,7 +228,9 @@ class MosaicBert(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, tokens) ids, optional 1/0 mask -> (batch, tokens, hidden); padding rows zero."""
         mask = None if attention_mask is None else attention_mask.to(torch.bool)
-        batch = _Batch(mask, tuple(input_ids.shape), self.config.num_attention_heads, input_ids.device)
+        # once per batch (a few small kernels; kept per width it cost memory for nothing)
+        alibi = alibi_bias(self.config.num_attention_heads, input_ids.shape[1], input_ids.device)
+        batch = _Batch(mask, tuple(input_ids.shape), alibi)
         x = batch.pack(self.embeddings(input_ids))
         for layer in self.encoder.layer:
             x = layer.mlp(layer.attention(x, batch, self.kernel))

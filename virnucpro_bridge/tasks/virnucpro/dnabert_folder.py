@@ -13,6 +13,7 @@ Every problem is one :class:`TaskError` line naming the file and what is wrong.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +36,22 @@ class DnaTokenizer:
     """DNABERT-S's tokenizer: sequences -> token ids, [CLS] ... [SEP] as upstream gets them."""
 
     def __init__(self, tokenizer: Any) -> None:
+        # read by tokenizers at each call: batch calls run in the calling thread, on its core
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.tokenizer = tokenizer
         pad = tokenizer.token_to_id(PAD_TOKEN)
         self.pad_id = 0 if pad is None else int(pad)
 
     def ids(self, sequences: Sequence[str]) -> list[list[int]]:
-        # one at a time: encode_batch would start a thread pool over every core, and a
-        # CPU worker is given only its share of them
-        return [self.tokenizer.encode(s).ids for s in sequences]
+        """Token ids per sequence. One batch call without offsets (``encode_batch_fast``):
+        a third faster than one ``encode`` per sequence, and it releases the GIL, so a
+        prefetch thread tokenises while the model runs. TOKENIZERS_PARALLELISM=false
+        (unless the user set it): a thread pool over every core would fight the other
+        workers for them."""
+        if not sequences:
+            return []
+        encode = getattr(self.tokenizer, "encode_batch_fast", None) or self.tokenizer.encode_batch
+        return [e.ids for e in encode(list(sequences))]
 
 
 @dataclass(frozen=True)

@@ -150,16 +150,22 @@ def smoke(pipeline: Pipeline) -> float:
 def _smoke_step(name: str, path: Path, device: str, step: Callable[[], Any]) -> Any:
     import torch
 
+    from .budget import is_out_of_memory
+    from .embeddings import NonFinite
+
+    non_finite = TaskError(f"{path}: {name} gives NaN or infinite values on a test sequence (damaged weights?)")
     try:
         out = step()
-    except torch.cuda.OutOfMemoryError:
+    except NonFinite:
+        raise non_finite from None
+    except Exception as exc:  # noqa: BLE001 - any failure of a model is reported the same way
+        if not is_out_of_memory(exc):
+            raise TaskError(f"{path}: {name} failed on a test sequence: {type(exc).__name__}: "
+                            f"{_first_line(exc)}") from None
         raise TaskError(f"{path}: out of memory running {name} on one short sequence on "
                         f"{device_memory(device)}") from None
-    except Exception as exc:  # noqa: BLE001 - any failure of a model is reported the same way
-        raise TaskError(f"{path}: {name} failed on a test sequence: {type(exc).__name__}: "
-                        f"{_first_line(exc)}") from None
     if not bool(torch.isfinite(out).all()):
-        raise TaskError(f"{path}: {name} gives NaN or infinite values on a test sequence (damaged weights?)")
+        raise non_finite
     return out
 
 

@@ -12,13 +12,20 @@ and no cast of every weight on every forward); layer norms, softmax and the
 residual streams still run in float32 under autocast. Measured on CPU
 (tests/virnucpro/test_precision.py) against float32 weights: embeddings
 within EMBEDDING_TOLERANCE (relative, max-norm).
+
+A batch whose embeddings come out non-finite in half precision (fp16's
+range ends at 65504) is redone in float32: :func:`full_precision` runs the
+same weights upcast one module at a time, so it needs one layer's float32
+copy, not the whole model's.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
+from torch import nn
 
 BF16_MIN_CAPABILITY = (8, 0)  # Ampere: the first generation with bf16 tensor cores
 # max |half - fp32| / max |fp32| of a mean embedding; bf16 keeps 8 bits of mantissa
@@ -44,3 +51,43 @@ def autocast(device: str, dtype: torch.dtype | None) -> AbstractContextManager:
 
 def dtype_name(dtype: torch.dtype | None) -> str:
     return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
+
+
+@contextmanager
+def full_precision(model: nn.Module) -> Iterator[None]:
+    """Inside: every submodule with half-precision weights runs with float32 copies of them,
+    made just before its forward and dropped after it (hooks); outside, nothing changed.
+    Code that reads weights without calling their module must cast them itself (ours does),
+    or hold ``in_full_precision``, which is True inside (esm_forward.EsmSdpa's fused weights)."""
+    flagged = [m for m in model.modules() if hasattr(m, "in_full_precision")]
+    for module in flagged:
+        module.in_full_precision = True
+    handles, swapped = [], []
+    for module in model.modules():
+        half = {name: p for name, p in module.named_parameters(recurse=False)
+                if p.is_floating_point() and p.dtype != torch.float32}
+        if not half:
+            continue
+        # the float32 copies live only while their module runs
+        handles.append(module.register_forward_pre_hook(
+            lambda mod, _args, names=tuple(half): _put(mod, {n: _float32(getattr(mod, n)) for n in names})))
+        handles.append(module.register_forward_hook(lambda mod, _args, _out, half=half: _put(mod, half)))
+        swapped.append((module, half))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, half in swapped:  # a forward that raised left its module upcast
+            _put(module, half)
+        for module in flagged:
+            module.in_full_precision = False
+
+
+def _float32(p: torch.Tensor) -> nn.Parameter:
+    return nn.Parameter(p.float(), requires_grad=False)
+
+
+def _put(module: nn.Module, params: dict[str, torch.Tensor]) -> None:
+    for name, p in params.items():
+        setattr(module, name, p)

@@ -15,19 +15,19 @@ import: the engine imports tasks in the main process too.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ...errors import TaskError, UnitError
+from ...errors import TaskError
 from ...hardware.devices import DeviceSpec
 from ...inputs.fasta import NUCLEOTIDE
-from ...inputs.units import Unit, read_unit
+from ...inputs.units import Unit
 from ...inputs.work import records_started
-from ..base import Progress, Task, current_stop, part_range, range_suffix
-from .chunking import chunk_count, chunk_record
-from .prepare import BadSequence, Checker
-from .translation import identify_frames
+from ..base import Progress, Task, current_stop, range_suffix
+from .chunking import chunk_count
+from .prepare import Checker
 
 if TYPE_CHECKING:
     from .models import Asked
@@ -44,6 +44,15 @@ def results_dir(out_dir: Path, rel: str) -> Path:
     return Path(out_dir, "results", *PurePosixPath(rel).parts)
 
 
+class NonFiniteOutput(RuntimeError):
+    """A record whose embeddings or scores stay NaN or infinite even in float32: its unit
+    fails (nothing written), and is retried on another device like any failure."""
+
+    def __init__(self, where: str, record: str, frame: str, model: str) -> None:
+        super().__init__(f"{where}: record {record!r} gives NaN or infinite values in {model} even in "
+                         f"float32 (frame {frame}); nothing written for this unit")
+
+
 class VirNucProTask(Task):
     name = "virnucpro"
     needs_cuda_torch = True
@@ -58,7 +67,7 @@ class VirNucProTask(Task):
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.counts: dict[str, Any] = {}  # input rel -> results.Counts, as files are merged (main process)
+        self.file_counts: dict[str, Any] = {}  # input rel -> results.Counts, as files are merged (main process)
 
     @property
     def chunk_length(self) -> int:
@@ -130,13 +139,13 @@ class VirNucProTask(Task):
                 raise ValueError(f"{rel}: {problem}")
 
         paths, counts = merge([path for _, path in ordered], results_dir(Path(out_dir), rel), rel, check)
-        self.counts[rel] = counts
+        self.file_counts[rel] = counts
         return paths
 
     def summary(self) -> dict[str, Any]:
         """Where the results are, and how many input sequences no stop-free frame left unclassified."""
-        without = sum(c.without_frames for c in self.counts.values())
-        return {"results_dir": "results", "sequences_classified": sum(c.classified for c in self.counts.values()),
+        without = sum(c.without_frames for c in self.file_counts.values())
+        return {"results_dir": "results", "sequences_classified": sum(c.classified for c in self.file_counts.values()),
                 "sequences_without_frames": without}
 
     def verify_file(self, rel: str, units: Sequence[tuple[Unit, Path]], out_dir: Path) -> list[tuple[str, str]]:
@@ -187,6 +196,7 @@ class VirNucProTask(Task):
         self.pipeline = load_pipeline(paths, where, dtype, int(tokens) if tokens else None)
         smoke(self.pipeline)
         self.protein, self.nucleotide = self.pipeline.protein, self.pipeline.nucleotide
+        self.protein.phases = self.nucleotide.phases = self.phases
         self.classifier = self.pipeline.classifier
 
     def notes(self) -> dict[str, str]:
@@ -199,61 +209,120 @@ class VirNucProTask(Task):
         return {"precision": dtype_name(pipeline.dtype), **pipeline.budget_notes()}
 
     def run_unit(self, unit: Unit, output: Path, progress: Progress) -> int:
-        from .results import no_frame_row, write_unit
+        from .blocks import blocks
+        from .results import write_unit
 
         where = unit.rel if unit.whole else f"{unit.rel} (records {unit.start}-{unit.end - 1})"
-        check = Checker(where)
-        lines: list[str] = []
-        block: list[Any] = []  # kept frames waiting for the models, and rows of chunks that kept none
-        frames = 0  # kept frames in ``block``
         at = (0, unit.part)  # position reached, relative to unit.start
-        stop = current_stop(progress(at), unit)
-        for r, record in enumerate(read_unit(unit)):
-            if r > stop[0] or (r == stop[0] and not stop[1]):
-                break  # the rest was cut off and given to another device
-            try:
-                check(record.id, record.sequence)
-            except BadSequence as exc:
-                raise UnitError(str(exc)) from None
-            k = self.parts(len(record.sequence))
-            first, last = part_range(unit, r, k)
-            # One chunk at a time: a long record reports progress as it goes.
-            chunks = chunk_record(record.id, record.sequence, self.chunk_length, first, last)
-            for j, (chunk_id, chunk) in enumerate(chunks, first):
-                if (r, j) >= stop:
+        stop = [current_stop(progress(at), unit)]  # read by the producer, which may run ahead
+        source = self._prepared(blocks(unit, self.parts, self.chunk_length, lambda: stop[0], Checker(where),
+                                       BLOCK_FRAMES))
+        lines: list[str] = []
+        with self._ahead(source) as ready:
+            for block in ready:
+                block = block.before(stop[0])  # read past a stop set meanwhile (a cut in flight)
+                if block.error is not None and block.at < stop[0]:
+                    raise block.error
+                at = min(block.at, stop[0])
+                probabilities = self.predict(block, where) if block.frames else None
+                with self.phases.phase("write"):
+                    lines.extend(self._rows(block, probabilities))
+                stop[0] = current_stop(progress(at), unit)
+                if block.error is not None or at >= stop[0]:
                     break
-                kept = identify_frames(chunk_id, chunk)
-                block.extend(kept or [no_frame_row(chunk_id)])
-                frames += len(kept)
-                at = (r, j + 1) if j + 1 < k else (r + 1, 0)
-                if frames >= BLOCK_FRAMES:
-                    lines.extend(self._rows(block))
-                    block, frames = [], 0
-                    stop = current_stop(progress(at), unit)
-            at = max(at, (r + 1, 0)) if (r + 1, 0) <= stop else at
-        lines.extend(self._rows(block))
-        progress(at)
-        write_unit(output, lines)
-        return records_started((0, unit.part), min(at, stop))
+        with self.phases.phase("write"):
+            write_unit(output, lines)
+        return records_started((0, unit.part), min(at, stop[0]))
 
-    def _rows(self, block: Sequence[Any]) -> list[str]:
-        """``block``'s lines in order: a prediction per frame, the no-frame rows as they are."""
+    def _rows(self, block: Any, probabilities: Any) -> list[str]:
+        """The block's lines in order: a prediction per frame, the rows of chunks that kept no frame."""
         from .results import format_rows
 
-        frames = [f for f in block if not isinstance(f, str)]
-        if not frames:
-            return list(block)
-        rows = format_rows([f.id for f in frames], self.predict(frames))
-        return [item if isinstance(item, str) else next(rows) for item in block]
+        rows = format_rows([f.id for f in block.frames], probabilities) if block.frames else iter(())
+        return [item if isinstance(item, str) else next(rows) for item in block.items]
 
-    def predict(self, frames: Sequence[Any]):  # -> np.ndarray (n, 2) float32
+    def _prepared(self, source: Iterator[Any]) -> Iterator[Any]:
+        """Each block with its models' inputs prepared (host work, in the prefetch thread)."""
+        for block in source:
+            self.prepare(block)
+            yield block
+
+    def prepare(self, block: Any) -> None:
+        """Tokens, batches and host tensors for both models (done again for a block cut short)."""
+        block.nucleotide = self.nucleotide.prepare([f.nucleotide for f in block.frames])
+        block.protein = self.protein.prepare([f.protein for f in block.frames])
+
+    def _ahead(self, source: Iterator[Any]) -> AbstractContextManager[Iterator[Any]]:
+        """``source`` run one block ahead in a prefetch thread (option ``prefetch``, on by
+        default), the consumer's waits counted as ``input``; else inline."""
+        from ..prefetch import Prefetch
+
+        if not self.options.get("prefetch", True):
+            return nullcontext(source)
+        return Prefetch(source, depth=1, waiting=lambda: self.phases.phase("input"), name="lbtui-prefetch",
+                        start=self._thread_device)
+
+    def _thread_device(self) -> None:
+        """In the prefetch thread: CUDA's current device is per thread, and pinned memory is
+        allocated through it (left at 0 it would open a context on another GPU)."""
+        if self.device.kind == "cuda":
+            import torch
+
+            torch.cuda.set_device(torch.device(self.device.torch_device))
+
+    def predict(self, block: Any, where: str):  # -> np.ndarray (n, 2) float32
+        """Scores for a prepared block; its embeddings and scores checked finite (embeddings.py)."""
         import torch
 
         from .classifier import classify
+        from .embeddings import NonFinite
 
-        nucleotide = self.nucleotide([f.nucleotide for f in frames])
-        protein = self.protein([f.protein for f in frames])
-        return classify(self.classifier, torch.cat([nucleotide, protein], dim=1)).numpy()
+        if block.nucleotide is None or len(block.nucleotide.lengths) != len(block.frames):
+            with self.phases.phase("cpu"):  # cut short after it was prepared
+                self.prepare(block)
+        with self.phases.phase("gpu"):
+            try:
+                nucleotide = self.nucleotide.run(block.nucleotide)
+                protein = self.protein.run(block.protein)
+            except NonFinite as exc:
+                raise NonFiniteOutput(where, block.frame_records[exc.index], block.frames[exc.index].id,
+                                      exc.model) from None
+            scores = classify(self.classifier, torch.cat([nucleotide, protein], dim=1))
+            bad = (~torch.isfinite(scores).all(1)).nonzero().flatten().tolist()
+            if bad:
+                scores = scores.clone()  # an inference tensor: updated in place only as a copy
+                scores[bad] = self._rescore(block, bad, where)
+        return scores.numpy()
+
+    def _rescore(self, block: Any, rows: list[int], where: str) -> Any:
+        """Scores of ``rows`` from float32 embeddings (they were not finite from half ones)."""
+        import torch
+
+        from .classifier import classify
+        from .embeddings import NonFinite
+
+        frames = [block.frames[i] for i in rows]
+        scores = None
+        if self.nucleotide.lower_precision() or self.protein.lower_precision():
+            try:
+                nucleotide = self.nucleotide.run(self.nucleotide.prepare([f.nucleotide for f in frames]),
+                                                 float32=True)
+                protein = self.protein.run(self.protein.prepare([f.protein for f in frames]), float32=True)
+            except NonFinite as exc:
+                row = rows[exc.index]
+                raise NonFiniteOutput(where, block.frame_records[row], block.frames[row].id, exc.model) from None
+            scores = classify(self.classifier, torch.cat([nucleotide, protein], dim=1))
+            if bool(torch.isfinite(scores).all()):
+                return scores
+        first = rows[0] if scores is None else rows[int((~torch.isfinite(scores).all(1)).nonzero()[0, 0])]
+        raise NonFiniteOutput(where, block.frame_records[first], block.frames[first].id, "the classifier")
+
+    def counts(self) -> dict[str, int]:
+        """Batches redone in float32 because half precision gave NaN or infinity."""
+        pipeline = getattr(self, "pipeline", None)
+        if pipeline is None:
+            return {}
+        return {"fp32_redone_batches": pipeline.protein.redone + pipeline.nucleotide.redone}
 
     def teardown(self) -> None:
         for name in ("pipeline", "protein", "nucleotide", "classifier"):
