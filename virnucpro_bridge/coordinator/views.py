@@ -7,18 +7,68 @@ write into (heartbeat, progress, utilization, memory ...).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from ..control import snapshot as S
 from ..tasks.phases import PHASES
+from .commands import RunControls
+from .counts import RunCounts
+from .device_book import DeviceBook
+from .events import EventLog
+from .progress import UnitProgress
+from .queues import Queues
+from .recovery import Recovery
+from .splitting import Splitting
 
-if TYPE_CHECKING:
-    from .coordinator import Coordinator
-    from .device_book import DeviceBook
+
+class RunState(Protocol):
+    """What of the run the views read: the Coordinator's parts and its own end state.
+    (A protocol, so that this module needs nothing of ``coordinator.py``, which calls it.)"""
+
+    @property
+    def books(self) -> Sequence[DeviceBook]: ...
+    @property
+    def counts(self) -> RunCounts: ...
+    @property
+    def log(self) -> EventLog: ...
+    @property
+    def queues(self) -> Queues: ...
+    @property
+    def progress(self) -> UnitProgress: ...
+    @property
+    def recovery(self) -> Recovery: ...
+    @property
+    def splitting(self) -> Splitting: ...
+    @property
+    def controls(self) -> RunControls: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def out_dir(self) -> str: ...
+    @property
+    def notices(self) -> tuple[str, ...]: ...
+    @property
+    def created(self) -> float: ...
+    @property
+    def merge_failed(self) -> Mapping[str, str]: ...
+    @property
+    def interrupted(self) -> bool: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def finished_at(self) -> float | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def summary(self) -> dict | None: ...
 
 
-def device_state(coord: Coordinator, book: DeviceBook) -> str:
+def device_state(coord: RunState, book: DeviceBook) -> str:
     if book.dead:
         return S.DEAD
     if book.drained:
@@ -39,7 +89,7 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
     return S.IDLE
 
 
-def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, now: float) -> S.DeviceView:
+def device_view(coord: RunState, book: DeviceBook, report: Mapping | None, now: float) -> S.DeviceView:
     report = report or {}
     flight = book.in_flight
     progress = coord.progress.fraction(flight, report) if flight is not None else None
@@ -119,7 +169,7 @@ def work_summary(book: DeviceBook) -> dict:
     }
 
 
-def device_rate(coord: Coordinator, book: DeviceBook, now: float) -> float | None:
+def device_rate(coord: RunState, book: DeviceBook, now: float) -> float | None:
     """Sequences/s: rolling while the run goes; once it has finished, the device's mean
     over the run (sequences ÷ busy seconds), which no longer changes. A rolling rate
     read after the end would keep decaying as time passes with no work."""
@@ -128,7 +178,7 @@ def device_rate(coord: Coordinator, book: DeviceBook, now: float) -> float | Non
     return book.throughput.rate(now)
 
 
-def run_rate(coord: Coordinator, now: float) -> float | None:
+def run_rate(coord: RunState, now: float) -> float | None:
     """The run's sequences/s: rolling while it goes; once finished, its mean from the
     first dispatch to the last completion."""
     counts = coord.counts
@@ -140,7 +190,7 @@ def run_rate(coord: Coordinator, now: float) -> float | None:
     return counts.sequences_done / (end - start)
 
 
-def eta(coord: Coordinator, now: float) -> float | None:
+def eta(coord: RunState, now: float) -> float | None:
     """Seconds left; None until a unit has finished (no evidence of speed yet)."""
     if coord.finished:
         return 0.0
@@ -149,7 +199,7 @@ def eta(coord: Coordinator, now: float) -> float | None:
     return coord.queues.remaining_seconds(now)
 
 
-def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
+def build_snapshot(coord: RunState, reports: Mapping) -> S.RunSnapshot:
     """The run now; a finished run's snapshot is the same at every call (time, rates),
     so a dashboard left open after the end shows the end."""
     now = coord.clock()
@@ -191,12 +241,12 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
     )
 
 
-def device_source(coord: Coordinator) -> str:
+def device_source(coord: RunState) -> str:
     """Who listed the run's CUDA devices ("nvml", "torch"; both when they differ)."""
     return "+".join(sorted({b.spec.source for b in coord.books if b.spec.source}))
 
 
-def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDetail:
+def build_detail(coord: RunState, index: int, reports: Mapping) -> S.DeviceDetail:
     book = coord.books[index]
     now = coord.finished_at if coord.finished and coord.finished_at is not None else coord.clock()
     view = device_view(coord, book, reports.get(index), now)
@@ -209,7 +259,7 @@ def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDe
     )
 
 
-def build_summary(coord: Coordinator) -> dict:
+def build_summary(coord: RunState) -> dict:
     """summary.json: makespan is first dispatch to last completion."""
     counts, failed = coord.counts, coord.recovery.failed
     start, end = counts.first_dispatch, counts.last_completion

@@ -10,19 +10,47 @@ then reads the jobs' records and makes the calls outside it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ...coordinator.device_book import InFlight
 from ...coordinator.messages import Cut, CutAt, Done, Failed, SetupFailed
 from ...errors import OutputError
 from ...hardware.devices import capability_weight
-from .lanes import Ticket
+from ...inputs.units import Unit
+from ..base import Scheduler, Sink
+from .lanes import Lanes, Ticket
 from .protocol import ActorReady, Placement
 from .replies import ActorGone
 
-if TYPE_CHECKING:
-    from .backend import RayPool
+
+class ActorPool(Protocol):
+    """What a pass uses of the Ray backend (``backend.RayPool`` is the one): its
+    actors' lanes, reports and placements, and the calls it makes on them. (A
+    protocol, so that this module needs nothing of ``backend.py``, which runs it.)"""
+
+    coord: Scheduler
+    sink: Sink
+    lanes: Lanes
+    status: dict[int, Any]  # device -> its actor's last report
+    placements: list[Placement | None]
+    node_names: dict[str, str]
+    expected_exit: set[int]
+    sink_calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]  # made by the driver after the pass
+
+    def outputs(self, unit: Unit) -> str: ...
+    def poll_reports(self) -> None: ...
+    def submit(self, i: int, tickets: list[Ticket], now: bool = True) -> list[tuple[Ticket, Failed]]: ...
+    def withdraw(self, i: int, tickets: list[int]) -> None: ...
+    def cut(self, i: int, ticket: int, cut: Cut) -> None: ...
+    def ensure_collecting(self) -> None: ...
+    def unplaced(self, now: float) -> list[int]: ...
+    def stop_actor(self, i: int) -> None: ...
+    def restart(self, i: int) -> None: ...
+    def kill(self, i: int) -> None: ...
+    def forget(self, i: int) -> None: ...
+    def abort(self) -> None: ...
 
 
 @dataclass
@@ -43,7 +71,7 @@ class Outgoing:
 
 
 class LoopStep:
-    def __init__(self, pool: RayPool) -> None:
+    def __init__(self, pool: ActorPool) -> None:
         self.pool = pool
         self.housekeeping = pool.coord.housekeeping()
         self.unreadable: list[tuple[int, int, Failed]] = []  # (device, running ticket, why)
