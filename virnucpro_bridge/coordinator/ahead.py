@@ -96,7 +96,7 @@ class SentAhead:
         book.withdrawing = False
         book.release(count)
         if book.sent and book.in_flight is None:
-            self.queues.start(book, book.pop_head(), stolen=False, ahead=True)
+            self._start_sent(book)
         if count and (book.draining or not book.alive):
             self.recovery.give_back(book)
 
@@ -120,5 +120,11 @@ class SentAhead:
             if not uid or uid == running:
                 return flight
         if flight is None and uid and book.sent and book.queue[0].uid == uid:
-            return self.queues.start(book, book.pop_head(), stolen=False, ahead=True)
+            return self._start_sent(book)
         raise RuntimeError(f"{book.spec.label} reported {what} it was not given ({uid or 'unnamed'})")
+
+    def _start_sent(self, book: DeviceBook) -> InFlight:
+        """The first unit sent ahead is in flight now: its worker started it."""
+        unit = book.pop_head()
+        assert unit is not None  # book.sent counts units at the head of its queue
+        return self.queues.start(book, unit, stolen=False, ahead=True)

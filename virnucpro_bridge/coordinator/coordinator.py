@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from ..control import snapshot as S
 from ..hardware.devices import DeviceSpec
@@ -42,7 +43,7 @@ from .device_book import DeviceBook, InFlight
 from .events import EventLog
 from .health import DeviceHealth
 from .housekeeping import Housekeeping
-from .messages import Cut
+from .messages import Cut, Report, Reports
 from .monitoring import DeviceMonitoring
 from .progress import UnitProgress
 from .queues import Queues
@@ -63,7 +64,7 @@ class Coordinator:
         units: Sequence[Unit],
         options: RunOptions = DEFAULTS,
         *,
-        status: MutableMapping | None = None,
+        status: MutableMapping[int, Any] | None = None,
         name: str = "",
         task: str = "",
         out_dir: str = "",
@@ -114,7 +115,7 @@ class Coordinator:
         self.finished = False
         self.finished_at: float | None = None
         self.exit_code: int | None = None
-        self.summary: dict | None = None
+        self.summary: dict[str, Any] | None = None
         self._last_snapshot: S.RunSnapshot | None = None
 
     def assign_initial(self) -> None:
@@ -270,10 +271,10 @@ class Coordinator:
             self.health.judge_failure(book, flight.unit, error, device_fault=device_fault, charged=charged)
         return flight, retried
 
-    def find_cut(self, thief: int, reports: Mapping | None = None) -> tuple[int, Cut] | None:
+    def find_cut(self, thief: int, reports: Reports | None = None) -> tuple[int, Cut] | None:
         return self.splitting.find_cut(thief, reports)
 
-    def stop_cuts(self, reports: Mapping | None = None) -> list[tuple[int, Cut]]:
+    def stop_cuts(self, reports: Reports | None = None) -> list[tuple[int, Cut]]:
         return self.splitting.stop_cuts(reports)
 
     def cut_answered(self, victim: int, uid: str, at: tuple[int, int] | None) -> tuple[int, InFlight] | None:
@@ -313,7 +314,7 @@ class Coordinator:
         return [b.spec.index for b in self.books
                 if b.draining and not b.drained and b.in_flight is None and not b.sent and not b.dead]
 
-    def read_reports(self) -> dict:
+    def read_reports(self) -> dict[int, Report]:
         """A copy of the workers' reports (IPC: call outside ``lock``)."""
         return self.monitoring.read_reports(finished=self.finished)
 
@@ -374,7 +375,7 @@ class Coordinator:
                 return 130
             return 1 if failed or self.merge_failed else 0
 
-    def close_out(self, exit_code: int) -> dict:
+    def close_out(self, exit_code: int) -> dict[str, Any]:
         """The run is over: snapshots show it finished; returns summary.json's contents."""
         with self.lock:
             self.finished_at = self.clock()

@@ -16,6 +16,7 @@ from ..hardware.slurm import DEFAULT_GRACE_S
 from ..options import RunOptions
 from .commands import RunControls
 from .health import DeviceHealth
+from .messages import Reports
 from .monitoring import DeviceMonitoring
 
 TICK_S = 0.25  # housekeeping and readings period; also bounds how late a resume is noticed
@@ -44,7 +45,7 @@ class Housekeeping:
         return controls.stop_now or (self.stop_requested_at is not None
                                   and now - self.stop_requested_at > grace)
 
-    def pass_(self, now: float, reports: dict | None, *, stop_device: Callable[[int], None],
+    def pass_(self, now: float, reports: Reports | None, *, stop_device: Callable[[int], None],
               restart: Callable[[int], None],
               respawn: Callable[[int], None] | None = None) -> tuple[bool, bool]:
         """Drains, device restarts and retirements, stalls, readings, history.

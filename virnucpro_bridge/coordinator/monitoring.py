@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from typing import Any, TypeGuard
 
 from ..control import snapshot as S
 from ..policy.throughput import is_stalled
 from .device_book import DeviceBook
 from .events import EventLog
+from .messages import Report, Reports
 from .progress import UnitProgress
 
 READINGS_LOST_S = 10.0  # no heartbeat this long from a live worker: say its readings are lost
 
 
 class DeviceMonitoring:
-    def __init__(self, books: Sequence[DeviceBook], status: MutableMapping, progress: UnitProgress,
+    def __init__(self, books: Sequence[DeviceBook], status: MutableMapping[int, Any], progress: UnitProgress,
                  log: EventLog, clock: Callable[[], float], lock: threading.RLock, *,
                  stall_timeout: float) -> None:
         """``status``: the dict the workers report into, by device index;
@@ -32,11 +34,11 @@ class DeviceMonitoring:
         self.clock, self.lock = clock, lock
         self.stall_timeout = stall_timeout
         self._readings_lost = False  # the Manager is gone: said once
-        self._frozen: dict | None = None  # the last reports, kept once the run ends
+        self._frozen: dict[int, Report] | None = None  # the last reports, kept once the run ends
         self._cut_reader: int | None = None  # a thread interrupted while reading reports
 
     def detect_stalled_workers(self, stall_threshold: float | None = None,
-                               reports: Mapping | None = None) -> list[int]:
+                               reports: Reports | None = None) -> list[int]:
         """Flag devices holding a unit with no progress for ``stall_threshold`` s;
         returns the devices newly flagged. ``reports``: a copy of the workers'
         reports, read by the caller outside ``lock`` (read here when omitted)."""
@@ -58,7 +60,7 @@ class DeviceMonitoring:
             book.stalled = stalled
         return newly
 
-    def check_readings(self, reports: Mapping) -> None:
+    def check_readings(self, reports: Reports) -> None:
         """Monitoring faults are worth a warning, never a stop: say once per
         device when its live readings fail or go silent (the Manager's own
         death is reported by ``read_reports``). Keeps what outlives each worker."""
@@ -79,7 +81,7 @@ class DeviceMonitoring:
             elif not problem:
                 book.readings_warned = False
 
-    def keep_last_words(self, reports: Mapping) -> None:
+    def keep_last_words(self, reports: Reports) -> None:
         """What outlives the worker (summary.json): the task's notes as last reported,
         and what each of the device's worker processes last reported of its CPU
         seconds, its time by phase, the task's counts, its GPU's energy and its setup."""
@@ -96,11 +98,11 @@ class DeviceMonitoring:
                 book.worker_cpu[pid] = float(cpu)
             keep_work(book, pid, report)
 
-    def _last_activity(self, book: DeviceBook, report: Mapping | None) -> float | None:
+    def _last_activity(self, book: DeviceBook, report: Report | None) -> float | None:
         times = [t for t in (book.last_progress, (report or {}).get("progress_time")) if t]
         return max(times) if times else None
 
-    def sample_history(self, reports: Mapping | None = None) -> None:
+    def sample_history(self, reports: Reports | None = None) -> None:
         """Append one point per device to the whole-run histories (dispatcher tick)."""
         now = self.clock()
         reports = self.read_reports() if reports is None else reports
@@ -109,7 +111,7 @@ class DeviceMonitoring:
             report = reports.get(book.spec.index) or {}
             book.utilization_history.add(now, report.get("utilization"))
 
-    def read_reports(self, *, finished: bool = False) -> dict:
+    def read_reports(self, *, finished: bool = False) -> dict[int, Report]:
         """A copy of the workers' reports (Manager IPC: call outside ``lock``).
         After ``freeze_reports()`` the last copy is returned, untouched.
         ``finished``: the run is over, so a lost Manager is not news."""
@@ -142,18 +144,19 @@ class DeviceMonitoring:
             self.keep_last_words(self._frozen)
 
 
-def keep_work(book: DeviceBook, pid: int, report: Mapping) -> None:
+def keep_work(book: DeviceBook, pid: int, report: Report) -> None:
     """One worker's phases, counts, energy and setup time, as last reported (a malformed
     figure leaves the last good one: readings are never a reason to stop)."""
-    for key, kept, kind in (("phases", book.phases, float), ("task_counts", book.task_counts, int)):
-        figures = report.get(key)
-        if isinstance(figures, Mapping) and all(_number(v) for v in figures.values()):
-            kept[pid] = {str(k): kind(v) for k, v in figures.items()}
+    phases, counts = report.get("phases"), report.get("task_counts")
+    if isinstance(phases, Mapping) and all(_number(v) for v in phases.values()):
+        book.phases[pid] = {str(k): float(v) for k, v in phases.items()}
+    if isinstance(counts, Mapping) and all(_number(v) for v in counts.values()):
+        book.task_counts[pid] = {str(k): int(v) for k, v in counts.items()}
     for key, last in (("energy_j", book.energy_j), ("setup_s", book.setup_s)):
         value = report.get(key)
         if _number(value):
             last[pid] = float(value)
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)

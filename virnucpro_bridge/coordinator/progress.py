@@ -14,6 +14,7 @@ from ..inputs.record_index import RecordIndex
 from ..inputs.units import Unit, work_of
 from ..inputs.work import Parts, Position, Work
 from .device_book import InFlight
+from .messages import Report, Reports
 
 
 class UnitProgress:
@@ -22,16 +23,16 @@ class UnitProgress:
         positions in work; without them a unit is priced by its records."""
         self.indexes = dict(indexes)
         self.parts = parts
-        self.reports: Mapping = {}  # the workers' last reports, from the last tick
+        self.reports: Reports = {}  # the workers' last reports, from the last tick
 
-    def note(self, reports: Mapping) -> None:
+    def note(self, reports: Reports) -> None:
         """The workers' reports as read at this tick (progress on running units)."""
         self.reports = reports
 
     def work(self, unit: Unit) -> Work:
         return work_of(unit, self.indexes.get(unit.path), self.parts)
 
-    def reached(self, flight: InFlight, report: Mapping | None) -> tuple[Position, float] | None:
+    def reached(self, flight: InFlight, report: Report | None) -> tuple[Position, float] | None:
         """The position the worker last reported on its unit, and when (None: no report yet)."""
         unit = flight.unit
         if not report or report.get("unit") != unit.uid or not report.get("progress_time"):
@@ -43,7 +44,7 @@ class UnitProgress:
         return min(max(pos, unit.begin), unit.stop), float(report["progress_time"])
 
     def estimate(self, flight: InFlight, work: Work, rate: float, now: float,
-                 report: Mapping | None) -> tuple[Position, float, float]:
+                 report: Report | None) -> tuple[Position, float, float]:
         """The reached position, the work done (cost from the unit's start, moved on
         since the report) and the speed on this unit (cost units/s): measured from
         the last progress report when there is one (a device that has finished
@@ -59,7 +60,7 @@ class UnitProgress:
                 rate = cost / (at - flight.started)
         return pos, done + max(0.0, now - since) * rate, rate
 
-    def fraction(self, flight: InFlight, report: Mapping | None) -> float | None:
+    def fraction(self, flight: InFlight, report: Report | None) -> float | None:
         """How much of the running unit is done, by work (for the dashboard)."""
         seen = self.reached(flight, report)
         if seen is None:

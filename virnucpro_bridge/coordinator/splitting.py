@@ -42,7 +42,7 @@ device's work: ``planning.cut_floor_seconds`` says why it is below the plan's).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..control import snapshot as S
@@ -55,7 +55,7 @@ from .commands import RunControls
 from .counts import RunCounts
 from .device_book import DeviceBook, InFlight
 from .events import EventLog
-from .messages import Cut
+from .messages import Cut, Reports
 from .progress import UnitProgress
 from .queues import Queues
 from .recovery import Recovery
@@ -110,7 +110,7 @@ class Splitting:
         return seconds * rate
 
     # -- the cut -------------------------------------------------------------------------
-    def find_cut(self, thief_index: int, reports: Mapping | None = None) -> tuple[int, Cut] | None:
+    def find_cut(self, thief_index: int, reports: Reports | None = None) -> tuple[int, Cut] | None:
         """An idle device found nothing to steal: the victim to ask for the rest of
         its running unit, and the Cut to send it; None when no cut is worth it."""
         thief = self.books[thief_index]
@@ -150,14 +150,14 @@ class Splitting:
                 continue
             left_s = (total - done) / rate
             if best is None or left_s > best[0]:
-                best = (left_s, book.spec.index, Cut(unit.uid, tuple(at), tuple(until)))
+                best = (left_s, book.spec.index, Cut(unit.uid, _plain(at), _plain(until)))
         if best is None:
             return None
         _, victim, cut = best
         self.cuts[victim] = PendingCut(cut.uid, thief_index, cut.at)
         return victim, cut
 
-    def stop_cuts(self, reports: Mapping | None = None) -> list[tuple[int, Cut]]:
+    def stop_cuts(self, reports: Reports | None = None) -> list[tuple[int, Cut]]:
         """A stop (not a stop now) is under way: a Cut at its next record or part
         boundary for each unit in flight not yet asked, so that it ends within one
         batch and keeps what it did; the rest waits in a queue for the resume. The
@@ -177,8 +177,8 @@ class Splitting:
             at = work.around(work.before(pos), pos, unit.stop)[1]  # the first boundary past it
             if unit.begin < at < unit.stop:  # else it is in its last record or part: it ends by itself
                 running = unit.split_from if flight.cut else unit.uid
-                self.cuts[index] = PendingCut(running, None, tuple(at))
-                asks.append((index, Cut(running, tuple(at), tuple(unit.stop))))
+                self.cuts[index] = PendingCut(running, None, _plain(at))
+                asks.append((index, Cut(running, _plain(at), _plain(unit.stop))))
         return asks
 
     def cut_answered(self, victim_index: int, uid: str,
@@ -207,7 +207,8 @@ class Splitting:
         self.recovery.inherit(unit.uid, head.uid)
         self.counts.units_total += 1
         if pending.thief is None:
-            return self._leave_tail(victim, unit, flight.unit, tail)
+            self._leave_tail(victim, unit, flight.unit, tail)
+            return None
         return self._hand_tail(victim, self.books[pending.thief], tail)
 
     def _leave_tail(self, victim: DeviceBook, unit: Unit, head: Unit, tail: Unit) -> None:
@@ -241,3 +242,8 @@ class Splitting:
         """``index`` finished, failed or lost its unit, or died: its pending cut
         (as victim) is void, and a cut it waited for (as thief) is no longer its."""
         self.cuts.pop(index, None)
+
+
+def _plain(pos: Position) -> tuple[int, int]:
+    """A position as the plain pair a Cut carries to the worker."""
+    return pos.record, pos.part

@@ -8,7 +8,7 @@ write into (heartbeat, progress, utilization, memory ...).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..control import snapshot as S
 from ..tasks.phases import PHASES
@@ -16,6 +16,7 @@ from .commands import RunControls
 from .counts import RunCounts
 from .device_book import DeviceBook
 from .events import EventLog
+from .messages import Report, Reports
 from .progress import UnitProgress
 from .queues import Queues
 from .recovery import Recovery
@@ -65,7 +66,7 @@ class RunState(Protocol):
     @property
     def exit_code(self) -> int | None: ...
     @property
-    def summary(self) -> dict | None: ...
+    def summary(self) -> dict[str, Any] | None: ...
 
 
 def device_state(coord: RunState, book: DeviceBook) -> str:
@@ -89,7 +90,7 @@ def device_state(coord: RunState, book: DeviceBook) -> str:
     return S.IDLE
 
 
-def device_view(coord: RunState, book: DeviceBook, report: Mapping | None, now: float) -> S.DeviceView:
+def device_view(coord: RunState, book: DeviceBook, report: Report | None, now: float) -> S.DeviceView:
     report = report or {}
     flight = book.in_flight
     progress = coord.progress.fraction(flight, report) if flight is not None else None
@@ -152,7 +153,7 @@ def task_counts(book: DeviceBook) -> dict[str, int]:
     return out
 
 
-def work_summary(book: DeviceBook) -> dict:
+def work_summary(book: DeviceBook) -> dict[str, Any]:
     """summary.json's figures of where a device's time went, and its energy."""
     split = time_split(book)
     wall = sum(split.values())
@@ -199,7 +200,7 @@ def eta(coord: RunState, now: float) -> float | None:
     return coord.queues.remaining_seconds(now)
 
 
-def build_snapshot(coord: RunState, reports: Mapping) -> S.RunSnapshot:
+def build_snapshot(coord: RunState, reports: Reports) -> S.RunSnapshot:
     """The run now; a finished run's snapshot is the same at every call (time, rates),
     so a dashboard left open after the end shows the end."""
     now = coord.clock()
@@ -246,7 +247,7 @@ def device_source(coord: RunState) -> str:
     return "+".join(sorted({b.spec.source for b in coord.books if b.spec.source}))
 
 
-def build_detail(coord: RunState, index: int, reports: Mapping) -> S.DeviceDetail:
+def build_detail(coord: RunState, index: int, reports: Reports) -> S.DeviceDetail:
     book = coord.books[index]
     now = coord.finished_at if coord.finished and coord.finished_at is not None else coord.clock()
     view = device_view(coord, book, reports.get(index), now)
@@ -259,7 +260,7 @@ def build_detail(coord: RunState, index: int, reports: Mapping) -> S.DeviceDetai
     )
 
 
-def build_summary(coord: RunState) -> dict:
+def build_summary(coord: RunState) -> dict[str, Any]:
     """summary.json: makespan is first dispatch to last completion."""
     counts, failed = coord.counts, coord.recovery.failed
     start, end = counts.first_dispatch, counts.last_completion
