@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from virnucpro_bridge.options import BACKENDS, DEFAULTS, STALL_ACTIONS, RunOptions
 from virnucpro_bridge.policy.stealing import NOMINAL_RATE
@@ -32,7 +33,8 @@ exit codes: 0 all done; 1 some units failed; 2 usage or input error, or no
 """
 
 
-def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namespace], int] | None = None) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             handler: Callable[[argparse.Namespace], int] | None = None) -> None:
     """Add ``run`` to ``sub``; ``handler`` runs it (None: only parse, as the report does)."""
     p = sub.add_parser(
         "run",
@@ -148,7 +150,7 @@ def register(sub: argparse._SubParsersAction, handler: Callable[[argparse.Namesp
     p.set_defaults(handler=handler)
 
 
-def task_options(args: argparse.Namespace) -> dict:
+def task_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options each task sees (a plain dict: it is pickled to workers)."""
     return {
         "sim_rate": args.sim_rate,

@@ -10,14 +10,20 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from virnucpro_bridge.runner import ABORT_SLACK_S, Run
 
 from . import run_args
 from .headless import Style, follow, summary_lines
 
+if TYPE_CHECKING:
+    from .app import LbtuiApp  # imported when the dashboard starts: textual is slow to import
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run_args.register(sub, main)
 
 
@@ -31,8 +37,8 @@ def main(args: argparse.Namespace) -> int:
     dashboard = not args.headless and sys.stdout.isatty()
     owed = dashboard  # the closing lines: the dashboard's screen is gone when they are printed
     coord = run.start()
-    options = run.options  # as prepare() settled them (--grace: under Slurm, from KillWait)
-    stopper = Stopper(run, grace=options.grace)
+    options = run.options
+    stopper = Stopper(run, grace=run.grace)  # as prepare() chose it (under Slurm, from KillWait)
     try:
         if dashboard:
             from .app import LbtuiApp
@@ -53,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
                     run.stop()  # the app closed without saying how: a stop that keeps what is done
                 if not run.finished and coord.in_flight:
                     print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to stop "
-                          f"(at most {options.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
+                          f"(at most {run.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
         if not dashboard:
             with stopper.installed():
                 style = Style(refresh=options.refresh, batch=not sys.stdout.isatty(),
@@ -100,7 +106,7 @@ class Stopper:
 
     def __init__(self, run: Run, *, grace: float) -> None:
         self.run, self.grace = run, grace
-        self.app = None
+        self.app: LbtuiApp | None = None
         self.deadline: float | None = None
         self.first: float | None = None  # when the first signal came (monotonic)
         self.hard = False
@@ -109,7 +115,7 @@ class Stopper:
     def overdue(self) -> bool:
         return self.hard or (self.deadline is not None and time.monotonic() > self.deadline)
 
-    def handler(self, signum, _frame) -> None:
+    def handler(self, signum: int, _frame: FrameType | None) -> None:
         now = time.monotonic()
         if self.first is None:
             self.first = now
@@ -134,6 +140,8 @@ class Stopper:
         except RuntimeError:
             return
         app = self.app
+        if app is None:
+            return
 
         def close() -> None:
             loop.call_soon_threadsafe(app.exit)
@@ -152,7 +160,7 @@ class Stopper:
                 return self.run.abort("the run did not stop within --grace; workers killed")
 
     @contextlib.contextmanager
-    def installed(self):
+    def installed(self) -> Iterator[None]:
         wanted = [signal.SIGINT, signal.SIGTERM]
         previous = {s: signal.signal(s, self.handler) for s in wanted}
         try:

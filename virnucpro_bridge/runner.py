@@ -32,8 +32,11 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import replace
+from multiprocessing.managers import SyncManager
 from pathlib import Path
+from typing import Any
 
 from .alerts.hooks import HOOK_TIMEOUT_S
 from .alerts.run_alerts import RunAlerts
@@ -104,7 +107,7 @@ class Run:
         self.out = Path(options.out).expanduser().resolve()
         self._out_text = str(self.out)
         self.warnings: list[str] = []
-        self.coord: Coordinator | None = None
+        self.coord: Coordinator  # from start(); the UI gets it as start()'s return
         self.exit_code: int | None = None
         self.error: str | None = None  # the one line to print when the run was aborted
         self._thread: threading.Thread | None = None
@@ -182,7 +185,8 @@ class Run:
         lbtui as its child: Slurm's stop signal then never reaches it."""
         self.job = slurm.job_id()
         grace, note, warning = slurm.choose_grace(self.options.grace, slurm.kill_wait())
-        self.options = replace(self.options, grace=grace)  # the grace this run keeps to
+        self.grace = grace  # --grace as chosen: what a stop may take
+        self.options = replace(self.options, grace=grace)  # the coordinator's housekeeping keeps to it too
         self.device_notes += [note] if note else []
         self.warnings += [warning] if warning else []
         if self.job is not None:
@@ -219,7 +223,10 @@ class Run:
         self.all_units = []
         self.wakeup = Wakeup()
         # Ray actors report through calls the dispatcher makes: no Manager process.
-        self.manager, status = (None, {}) if cfg.backend == "ray" else start_manager()
+        self.manager: SyncManager | None = None
+        status: MutableMapping[int, Any] = {}
+        if cfg.backend != "ray":
+            self.manager, status = start_manager()
         self.coord = Coordinator(
             self.devices, todo, cfg, status=status, name=summarize_inputs(cfg.inputs), task=self.task_name,
             out_dir=str(self.out), skipped=kept, notices=self.notices, wake=self.wakeup.wake,
@@ -239,15 +246,15 @@ class Run:
         self.coord.assign_initial()
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
         self.backend: Backend
-        context = dict(task_name=self.task_name, outputs=self.output_for, sink=self, status=status,
-                       wakeup=self.wakeup, out_dir=str(self.out))
         if cfg.backend == "ray":
             from .backends.ray.backend import RayPool
 
-            self.backend = RayPool(self.coord, self.devices, cfg, **context, pinned=self._pinned,
-                                   node_names=self._node_names)
+            self.backend = RayPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
+                                   sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out),
+                                   pinned=self._pinned, node_names=self._node_names)
         else:
-            self.backend = LocalPool(self.coord, self.devices, cfg, **context)
+            self.backend = LocalPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
+                                     sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out))
         pids = self.backend.start() if todo else []
         nodes = self.backend.nodes if todo else []
         self.channel = ChannelServer(self.out, self.coord, run_id=self.run_id)  # closes at process exit
@@ -292,7 +299,7 @@ class Run:
         self._log_error("run aborted", traceback.format_exc())
         try:
             if wait:
-                self.backend.wind_down(self.options.grace, record=self._journal_ok)
+                self.backend.wind_down(self.grace, record=self._journal_ok)
             else:
                 self.backend.abort()
                 self.backend.finish()
@@ -337,7 +344,7 @@ class Run:
 
                 disconnect()  # also stops a local Ray instance
 
-    def _write_end(self, summary: dict) -> None:
+    def _write_end(self, summary: dict[str, Any]) -> None:
         try:
             if self._journal_ok:
                 snap = self.coord.snapshot()
@@ -369,10 +376,9 @@ class Run:
         if self.exit_code is not None:
             return self.exit_code
         self.stop(now=True)
-        if self._thread is not None:
-            self._thread.join(2.0)  # it may still close out now that the workers are gone
-        if self.exit_code is not None:
-            return self.exit_code
+        closed = self.wait(2.0)  # the dispatcher may still close out now that the workers are gone
+        if closed is not None:
+            return closed
         self.error = reason
         code = 130 if self.coord.error is None else 3
         self.alerts.end(code, reason, look=False)  # the dispatcher never closed out: say it here
@@ -458,14 +464,14 @@ class Run:
         summary is written); returns the hook failures no event log could take."""
         return self.alerts.close(timeout)
 
-    def _journal(self, write, *args) -> None:
+    def _journal(self, write: Callable[..., None], *args: Any) -> None:
         try:
             write(*args)
         except OutputError:
             self._journal_ok = False  # the wind-down must not try again
             raise
 
-    def _finalize(self, rel: str, pieces) -> None:
+    def _finalize(self, rel: str, pieces: Iterable[tuple[Unit, str]]) -> None:
         if type(self.task).finalize_file is Task.finalize_file:
             return  # the task merges nothing (sim): no call per file
         units = [(unit, Path(output)) for unit, output in pieces]

@@ -28,9 +28,10 @@ import os
 import selectors
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.managers import SyncManager
+from typing import Any
 
 from ...coordinator.device_book import InFlight
 from ...coordinator.housekeeping import TICK_S
@@ -60,7 +61,7 @@ from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main
 
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
-def start_manager() -> tuple[SyncManager, object]:
+def start_manager() -> tuple[SyncManager, MutableMapping[int, Any]]:
     """The shared dict workers report into, in a Manager that dies with us."""
     manager = SyncManager(ctx=mp.get_context("spawn"))
     with signals.blocked():  # born deaf to SIGINT/SIGTERM: only the main process acts on them

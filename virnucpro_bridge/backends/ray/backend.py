@@ -20,7 +20,7 @@ inputs and writes outputs, so the nodes share no file system.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from ...coordinator.housekeeping import TICK_S
@@ -44,7 +44,7 @@ STOP_WAIT_S = 5.0  # finish(): actors get this long to release their models, the
 
 class RayPool:
     def __init__(self, coord: Scheduler, devices: Sequence[DeviceSpec], options: RunOptions, *,
-                 task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: dict,
+                 task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: MutableMapping[int, Any],
                  wakeup: Wakeup, out_dir: str, pinned: dict[int, str] | None = None,
                  node_names: dict[str, str] | None = None) -> None:
         """``pinned``: device index -> node id for GPU actors (``--gpus all``);
