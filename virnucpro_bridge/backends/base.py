@@ -19,12 +19,12 @@ pipes) and ``backends/ray`` (actors) implement ``Backend``;
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..coordinator.device_book import DeviceBook, InFlight
 from ..coordinator.housekeeping import Housekeeping
-from ..coordinator.messages import Cut, Done, Failed, SetupFailed
+from ..coordinator.messages import Cut, Done, Failed, Report, Reports, SetupFailed
 from ..inputs.units import Unit
 
 
@@ -82,7 +82,7 @@ class Scheduler(Protocol):
     def housekeeping(self) -> Housekeeping:
         """The per-pass rules (stops, drains, restarts, stalls, readings), for the loop."""
 
-    def read_reports(self) -> dict:
+    def read_reports(self) -> dict[int, Report]:
         """A copy of the workers' reports (IPC for local workers: without the lock)."""
 
     # -- workers --------------------------------------------------------------------------
@@ -144,10 +144,10 @@ class Scheduler(Protocol):
     def unit_interrupted(self, index: int, uid: str = "") -> InFlight | None:
         """Its unit could not be finished, through no fault of its own: requeued."""
 
-    def find_cut(self, thief: int, reports: Mapping | None = None) -> tuple[int, Cut] | None:
+    def find_cut(self, thief: int, reports: Reports | None = None) -> tuple[int, Cut] | None:
         """Idle ``thief`` found nothing to steal: (victim, Cut) to send, or None."""
 
-    def stop_cuts(self, reports: Mapping | None = None) -> list[tuple[int, Cut]]:
+    def stop_cuts(self, reports: Reports | None = None) -> list[tuple[int, Cut]]:
         """A stop is under way: (victim, Cut) for each unit in flight to end at its next
         boundary, sent like ``find_cut``'s; answered through ``cut_answered``."""
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from ...coordinator.housekeeping import TICK_S
-from ...coordinator.messages import Cut, Done, Failed, Wakeup
+from ...coordinator.messages import Cut, CutAt, Done, Failed, Wakeup
 from ...errors import UnitError
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit, read_unit
@@ -62,7 +62,7 @@ class RayPool:
         self.riding: dict[int, list[Job]] = {}  # jobs that go with the device's next collect call
         self.lanes = Lanes(n)
         self.replies = Replies(self.calls, self.lanes, coord, wakeup, self.placements, outputs, out_dir)
-        self.sink_calls: list[tuple[Callable, tuple]] = []
+        self.sink_calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []  # made after each pass
         self._ended = False
 
     # -- lifecycle -------------------------------------------------------------
@@ -248,7 +248,7 @@ class RayPool:
         """A reply that came while winding down: cuts and finished units count."""
         coord = self.coord
         with coord.lock:
-            if kind == "cut":
+            if kind == "cut" and isinstance(msg, CutAt):
                 coord.cut_answered(i, msg.uid, msg.at)  # the actor stops there: the tail stays queued
                 return
             if kind != "unit":

@@ -10,12 +10,12 @@ then reads the jobs' records and makes the calls outside it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ...coordinator.device_book import InFlight
-from ...coordinator.messages import Cut, CutAt, Done, Failed, SetupFailed
+from ...coordinator.messages import Cut, CutAt, Done, Failed, Reports, SetupFailed
 from ...errors import OutputError
 from ...hardware.devices import capability_weight
 from ...inputs.units import Unit
@@ -23,6 +23,8 @@ from ..base import Scheduler, Sink
 from .lanes import Lanes, Ticket
 from .protocol import ActorReady, Placement
 from .replies import ActorGone
+
+Reply = tuple[str, int, object]  # (what the call was: "unit", "cut", "report" ..., device, its value)
 
 
 class ActorPool(Protocol):
@@ -33,7 +35,7 @@ class ActorPool(Protocol):
     coord: Scheduler
     sink: Sink
     lanes: Lanes
-    status: dict[int, Any]  # device -> its actor's last report
+    status: MutableMapping[int, Any]  # device -> its actor's last report
     placements: list[Placement | None]
     node_names: dict[str, str]
     expected_exit: set[int]
@@ -103,18 +105,19 @@ class LoopStep:
                     self.unreadable.append((i, ticket.id, failed))  # fails as the unit, next pass
                 else:
                     pool.lanes.drop(i, ticket)  # sent ahead: it fails when its turn comes
-        for i, tickets in out.withdraw.items():
-            pool.withdraw(i, tickets)
-        for victim, ticket, cut in out.cuts:
-            pool.cut(victim, ticket, cut)
+        for i, voided in out.withdraw.items():
+            pool.withdraw(i, voided)
+        for victim, ticket_id, cut in out.cuts:
+            pool.cut(victim, ticket_id, cut)
         pool.ensure_collecting()
 
-    def _step(self, replies: list, reports: dict | None, out: Outgoing) -> tuple[bool, bool]:
+    def _step(self, replies: list[Reply], reports: Reports | None, out: Outgoing) -> tuple[bool, bool]:
         pool, coord = self.pool, self.pool.coord
         just_idle: set[int] = set()
         unreadable, self.unreadable = self.unreadable, []
-        for i, ticket, failed in unreadable:
-            if pool.lanes[i].running is not None and pool.lanes[i].running.id == ticket:
+        for i, ticket_id, failed in unreadable:
+            running = pool.lanes[i].running
+            if running is not None and running.id == ticket_id:
                 self._unit_reply(i, failed, just_idle)
         self._take(replies, just_idle, out)
         now = time.monotonic()
@@ -135,7 +138,7 @@ class LoopStep:
         self._dispatch(just_idle, steal_due, out)
         return coord.work_left() and coord.can_progress(), sample
 
-    def _take(self, replies: list, just_idle: set[int], out: Outgoing) -> None:
+    def _take(self, replies: list[Reply], just_idle: set[int], out: Outgoing) -> None:
         for kind, i, value in replies:
             self._reply(kind, i, value, just_idle, out)
 
@@ -162,7 +165,11 @@ class LoopStep:
                 self._unit_reply(i, early, just_idle)
             if book.in_flight is not None and book.accepts_work and not coord.stopping:
                 rate = coord.rate(book, scale)
-                out.job(i, pool.lanes.top_up(i, book.queue, lambda u, rate=rate: u.cost / rate))
+
+                def seconds(unit: Unit, rate: float = rate) -> float:
+                    return unit.cost / rate
+
+                out.job(i, pool.lanes.top_up(i, book.queue, seconds))
 
     def _start(self, i: int, flight: InFlight, out: Outgoing) -> Done | Failed | None:
         """``flight`` goes to device ``i``: promoted if sent ahead (returns its reply
@@ -175,7 +182,8 @@ class LoopStep:
             out.void(other, [ticket])
         if started.send:
             out.job(i, [started.ticket])
-        return started.early
+        early: Done | Failed | None = started.early  # the actor's reply to a unit: one of these
+        return early
 
     def _ask_cut(self, thief: int, out: Outgoing) -> None:
         found = self.pool.coord.find_cut(thief, self.pool.status)
@@ -232,7 +240,8 @@ class LoopStep:
         if isinstance(value, ActorReady):
             spec = coord.books[i].spec
             if spec.kind == "cuda":  # the actor names its own GPU: weight from that
-                node = pool.placements[i].node_id if pool.placements[i] is not None else ""
+                placed = pool.placements[i]
+                node = placed.node_id if placed is not None else ""
                 short = pool.node_names.get(node, node[:8])
                 weight, known = capability_weight(value.name)
                 coord.device_named(i, f"{short}/{value.name}", weight, known)
