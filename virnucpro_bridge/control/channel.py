@@ -1,19 +1,35 @@
 """The run's control channel: live snapshots out, commands in, for ``lbtui attach``.
 
-    lbtui attach ──connect──▶ OUT/.lbtui/control.sock (0600 in a 0700 folder)
-        accept thread ─▶ one thread per client: key handshake, then JSON requests
+Every run listens on a Unix socket while its process lives::
+
+    lbtui attach ──connect──▶ OUT/.lbtui/control.sock
+                               │ accept thread: never blocks on a client
+                               ▼
+                             one thread per client: key handshake (HANDSHAKE_TIMEOUT_S), then
     {"op": "hello", "protocol": 1}  ───▶ {"ok": true, "protocol": 1, "schema": 1, "pid": ...}
+    (+ "read_only": true: this connection may only watch, for the rest of its life)
     {"op": "snapshot"}              ───▶ coord.snapshot()      ─▶ {"ok": true, "snapshot": {...}}
     {"op": "detail", "index": 1}    ───▶ coord.device_detail(1) ─▶ {"ok": true, "detail": {...}}
     {"op": "pause", "index": 1}     ───▶ coord.pause(1)         ─▶ {"ok": true, "message": "..."}
+    (resume, drain: "index"; stealing: "enabled"; stop: "now")
     any failure                     ───▶ {"ok": false, "type": "CommandError", "error": "..."}
 
-Rules: a client proves it knows the run's 32-byte key (``multiprocessing.connection``'s
-HMAC challenge) within HANDSHAKE_TIMEOUT_S, in its own thread; ``"read_only": true`` at
-hello refuses it every command for good. Messages are JSON (``wire.py``), one per frame;
-a bad request gets an error reply and the connection goes on; only a frame header no
-sender writes ends it. Requests close together share one snapshot (SNAPSHOT_SHARE_S), so
-any number of dashboards costs the dispatcher a bounded few snapshots a second.
+A request may carry an ``"id"``; its reply carries the same. Messages are JSON
+(``wire.py``), never pickles, one per frame. Whatever a client sends (not JSON,
+too big, an unknown op, a request before hello) gets an error reply and the
+connection goes on; only a frame header no sender writes ends that connection.
+Other clients never wait on one: the handshake runs in the client's own thread
+with one deadline for the whole exchange, so a client that connects and says
+nothing, or trickles a byte at a time, holds its slot for HANDSHAKE_TIMEOUT_S at most.
+
+Only the run's user gets in: the socket is mode 0600 in a 0700 folder, and a
+client must prove it knows the run's 32-byte key (``multiprocessing.connection``'s
+HMAC challenge), kept in a 0600 file. A client that says ``"read_only": true`` at hello gets every
+command refused on this side (``lbtui attach --read-only``, ``lbtui serve --read-only``),
+whatever it sends later. The server only calls the coordinator's
+thread-safe snapshot and command methods, and requests that arrive close
+together share one snapshot (SNAPSHOT_SHARE_S), so any number of dashboards
+costs the dispatcher a bounded few snapshots a second.
 """
 
 from __future__ import annotations
@@ -42,7 +58,7 @@ MAX_REQUEST = 64 * 1024  # requests are tiny; anything bigger is not ours
 SKIP_MAX = 64 * 1024 * 1024
 SNAPSHOT_SHARE_S = 0.2  # requests this close share one snapshot (the fastest dashboard refresh is 0.5 s)
 ID_MAX = 64  # the longest request id echoed back (an id is the client's; it need not be long)
-COMMANDS = ("pause", "resume", "drain", "stealing", "stop")  # args: "index" (first three), "enabled", "now"
+COMMANDS = ("pause", "resume", "drain", "stealing", "stop")
 READ_ONLY_REFUSAL = "read-only: this dashboard said at hello that it only watches (--read-only)"
 
 

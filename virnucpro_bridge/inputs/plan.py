@@ -126,8 +126,8 @@ def plan_units(
         if kept:
             work = _work(whole, index, parts if devices > 0 else None)
             gaps: Coverage[None] = Coverage(whole.count)
-            for begin, stop in kept:
-                gaps.add(begin, stop, None)
+            for b, e in kept:
+                gaps.add(b, e, None)
             for b, e in gaps.gaps():
                 left.add(n, work.cost(b, e), Position(*b), Position(*e))
         if index is not None:
@@ -147,7 +147,11 @@ def plan_units(
         end = stop if stop is not None else Position(whole.count, 0)
         got = _pieces(whole, work, begin, _cut_points(work, begin, end, pieces, shard_size), index)
         into = planned[n]
-        planned[n] = got if into is None else into + got  # type: ignore[operator]
+        if into is None:
+            planned[n] = got
+        else:  # a file planned whole (a lone unit) has no segments: only lists get more
+            assert isinstance(into, list)
+            into += got
     del left, sizes
     return UnitPlan(_numbered(planned), warnings, indexes, wholes)
 
@@ -161,13 +165,13 @@ def _fixed_pieces(cost: float, cap: float) -> list[float]:
 def _numbered(planned: Sequence[Unit | list[Unit] | None]) -> list[Unit]:
     """Every file's units in file order; pieces cut here are named by their number in this plan."""
     units: list[Unit] = []
-    for got in planned:
-        if isinstance(got, Unit):
-            units.append(got)
-        elif got:
-            if got[0].uid == got[0].rel:  # cut pieces (fixed shards come named)
-                got = [replace(u, uid=f"{u.rel}#{k}", shard=k, shards=len(got)) for k, u in enumerate(got)]
-            units += got
+    for entry in planned:
+        if isinstance(entry, Unit):
+            units.append(entry)
+        elif entry:
+            if entry[0].uid == entry[0].rel:  # cut pieces (fixed shards come named)
+                entry = [replace(u, uid=f"{u.rel}#{k}", shard=k, shards=len(entry)) for k, u in enumerate(entry)]
+            units += entry
     return units
 
 

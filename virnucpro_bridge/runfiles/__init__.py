@@ -1,7 +1,8 @@
 """What a run leaves in ``--out``, written and read back in one place.
 
     atomic.py       temp file + rename writes
-    journal.py      whole-line appends: manifest.jsonl, events.jsonl, metrics.csv, errors.log, sessions.jsonl
+    journal.py      whole-line appends: manifest.jsonl, events.jsonl, metrics.csv, errors.log,
+                    sessions.jsonl
     outputs.py      run.json, summary.json, manifest entries, resume by span
     completion.py   which parts of each input are done, exactly once; merge a file when complete
     lock.py         one run per folder: a kernel lock held for the run's whole life
@@ -12,6 +13,7 @@
     vouch.py        a result file's sha256 and size, written and checked before it is trusted
     verify.py       lbtui verify: a run folder against its manifest and its inputs
 
-Writers and reader live together so the reader never drifts from what is written (dask's
-``protocol/``). May import: ``errors``, ``control.snapshot``, ``control.endpoint``, ``inputs``, the stdlib.
+The writers and the reader live together so the reader never drifts from what is
+written (dask's ``protocol/``). May import: ``errors``, ``control.snapshot``, ``control.endpoint``,
+``inputs`` and the standard library.
 """

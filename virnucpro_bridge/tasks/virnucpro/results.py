@@ -9,7 +9,7 @@ Scores print as upstream prints numpy float32 values (``str(np.float32)``). Rows
 keep input order. A unit file also has a row ``<chunk id><TAB><TAB><TAB>`` for
 each chunk that kept no frame (nothing to classify); merging leaves those out of
 upstream's files and counts them. Merging also writes upstream's
-``prediction_results_highestscore.csv`` (:func:`highest_scores`) and lbtui's
+``prediction_results_highestscore.csv`` (``HIGHEST_NAME``) and lbtui's
 ``prediction_per_sequence.tsv`` (:func:`sequence_row`).
 """
 
@@ -26,6 +26,8 @@ from ...runfiles.atomic import atomic_open
 HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
 HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
 RESULTS_NAME = "prediction_results.txt"
+# upstream's, tab-separated despite its name: a row per chunk, Modified_ID (Sequence_ID less its
+# last two characters, the frame), Is_Virus = max(score2) >= max(score1), sorted as pandas' groupby
 HIGHEST_NAME = "prediction_results_highestscore.csv"
 PER_SEQUENCE_NAME = "prediction_per_sequence.tsv"
 PER_SEQUENCE_HEADER = "Sequence_ID\tChunks\tChunks_with_frames\tVirus_chunks\tMax_score2\tIs_Virus\n"
@@ -83,10 +85,7 @@ def _update(best: dict[str, tuple[float, float]], line: str) -> str:
 
 
 def highest_scores(lines: Iterable[str]) -> dict[str, tuple[float, float]]:
-    """Modified_ID -> (max score1, max score2) over ``lines``: the highestscore file's rows.
-
-    ``Modified_ID`` is Sequence_ID without its last two characters (the frame),
-    ``Is_Virus`` = max(score2) >= max(score1); rows sort as pandas' ``groupby`` sorts."""
+    """Modified_ID -> (max score1, max score2) over ``lines``."""
     best: dict[str, tuple[float, float]] = {}
     for line in lines:
         _update(best, line)
