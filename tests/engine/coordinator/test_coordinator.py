@@ -70,10 +70,29 @@ def state(coord: Coordinator, index: int) -> str:
 
 # -- interfaces and initial assignment -------------------------------------------
 
-def test_implements_the_ui_interfaces() -> None:
-    coord, _ = make()
-    assert isinstance(coord, SnapshotSource)
-    assert isinstance(coord, RunCommands)
+def test_does_what_the_ui_interfaces_promise() -> None:
+    """control.py's SnapshotSource and RunCommands, used through those names only."""
+    coord, _ = make((1.0, 1.0), [unit(n, 100) for n in "abcdef"])
+    source: SnapshotSource = coord
+    commands: RunCommands = coord
+    assert [d.index for d in source.snapshot().devices] == [0, 1]
+    assert source.device_detail(1).device.index == 1
+    with pytest.raises(IndexError):
+        source.device_detail(2)
+    first = coord.next_unit(0)
+    assert first is not None
+    assert "paused" in commands.pause(0) and source.snapshot().devices[0].paused
+    coord.unit_done(0, 10, 1.0)  # the current unit finishes ...
+    assert coord.next_unit(0) is None  # ... and nothing more is taken until resumed
+    assert isinstance(commands.resume(0), str) and not source.snapshot().devices[0].paused
+    assert coord.next_unit(0) is not None
+    assert isinstance(commands.set_stealing(False), str) and not source.snapshot().stealing
+    coord.device_died(1, "gone")
+    with pytest.raises(CommandError):
+        commands.drain(1)
+    assert isinstance(commands.stop(), str) and source.snapshot().stopping
+    coord.unit_done(0, 10, 1.0)
+    assert coord.next_unit(0) is None  # no more work is handed out
 
 
 def test_initial_assignment_places_every_unit_once_by_weight() -> None:
