@@ -103,8 +103,8 @@ def plan_units(
         if kept:
             work = _work(whole, index, parts if devices > 0 else None)
             gaps: Coverage[None] = Coverage(whole.count)
-            for begin, stop in kept:
-                gaps.add(begin, stop, None)
+            for b, e in kept:
+                gaps.add(b, e, None)
             for b, e in gaps.gaps():
                 segments.append((n, Position(*b), Position(*e)))
                 costs.append(work.cost(b, e))
@@ -130,16 +130,20 @@ def plan_units(
         end = stop if stop is not None else Position(whole.count, 0)
         got = _pieces(whole, work, begin, _cut_points(work, begin, end, pieces, shard_size), index)
         into = planned[n]
-        planned[n] = got if into is None else into + got  # type: ignore[operator]
+        if into is None:
+            planned[n] = got
+        else:  # a file planned whole (a lone unit) has no segments: only lists get more
+            assert isinstance(into, list)
+            into += got
     del segments, sizes
     units: list[Unit] = []
-    for got in planned:
-        if isinstance(got, Unit):
-            units.append(got)
-        elif got:
-            if got[0].uid == got[0].rel:  # cut pieces (fixed shards come named): by number in this plan
-                got = [replace(u, uid=f"{u.rel}#{k}", shard=k, shards=len(got)) for k, u in enumerate(got)]
-            units += got
+    for entry in planned:
+        if isinstance(entry, Unit):
+            units.append(entry)
+        elif entry:
+            if entry[0].uid == entry[0].rel:  # cut pieces (fixed shards come named): by number in this plan
+                entry = [replace(u, uid=f"{u.rel}#{k}", shard=k, shards=len(entry)) for k, u in enumerate(entry)]
+            units += entry
     return UnitPlan(units, warnings, indexes, wholes)
 
 
