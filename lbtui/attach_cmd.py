@@ -112,6 +112,8 @@ def _nothing() -> None:
 
 def _quiet_stdout() -> None:
     """stdout's reader is gone: point it at /dev/null so the flush at exit has nowhere to fail."""
+    if sys.__stdout__ is None:
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.__stdout__.fileno())

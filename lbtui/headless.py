@@ -56,8 +56,8 @@ def device_line(d: DeviceView) -> str:
     unit = ""
     if d.current_unit:
         unit = f"  unit {fmt.printable(d.current_unit)}"
-        if not fmt.missing(d.current_progress):
-            unit += f" {fmt.percent(d.current_progress * 100)}%"
+        if (progress := fmt.reading(d.current_progress)) is not None:
+            unit += f" {fmt.percent(progress * 100)}%"
     return (f"{d.label:<6} {fmt.state_of(d):<9} util {fmt.with_unit(fmt.percent(d.utilization), '%'):>4}  "
             f"mem {fmt.with_unit(fmt.percent(d.memory), '%'):>4}  {fmt.rate(d.throughput):>7} seq/s  "
             f"queue {d.queue_depth:>3}  done {d.units_done:>4}  stolen {d.stolen_in}/{d.stolen_out}{unit}")

@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import TextIO
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the lifeline looks at the pipes between signals
@@ -114,10 +115,13 @@ class Lifeline:
             return
         import termios
 
+        stdin, stdout = _fileno(sys.__stdin__), _fileno(sys.__stdout__)
+        if stdin is None or stdout is None:
+            return
         try:
-            termios.tcsetattr(sys.__stdin__.fileno(), termios.TCSANOW, self._saved_tty)
-            os.set_blocking(sys.__stdout__.fileno(), False)  # never block on the way out
-            os.write(sys.__stdout__.fileno(), LEAVE_SCREEN)
+            termios.tcsetattr(stdin, termios.TCSANOW, self._saved_tty)
+            os.set_blocking(stdout, False)  # never block on the way out
+            os.write(stdout, LEAVE_SCREEN)
         except (OSError, ValueError, termios.error):
             pass
 
@@ -145,12 +149,15 @@ class Lifeline:
                     return
 
 
-def _fileno(stream: object) -> int | None:
+def _fileno(stream: TextIO | None) -> int | None:
+    """``stream``'s descriptor while it is open; None without one (no stream, closed, not a file)."""
+    if stream is None:
+        return None
     try:
-        fd = stream.fileno()  # type: ignore[union-attr]
+        fd = stream.fileno()
         os.fstat(fd)
         return fd
-    except (AttributeError, OSError, ValueError):
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
         return None
 
 

@@ -119,7 +119,7 @@ class DeviceDetailScreen(Screen[None]):
                 yield Static(id="utilization-caption", classes="plot-caption")
                 yield Plot(unit="%", ceiling=100.0, id="utilization-plot", classes="plot")
         yield Static(id="units-caption", classes="section-title")
-        units = DataTable(id="detail-units", cursor_type="row")
+        units: DataTable[Text] = DataTable(id="detail-units", cursor_type="row")
         units.add_column("Finished", width=8, key="time")
         units.add_column("Unit", width=24, key="unit")
         units.add_column("Seqs", width=7, key="seqs")

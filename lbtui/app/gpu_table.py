@@ -222,8 +222,8 @@ class GpuTable(ScrollView, can_focus=True):
         cursor = row == self.cursor and row != HEADER
         hover = row == self.hover
         index = None if row == HEADER else self.order[row]
-        key = (index, self.versions.get(index, 0), cursor, hover, base, width, self.layout_version,
-               self.has_focus)
+        version = 0 if index is None else self.versions.get(index, 0)
+        key = (index, version, cursor, hover, base, width, self.layout_version, self.has_focus)
         cached = self.strips.get(row)
         if cached is not None and cached[0] == key:
             return cached[1]
