@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -71,7 +72,7 @@ def replay_numbers(events: list[Event]) -> list[tuple[int, Event]]:
 class FinishedRun:
     """SnapshotSource over a finished run folder; every command is refused."""
 
-    def __init__(self, out: Path, run: dict, summary: dict) -> None:
+    def __init__(self, out: Path, run: dict[str, Any], summary: dict[str, Any]) -> None:
         self.out = out
         self.run = run
         self.summary = summary

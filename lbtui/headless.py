@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from virnucpro_bridge.control import SnapshotSource
 from virnucpro_bridge.control import snapshot as snap
@@ -105,7 +105,7 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
     return lines
 
 
-def results_line(out_dir: str, summary: dict) -> str:
+def results_line(out_dir: str, summary: dict[str, Any]) -> str:
     """Where the results are: per input file under results/ when the task merges them."""
     folder = summary.get("results_dir")
     if not folder:

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the lifeline looks at the pipes between signals
@@ -60,7 +60,7 @@ class Lifeline:
         self._stop = threading.Event()
         self._ending = threading.Event()
         self._thread: threading.Thread | None = None
-        self._saved_tty: list | None = None
+        self._saved_tty: list[Any] | None = None
 
     # -- start and stop ------------------------------------------------------------
     def __enter__(self) -> Lifeline:
@@ -161,7 +161,7 @@ def _fileno(stream: TextIO | None) -> int | None:
         return None
 
 
-def _tty_state() -> list | None:
+def _tty_state() -> list[Any] | None:  # termios.tcgetattr's
     """The terminal's settings before the app changes them, to restore on a forced exit."""
     try:
         import termios

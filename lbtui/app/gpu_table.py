@@ -13,6 +13,7 @@ Rich, whenever one cell changes: too slow for 64 busy devices.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -92,9 +93,9 @@ class GpuTable(ScrollView, can_focus=True):
         self.cursor = 0  # row under the cursor
         self.hover: int | None = None  # row under the mouse
         self.shown: dict[tuple[int, str], tuple[str, Style]] = {}  # (device, column) -> what the cell shows
-        self.rows_seen: dict[int, tuple] = {}  # device -> the (view, samples) its cells show
+        self.rows_seen: dict[int, tuple[Any, ...]] = {}  # device -> the (view, samples) its cells show
         self.versions: dict[int, int] = {}  # device -> bumped when a cell of its row changes
-        self.strips: dict[int, tuple[tuple, Strip]] = {}  # row -> (what it was drawn from, the strip)
+        self.strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}  # row -> (what it was drawn from, the strip)
         self.palette: dict[str, Style] | None = None  # component styles; None after a CSS or theme change
         self.cell_styles: dict[tuple[str, str | None], Style] = {}  # (row state, cell style name) -> style
         self.layout_version = 0

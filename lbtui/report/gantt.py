@@ -8,6 +8,8 @@ sessions are bands side by side with the gaps between them as breaks
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from virnucpro_bridge.runfiles.reader import RunFolder
 
 from .scale import WIDTH, TimeScale
@@ -78,7 +80,8 @@ def gantt(rf: RunFolder, scale: TimeScale, spans: list[Interval]) -> str | None:
     return "".join(out)
 
 
-def _marks(rf: RunFolder, scale: TimeScale, lanes: dict[int, int], lane_y, top: float, bottom: float) -> list[str]:
+def _marks(rf: RunFolder, scale: TimeScale, lanes: dict[int, int], lane_y: Callable[[int], float], top: float,
+           bottom: float) -> list[str]:
     """A triangle on the lane for failures, retries, deaths and stalls; a line for a stop."""
     out = []
     x = scale.x

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from virnucpro_bridge.runfiles.reader import RunFolder, load
 from virnucpro_bridge.runfiles.sessions import RUNNING, run_totals
@@ -19,7 +20,7 @@ from ..run_args import recorded_options
 from .charts import chart, legend
 from .gantt import gantt
 from .scale import TimeScale, run_scale
-from .stats import Part, device_rows, failures, intervals, lower_bound, makespan, parts, window
+from .stats import Interval, Part, device_rows, failures, intervals, lower_bound, makespan, parts, window
 from .style import CSS
 from .svg import clock, esc
 from .tables import ENDED, EXIT_MEANING, devices_table, duration, fact, session_section, sessions_table, when
@@ -126,7 +127,7 @@ def _makespan(p: Part) -> str:
     return text
 
 
-def _units(rf: RunFolder, ps: list[Part], s: dict) -> str:
+def _units(rf: RunFolder, ps: list[Part], s: dict[str, Any]) -> str:
     done = sum(p.session.units for p in ps)
     counts = [f"{done:,} done" + (f" over {len(ps)} sessions ({' + '.join(f'{p.session.units:,}' for p in ps)})"
                                   if len(ps) > 1 else "")]
@@ -138,7 +139,7 @@ def _units(rf: RunFolder, ps: list[Part], s: dict) -> str:
     return ", ".join(counts)
 
 
-def _list(items: list) -> str:
+def _list(items: list[str]) -> str:
     return '<ul class="notes">' + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
 
 
@@ -158,7 +159,7 @@ def _swatch(cls: str, label: str, shape: str = "rect") -> str:
     return f'<span class="key"><svg viewBox="0 0 14 10" width="14" height="10">{body}</svg> {label}</span>'
 
 
-def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list) -> str:
+def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list[Interval]) -> str:
     title = "<h2 id=timeline>Timeline</h2>"
     fig = gantt(rf, scale, spans) if scale is not None else None
     if fig is None:

@@ -16,6 +16,7 @@ can dip just below 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from virnucpro_bridge.runfiles.reader import Event, RunFolder, UnitRow
 from virnucpro_bridge.runfiles.sessions import Session
@@ -64,7 +65,7 @@ class Part:
     end: float | None
     units: list[UnitRow]  # the units it finished (the manifest's last line for each span)
     events: list[Event]
-    summary: dict | None  # summary.json, when that describes this session (its exact figures)
+    summary: dict[str, Any] | None  # summary.json, when that describes this session (its exact figures)
 
     @property
     def label(self) -> str:
