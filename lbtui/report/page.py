@@ -33,9 +33,8 @@ def build(out: Path) -> str:
     """The whole page for run folder ``out`` (raises InputError when it is not one)."""
     rf = load(out, recorded_options, live=live_session(out))
     ps = parts(rf)
-    drawn = [p for p in ps if p.start is not None and p.end is not None]
-    scale = run_scale([(p.start, p.end, p.label, _tip(p)) for p in drawn],  # type: ignore[misc]
-                      [d.label for d in rf.devices]) if drawn else None
+    windows = [(p.start, p.end, p.label, _tip(p)) for p in ps if p.start is not None and p.end is not None]
+    scale = run_scale(windows, [d.label for d in rf.devices]) if windows else None
     spans = [iv for p in ps for iv in intervals(p.events, p.end)]
     parts_ = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
               f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -162,7 +161,7 @@ def _swatch(cls: str, label: str, shape: str = "rect") -> str:
 def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list[Interval]) -> str:
     title = "<h2 id=timeline>Timeline</h2>"
     fig = gantt(rf, scale, spans) if scale is not None else None
-    if fig is None:
+    if scale is None or fig is None:
         why = ("this run folder has no unit start and end times (made by an older lbtui)" if rf.units
                else "no unit has finished yet")
         return f'{title}<p class="muted">No timeline: {why}.</p>'
@@ -171,14 +170,14 @@ def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list[Interval]) -> 
             _swatch("dr", "draining"), _swatch("so", "stealing off"), _swatch("fail", "failure", "mark"),
             _swatch("retry", "retry", "mark"), _swatch("death", "worker died", "mark"),
             _swatch("stall", "stall", "mark"), _swatch("stop", "stop requested", "line")]
-    if len(scale.bands) > 1:  # type: ignore[union-attr]
+    if len(scale.bands) > 1:
         caption = (f"One band per session, the time between sessions drawn as a grey break labelled with its "
                    f"length; one lane per device, one bar per unit; time since each session started "
-                   f"(the first: {esc(when(scale.start))}). Hover a bar for its unit.")  # type: ignore[union-attr]
+                   f"(the first: {esc(when(scale.start))}). Hover a bar for its unit.")
         keys.append(_swatch("gap", "not running (between sessions)"))
     else:
         caption = (f"One lane per device, one bar per unit; time since the session started "
-                   f"({esc(when(scale.start))}). Hover a bar for its unit.")  # type: ignore[union-attr]
+                   f"({esc(when(scale.start))}). Hover a bar for its unit.")
     return (f"{title}<figure><figcaption>{caption}</figcaption>{fig}"
             f'<p class="legend">{"".join(keys)}</p></figure>')
 
