@@ -57,9 +57,11 @@ COMPILE := $(BIN)/python -m compileall -q -j 0 lbtui virnucpro_bridge
 bytecode: install
 	$(COMPILE)
 
-# ruff's rules are in pyproject.toml ([tool.ruff]); CI runs this before the tests.
+# ruff's rules and mypy's settings are in pyproject.toml ([tool.ruff], [tool.mypy]);
+# CI runs this before the tests.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Test files run in parallel, each file's tests in one process, in the order
 # tests/conftest.py sets. One worker more than cores: many tests wait on processes

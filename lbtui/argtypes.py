@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TypeVar
 
 from virnucpro_bridge.policy.sizes import Size, parse_size
 
+N = TypeVar("N", int, float)
 
-def number(kind: type, *, minimum: float | None = None, above: float | None = None,
-           below: float | None = None) -> Callable[[str], float]:
+
+def number(kind: type[N], *, minimum: float | None = None, above: float | None = None,
+           below: float | None = None) -> Callable[[str], N]:
     """A converter for ``kind`` (int or float) with optional bounds."""
     noun = "an integer" if kind is int else "a number"
 
-    def convert(text: str):
+    def convert(text: str) -> N:
         try:
             value = kind(text)
         except ValueError:

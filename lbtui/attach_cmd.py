@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .lifeline import Lifeline
 
 EXAMPLES = """\
 examples:
@@ -22,7 +26,7 @@ exit codes: 0 detached, ended as above, or the run's final state was shown; 2 OU
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "attach",
         help="open the dashboard of a running (or finished) run, from any terminal",
@@ -70,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
         return _attach(args, lifeline, dashboard)
 
 
-def _attach(args: argparse.Namespace, lifeline, dashboard: bool) -> int:
+def _attach(args: argparse.Namespace, lifeline: Lifeline, dashboard: bool) -> int:
     from virnucpro_bridge.errors import InputError
 
     from .remote import ConnectionLost, RemoteRun, open_run
@@ -112,6 +116,8 @@ def _nothing() -> None:
 
 def _quiet_stdout() -> None:
     """stdout's reader is gone: point it at /dev/null so the flush at exit has nowhere to fail."""
+    if sys.__stdout__ is None:
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.__stdout__.fileno())

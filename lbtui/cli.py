@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 # the subcommands' modules, imported by build_parser()
 COMMANDS = (".run_cmd", ".attach_cmd", ".serve_cmd", ".status_cmd", ".prepare_cmd", ".models_cmd",
@@ -26,7 +27,7 @@ COMMANDS = (".run_cmd", ".attach_cmd", ".serve_cmd", ".status_cmd", ".prepare_cm
 class Parser(argparse.ArgumentParser):
     """Usage errors are one line on stderr (exit 2), pointing at --help."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -62,16 +63,16 @@ def replay_numbers(events: list[Event]) -> list[tuple[int, Event]]:
     when every line has one and no two share one (newer folders number events across
     sessions), else its position in time, so that a log showing only ``seq > last``
     still shows every line of an older folder."""
-    recorded = {e.seq for e in events if e.seq is not None}
-    if len(recorded) == len(events):
-        return sorted(((e.seq, e) for e in events), key=lambda p: p[0])  # type: ignore[misc]
+    numbered = [(e.seq, e) for e in events if e.seq is not None]
+    if len({seq for seq, _ in numbered}) == len(events):  # every event numbered, no two alike
+        return sorted(numbered, key=lambda p: p[0])
     return list(enumerate(events, start=1))
 
 
 class FinishedRun:
     """SnapshotSource over a finished run folder; every command is refused."""
 
-    def __init__(self, out: Path, run: dict, summary: dict) -> None:
+    def __init__(self, out: Path, run: dict[str, Any], summary: dict[str, Any]) -> None:
         self.out = out
         self.run = run
         self.summary = summary

@@ -50,6 +50,11 @@ def missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
+def reading(value: float | None) -> float | None:
+    """``value`` when the engine has it; None when ``missing``."""
+    return None if missing(value) else value
+
+
 def count(value: int | None) -> str:
     """1234567 -> '1,234,567'."""
     return DASH if value is None else f"{value:,}"
@@ -57,9 +62,8 @@ def count(value: int | None) -> str:
 
 def compact(value: float | None) -> str:
     """Large counts in four or five cells: 999, 12.3k, 4.56M, 7.1G."""
-    if missing(value):
+    if (v := reading(value)) is None:
         return DASH
-    v = float(value)
     for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= limit:
             scaled = v / limit
@@ -69,7 +73,7 @@ def compact(value: float | None) -> str:
 
 def rate(value: float | None) -> str:
     """Sequences per second: one decimal under 100, then whole numbers, then k/M."""
-    if missing(value):
+    if (value := reading(value)) is None:
         return DASH
     if value < 100:
         return f"{value:.1f}"
@@ -80,7 +84,7 @@ def rate(value: float | None) -> str:
 
 def percent(value: float | None) -> str:
     """A whole number (percent, degrees, watts): 41.6 -> '42'."""
-    return DASH if missing(value) else f"{value:.0f}"
+    return DASH if (value := reading(value)) is None else f"{value:.0f}"
 
 
 def with_unit(text: str, unit: str) -> str:
@@ -93,7 +97,7 @@ def with_unit(text: str, unit: str) -> str:
 
 def duration(seconds: float | None) -> str:
     """12 -> '0:12', 754 -> '12:34', 3754 -> '1:02:34', days as '2d 03:04'."""
-    if missing(seconds):
+    if (seconds := reading(seconds)) is None:
         return DASH
     total = max(0, int(seconds))
     days, rest = divmod(total, 86_400)
@@ -214,7 +218,7 @@ def state_text(view: snap.DeviceView) -> str:
 
 def util_level(value: float | None) -> str | None:
     """'high', 'mid' or 'low' for a utilization percent; None when missing."""
-    if missing(value):
+    if (value := reading(value)) is None:
         return None
     if value >= UTIL_HIGH:
         return "high"
@@ -238,9 +242,9 @@ def current_unit(view: snap.DeviceView, width: int) -> str:
     if not view.current_unit:
         return DASH
     unit = printable(view.current_unit)
-    if missing(view.current_progress):
+    if (progress := reading(view.current_progress)) is None:
         return fit(unit, width)
-    pct = f" {min(100, max(0, view.current_progress * 100)):.0f}%"
+    pct = f" {min(100, max(0, progress * 100)):.0f}%"
     return fit(unit, width - len(pct)) + pct
 
 
@@ -278,7 +282,7 @@ def time_split(view: snap.DeviceView) -> list[tuple[str, str]]:
 
 def energy(wh: float | None, sequences: int) -> str:
     """'12.3 Wh   4.10 Wh per M seqs' (the second part once sequences are done)."""
-    if missing(wh):
+    if (wh := reading(wh)) is None:
         return DASH
     text = f"{wh:,.1f} Wh" if wh >= 10 else f"{wh:.2f} Wh"
     return text + (f"   {wh * 1e6 / sequences:,.2f} Wh per M seqs" if sequences else "")

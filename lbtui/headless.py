@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from virnucpro_bridge.control import SnapshotSource
 from virnucpro_bridge.control import snapshot as snap
@@ -51,8 +51,8 @@ def device_line(d: DeviceView) -> str:
     unit = ""
     if d.current_unit:
         unit = f"  unit {fmt.printable(d.current_unit)}"
-        if not fmt.missing(d.current_progress):
-            unit += f" {fmt.percent(d.current_progress * 100)}%"
+        if (progress := fmt.reading(d.current_progress)) is not None:
+            unit += f" {fmt.percent(progress * 100)}%"
     return (f"{d.label:<6} {fmt.state_of(d):<9} util {fmt.with_unit(fmt.percent(d.utilization), '%'):>4}  "
             f"mem {fmt.with_unit(fmt.percent(d.memory), '%'):>4}  {fmt.rate(d.throughput):>7} seq/s  "
             f"queue {d.queue_depth:>3}  done {d.units_done:>4}  stolen {d.stolen_in}/{d.stolen_out}{unit}")
@@ -100,7 +100,7 @@ def summary_lines(s: RunSnapshot, code: int | None = None) -> list[str]:
     return lines
 
 
-def results_line(out_dir: str, summary: dict) -> str:
+def results_line(out_dir: str, summary: dict[str, Any]) -> str:
     """Where the results are: per input file under results/ when the task merges them."""
     folder = summary.get("results_dir")
     if not folder:

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any, TextIO
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the lifeline looks at the pipes between signals
@@ -56,7 +57,7 @@ class Lifeline:
         self._stop = threading.Event()
         self._ending = threading.Event()
         self._thread: threading.Thread | None = None
-        self._saved_tty: list | None = None
+        self._saved_tty: list[Any] | None = None
 
     # -- start and stop ------------------------------------------------------------
     def __enter__(self) -> Lifeline:
@@ -111,10 +112,13 @@ class Lifeline:
             return
         import termios
 
+        stdin, stdout = _fileno(sys.__stdin__), _fileno(sys.__stdout__)
+        if stdin is None or stdout is None:
+            return
         try:
-            termios.tcsetattr(sys.__stdin__.fileno(), termios.TCSANOW, self._saved_tty)
-            os.set_blocking(sys.__stdout__.fileno(), False)  # never block on the way out
-            os.write(sys.__stdout__.fileno(), LEAVE_SCREEN)
+            termios.tcsetattr(stdin, termios.TCSANOW, self._saved_tty)
+            os.set_blocking(stdout, False)  # never block on the way out
+            os.write(stdout, LEAVE_SCREEN)
         except (OSError, ValueError, termios.error):
             pass
 
@@ -142,16 +146,19 @@ class Lifeline:
                     return
 
 
-def _fileno(stream: object) -> int | None:
+def _fileno(stream: TextIO | None) -> int | None:
+    """``stream``'s descriptor while it is open; None without one (no stream, closed, not a file)."""
+    if stream is None:
+        return None
     try:
-        fd = stream.fileno()  # type: ignore[union-attr]
+        fd = stream.fileno()
         os.fstat(fd)
         return fd
-    except (AttributeError, OSError, ValueError):
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
         return None
 
 
-def _tty_state() -> list | None:
+def _tty_state() -> list[Any] | None:  # termios.tcgetattr's
     """The terminal's settings before the app changes them, to restore on a forced exit."""
     try:
         import termios

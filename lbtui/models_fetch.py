@@ -11,17 +11,21 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .argtypes import non_negative_int, positive_float
+
+if TYPE_CHECKING:
+    from virnucpro_bridge.tasks.virnucpro.fetch.sources import ModelFile
 
 BAR_WIDTH = 24
 REDRAW_S = 0.2  # a terminal bar is redrawn at most this often
 LOG_STEPS = 4  # without a terminal: a line at each quarter of a file
 
 
-def add_parser(actions: argparse._SubParsersAction) -> None:
+def add_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = actions.add_parser(
         "fetch", help="download ESM-2 3B, DNABERT-S and upstream's classifier into DIR, then check them",
         description="Download the three models VirNucPro needs into DIR, in the layout --models DIR reads: "
@@ -86,14 +90,14 @@ def _bytes(n: float) -> str:
 class Bars:
     """The fetch's listener: a bar per file on a terminal, quarter lines otherwise."""
 
-    def __init__(self, out: TextIO, tty: bool | None = None, clock=time.monotonic) -> None:
+    def __init__(self, out: TextIO, tty: bool | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.out, self.clock = out, clock
         self.tty = out.isatty() if tty is None else tty
         self.name = ""
         self.started, self.drawn = 0.0, float("-inf")
         self.logged = -1
 
-    def begin(self, file, source: str) -> None:  # noqa: ANN001 - a ModelFile
+    def begin(self, file: ModelFile, source: str) -> None:
         self.name, self.started, self.drawn, self.logged = file.dest, self.clock(), float("-inf"), -1
         if not self.tty:
             print(f"{file.dest}: from {source}", file=self.out, flush=True)
@@ -123,7 +127,7 @@ class Bars:
         return (f"{self.name:<44} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {100 * done // total:3d}% "
                 f"{_bytes(done)} of {_bytes(total)}{speed} ({verb})")
 
-    def end(self, file, entry: dict | None) -> None:  # noqa: ANN001 - a ModelFile
+    def end(self, file: ModelFile, entry: dict[str, Any] | None) -> None:
         if self.tty and entry is not None:
             print(file=self.out)
         if entry is None:

@@ -22,7 +22,7 @@ example:
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "prepare",
         help="chunk a FASTA file and keep stop-free frames, as upstream VirNucPro",

@@ -22,6 +22,7 @@ from dataclasses import replace
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
+from typing import Any
 
 from virnucpro_bridge.control import CommandError, RunCommands
 from virnucpro_bridge.control.channel import PROTOCOL, encode
@@ -67,7 +68,7 @@ class RemoteRun:
     from any thread and without the lock, ends the connection at once: a thread
     waiting for a reply wakes with ConnectionLost."""
 
-    def __init__(self, out: Path, run: dict, conn: Connection, hello: dict,
+    def __init__(self, out: Path, run: dict[str, Any], conn: Connection, hello: dict[str, Any],
                  sock: socket.socket | None = None) -> None:
         self.out = out
         self.read_only = hello.get("read_only") is True  # the run holds this connection to watching
@@ -84,7 +85,7 @@ class RemoteRun:
         self._final_snapshot: RunSnapshot | None = None
 
     @classmethod
-    def connect(cls, out: Path, run: dict, *, read_only: bool = False) -> RemoteRun:
+    def connect(cls, out: Path, run: dict[str, Any], *, read_only: bool = False) -> RemoteRun:
         """Check the key and socket run.json names, connect and shake hands; Untrusted,
         OSError or AuthenticationError for the caller to word. ``read_only``: say so at
         hello, and the run refuses every command from this connection."""
@@ -150,7 +151,7 @@ class RemoteRun:
                 self._sock = None
 
     # -- the wire ------------------------------------------------------------
-    def _request(self, **request: object) -> dict:
+    def _request(self, **request: object) -> dict[str, Any]:
         with self._lock:
             if self._conn is None:
                 raise ConnectionLost(self._lost or "not connected")
@@ -256,7 +257,7 @@ class RemoteRun:
         return self._command(op="stop", now=now)
 
 
-def elsewhere(run: dict, out_arg: str) -> str | None:
+def elsewhere(run: dict[str, Any], out_arg: str) -> str | None:
     """The line for a run whose main process is on another host (a compute node), with
     the command that attaches from there; None when it is on this one (or run.json
     does not say)."""

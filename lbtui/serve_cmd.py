@@ -37,7 +37,7 @@ See docs/security.md.
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .attach_cmd import add_read_only
 
     p = sub.add_parser(

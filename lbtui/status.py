@@ -77,7 +77,7 @@ def gather(out_arg: str, *, events: int = EVENTS_SHOWN) -> dict[str, Any]:
     return facts
 
 
-def _holder(run: dict, current: Session | None) -> dict[str, Any]:
+def _holder(run: dict[str, Any], current: Session | None) -> dict[str, Any]:
     """Who holds the run: run.json's host, pid and Slurm job, else its session's start line."""
     host = run.get("host") or (current.host if current else None)
     job = run.get("slurm_job") or (current.slurm_job_id if current else None)
@@ -86,7 +86,7 @@ def _holder(run: dict, current: Session | None) -> dict[str, Any]:
             "here": not host or str(host) == socket.gethostname()}
 
 
-def _snapshot(out: Path, run: dict) -> tuple[RunSnapshot | None, str]:
+def _snapshot(out: Path, run: dict[str, Any]) -> tuple[RunSnapshot | None, str]:
     """One snapshot over the run's control channel, or None and why not."""
     from .remote import RemoteRun
 
@@ -113,8 +113,8 @@ def _last_write(out: Path) -> float | None:
     return max(times) if times else None
 
 
-def _state(run: dict, current: Session | None, summary: dict | None, live: str | None, holder: dict,
-           last_write: float | None) -> tuple[str, str]:
+def _state(run: dict[str, Any], current: Session | None, summary: dict[str, Any] | None, live: str | None,
+           holder: dict[str, Any], last_write: float | None) -> tuple[str, str]:
     if summary is not None:
         state = end_of(summary.get("exit_code"))
         return state, ENDS_SAID.get(state, "")
@@ -131,7 +131,7 @@ def _state(run: dict, current: Session | None, summary: dict | None, live: str |
     return KILLED, f"its process (pid {run.get('main_pid')}) is gone and wrote no summary; {RESUME}"
 
 
-def _from_snapshot(snap: RunSnapshot, start: dict) -> dict[str, Any]:
+def _from_snapshot(snap: RunSnapshot, start: dict[str, Any]) -> dict[str, Any]:
     kept = _count(start.get("sequences_kept"))  # sequences earlier sessions did
     return {
         "progress": _progress(snap.units_done + snap.units_skipped, snap.units_total, snap.units_failed,
@@ -143,7 +143,7 @@ def _from_snapshot(snap: RunSnapshot, start: dict) -> dict[str, Any]:
     }
 
 
-def _from_summary(summary: dict, start: dict, run: dict) -> dict[str, Any]:
+def _from_summary(summary: dict[str, Any], start: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     devices = []
     for d in summary.get("devices") or []:
         if not isinstance(d, dict) or not isinstance(d.get("index"), int):
@@ -168,7 +168,7 @@ def _from_summary(summary: dict, start: dict, run: dict) -> dict[str, Any]:
             "elapsed_s": summary.get("makespan_s"), "devices": devices}
 
 
-def _from_folder(start: dict, current: Session | None, running: bool, rf: RunFolder) -> dict[str, Any]:
+def _from_folder(start: dict[str, Any], current: Session | None, running: bool, rf: RunFolder) -> dict[str, Any]:
     """A session with no summary (running where we cannot ask, or killed): its start line
     says what the run holds, its manifest lines what it has done (an older lbtui wrote
     no start line: then every finished unit of the manifest, the total unknown)."""

@@ -29,7 +29,7 @@ exit codes:
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "status",
         help="print where a run stands, once: progress, devices, ETA, who holds it, its exit code",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from virnucpro_bridge.runfiles.verify import MergedCheck
 
 EXAMPLES = """\
 example:
@@ -15,7 +19,7 @@ line), 2 when OUT is not a finished run folder or its inputs cannot be found.
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "verify",
         help="check a run folder before publishing from it: every result as written, every record covered once",
@@ -48,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
     return 0 if verdict.ok else 1
 
 
-def merged_check(run: dict):
+def merged_check(run: dict[str, Any]) -> tuple[MergedCheck | None, str | None]:
     """The task's own check of merged files, for a built-in task (a task named in a run
     folder is never imported: it is text from a file); else None and a note saying so."""
     from virnucpro_bridge.tasks import BUILTIN, load_task

@@ -26,6 +26,7 @@ from .detail_screen import DeviceDetailScreen
 from .event_log import EventLog
 from .gpu_table import GpuTable
 from .help_screen import HelpScreen
+from .host import AppHost
 from .messages import CommandFinished
 from .modals import ConfirmDrain
 from .report_prompt import ConfirmReport
@@ -34,7 +35,7 @@ READ_ONLY_REPORT = "this dashboard writes nothing (started with --read-only); `l
 DEVICE_ACTIONS = {"toggle_pause", "drain_device", "toggle_stealing", "open_detail", "change_refresh"}
 
 
-class DeviceActions:
+class DeviceActions(AppHost):
     """Mixed into LbtuiApp: what the keys do, apart from quitting."""
 
     @work(thread=True, group="commands")

@@ -11,6 +11,7 @@ attribute, so + and - pressed here or before take effect at once.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import work
@@ -63,7 +64,7 @@ def metrics_content(view: DeviceView, now: float) -> Content:
         lines.append(("device", f"{size}{fmt.device_source(view.source) or fmt.DASH}"))
     if view.reason:  # why it is dead, retired or restarting
         lines.insert(1, ("why", fmt.fit(fmt.printable(view.reason), 70)))
-    parts: list = []
+    parts: list[str | tuple[str, str]] = []
     for label, value in lines:
         parts += [(f"{label:>14}  ", muted), value, "\n"]
     return Content.assemble(*parts[:-1])
@@ -81,7 +82,7 @@ def plot_caption(title: str, samples: tuple[tuple[float, float], ...], unit: str
     )
 
 
-def unit_row(record: UnitRecord, ok_style: str = "green", error_style: str = "red") -> tuple:
+def unit_row(record: UnitRecord, ok_style: str = "green", error_style: str = "red") -> tuple[Text, ...]:
     """One row of the units table. Every cell is a ``Text``: a ``str`` cell would be read as markup."""
     rate = record.sequences / record.seconds if record.seconds > 0 else None
     error = fmt.fit(fmt.printable(record.error or "failed"), 40)
@@ -97,7 +98,7 @@ def unit_row(record: UnitRecord, ok_style: str = "green", error_style: str = "re
 class DeviceDetailScreen(Screen[None]):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, source: SnapshotSource, index: int, *, poll: bool, clock) -> None:
+    def __init__(self, source: SnapshotSource, index: int, *, poll: bool, clock: Callable[[], float]) -> None:
         super().__init__()
         self.source = source
         self.index = index
@@ -119,7 +120,7 @@ class DeviceDetailScreen(Screen[None]):
                 yield Static(id="utilization-caption", classes="plot-caption")
                 yield Plot(unit="%", ceiling=100.0, id="utilization-plot", classes="plot")
         yield Static(id="units-caption", classes="section-title")
-        units = DataTable(id="detail-units", cursor_type="row")
+        units: DataTable[Text] = DataTable(id="detail-units", cursor_type="row")
         units.add_column("Finished", width=8, key="time")
         units.add_column("Unit", width=24, key="unit")
         units.add_column("Seqs", width=7, key="seqs")

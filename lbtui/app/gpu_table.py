@@ -13,6 +13,7 @@ Rich, whenever one cell changes: too slow for 64 busy devices.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -92,9 +93,9 @@ class GpuTable(ScrollView, can_focus=True):
         self.cursor = 0  # row under the cursor
         self.hover: int | None = None  # row under the mouse
         self.shown: dict[tuple[int, str], tuple[str, Style]] = {}  # (device, column) -> what the cell shows
-        self.rows_seen: dict[int, tuple] = {}  # device -> the (view, samples) its cells show
+        self.rows_seen: dict[int, tuple[Any, ...]] = {}  # device -> the (view, samples) its cells show
         self.versions: dict[int, int] = {}  # device -> bumped when a cell of its row changes
-        self.strips: dict[int, tuple[tuple, Strip]] = {}  # row -> (what it was drawn from, the strip)
+        self.strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}  # row -> (what it was drawn from, the strip)
         self.palette: dict[str, Style] | None = None  # component styles; None after a CSS or theme change
         self.cell_styles: dict[tuple[str, str | None], Style] = {}  # (row state, cell style name) -> style
         self.layout_version = 0
@@ -222,8 +223,8 @@ class GpuTable(ScrollView, can_focus=True):
         cursor = row == self.cursor and row != HEADER
         hover = row == self.hover
         index = None if row == HEADER else self.order[row]
-        key = (index, self.versions.get(index, 0), cursor, hover, base, width, self.layout_version,
-               self.has_focus)
+        version = 0 if index is None else self.versions.get(index, 0)
+        key = (index, version, cursor, hover, base, width, self.layout_version, self.has_focus)
         cached = self.strips.get(row)
         if cached is not None and cached[0] == key:
             return cached[1]

@@ -33,7 +33,7 @@ def header_left(title: str, snapshot: RunSnapshot | None) -> Content:
 
 
 def header_right(snapshot: RunSnapshot | None, refresh: float, stale_s: float | None) -> Content:
-    parts: list = []
+    parts: list[str | tuple[str, str]] = []
     if snapshot is not None:
         if snapshot.finished and snapshot.error:
             state = ("aborted", "bold $error")
@@ -58,7 +58,7 @@ def header_right(snapshot: RunSnapshot | None, refresh: float, stale_s: float | 
 
 
 def progress_label(snapshot: RunSnapshot) -> Content:
-    parts: list = [
+    parts: list[str | tuple[str, str]] = [
         ("units ", "$text-muted"), f"{units_finished(snapshot):,}/{snapshot.units_total:,}",
     ]
     if snapshot.units_skipped:

@@ -12,10 +12,11 @@ import traceback
 
 from textual import work
 
+from .host import AppHost
 from .modals import DETACH, STOP_NOW, QuitModal
 
 
-class Quitting:
+class Quitting(AppHost):
     """Mixed into LbtuiApp: the quit key and what each answer does."""
 
     async def action_quit(self) -> None:

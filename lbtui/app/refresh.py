@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 from .. import format as fmt
 from .event_log import EventLog
 from .gpu_table import GpuTable
+from .host import AppHost
 from .messages import SnapshotFailed, SnapshotReady
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # what + and - step through
@@ -31,7 +32,7 @@ def next_refresh(current: float, direction: int) -> float:
     return next((s for s in reversed(REFRESH_STEPS) if s < current - 1e-9), REFRESH_STEPS[0])
 
 
-class RefreshLoop:
+class RefreshLoop(AppHost):
     """Mixed into LbtuiApp: the timer, the fetch worker and what its messages do."""
 
     def _start_timer(self) -> None:

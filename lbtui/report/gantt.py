@@ -8,6 +8,8 @@ sessions are bands side by side with the gaps between them as breaks
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from virnucpro_bridge.runfiles.reader import RunFolder
 
 from .scale import WIDTH, TimeScale
@@ -23,7 +25,7 @@ GAP = 0.8  # px between back-to-back bars; none on bars too thin to spare it
 
 
 def gantt(rf: RunFolder, scale: TimeScale, spans: list[Interval]) -> str | None:
-    timed = [u for u in rf.units if u.started is not None and u.ended is not None]
+    timed = [(u, u.started, u.ended) for u in rf.units if u.started is not None and u.ended is not None]
     if not timed:
         return None
     top = TOP + (BANDS if len(scale.bands) > 1 else 0)
@@ -59,12 +61,12 @@ def gantt(rf: RunFolder, scale: TimeScale, spans: list[Interval]) -> str | None:
             continue
         out.append(f'<rect x="{f(x(iv.start))}" y="{f(y)}" width="{f(max(1.0, x(iv.end) - x(iv.start)))}" '
                    f'height="{f(h)}" class="{cls}">{tip}</rect>')
-    for u in timed:
+    for u, started, ended in timed:
         if u.device_index not in lanes:
             continue
         cls = "u" + (" st" if u.stolen else "") + (" sp" if u.split_from else "")
-        x0, y = x(u.started), lane_y(u.device_index) + (LANE - BAR) / 2  # type: ignore[arg-type]
-        w = x(u.ended) - x0  # type: ignore[arg-type]
+        x0, y = x(started), lane_y(u.device_index) + (LANE - BAR) / 2
+        w = x(ended) - x0
         w = w - GAP if w >= 3 * GAP else max(MIN_BAR, w)  # neighbours apart, when there is room
         tip = (f"{u.uid} · {u.sequences:,} seq · {u.seconds:.2f} s" + (" · stolen" if u.stolen else "")
                + (f" · split from {u.split_from}" if u.split_from else "")
@@ -78,7 +80,8 @@ def gantt(rf: RunFolder, scale: TimeScale, spans: list[Interval]) -> str | None:
     return "".join(out)
 
 
-def _marks(rf: RunFolder, scale: TimeScale, lanes: dict[int, int], lane_y, top: float, bottom: float) -> list[str]:
+def _marks(rf: RunFolder, scale: TimeScale, lanes: dict[int, int], lane_y: Callable[[int], float], top: float,
+           bottom: float) -> list[str]:
     """A triangle on the lane for failures, retries, deaths and stalls; a line for a stop."""
     out = []
     x = scale.x

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from virnucpro_bridge.runfiles.reader import RunFolder, load
 from virnucpro_bridge.runfiles.sessions import RUNNING, run_totals
@@ -19,7 +20,7 @@ from ..run_args import recorded_options
 from .charts import chart, legend
 from .gantt import gantt
 from .scale import TimeScale, run_scale
-from .stats import Part, device_rows, failures, intervals, lower_bound, makespan, parts, window
+from .stats import Interval, Part, device_rows, failures, intervals, lower_bound, makespan, parts, window
 from .style import CSS
 from .svg import clock, esc
 from .tables import ENDED, EXIT_MEANING, devices_table, duration, fact, session_section, sessions_table, when
@@ -32,9 +33,8 @@ def build(out: Path) -> str:
     """The whole page for run folder ``out`` (raises InputError when it is not one)."""
     rf = load(out, recorded_options, live=live_session(out))
     ps = parts(rf)
-    drawn = [p for p in ps if p.start is not None and p.end is not None]
-    scale = run_scale([(p.start, p.end, p.label, _tip(p)) for p in drawn],  # type: ignore[misc]
-                      [d.label for d in rf.devices]) if drawn else None
+    windows = [(p.start, p.end, p.label, _tip(p)) for p in ps if p.start is not None and p.end is not None]
+    scale = run_scale(windows, [d.label for d in rf.devices]) if windows else None
     spans = [iv for p in ps for iv in intervals(p.events, p.end)]
     parts_ = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
               f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -126,7 +126,7 @@ def _makespan(p: Part) -> str:
     return text
 
 
-def _units(rf: RunFolder, ps: list[Part], s: dict) -> str:
+def _units(rf: RunFolder, ps: list[Part], s: dict[str, Any]) -> str:
     done = sum(p.session.units for p in ps)
     counts = [f"{done:,} done" + (f" over {len(ps)} sessions ({' + '.join(f'{p.session.units:,}' for p in ps)})"
                                   if len(ps) > 1 else "")]
@@ -138,7 +138,7 @@ def _units(rf: RunFolder, ps: list[Part], s: dict) -> str:
     return ", ".join(counts)
 
 
-def _list(items: list) -> str:
+def _list(items: list[str]) -> str:
     return '<ul class="notes">' + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
 
 
@@ -158,10 +158,10 @@ def _swatch(cls: str, label: str, shape: str = "rect") -> str:
     return f'<span class="key"><svg viewBox="0 0 14 10" width="14" height="10">{body}</svg> {label}</span>'
 
 
-def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list) -> str:
+def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list[Interval]) -> str:
     title = "<h2 id=timeline>Timeline</h2>"
     fig = gantt(rf, scale, spans) if scale is not None else None
-    if fig is None:
+    if scale is None or fig is None:
         why = ("this run folder has no unit start and end times (made by an older lbtui)" if rf.units
                else "no unit has finished yet")
         return f'{title}<p class="muted">No timeline: {why}.</p>'
@@ -170,14 +170,14 @@ def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list) -> str:
             _swatch("dr", "draining"), _swatch("so", "stealing off"), _swatch("fail", "failure", "mark"),
             _swatch("retry", "retry", "mark"), _swatch("death", "worker died", "mark"),
             _swatch("stall", "stall", "mark"), _swatch("stop", "stop requested", "line")]
-    if len(scale.bands) > 1:  # type: ignore[union-attr]
+    if len(scale.bands) > 1:
         caption = (f"One band per session, the time between sessions drawn as a grey break labelled with its "
                    f"length; one lane per device, one bar per unit; time since each session started "
-                   f"(the first: {esc(when(scale.start))}). Hover a bar for its unit.")  # type: ignore[union-attr]
+                   f"(the first: {esc(when(scale.start))}). Hover a bar for its unit.")
         keys.append(_swatch("gap", "not running (between sessions)"))
     else:
         caption = (f"One lane per device, one bar per unit; time since the session started "
-                   f"({esc(when(scale.start))}). Hover a bar for its unit.")  # type: ignore[union-attr]
+                   f"({esc(when(scale.start))}). Hover a bar for its unit.")
     return (f"{title}<figure><figcaption>{caption}</figcaption>{fig}"
             f'<p class="legend">{"".join(keys)}</p></figure>')
 

@@ -10,6 +10,7 @@ with its length. A run of one session is one band: the plain linear axis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .svg import clock, esc, f, left_margin, time_axis, time_step
 
@@ -34,7 +35,7 @@ class TimeScale:
     def __init__(self, windows: list[tuple[float, float, str, str]], left: float, width: float) -> None:
         """``windows``: (start, end, label, tip) per session, oldest first; overlapping ones
         (clocks of different hosts) share a band."""
-        merged: list[list] = []
+        merged: list[list[Any]] = []
         for start, end, label, tip in sorted(windows, key=lambda w: w[0]):
             end = max(end, start)
             if merged and start <= merged[-1][1]:

@@ -16,6 +16,7 @@ can dip just below 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from virnucpro_bridge.runfiles.reader import Event, RunFolder, UnitRow
 from virnucpro_bridge.runfiles.sessions import Session
@@ -64,7 +65,7 @@ class Part:
     end: float | None
     units: list[UnitRow]  # the units it finished (the manifest's last line for each span)
     events: list[Event]
-    summary: dict | None  # summary.json, when that describes this session (its exact figures)
+    summary: dict[str, Any] | None  # summary.json, when that describes this session (its exact figures)
 
     @property
     def label(self) -> str:
@@ -132,10 +133,10 @@ def makespan(part: Part) -> float | None:
         value = part.session.makespan_s
     if isinstance(value, (int, float)) and value > 0:
         return float(value)
-    timed = [u for u in part.units if u.started is not None and u.ended is not None]
+    timed = [(u.started, u.ended) for u in part.units if u.started is not None and u.ended is not None]
     if not timed:
         return None
-    return max(u.ended for u in timed) - min(u.started for u in timed)  # type: ignore[operator]
+    return max(end for _, end in timed) - min(start for start, _ in timed)
 
 
 def speeds(units: list[UnitRow]) -> dict[int, float]:
@@ -200,7 +201,7 @@ def _session_rows(rf: RunFolder, part: Part) -> list[DeviceRow]:
             continue  # a device of another session
         s = by_index.get(dev.index, {})
         weight = own[dev.index].weight if dev.index in own and own[dev.index].weight is not None else dev.weight
-        busy = s.get("busy_s") if isinstance(s.get("busy_s"), (int, float)) else sum(u.seconds for u in mine)
+        busy = given if isinstance(given := s.get("busy_s"), (int, float)) else sum(u.seconds for u in mine)
         rows.append(DeviceRow(
             index=dev.index, label=dev.label, name=s.get("name") or (own[dev.index].name if dev.index in own else "")
             or dev.name, kind=dev.kind, weight=weight,

@@ -35,7 +35,7 @@ def nice_step(span: float, target: int, steps: tuple[float, ...] = (1, 2, 2.5, 5
     if span <= 0:
         return 1.0
     raw = span / max(1, target)
-    mag = 10 ** math.floor(math.log10(raw))
+    mag: float = 10 ** math.floor(math.log10(raw))  # an int from 1 up (ticks print as such)
     return next((s * mag for s in steps if s * mag >= raw), 10 * mag)
 
 

@@ -43,7 +43,7 @@ def work_rows(rf: RunFolder) -> list[WorkRow]:
         total = sum(seconds.values())
         if total <= 0:
             continue
-        counts = s.get("task_counts") if isinstance(s.get("task_counts"), dict) else {}
+        counts = given if isinstance(given := s.get("task_counts"), dict) else {}
         rows.append(WorkRow(dev.label, dev.kind or str(s.get("kind", "")),
                             {k: 100.0 * v / total for k, v in seconds.items()}, total,
                             _number(s.get("setup_s")), _number(s.get("energy_wh")),

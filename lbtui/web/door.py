@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 TOKEN_BYTES = 32  # as jupyter_server's: guessing it is out of the question
 TOKEN_MIN = 16  # a --token-file token shorter than this is too easy to guess
@@ -46,7 +47,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def read_token_file(path: str | os.PathLike) -> str:
+def read_token_file(path: str | os.PathLike[str]) -> str:
     """The token in ``path``: a regular file of this user's, closed to others (as an ssh key),
     holding one line of at least TOKEN_MIN URL-safe characters."""
     try:
@@ -157,7 +158,7 @@ class Door:
             return False
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not self.host_allowed(request):
             host = request.headers.get("Host", "")
             return forbidden(f"this server does not answer to the host name {host!r}. Use the address "

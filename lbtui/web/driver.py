@@ -94,6 +94,8 @@ class AttachWebDriver(WebDriver):
     def __init__(self, app: App[Any], *, debug: bool = False, mouse: bool = True,
                  size: tuple[int, int] | None = None) -> None:
         super().__init__(app, debug=debug, mouse=mouse, size=size)
+        if sys.__stdout__ is None:
+            raise RuntimeError("a served session writes to its stdout, and it has none")
         self.pump = OutputPump(sys.__stdout__.fileno())
 
     def queue_packet(self, kind: bytes, payload: bytes) -> None:

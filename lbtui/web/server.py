@@ -131,8 +131,13 @@ class WebServer:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         got: list[str] = []
+
+        def stop_on(sig: signal.Signals) -> None:
+            got.append(sig.name)
+            stop.set()
+
         for sig in STOP_SIGNALS:
-            loop.add_signal_handler(sig, lambda s=sig: (got.append(s.name), stop.set()))
+            loop.add_signal_handler(sig, stop_on, sig)
         try:
             await web.TCPSite(runner, self.host, self.port).start()
             if ready is not None:

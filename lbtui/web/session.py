@@ -24,6 +24,8 @@ import signal
 import sys
 import time
 from asyncio.subprocess import PIPE, Process
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -42,7 +44,7 @@ class Session:
     """``start()``, then ``run()`` until the tab or the attach is gone; ``end()`` from anywhere."""
 
     def __init__(self, number: int, argv: list[str], env: dict[str, str], ws: web.WebSocketResponse,
-                 *, idle_timeout: float, log=None) -> None:
+                 *, idle_timeout: float, log: Callable[[str], None] | None = None) -> None:
         self.number = number
         self.argv = argv
         self.env = env
@@ -54,7 +56,7 @@ class Session:
         self.last_heard = time.monotonic()
         self.stderr_tail = b""
         self._ws_open = True
-        self._ending: asyncio.Future | None = None  # an end() started from _send, kept from the collector
+        self._ending: asyncio.Future[None] | None = None  # an end() started from _send, kept from the collector
 
     @property
     def pid(self) -> int | None:
@@ -174,7 +176,7 @@ class Session:
             await self._send(self.ws.send_str(json.dumps(
                 ["open_url", {"url": meta.get("url"), "new_tab": meta.get("new_tab", True)}])))
 
-    async def _send(self, sending) -> None:
+    async def _send(self, sending: Coroutine[Any, Any, None]) -> None:
         """One message to the browser; a browser that does not take it in time is gone."""
         if not self._ws_open:
             sending.close()

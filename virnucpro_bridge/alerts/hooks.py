@@ -15,6 +15,7 @@ the same fields as the environment.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -107,10 +108,12 @@ class Notifier:
         # hook SIGINT/SIGTERM blocked (the engine blocks them around starting its workers).
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         while (alert := self._queue.get()) is not None:
-            for name, hook in (("--notify", self._run_command if self.argv else None),
-                               ("--notify-url", self._post if self.url else None)):
-                if hook is None:
-                    continue
+            hooks: list[tuple[str, Callable[[Alert], None]]] = []
+            if self.argv:
+                hooks.append(("--notify", functools.partial(self._run_command, self.argv)))
+            if self.url:
+                hooks.append(("--notify-url", functools.partial(self._post, self.url)))
+            for name, hook in hooks:
                 try:
                     hook(alert)
                     self.delivered += 1
@@ -125,9 +128,9 @@ class Notifier:
                  "LBTUI_DEVICE": alert.device or ""}
         return {**os.environ, **{k: v.replace("\0", "?") for k, v in extra.items()}}
 
-    def _run_command(self, alert: Alert) -> None:
+    def _run_command(self, argv: list[str], alert: Alert) -> None:
         with tempfile.TemporaryFile() as err:  # a file, not a pipe: a lingering grandchild cannot hang us
-            proc = subprocess.Popen(self.argv, env=self.environment(alert), stdin=subprocess.DEVNULL,  # noqa: S603
+            proc = subprocess.Popen(argv, env=self.environment(alert), stdin=subprocess.DEVNULL,  # noqa: S603
                                     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
             try:
                 code = proc.wait(self.timeout)
@@ -141,13 +144,13 @@ class Notifier:
                 last = [ln for ln in err.read(STDERR_KEPT).decode(errors="replace").splitlines() if ln.strip()]
                 raise RuntimeError(f"exit {code}" + (f": {last[-1].strip()}" if last else ""))
 
-    def payload(self, alert: Alert) -> dict:
+    def payload(self, alert: Alert) -> dict[str, object]:
         return {"text": f"lbtui on {self.host}: {self.out}: {alert.message}", "event": alert.event,
                 "out": self.out, "message": alert.message, "host": self.host, "exit_code": alert.exit_code,
                 "device": alert.device}
 
-    def _post(self, alert: Alert) -> None:
-        request = urllib.request.Request(self.url, data=json.dumps(self.payload(alert)).encode(), method="POST",
+    def _post(self, url: str, alert: Alert) -> None:
+        request = urllib.request.Request(url, data=json.dumps(self.payload(alert)).encode(), method="POST",
                                          headers={"Content-Type": "application/json", "User-Agent": "lbtui"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:  # noqa: S310 - http(s) only

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Any
 
 from ..control import snapshot as S
 
@@ -108,7 +109,7 @@ class AlertRules:
         return alerts
 
 
-def ending(summary: dict, exit_code: int, error: str | None) -> Alert:
+def ending(summary: dict[str, Any], exit_code: int, error: str | None) -> Alert:
     """The alert for a run that has ended with ``exit_code`` (summary.json's figures)."""
     event = INTERRUPTED if exit_code == 130 else ABORTED if exit_code not in (0, 1) else FINISHED
     done, total = summary.get("files_done", "?"), summary.get("files_total", "?")

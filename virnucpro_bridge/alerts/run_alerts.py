@@ -9,7 +9,7 @@ it is kept for the closing lines (``close``).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..control.snapshot import RunSnapshot
 from .hooks import HOOK_TIMEOUT_S, Notifier
@@ -20,7 +20,7 @@ class RunLog(Protocol):
     """What of the coordinator this needs: its snapshot, its log, whether it has finished."""
 
     finished: bool
-    summary: dict | None
+    summary: dict[str, Any] | None
 
     def snapshot(self) -> RunSnapshot: ...
 

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from .control import CommandError
+from .control import CommandError, RunCommands, SnapshotSource
 from .endpoint import KEY_NAME, control_dir, fallback_address, private_dir, set_io_timeout, socket_address, write_key
 from .wire import SCHEMA, BadFrame, FrameTooBig, frame, read_frame, to_plain
 
@@ -60,9 +60,14 @@ SNAPSHOT_SHARE_S = 0.2  # requests this close share one snapshot (the fastest da
 ID_MAX = 64  # the longest request id echoed back (an id is the client's; it need not be long)
 COMMANDS = ("pause", "resume", "drain", "stealing", "stop")
 READ_ONLY_REFUSAL = "read-only: this dashboard said at hello that it only watches (--read-only)"
+Message = dict[str, Any]  # a request or reply: a JSON object, whose values are checked where read
 
 
-def encode(message: dict) -> bytes:
+class Target(SnapshotSource, RunCommands, Protocol):
+    """What a channel serves: a run's snapshots and its commands (the Coordinator)."""
+
+
+def encode(message: Message) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
@@ -72,7 +77,7 @@ class ChannelServer:
     (also at interpreter exit) stops listening, ends every client's connection and
     removes the socket and key."""
 
-    def __init__(self, out: Path, target: Any, *, run_id: str = "") -> None:
+    def __init__(self, out: Path, target: Target, *, run_id: str = "") -> None:
         self.out = Path(out)
         self.target = target
         self.run_id = run_id
@@ -89,7 +94,7 @@ class ChannelServer:
         self._snapshot_lock = threading.Lock()
         self._shared: tuple[float, bytes] | None = None  # (monotonic time, snapshot as JSON)
 
-    def start(self) -> dict | None:
+    def start(self) -> Message | None:
         """Listen; returns ``{"socket", "key", "protocol"}``, or None (and ``problem``) if we cannot."""
         try:
             private_dir(control_dir(self.out))
@@ -130,7 +135,7 @@ class ChannelServer:
         except OSError:
             pass
         self._listener.close()
-        for path in (self.address, self.key_path):
+        for path in (self.key_path, *([self.address] if self.address is not None else [])):
             try:
                 path.unlink()
             except OSError:
@@ -148,7 +153,7 @@ class ChannelServer:
 
     def _remove_fresh_dir(self) -> None:
         """The folder start() made for the socket, with the socket, if it made one."""
-        if self._fresh_dir is None:
+        if self._fresh_dir is None or self.address is None:  # an address is picked with the folder
             return
         for remove, path in ((os.unlink, self.address), (os.rmdir, self._fresh_dir)):
             try:
@@ -261,7 +266,7 @@ class ChannelServer:
             rid = None
         op = request.get("op")
         if op != "hello" and not peer.greeted:
-            reply: dict | bytes = _error("ProtocolError", f"{op!r} before hello: say hello first")
+            reply: Message | bytes = _error("ProtocolError", f"{op!r} before hello: say hello first")
         else:
             if op == "hello":
                 peer.greeted = True
@@ -274,7 +279,7 @@ class ChannelServer:
             reply["id"] = rid
         return encode(reply)
 
-    def handle(self, request: dict, *, read_only: bool = False) -> dict | bytes:
+    def handle(self, request: Message, *, read_only: bool = False) -> Message | bytes:
         """One request, one reply (a snapshot comes as its JSON bytes); never raises.
         ``read_only``: the connection said so at hello, and every command is refused."""
         op = request.get("op")
@@ -327,19 +332,19 @@ class Peer:
     read_only: bool = False
 
 
-def _int(request: dict, name: str) -> int:
+def _int(request: Message, name: str) -> int:
     value = request[name]
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
     return value
 
 
-def _bool(request: dict, name: str, default: bool | None = None) -> bool:
+def _bool(request: Message, name: str, default: bool | None = None) -> bool:
     value = request.get(name, default)
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be true or false, not {type(value).__name__}")
     return value
 
 
-def _error(kind: str, text: str) -> dict:
+def _error(kind: str, text: str) -> Message:
     return {"ok": False, "type": kind, "error": text}

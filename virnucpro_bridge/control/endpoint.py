@@ -16,6 +16,7 @@ import socket
 import stat
 import struct
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 CONTROL_DIR = ".lbtui"
@@ -49,8 +50,7 @@ def fallback_address(out: Path) -> tuple[Path, Path | None]:
     run.json names the address, so nothing needs to predict it."""
     name = hashlib.sha256(os.fsencode(str(out))).hexdigest()[:24] + ".sock"
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    fits = runtime and len(os.fsencode(f"{runtime}/lbtui/{name}")) <= SUN_PATH_MAX
-    if fits and _private_folder(Path(runtime)):
+    if runtime and len(os.fsencode(f"{runtime}/lbtui/{name}")) <= SUN_PATH_MAX and _private_folder(Path(runtime)):
         return private_dir(Path(runtime) / "lbtui") / name, None
     tmp = tempfile.gettempdir()
     fresh = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX, dir=tmp if len(tmp) <= 40 else "/tmp"))
@@ -99,7 +99,7 @@ def set_io_timeout(sock: socket.socket, seconds: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
-def read_key(path: str | os.PathLike) -> bytes:
+def read_key(path: str | os.PathLike[str]) -> bytes:
     """The run's key from ``path``, once it proves to be what the run writes: a regular
     file (not a FIFO, device or symlink), owned by this user, closed to others, 32 bytes.
     Untrusted (one line) otherwise; OSError when it cannot be opened at all."""
@@ -122,7 +122,7 @@ def read_key(path: str | os.PathLike) -> bytes:
     return data
 
 
-def check_socket(path: str | os.PathLike) -> None:
+def check_socket(path: str | os.PathLike[str]) -> None:
     """Untrusted unless ``path`` is a socket owned by this user, closed to others, in a
     folder of this user's closed to others (so no one can swap it before we connect)."""
     path = Path(path)
@@ -130,7 +130,8 @@ def check_socket(path: str | os.PathLike) -> None:
     _check_private(path, path.lstat(), "socket", stat.S_ISSOCK, "a socket")
 
 
-def _check_private(path: str | os.PathLike, st: os.stat_result, what: str, is_kind, kind: str) -> None:
+def _check_private(path: str | os.PathLike[str], st: os.stat_result, what: str, is_kind: Callable[[int], bool],
+                   kind: str) -> None:
     if not is_kind(st.st_mode):
         raise Untrusted(f"{path}: the run's {what} is not {kind} ({_kind_of(st.st_mode)})")
     if st.st_uid != os.getuid():

@@ -9,6 +9,7 @@ formatter's job.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Device states, in the order a device usually goes through them.
 STARTING = "starting"
@@ -145,7 +146,7 @@ class RunSnapshot:
     finished: bool
     stopping: bool  # a stop was requested; no new work is handed out
     exit_code: int | None  # set once finished
-    summary: dict | None = None  # summary.json contents once finished
+    summary: dict[str, Any] | None = None  # summary.json contents once finished
     error: str | None = None  # why the run was aborted (disk full, internal error), if it was
     notices: tuple[str, ...] = field(default_factory=tuple)  # e.g. "demo models: predictions are meaningless"
     splits_total: int = 0  # running units cut in flight (not counted in steals_total)

@@ -22,11 +22,14 @@ import struct
 import types
 import typing
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SCHEMA = 1  # bump when a field changes meaning (adding fields needs no bump)
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def to_plain(obj: Any) -> Any:
@@ -45,7 +48,7 @@ def from_plain(cls: type[T], data: Any) -> T:
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
     hints = _hints(cls)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
@@ -74,7 +77,7 @@ def _build(tp: Any, value: Any) -> Any:
     members = _optional_args(tp)
     if members is not None:
         return _build(members[0], value) if len(members) == 1 else value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_plain(tp, value)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is tuple and isinstance(value, list):

@@ -38,7 +38,8 @@ def init() -> ModuleType | None:
         pynvml.nvmlInit()
     except Exception:
         return None
-    return pynvml
+    module: ModuleType = pynvml  # untyped (no stubs): the module object is what callers get
+    return module
 
 
 def shutdown(nv: ModuleType) -> None:

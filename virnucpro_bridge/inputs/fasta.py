@@ -23,14 +23,17 @@ import stat
 import string
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from ..errors import InputError, UnitError
 from . import gzip_cache
 from .record_index import INDEX_STRIDE, LONG_RECORD, RecordIndex, SeekPoint
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small enough to never matter for memory
@@ -96,7 +99,7 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> io.BufferedReader:
     """``path`` opened for reading, if it is a regular file, else InputError. Opened
     without blocking, so a FIFO put where an input was is refused instead of waited on."""
     name = os.fspath(path)
@@ -173,7 +176,7 @@ def _open_at(name: str, seek: SeekPoint | None, stack: ExitStack) -> tuple[TextI
     return stack.enter_context(_text(text)), seek.record - 1
 
 
-def _text(raw: BinaryIO) -> TextIO:
+def _text(raw: io.BufferedReader | gzip.GzipFile) -> TextIO:
     return io.TextIOWrapper(raw, encoding="utf-8-sig")
 
 
@@ -208,14 +211,14 @@ def _record(header: str, parts: list[str]) -> Record:
 class _HashingReader(io.RawIOBase):
     """A raw reader that feeds every byte it reads into a sha256."""
 
-    def __init__(self, f: BinaryIO) -> None:
+    def __init__(self, f: io.BufferedIOBase) -> None:
         self._f = f
         self.hash = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         n = self._f.readinto(buffer)
         if n:
             self.hash.update(memoryview(buffer)[:n])
@@ -253,12 +256,12 @@ def scan(
                 f.seek(0)
                 hasher = _HashingReader(f)
                 buffered = io.BufferedReader(hasher, min(READ_CHUNK, max(SMALL_READ, before.st_size)))
-                lines: BinaryIO = buffered
+                lines: io.BufferedIOBase = buffered
                 if compressed:
-                    text: BinaryIO = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
+                    text = gzip.GzipFile(fileobj=buffered)
                     writer = gzip_cache.MemberWriter.open(cache_dir)
                     if writer is not None:
-                        lines = io.BufferedReader(gzip_cache.Tee(text, writer), READ_CHUNK)  # type: ignore[assignment]
+                        lines = io.BufferedReader(gzip_cache.Tee(text, writer), READ_CHUNK)
                     else:
                         lines = text
                 counts = _count(name, lines, shard_size, stride, alphabet)
@@ -323,8 +326,8 @@ def _bad_sequence(name: str, line: bytes, lineno: int, alphabet: Alphabet | None
 
 
 def _count(
-    name: str, lines: BinaryIO, shard_size: int, stride: int, alphabet: Alphabet | None
-) -> tuple[int, int, tuple[ShardStat, ...], array, array, array]:
+    name: str, lines: Iterable[bytes], shard_size: int, stride: int, alphabet: Alphabet | None
+) -> tuple[int, int, tuple[ShardStat, ...], array[int], array[int], array[int]]:
     """The scan loop proper: kept tight, it runs once per line of every input."""
     allowed = SEQUENCE_BYTES if alphabet is None else alphabet.allowed
     sequences = residues = 0

@@ -27,7 +27,10 @@ from array import array
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MEMBER_SIZE = 1 << 20  # text bytes per member: at most 1 MiB decoded to reach any offset
 LEVEL = 1  # fastest zlib level: the copy is a cache, size matters less than scan time
@@ -135,14 +138,14 @@ class MemberWriter:
 class Tee(io.RawIOBase):
     """Hands the decompressed text to a MemberWriter as the scan reads it."""
 
-    def __init__(self, f: BinaryIO, writer: MemberWriter) -> None:
+    def __init__(self, f: io.BufferedIOBase, writer: MemberWriter) -> None:
         self._f = f
         self._writer = writer
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         n = self._f.readinto(buffer)
         if n:
             self._writer.write(memoryview(buffer)[:n])
@@ -162,10 +165,10 @@ def _prune(folder: str, keep: str) -> None:
 
 
 @contextmanager
-def open_at(cache: str, member: int, member_start: int, offset: int) -> Iterator[BinaryIO]:
+def open_at(cache: str, member: int, member_start: int, offset: int) -> Iterator[gzip.GzipFile]:
     """The copy's text from ``offset`` on (``member`` holds it and starts at ``member_start``)."""
     with open(cache, "rb") as f:
         f.seek(member)
         with gzip.GzipFile(fileobj=f, mode="rb") as text:
             text.seek(offset - member_start)
-            yield text  # type: ignore[misc]
+            yield text

@@ -14,7 +14,7 @@ overlap cover ``[0, N << 32)`` exactly when their lengths there add up to it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -24,6 +24,11 @@ _PART_BITS = 32  # a record has far fewer than 2^32 parts (a 4 Gb record in 300 
 
 class OverlapError(ValueError):
     """A span was recorded twice: some records would be counted twice."""
+
+
+def _pos(pos: Sequence[int]) -> Pos:
+    """``pos`` as the tuple that compares with other positions (a list does not)."""
+    return (pos[0], pos[1])
 
 
 def _key(pos: Pos) -> int:
@@ -49,7 +54,7 @@ class Coverage(Generic[T]):
 
     def add(self, begin: Pos, stop: Pos, payload: T) -> None:
         """Record ``[begin, stop)`` as done; a second claim on any part of it raises."""
-        begin, stop = tuple(begin), tuple(stop)
+        begin, stop = _pos(begin), _pos(stop)
         if not (0, 0) <= begin < stop <= (self.records, 0) or begin[1] < 0 or stop[1] < 0:
             raise OverlapError(f"span {begin}–{stop} outside (0, 0)–({self.records}, 0)")
         if self.overlaps(begin, stop):
@@ -89,7 +94,7 @@ def keep_tiling(records: int, spans: Iterable[tuple[Pos, Pos, T]]) -> Coverage[T
     one already kept: the result never claims a part twice."""
     cov: Coverage[T] = Coverage(records)
     for begin, stop, payload in spans:
-        begin, stop = tuple(begin), tuple(stop)
+        begin, stop = _pos(begin), _pos(stop)
         if (0, 0) <= begin < stop <= (records, 0) and min(begin[1], stop[1]) >= 0 \
                 and not cov.overlaps(begin, stop):
             cov.add(begin, stop, payload)

@@ -26,7 +26,7 @@ INDEX_STRIDE = 256  # records between index entries: ~60 KB skipped at most, 16 
 # never cut inside: under a second of work on any device, so a cut at the next
 # record boundary is as good; a 10 GB assembly has few records this long.
 LONG_RECORD = 16_384
-_NONE: tuple = ()  # shared by every index without long records or gzip members: no array each
+_NONE: tuple[int, ...] = ()  # shared by every index without long records or gzip members: no array each
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,8 @@ class SeekPoint:
     member: int = 0  # gzip: byte offset in ``cache`` of the member holding ``offset``
     member_start: int = 0  # gzip: text offset where that member's text begins
 
-    def __reduce__(self):  # pickled with every unit: a plain tuple, not the slots protocol's field walk
+    # Pickled with every unit: a plain tuple, not the slots protocol's field walk.
+    def __reduce__(self) -> tuple[type[SeekPoint], tuple[object, ...]]:
         return (SeekPoint, (self.record, self.offset, self.size, self.mtime_ns, self.cache, self.member,
                             self.member_start))
 
@@ -59,11 +60,11 @@ class RecordIndex:
         total_residues: int,
         size: int,
         mtime_ns: int,
-        offsets: array,
-        residues: array,
+        offsets: array[int],
+        residues: array[int],
         stride: int = INDEX_STRIDE,
         cache: str = "",
-        members: array | None = None,
+        members: array[int] | None = None,
         member_size: int = 0,
         long_records: Sequence[int] = _NONE,
         long_lengths: Sequence[int] = _NONE,

@@ -47,7 +47,8 @@ class Unit:
     part: int = 0  # first part of record ``start`` it covers (0: from the record's start)
     end_part: int = 0  # parts of its last record it covers, from that record's start; 0: all
 
-    def __reduce__(self):  # pickled per WorkItem: a plain tuple, not the slots protocol's field walk
+    # Pickled per WorkItem: a plain tuple, not the slots protocol's field walk.
+    def __reduce__(self) -> tuple[type[Unit], tuple[object, ...]]:
         return (Unit, (self.uid, self.path, self.rel, self.shard, self.shards, self.start, self.count,
                        self.residues, self.sha256, self.seek, self.split_from, self.part, self.end_part))
 
@@ -102,7 +103,7 @@ def _walk(folder: str) -> list[str]:
         reason = (err.strerror or "cannot read").lower()
         raise InputError(f"{err.filename}: {reason}")
 
-    found = []
+    found: list[str] = []
     for root, dirs, names in os.walk(folder, onerror=fail):
         dirs.sort()
         found.extend(os.path.join(root, n) for n in sorted(names) if _is_fasta_name(n))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypedDict
 
 from .sizes import AUTO, RECORDS, SECONDS, Size
 
@@ -98,7 +99,16 @@ def factoring_costs(
 DEFAULT_SHARD_RECORDS = 10_000  # --shard-size default: upstream VirNucPro's files of 10,000 sequences
 
 
-def plan_bounds(shard: Size, split_min: Size, rate: float, fixed_cost_s: float) -> dict:
+class PlanBounds(TypedDict):
+    """``plan_units``' size keyword arguments, as ``plan_bounds`` gives them."""
+
+    shard_size: int
+    cap: float
+    floor: float
+    floor_records: int
+
+
+def plan_bounds(shard: Size, split_min: Size, rate: float, fixed_cost_s: float) -> PlanBounds:
     """``plan_units``' size arguments from ``--shard-size`` and ``--split-min``.
 
     Seconds become residues at ``rate`` (residues/s of an average device of the
@@ -109,7 +119,7 @@ def plan_bounds(shard: Size, split_min: Size, rate: float, fixed_cost_s: float) 
         return size.amount * rate if size.unit == SECONDS else size.amount
 
     no_record_cap = 1 << 62  # a cap in work: records alone never cut a piece
-    bounds: dict = {"shard_size": no_record_cap, "cap": math.inf, "floor": 0.0, "floor_records": 0}
+    bounds: PlanBounds = {"shard_size": no_record_cap, "cap": math.inf, "floor": 0.0, "floor_records": 0}
     if shard.unit == RECORDS:
         bounds["shard_size"] = int(shard.amount)
     else:

@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 TMP_PREFIX = ".tmp-"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -73,7 +73,7 @@ def _temp_beside(target: str) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = False) -> Iterator[IO]:
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = False) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; rename it onto ``path`` on success.
 
     ``fsync=False`` by default: rename-after-write already survives a killed
@@ -82,8 +82,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = 
     """
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open supports 'w' and 'wb'")
-    kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-    with _temp_beside(os.fspath(path)) as fd, os.fdopen(fd, mode, **kwargs) as fh:
+    encoding, newline = (None, None) if "b" in mode else ("utf-8", "")
+    with _temp_beside(os.fspath(path)) as fd, os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
         yield fh
         fh.flush()
         if fsync:

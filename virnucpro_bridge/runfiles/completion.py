@@ -10,6 +10,7 @@ per file it has finished.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -20,7 +21,14 @@ from .reader import ManifestEntry
 
 Piece = tuple[Unit, str]  # a finished unit and its result's path
 Merge = Callable[[str, Sequence[Piece]], None]  # (file rel, its pieces in input order)
-MERGED = object()  # a file whose every part is done and merged
+Pieces = Sequence[tuple[tuple[int, int], tuple[int, int], Piece]]  # (begin, stop, piece) in order
+
+
+class _Merged(enum.Enum):
+    MERGED = "merged"
+
+
+MERGED = _Merged.MERGED  # a file whose every part is done and merged
 
 
 class Completion:
@@ -29,7 +37,7 @@ class Completion:
         """``wholes``: one unit per input file; ``kept``: spans an earlier run finished
         (``Resume.kept``); ``out``: the run folder (kept results' paths are relative to it)."""
         self.merge = merge
-        self.files: dict[str, Coverage[Piece] | int | object] = {}
+        self.files: dict[str, Coverage[Piece] | int | _Merged] = {}
         self.kept_pieces = self.kept_records = 0
         for whole in wholes:
             done = kept.get(whole.rel)
@@ -65,6 +73,6 @@ class Completion:
         if cov.complete:
             self._merge(unit.rel, cov.pieces())
 
-    def _merge(self, rel: str, pieces: list) -> None:
+    def _merge(self, rel: str, pieces: Pieces) -> None:
         self.files[rel] = MERGED
         self.merge(rel, [piece for _, _, piece in pieces])

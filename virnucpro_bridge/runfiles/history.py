@@ -35,11 +35,11 @@ class _Seen:
     """What a session left behind, gathered before it becomes a Session."""
 
     run_id: str
-    start: dict = field(default_factory=dict)
-    end: dict | None = None
+    start: dict[str, Any] = field(default_factory=dict)
+    end: dict[str, Any] | None = None
     first: float | None = None
     last: float | None = None
-    rows: list = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # manifest entries, duck-typed (see sessions())
 
     def saw(self, t: float | None) -> None:
         if t:
@@ -47,7 +47,7 @@ class _Seen:
             self.last = t if self.last is None else max(self.last, t)
 
 
-def read_lines(out: Path) -> list[dict]:
+def read_lines(out: Path) -> list[dict[str, Any]]:
     """sessions.jsonl's whole lines (a torn or foreign line is skipped)."""
     lines = []
     try:
@@ -64,7 +64,7 @@ def read_lines(out: Path) -> list[dict]:
     return lines
 
 
-def sessions(out: Path, *, run: Mapping, summary: Mapping | None, rows: Iterable[Any],
+def sessions(out: Path, *, run: Mapping[str, Any], summary: Mapping[str, Any] | None, rows: Iterable[Any],
              events: Iterable[Any] = (), live: str | None = None) -> list[Session]:
     """Every session of the run in ``out``, oldest first. ``rows``: manifest entries
     (with ``run_id``, ``started``, ``ended``, ``device_index``, ``device``, ``sequences``,
@@ -93,7 +93,7 @@ def sessions(out: Path, *, run: Mapping, summary: Mapping | None, rows: Iterable
     for ev in events:
         if ev.run_id:
             get(ev.run_id).saw(ev.time)
-    current = run.get("run_id") if isinstance(run.get("run_id"), str) else ""
+    current = run_id if isinstance(run_id := run.get("run_id"), str) else ""
     if run:
         s = get(current)
         s.start = {**_run_json_start(run), **s.start}
@@ -105,7 +105,7 @@ def sessions(out: Path, *, run: Mapping, summary: Mapping | None, rows: Iterable
 def _session(s: _Seen, live: str | None) -> Session:
     if s.end is not None:
         return session_from_record(s.end, s.start)
-    by_device: dict[int, list] = {}
+    by_device: dict[int, list[Any]] = {}
     for r in s.rows:
         by_device.setdefault(r.device_index, []).append(r)
     named = {int(d["index"]): d for d in s.start.get("devices") or [] if isinstance(d, Mapping)
@@ -128,7 +128,7 @@ def _session(s: _Seen, live: str | None) -> Session:
     )
 
 
-def _run_json_start(run: Mapping) -> dict:
+def _run_json_start(run: Mapping[str, Any]) -> dict[str, Any]:
     """run.json's word on its session's start (its host and Slurm job id when it has them)."""
     job = run.get("slurm_job")  # SLURM_JOB_ID, when run.json records it
     return {"started_epoch": run.get("start_epoch"), "host": run.get("host"),
@@ -137,14 +137,14 @@ def _run_json_start(run: Mapping) -> dict:
                          "weight": d.get("weight")} for d in run.get("devices") or [] if isinstance(d, Mapping)]}
 
 
-def _summary_records(summary: Mapping | None) -> list[Mapping]:
+def _summary_records(summary: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     """The ``sessions`` summary.json repeats: end lines for a folder whose sessions.jsonl is gone."""
     listed = (summary or {}).get("sessions")
     return [r for r in listed if isinstance(r, Mapping) and isinstance(r.get("run_id"), str)] \
         if isinstance(listed, list) else []
 
 
-def _with_older_summary(found: list[Session], summary: Mapping | None, current: str | None) -> list[Session]:
+def _with_older_summary(found: list[Session], summary: Mapping[str, Any] | None, current: str | None) -> list[Session]:
     """An older lbtui wrote no sessions.jsonl and no ``sessions`` in its summary.json: that
     summary gives the exact figures of the session that wrote it, the latest one begun
     before it was written (a very old one, without times: the current session)."""

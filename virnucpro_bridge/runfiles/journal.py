@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..control.snapshot import RunEvent, RunSnapshot
 from ..errors import OutputError, environment_error
@@ -129,7 +130,7 @@ class Journal:
         self.sessions = AppendFile(out_dir / SESSIONS, out_dir)
         self._last_event = last_event
 
-    def unit_done(self, row: dict) -> None:
+    def unit_done(self, row: dict[str, Any]) -> None:
         self.manifest.append_lines([json.dumps(row, separators=(", ", ": "))])
 
     def new_events(self, events: Iterable[RunEvent]) -> None:
@@ -140,7 +141,7 @@ class Journal:
         self.events.append_lines(json.dumps(event_record(e, self.run_id)) for e in fresh)
         self._last_event = fresh[-1].seq
 
-    def session_line(self, record: dict) -> None:
+    def session_line(self, record: dict[str, Any]) -> None:
         self.sessions.append_lines([json.dumps(record)])
 
     def sample(self, snap: RunSnapshot) -> None:
@@ -158,7 +159,7 @@ class Journal:
             f.close()
 
 
-def event_record(e: RunEvent, run_id: str = "") -> dict:
+def event_record(e: RunEvent, run_id: str = "") -> dict[str, Any]:
     """An events.jsonl line (read back by ``reader.Event``). ``seq`` comes first: the
     next session finds the last one by it (``reader.last_event_seq``)."""
     record = {"seq": e.seq, "time": round(e.time, 3), "kind": e.kind, "level": e.level,

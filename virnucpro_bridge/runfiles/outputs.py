@@ -24,9 +24,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
-from ..inputs.ranges import Coverage, keep_tiling
+from ..inputs.ranges import Coverage, Pos, keep_tiling
 from ..inputs.units import Unit
 from . import vouch
 from .atomic import atomic_write_text, remove_stale_temps
@@ -83,7 +84,7 @@ class Resume:
         if not rows:
             return []  # nothing kept: no bookkeeping per file
         cov: Coverage[ManifestEntry] = Coverage(whole.count)
-        refused: list[tuple[tuple[int, int], tuple[int, int], str]] = []
+        refused: list[tuple[Pos, Pos, str]] = []
         for e in rows:  # latest first: a span redone later replaces the earlier row
             if not e.covers(whole):
                 if e.file == whole.rel and e.sha256 != whole.sha256:
@@ -102,7 +103,7 @@ class Resume:
         self.kept[whole.rel] = cov
         return [(b, s) for b, s, _ in cov.pieces()]
 
-    def _count_redone(self, cov: Coverage, refused: list) -> None:
+    def _count_redone(self, cov: Coverage[ManifestEntry], refused: list[tuple[Pos, Pos, str]]) -> None:
         """One count per span left to redo, under the newest row's reason."""
         seen = set()
         for begin, stop, why in refused:
@@ -140,7 +141,7 @@ def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: st
     return done
 
 
-def _covers(cov: Coverage, unit: Unit) -> bool:
+def _covers(cov: Coverage[ManifestEntry], unit: Unit) -> bool:
     """The kept spans tile ``unit``'s span exactly."""
     at = tuple(unit.begin)
     for begin, stop, _ in cov.pieces():
@@ -156,10 +157,10 @@ def new_run_id(started: float) -> str:
 
 
 def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs: list[str],
-                   devices: list[Mapping], started: float, control: Mapping | None = None,
+                   devices: list[Mapping[str, Any]], started: float, control: Mapping[str, Any] | None = None,
                    metrics_log: str | None = None, fingerprint: str = "",
                    fingerprint_parts: Mapping[str, str] | None = None,
-                   task_options: Mapping | None = None, slurm_job: str | None = None) -> None:
+                   task_options: Mapping[str, Any] | None = None, slurm_job: str | None = None) -> None:
     data = {
         "run_id": run_id,
         "main_pid": os.getpid(),
@@ -200,6 +201,6 @@ def what_changed(out: Path, task: str, parts: Mapping[str, str]) -> str:
     return ", ".join(changes) or "the model files changed"
 
 
-def write_summary(out: Path, summary: Mapping) -> None:
+def write_summary(out: Path, summary: Mapping[str, Any]) -> None:
     with writing(out / SUMMARY, out):
         atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")

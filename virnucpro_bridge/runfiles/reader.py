@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # How an older run.json's argv is read back: lbtui's own ``run`` parser, handed in by
 # the caller (the engine does not know the CLI). It returns ``inputs``, ``out`` and
 # ``metrics_log`` as given, or None. Newer run.json files record all three.
-RecordedOptions = Callable[[list], "Mapping[str, Any] | None"]
+RecordedOptions = Callable[[list[str]], "Mapping[str, Any] | None"]
 
 RUN_JSON, MANIFEST, SUMMARY = "run.json", "manifest.jsonl", "summary.json"
 EVENTS, METRICS, ERRORS_LOG = "events.jsonl", "metrics.csv", "errors.log"
@@ -112,7 +112,8 @@ class ManifestEntry:
         return self.covers(whole) and self.task == task and self.fingerprint == fingerprint
 
 
-_ENTRY_TYPES = {"file": str, "shard": int, "device_index": int, "device": str, "sequences": int,
+_ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
+                "file": str, "shard": int, "device_index": int, "device": str, "sequences": int,
                 "seconds": (int, float), "stolen": bool, "attempt": int, "output": str, "sha256": str,
                 "start": int, "count": int, "task": str, "fingerprint": str, "run_id": str,
                 "started": (int, float), "ended": (int, float), "split_from": str, "node": str,
@@ -257,7 +258,7 @@ def earlier_sessions(out: Path) -> list[Session]:
                     events=_read_events(out / EVENTS, problems))
 
 
-def read_run(out: Path, shown: str) -> dict:
+def read_run(out: Path, shown: str) -> dict[str, Any]:
     """run.json, or one line saying why OUT is not a run folder."""
     if not out.is_dir():
         raise InputError(f"{shown}: no such folder")
@@ -275,7 +276,7 @@ def read_run(out: Path, shown: str) -> dict:
     return run
 
 
-def session_summary(out: Path, run: dict) -> dict | None:
+def session_summary(out: Path, run: dict[str, Any]) -> dict[str, Any] | None:
     """summary.json if this session of the run wrote it (a resumed run's old one does not count)."""
     try:
         summary = json.loads((out / SUMMARY).read_text())
@@ -309,7 +310,7 @@ def last_event_seq(out: Path) -> int:
     return highest
 
 
-def _read_json(path: Path, problems: list[str]) -> dict | None:
+def _read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
@@ -320,7 +321,7 @@ def _read_json(path: Path, problems: list[str]) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _json_lines(path: Path, problems: list[str]) -> Iterator[dict]:
+def _json_lines(path: Path, problems: list[str]) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         return
     bad = 0
@@ -380,7 +381,7 @@ def _read_events(path: Path, problems: list[str]) -> list[Event]:
     return events
 
 
-def _devices(run: dict, summary: dict | None, units: list[UnitRow]) -> list[Device]:
+def _devices(run: dict[str, Any], summary: dict[str, Any] | None, units: list[UnitRow]) -> list[Device]:
     found: dict[int, Device] = {}
     for d in (summary or {}).get("devices") or []:
         if isinstance(d, dict) and _num(d.get("index"), int) is not None:
@@ -396,14 +397,14 @@ def _devices(run: dict, summary: dict | None, units: list[UnitRow]) -> list[Devi
     return [found[i] for i in sorted(found)]
 
 
-def _options(run: dict, recorded_options: RecordedOptions | None) -> Mapping[str, Any]:
+def _options(run: dict[str, Any], recorded_options: RecordedOptions | None) -> Mapping[str, Any]:
     argv = run.get("argv")
     if recorded_options is None or not isinstance(argv, list):
         return {}
     return recorded_options([str(a) for a in argv]) or {}
 
 
-def _inputs(run: dict, options: Mapping[str, Any]) -> list[str] | None:
+def _inputs(run: dict[str, Any], options: Mapping[str, Any]) -> list[str] | None:
     """Input paths as given: run.json's ``inputs``, else from its argv."""
     if isinstance(run.get("inputs"), list):
         return [str(p) for p in run["inputs"]]
@@ -411,7 +412,7 @@ def _inputs(run: dict, options: Mapping[str, Any]) -> list[str] | None:
     return [str(p) for p in given] if given else None
 
 
-def metrics_log_candidates(out: Path, run: dict, options: Mapping[str, Any]) -> list[Path]:
+def metrics_log_candidates(out: Path, run: dict[str, Any], options: Mapping[str, Any]) -> list[Path]:
     """Where the run's --metrics-log FILE may be now. run.json records its absolute path;
     in an older run.json only the argv has it, relative to the run's working folder,
     which we infer from how --out was given."""
@@ -432,7 +433,7 @@ def metrics_log_candidates(out: Path, run: dict, options: Mapping[str, Any]) -> 
     return found
 
 
-def _read_metrics(out: Path, run: dict, options: Mapping[str, Any],
+def _read_metrics(out: Path, run: dict[str, Any], options: Mapping[str, Any],
                   problems: list[str]) -> tuple[list[Sample], str | None]:
     """The run's own metrics.csv (epoch times), else its --metrics-log CSV (local ISO times)."""
     candidates = [out / METRICS, *metrics_log_candidates(out, run, options)]
@@ -475,7 +476,9 @@ def _read_errors(path: Path) -> tuple[list[ErrorBlock], int]:
     if not path.is_file():
         return [], 0
     blocks: list[ErrorBlock] = []
-    total, head, body = 0, None, []
+    total = 0
+    head: tuple[str, str] | None = None
+    body: list[str] = []
 
     def close() -> None:
         if head is not None and len(blocks) < ERROR_BLOCKS_KEPT:

@@ -81,7 +81,7 @@ class Session:
     def gpus(self) -> int:
         return sum(1 for d in self.devices if d.kind == "cuda")
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         """The JSON form: a sessions.jsonl end line, an entry of summary.json's ``sessions``."""
         return {
             "run_id": self.run_id, "started_epoch": _round(self.started), "ended_epoch": _round(self.ended),
@@ -103,13 +103,14 @@ def _round(t: float | None) -> float | None:
 
 # -- what the runner writes ---------------------------------------------------------------
 
-def holder() -> dict:
+def holder() -> dict[str, Any]:
     """Who runs this session: host, pid and the Slurm job (SLURM_JOB_ID, what
     ``srun --jobid`` takes; also set for each task of a job array)."""
     return {"host": socket.gethostname(), "pid": os.getpid(), "slurm_job_id": os.environ.get("SLURM_JOB_ID") or None}
 
 
-def start_line(run_id: str, started: float, devices: Iterable[Mapping], plan: Mapping[str, int] | None = None) -> dict:
+def start_line(run_id: str, started: float, devices: Iterable[Mapping[str, Any]],
+               plan: Mapping[str, int] | None = None) -> dict[str, Any]:
     """sessions.jsonl's line for a session that starts now. ``devices``: index, name, kind,
     weight; ``plan``: ``units_total`` and ``sequences_total`` of the whole run, and how many
     of them earlier sessions did (``units_kept``, ``sequences_kept``), for progress read
@@ -120,7 +121,7 @@ def start_line(run_id: str, started: float, devices: Iterable[Mapping], plan: Ma
                         for d in devices]}
 
 
-def session_of(run_id: str, summary: Mapping, start: Mapping | None = None) -> Session:
+def session_of(run_id: str, summary: Mapping[str, Any], start: Mapping[str, Any] | None = None) -> Session:
     """A session from the summary its coordinator wrote (``build_summary``'s fields)."""
     start = start or {}
     code = summary.get("exit_code")
@@ -143,7 +144,7 @@ def session_of(run_id: str, summary: Mapping, start: Mapping | None = None) -> S
     )
 
 
-def close_session(summary: dict, start: Mapping, earlier: list[Session]) -> dict:
+def close_session(summary: dict[str, Any], start: Mapping[str, Any], earlier: list[Session]) -> dict[str, Any]:
     """Add this session (``start``: its start line) and the whole run to ``summary``
     (``run_id``, ``sessions``, ``run``); returns its sessions.jsonl end line."""
     this = session_of(start["run_id"], summary, start)
@@ -154,7 +155,7 @@ def close_session(summary: dict, start: Mapping, earlier: list[Session]) -> dict
     return {"session": "end", **this.record()}
 
 
-def session_from_record(rec: Mapping, start: Mapping | None = None) -> Session:
+def session_from_record(rec: Mapping[str, Any], start: Mapping[str, Any] | None = None) -> Session:
     """The inverse of ``Session.record()`` (``start``: its start line, for what the record lacks)."""
     start = start or {}
     devices = tuple(SessionDevice(
@@ -176,12 +177,12 @@ def session_from_record(rec: Mapping, start: Mapping | None = None) -> Session:
 
 
 def end_of(code: object) -> str:
-    return ENDS.get(code, "aborted") if isinstance(code, int) else KILLED  # type: ignore[arg-type]
+    return ENDS.get(code, "aborted") if isinstance(code, int) else KILLED
 
 
 # -- the run as a whole -------------------------------------------------------------------
 
-def run_totals(found: list[Session]) -> dict:
+def run_totals(found: list[Session]) -> dict[str, Any]:
     """summary.json's ``run``: every session's work added up. ``wall_s`` is the sum of the
     sessions' wall times, ``span_s`` first start to last end (gaps included);
     ``device_s`` the devices' busy seconds; ``gpu_hours`` and ``device_hours`` the time
@@ -189,7 +190,7 @@ def run_totals(found: list[Session]) -> dict:
     cluster's accounting charges."""
     starts = [s.started for s in found if s.started is not None]
     ends = [s.ended for s in found if s.ended is not None]
-    per: dict[int, dict] = {}
+    per: dict[int, dict[str, Any]] = {}
     for s in found:
         for d in s.devices:
             row = per.setdefault(d.index, {"index": d.index, "names": [], "kind": d.kind, "units": 0, "failed": 0,

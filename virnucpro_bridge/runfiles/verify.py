@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError, LbtuiError, UsageError
 from ..inputs import fasta
@@ -86,7 +87,7 @@ def verify_folder(out: Path, inputs: Sequence[str] | None = None, merged: Merged
     return verdict
 
 
-def _inputs(run: dict, given: Sequence[str] | None, shown: str) -> list[tuple[str, str]]:
+def _inputs(run: dict[str, Any], given: Sequence[str] | None, shown: str) -> list[tuple[str, str]]:
     """(path, rel) of the inputs: as given, or as the run recorded them."""
     paths = list(given or [])
     if not paths:
@@ -101,8 +102,8 @@ def _inputs(run: dict, given: Sequence[str] | None, shown: str) -> list[tuple[st
         raise InputError(f"{exc}; give the run's inputs after the folder: lbtui verify {shown} INPUT...") from None
 
 
-def _verify_file(out: Path, path: str, rel: str, rows: list[ManifestEntry], key: tuple, merged: MergedCheck | None,
-                 verdict: Verdict) -> None:
+def _verify_file(out: Path, path: str, rel: str, rows: list[ManifestEntry], key: tuple[object, str],
+                 merged: MergedCheck | None, verdict: Verdict) -> None:
     try:
         scan = fasta.scan(path, 1 << 62)
     except LbtuiError as exc:
@@ -128,8 +129,8 @@ def _verify_file(out: Path, path: str, rel: str, rows: list[ManifestEntry], key:
     _twice(rel, current, verdict)
     pieces = []
     for begin, stop, e in cov.pieces():
-        if (why := vouch.check(out, e)) is not None:
-            verdict.findings.append(Finding(e.output, WHY.get(why, why)))
+        if (refusal := vouch.check(out, e)) is not None:
+            verdict.findings.append(Finding(e.output, WHY.get(refusal, refusal)))
             continue
         verdict.results += 1
         verdict.sequences += records_started(begin, stop)
@@ -158,7 +159,7 @@ def _twice(rel: str, rows: list[ManifestEntry], verdict: Verdict) -> None:
                 verdict.findings.append(Finding(rel, f"records {span_text(e.begin, e.stop)} done twice in one "
                                                      f"run ({e.run_id or 'no run id'})"))
                 return
-            reach = max(reach, tuple(e.stop))
+            reach = max(reach, e.stop)
 
 
 def summary_line(out: str, verdict: Verdict) -> str:

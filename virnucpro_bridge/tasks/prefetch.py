@@ -17,6 +17,7 @@ per thread, and pinning memory uses it).
 
 from __future__ import annotations
 
+import enum
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -32,17 +33,21 @@ class _Raised:
         self.exc = exc
 
 
-_END = object()
+class _End(enum.Enum):
+    END = "end"
+
+
+_END = _End.END  # the source is exhausted
 
 
 class Prefetch(Generic[T]):
     """``source``'s items, produced in a daemon thread up to ``depth`` ahead."""
 
     def __init__(self, source: Iterator[T], depth: int = 1,
-                 waiting: Callable[[], AbstractContextManager] = nullcontext, name: str = "lbtui-prefetch",
+                 waiting: Callable[[], AbstractContextManager[object]] = nullcontext, name: str = "lbtui-prefetch",
                  start: Callable[[], None] | None = None) -> None:
         self._source, self._start = source, start
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._queue: queue.Queue[T | _Raised | _End] = queue.Queue(maxsize=max(1, depth))
         self._closed = threading.Event()
         self._waiting = waiting
         self._finished = False
@@ -82,7 +87,7 @@ class Prefetch(Generic[T]):
                 pass
         self._thread.join()
 
-    def _put(self, item: object) -> bool:
+    def _put(self, item: T | _Raised | _End) -> bool:
         while not self._closed.is_set():
             try:
                 self._queue.put(item, timeout=PUT_POLL_S)

@@ -44,7 +44,7 @@ class Block:
     protein: Any = None
 
     def add(self, record: str, position: Stop, chunk_id: str, kept: list[Frame]) -> None:
-        for item in kept or [no_frame_row(chunk_id)]:
+        for item in kept if kept else (no_frame_row(chunk_id),):
             self._append(item, record, position)
 
     def _append(self, item: Frame | str, record: str, position: Stop) -> None:

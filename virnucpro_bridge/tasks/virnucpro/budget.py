@@ -110,7 +110,7 @@ def token_batches(lengths: Sequence[int], toks_per_batch: int, extra: int = 2,
 
 
 def free_cache() -> None:
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]  # torch leaves it untyped
         torch.cuda.empty_cache()
 
 

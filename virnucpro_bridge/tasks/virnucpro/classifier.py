@@ -47,7 +47,8 @@ class MLPClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn1(self.hidden_layer(x)))
-        return self.output_layer(self.dropout(x))
+        scores: torch.Tensor = self.output_layer(self.dropout(x))
+        return scores
 
     @property
     def input_dim(self) -> int:

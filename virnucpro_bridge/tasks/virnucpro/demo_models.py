@@ -105,8 +105,10 @@ def write_classifier(path: Path, input_dim: int, hidden: int) -> Path:
     from .classifier import MLPClassifier
 
     model = MLPClassifier(input_dim, hidden, 2)
+    mean, var = model.bn1.running_mean, model.bn1.running_var
+    assert mean is not None and var is not None  # BatchNorm1d tracks running statistics by default
     with torch.no_grad():  # running statistics that make eval mode matter
-        model.bn1.running_mean.uniform_(-0.5, 0.5)
-        model.bn1.running_var.uniform_(0.5, 2.0)
+        mean.uniform_(-0.5, 0.5)
+        var.uniform_(0.5, 2.0)
     torch.save(model.state_dict(), path)
     return path

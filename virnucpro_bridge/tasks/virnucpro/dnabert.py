@@ -19,9 +19,9 @@ embeddings bit for bit); docs/models.md says which runs where.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -125,6 +125,8 @@ class _AttentionOutput(nn.Module):
 
 
 class _Attention(nn.Module):
+    self: _Projection  # registered under the checkpoints' key "self" (add_module below)
+
     def __init__(self, c: DnabertConfig) -> None:
         super().__init__()
         self.add_module("self", _Projection(c))
@@ -225,9 +227,10 @@ class MosaicBert(nn.Module):
         mask = None if attention_mask is None else attention_mask.to(torch.bool)
         # once per batch (a few small kernels; kept per width it cost memory for nothing)
         alibi = alibi_bias(self.config.num_attention_heads, input_ids.shape[1], input_ids.device)
-        batch = _Batch(mask, tuple(input_ids.shape), alibi)
+        b, s = input_ids.shape
+        batch = _Batch(mask, (b, s), alibi)
         x = batch.pack(self.embeddings(input_ids))
-        for layer in self.encoder.layer:
+        for layer in cast("Iterable[_Layer]", self.encoder.layer):  # ModuleList is not generic
             x = layer.mlp(layer.attention(x, batch, self.kernel))
         return batch.pad(x)
 

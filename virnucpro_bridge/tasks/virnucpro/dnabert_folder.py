@@ -103,6 +103,7 @@ def weights_file(folder: Path) -> Path:
 
 def read_weights(path: Path, mmap: bool = True) -> dict[str, Any]:
     """Encoder tensors by key (prefix stripped, pooler/head dropped); tensors stay on CPU."""
+    raw: object  # whatever the file holds, until checked below
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

@@ -220,7 +220,8 @@ class NucleotideEmbedder(Embedder):
 
     def _forward(self, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
         input_ids, _counts, *mask = host
-        return self.model(input_ids, mask[0] if mask else None)
+        hidden: torch.Tensor = self.model(input_ids, mask[0] if mask else None)
+        return hidden
 
     def _reduce(self, hidden: torch.Tensor, host: tuple[torch.Tensor, ...]) -> torch.Tensor:
         input_ids, counts, *mask = host

@@ -35,7 +35,7 @@ def _safe_load(path: Path, mmap: bool) -> Any:
         return torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
 
 
-def read_esm_checkpoint(path: Path, mmap: bool = True) -> tuple[dict, EsmInfo]:
+def read_esm_checkpoint(path: Path, mmap: bool = True) -> tuple[dict[str, Any], EsmInfo]:
     """Load an ESM-2 checkpoint (tensors memory-mapped) and check its architecture."""
     check_archive(path, "ESM-2 checkpoint")
     try:
@@ -65,7 +65,7 @@ def _strip_esm_prefix(key: str) -> str:
     return key
 
 
-def _esm_info(path: Path, state: dict, cfg: Any) -> EsmInfo:
+def _esm_info(path: Path, state: dict[str, Any], cfg: Any) -> EsmInfo:
     needed = ("embed_tokens.weight", "emb_layer_norm_after.weight", "layers.0.self_attn.rot_emb.inv_freq")
     missing = [k for k in needed if k not in state]
     if missing:
@@ -107,7 +107,7 @@ def esm2_shapes(info: EsmInfo) -> dict[str, tuple[int, ...]]:
     process checks checkpoints before any worker starts, and torch's first meta-device
     op imports torch._dynamo (about 1.5 s). A test holds this to fair-esm's own model."""
     d, vocab = info.embed_dim, ESM_ALPHABET_SIZE
-    shapes = {"embed_tokens.weight": (vocab, d)}
+    shapes: dict[str, tuple[int, ...]] = {"embed_tokens.weight": (vocab, d)}
     for i in range(info.layers):
         layer = f"layers.{i}."
         for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
@@ -129,7 +129,7 @@ def esm2_shapes(info: EsmInfo) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def check_esm_weights(path: Path, state: dict, info: EsmInfo) -> None:
+def check_esm_weights(path: Path, state: dict[str, Any], info: EsmInfo) -> None:
     """Every weight fair-esm's ESM2 of this shape needs, with its shape; one line if not."""
     expected = esm2_shapes(info)
     missing = sorted(set(expected) - set(state) - REGRESSION_KEYS)

@@ -125,7 +125,8 @@ class EsmSdpa(nn.Module):
         q, k, v = qk[:, :, 0], qk[:, :, 1], qkv[:, :, 2]
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                              attn_mask=mask)
-        return attn.out_proj(out.transpose(1, 2).reshape(b, t, e))
+        projected: torch.Tensor = attn.out_proj(out.transpose(1, 2).reshape(b, t, e))
+        return projected
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         esm = self.esm
@@ -155,7 +156,8 @@ class FairEsmForward:
         self.layer = int(esm2.num_layers)
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.esm(tokens, repr_layers=[self.layer])["representations"][self.layer]
+        last: torch.Tensor = self.esm(tokens, repr_layers=[self.layer])["representations"][self.layer]
+        return last
 
 
 def reference_forward(esm2: Any) -> FairEsmForward:

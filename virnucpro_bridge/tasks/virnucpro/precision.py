@@ -16,7 +16,7 @@ which upcasts one module at a time: one layer's float32 copy, not the model's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
@@ -37,7 +37,7 @@ def compute_dtype(device: str, enabled: bool = True) -> torch.dtype | None:
     return torch.bfloat16 if capability >= BF16_MIN_CAPABILITY else torch.float16
 
 
-def autocast(device: str, dtype: torch.dtype | None) -> AbstractContextManager:
+def autocast(device: str, dtype: torch.dtype | None) -> AbstractContextManager[object]:
     """Autocast to ``dtype`` on ``device``'s type; nothing for float32."""
     if dtype is None:
         return nullcontext()
@@ -55,8 +55,8 @@ def full_precision(model: nn.Module) -> Iterator[None]:
     Code that reads weights without calling their module must cast them itself (ours does),
     or hold ``in_full_precision``, which is True inside (esm_forward.EsmSdpa's fused weights)."""
     flagged = [m for m in model.modules() if hasattr(m, "in_full_precision")]
-    for module in flagged:
-        module.in_full_precision = True
+    for module in flagged:  # torch types Module attributes as Tensor | Module; this one is a flag
+        module.in_full_precision = True  # type: ignore[assignment]
     handles, swapped = [], []
     for module in model.modules():
         half = {name: p for name, p in module.named_parameters(recurse=False)
@@ -76,13 +76,13 @@ def full_precision(model: nn.Module) -> Iterator[None]:
         for module, half in swapped:  # a forward that raised left its module upcast
             _put(module, half)
         for module in flagged:
-            module.in_full_precision = False
+            module.in_full_precision = False  # type: ignore[assignment]
 
 
 def _float32(p: torch.Tensor) -> nn.Parameter:
     return nn.Parameter(p.float(), requires_grad=False)
 
 
-def _put(module: nn.Module, params: dict[str, torch.Tensor]) -> None:
+def _put(module: nn.Module, params: Mapping[str, torch.Tensor]) -> None:
     for name, p in params.items():
         setattr(module, name, p)

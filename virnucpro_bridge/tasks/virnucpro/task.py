@@ -15,7 +15,7 @@ import: the engine imports tasks in the main process too.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,9 @@ from .chunking import chunk_count
 from .prepare import Checker
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from .models import Asked
 
 BLOCK_FRAMES = 512  # frames embedded per step: bounds memory, paces progress reports
@@ -270,7 +273,7 @@ class VirNucProTask(Task):
 
             torch.cuda.set_device(torch.device(self.device.torch_device))
 
-    def predict(self, block: Any, where: str):  # -> np.ndarray (n, 2) float32
+    def predict(self, block: Any, where: str) -> NDArray[np.float32]:  # (n, 2)
         """Scores for a prepared block; its embeddings and scores checked finite (embeddings.py)."""
         import torch
 
@@ -329,7 +332,7 @@ class VirNucProTask(Task):
             self.__dict__.pop(name, None)
 
 
-def _sha256(lines) -> str:
+def _sha256(lines: Iterable[str]) -> str:
     h = hashlib.sha256()
     for line in lines:
         h.update(line.encode("utf-8"))

@@ -65,7 +65,7 @@ class EsmTokens:
         """(len(proteins), longest + 2) int64 tokens, as fair-esm's converter makes them."""
         encoded = self._encode(proteins) if self.simple else None
         if encoded is None:
-            _, _, tokens = self.reference([(str(i), p) for i, p in enumerate(proteins)])
+            tokens: torch.Tensor = self.reference([(str(i), p) for i, p in enumerate(proteins)])[2]
             return tokens
         a = self.alphabet
         ids, _ = pad_rows(encoded, a.padding_idx, lead=1, trail=a.eos_idx)

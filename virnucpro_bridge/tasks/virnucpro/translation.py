@@ -30,8 +30,8 @@ CODON_TABLE: dict[str, str] = {
 _COMPLEMENT = str.maketrans("ACGTacgt", "TGCAtgca")
 
 _DIGIT = np.full(256, 4, dtype=np.int16)  # base -> 0..3 in _BASES order; 4: not a base (its codons are skipped)
-for _i, _b in enumerate(_BASES):
-    _DIGIT[ord(_b)] = _i
+for _i, _base in enumerate(_BASES):
+    _DIGIT[ord(_base)] = _i
 _COMPLEMENT_DIGIT = np.array([_BASES.index(c) for c in "AGTC"] + [4], dtype=np.int16)  # T->A, C->G, A->T, G->C
 _CODON = np.zeros(125, dtype=np.uint8)  # 25a + 5b + c -> amino acid byte; 0: skipped
 for _a in range(4):

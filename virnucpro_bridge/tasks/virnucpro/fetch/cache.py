@@ -16,6 +16,7 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .download import FetchError, Progress, Published, check
 from .sources import DNABERT_REPO, ModelFile
@@ -69,7 +70,7 @@ def source_for(file: ModelFile, revision: str) -> tuple[Path, Published]:
 
 
 def copy_file(file: ModelFile, revision: str, dest: Path, progress: Progress | None = None,
-              copy: Callable[[Path, Path], object] = shutil.copyfile) -> dict:
+              copy: Callable[[Path, Path], object] = shutil.copyfile) -> dict[str, Any]:
     """Copy ``file`` out of the caches into ``dest`` (through ``dest``.part); the record entry."""
     source, pub = source_for(file, revision)
     if not source.is_file():

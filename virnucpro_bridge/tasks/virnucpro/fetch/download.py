@@ -28,7 +28,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from .... import __version__
@@ -75,12 +77,13 @@ class _Hops(urllib.request.HTTPRedirectHandler):
     def __init__(self) -> None:
         self.headers: list[http.client.HTTPMessage] = []
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
         self.headers.append(headers)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _read_state(sidecar: Path) -> dict:
+def _read_state(sidecar: Path) -> dict[str, Any]:
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
@@ -88,7 +91,7 @@ def _read_state(sidecar: Path) -> dict:
         return {}
 
 
-def _published(file: ModelFile, hops: list[http.client.HTTPMessage], final: http.client.HTTPMessage,
+def _published(file: ModelFile, hops: list[http.client.HTTPMessage], final: Message,
                total: int | None) -> Published:
     pub = Published(size=total)
     # the Hugging Face answer itself: past any plain redirect before it (a renamed repository)
@@ -113,7 +116,8 @@ def _published(file: ModelFile, hops: list[http.client.HTTPMessage], final: http
     return pub
 
 
-def _open(url: str, have: int, validator: str | None, timeout: float):
+def _open(url: str, have: int, validator: str | None, timeout: float
+          ) -> tuple[http.client.HTTPResponse | None, list[http.client.HTTPMessage], Message, int | None]:
     """(response or None, redirects' headers, final headers, offset the body starts at). The
     response is None for 416 (nothing left to send: the offset is then the file's size)."""
     hops = _Hops()
@@ -171,6 +175,7 @@ def _get_once(file: ModelFile, url: str, part: Path, timeout: float, progress: P
             return pub
         part.unlink()
         raise _Cut("the partial download is longer than the file; starting again")
+    assert start is not None  # only a 416 (no response) can leave the offset unknown
     with resp:
         length = resp.headers.get("Content-Length")
         body = int(length) if length and length.isdigit() else None
@@ -207,7 +212,7 @@ def _room_for(file: ModelFile, part: Path, needed: int | None) -> None:
 
 
 def fetch_file(file: ModelFile, url: str, dest: Path, *, timeout: float = 20.0, retries: int = 3,
-               progress: Progress | None = None, pause: Callable[[float], None] = time.sleep) -> dict:
+               progress: Progress | None = None, pause: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Download ``url`` to ``dest`` through ``dest``.part and check it; the record entry."""
     progress = progress or (lambda *_: None)
     part = dest.with_name(dest.name + ".part")
@@ -233,7 +238,7 @@ def fetch_file(file: ModelFile, url: str, dest: Path, *, timeout: float = 20.0, 
     return entry
 
 
-def check(file: ModelFile, path: Path, pub: Published, progress: Progress | None = None) -> dict:
+def check(file: ModelFile, path: Path, pub: Published, progress: Progress | None = None) -> dict[str, Any]:
     """``path`` against the pins and what the source published; removes it and raises on a
     mismatch. Returns the record entry (size, sha256, what it was checked against)."""
     size = path.stat().st_size
@@ -257,8 +262,9 @@ def check(file: ModelFile, path: Path, pub: Published, progress: Progress | None
             continue
         if want != got:
             _discard(path)
-            show = (lambda v: f"{v:,} bytes") if what == "size" else (lambda v: f"{str(v)[:12]}...")
-            raise FetchError(f"{file.dest}: {what} {show(got)} does not match {show(want)} from {whose}; "
+            shown, expected = (f"{got:,} bytes", f"{want:,} bytes") if what == "size" \
+                else (f"{str(got)[:12]}...", f"{str(want)[:12]}...")
+            raise FetchError(f"{file.dest}: {what} {shown} does not match {expected} from {whose}; "
                              f"the download was discarded (damaged, or a different file): run the same "
                              "command again, or check the mirror")
         checked.append(f"{what} ({whose})")

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ....errors import environment_error
 from ..models import DEMO_MARKER
@@ -41,7 +41,7 @@ class FetchOptions:
 class Listener(Protocol):
     def begin(self, file: ModelFile, source: str) -> None: ...
     def progress(self, phase: str, done: int, total: int | None) -> None: ...
-    def end(self, file: ModelFile, entry: dict | None) -> None: ...  # None: already there
+    def end(self, file: ModelFile, entry: dict[str, Any] | None) -> None: ...  # None: already there
 
 
 def revision_for(opts: FetchOptions) -> str:
@@ -79,7 +79,7 @@ def _prepare(root: Path) -> None:
         raise FetchError(f"{root}: cannot create the folder: {exc.strerror or exc}") from None
 
 
-def _already(root: Path, file: ModelFile, recorded: dict) -> bool:
+def _already(root: Path, file: ModelFile, recorded: dict[str, Any]) -> bool:
     """True: fetched before (listed at this size). FetchError for a file lbtui did not put there."""
     dest = root / file.dest
     if not dest.exists():
@@ -122,7 +122,7 @@ def fetch_all(opts: FetchOptions, listener: Listener) -> list[ModelFile]:
         return fetched
 
 
-def _one(opts: FetchOptions, file: ModelFile, source: str, revision: str, listener: Listener) -> dict:
+def _one(opts: FetchOptions, file: ModelFile, source: str, revision: str, listener: Listener) -> dict[str, Any]:
     dest = opts.root / file.dest
     try:
         if opts.from_cache:

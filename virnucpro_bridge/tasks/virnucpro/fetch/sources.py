@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ....errors import UsageError
@@ -88,12 +90,12 @@ def catalogue(chunk_length: int, revision: str = DNABERT_REVISION) -> list[Model
     return apply_pins(files)
 
 
-def located(file: ModelFile, mirror: str | None, env: dict[str, str] | None = None) -> str:
+def located(file: ModelFile, mirror: str | None, env: Mapping[str, str] | None = None) -> str:
     """The URL to fetch ``file`` from: the publisher's, or the same path on a mirror."""
-    env = os.environ if env is None else env
-    base = mirror or env.get(MIRROR_ENV) or ""
-    if not base and file.hf and env.get("HF_ENDPOINT"):
-        base = env["HF_ENDPOINT"]
+    environ: Mapping[str, str] = os.environ if env is None else env
+    base = mirror or environ.get(MIRROR_ENV) or ""
+    if not base and file.hf and environ.get("HF_ENDPOINT"):
+        base = environ["HF_ENDPOINT"]
     if not base:
         return file.url
     check_base(base)
@@ -113,11 +115,11 @@ def with_revision(files: list[ModelFile], revision: str) -> list[ModelFile]:
             for f in files]
 
 
-def apply_pins(files: list[ModelFile], env: dict[str, str] | None = None) -> list[ModelFile]:
+def apply_pins(files: list[ModelFile], env: Mapping[str, str] | None = None) -> list[ModelFile]:
     """Replace pinned checksums with those in ``$LBTUI_MODELS_PINS`` (a JSON object:
     dest -> {"sha256", "git_sha1", "size"}; a file it names loses lbtui's own pins)."""
-    env = os.environ if env is None else env
-    where = env.get(PINS_ENV)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    where = environ.get(PINS_ENV)
     if not where:
         return files
     pins = read_pins(Path(where))
@@ -129,7 +131,7 @@ def apply_pins(files: list[ModelFile], env: dict[str, str] | None = None) -> lis
     return out
 
 
-def read_pins(path: Path) -> dict[str, dict]:
+def read_pins(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -146,6 +148,6 @@ def read_pins(path: Path) -> dict[str, dict]:
     return data
 
 
-def pins_overridden(env: dict[str, str] | None = None) -> str | None:
-    env = os.environ if env is None else env
-    return env.get(PINS_ENV) or None
+def pins_overridden(env: Mapping[str, str] | None = None) -> str | None:
+    environ: Mapping[str, str] = os.environ if env is None else env
+    return environ.get(PINS_ENV) or None
