@@ -8,12 +8,11 @@ and where finished units go.
                       ─▶ abort() + finish(), or wind_down(grace), after run() raised
     signal handler, main thread ─▶ abort()
 
-A backend drives the coordinator through ``Scheduler`` only: from its one
-dispatcher thread, holding ``lock``, it reports what its workers say and asks
-what to send; once per loop pass it runs the coordinator's ``Housekeeping``.
-Results go to a ``Sink`` outside the lock. ``backends/local`` (processes and
-pipes) and ``backends/ray`` (actors) implement ``Backend``;
-``tests/integration/contract.py`` drives both through the same calls.
+A backend drives the coordinator through ``Scheduler`` only: from its one dispatcher
+thread, holding ``lock``, it reports what its workers say and asks what to send; once
+per loop pass it runs the coordinator's ``Housekeeping``. Results go to a ``Sink``
+outside the lock. ``backends/local`` (processes, pipes) and ``backends/ray`` (actors)
+implement ``Backend``; ``tests/integration/contract.py`` drives both the same way.
 """
 
 from __future__ import annotations
