@@ -163,7 +163,7 @@ class Scheduler(Protocol):
 
     def cut_answered(self, victim: int, uid: str, at: tuple[int, int] | None) -> tuple[int, InFlight] | None:
         """The victim's answer to a Cut (``find_cut`` says what it may be): (thief,
-        flight), the tail to start on the thief now, or None. Every answer is passed
+        flight), the tail to start on the thief at once, or None. Every answer is passed
         here before the unit's Done, in the order the victim sent them."""
 
     def work_left(self) -> bool:
