@@ -1,27 +1,20 @@
 """One run, end to end: validate, resume, assign, start workers, finish.
 
-``Run.prepare()`` first locks ``--out`` for the life of the process (one run per
-folder: ``runfiles/lock.py``), then checks everything the user can get wrong (devices,
-task, models, inputs) before a single result byte is written, raising
-:class:`~virnucpro_bridge.errors.LbtuiError` (exit 2; the lock and any folder it made
-are removed again). ``Run.start()``
-writes ``run.json`` and starts the dispatcher thread; the caller runs a UI
-on the main thread over ``run.coord`` and then calls ``Run.wait()``; ``Run.stop()``
-and ``Run.abort()`` are its ways to end the run early. The options arrive as one
-:class:`~virnucpro_bridge.options.RunOptions` and go on whole to the coordinator
-and the backend (``backends/base.py`` states what a backend does).
+``Run.prepare()`` locks ``--out`` for the life of the process (``runfiles/lock.py``) and
+checks everything the user can get wrong (devices, task, models, inputs) before a result
+byte is written (:class:`~virnucpro_bridge.errors.LbtuiError`: exit 2, the lock and any
+folder it made removed). ``Run.start()`` writes ``run.json`` and starts the dispatcher
+thread; the caller runs a UI over ``run.coord``, then ``Run.wait()``; ``Run.stop()`` and
+``Run.abort()`` end the run early. One ``RunOptions`` goes whole to the coordinator and
+the backend (``backends/base.py``). The dispatcher thread owns the end of the run::
 
-The dispatcher thread owns the end of the run, whatever happens in it::
+    backend.run() ── returns ────────────────────▶ backend.finish()    ─┐ then always: settle,
+                  ── raises OutputError (disk) ──▶ backend.abort()     ─┤ summary.json, exit code
+                  ── raises anything else (bug) ─▶ backend.wind_down() ─┘
 
-    backend.run() ── returns ─────────────────────▶ backend.finish()   ─┐
-                  ── raises OutputError (disk) ───▶ backend.abort()    ─┤ (always)
-                  ── raises anything else (bug) ──▶ backend.wind_down()─┤ close out:
-                                                                        └▶ settle, summary,
-                                                                           exit code
-
-so ``Run.finished`` always becomes true and the exit code always says what
-happened (0 done, 1 failures, 3 aborted, 130 interrupted). ``abort()`` is the
-main thread's last resort when the dispatcher does not end in time.
+so ``Run.finished`` always becomes true and the exit code says what happened (0 done,
+1 failures, 3 aborted, 130 interrupted). ``abort()`` is the main thread's last resort
+when the dispatcher does not end in time.
 """
 
 from __future__ import annotations

@@ -8,12 +8,11 @@ and where finished units go.
                       ─▶ abort() + finish(), or wind_down(grace), after run() raised
     signal handler, main thread ─▶ abort()
 
-A backend drives the coordinator through ``Scheduler`` only: from its one
-dispatcher thread, holding ``lock``, it reports what its workers say and asks
-what to send; once per loop pass it runs the coordinator's ``Housekeeping``.
-Results go to a ``Sink`` outside the lock. ``backends/local`` (processes and
-pipes) and ``backends/ray`` (actors) implement ``Backend``;
-``tests/integration/contract.py`` drives both through the same calls.
+A backend drives the coordinator through ``Scheduler`` only: from its one dispatcher
+thread, holding ``lock``, it reports what its workers say and asks what to send; once
+per loop pass it runs the coordinator's ``Housekeeping``. Results go to a ``Sink``
+outside the lock. ``backends/local`` (processes, pipes) and ``backends/ray`` (actors)
+implement ``Backend``; ``tests/integration/contract.py`` drives both the same way.
 """
 
 from __future__ import annotations
@@ -145,14 +144,27 @@ class Scheduler(Protocol):
         """Its unit could not be finished, through no fault of its own: requeued."""
 
     def find_cut(self, thief: int, reports: Reports | None = None) -> tuple[int, Cut] | None:
-        """Idle ``thief`` found nothing to steal: (victim, Cut) to send, or None."""
+        """Idle ``thief`` found nothing to steal (``next_unit`` returned None): (victim,
+        Cut) to deliver to the victim's running task, or None. At most one cut is
+        pending per victim and per thief.
+
+        The victim's side answers each Cut exactly once with ``CutAt(cut.uid, at)``:
+        ``at`` is an absolute ``(record, part)`` with ``cut.at <= at <= cut.until`` and
+        ``unit.begin < at < unit.stop``, at or past what the task has done, and from
+        then on the task stops before ``at`` (its progress callback returns the new
+        stop). Anything else, a Cut for a unit that already ended included, is
+        answered ``CutAt(uid, None)``; the local worker's ``UnitControl.answer`` is
+        the reference. Any end of the victim's unit (done, failed, interrupted,
+        death) settles a pending cut: the coordinator's methods for those do it."""
 
     def stop_cuts(self, reports: Reports | None = None) -> list[tuple[int, Cut]]:
         """A stop is under way: (victim, Cut) for each unit in flight to end at its next
         boundary, sent like ``find_cut``'s; answered through ``cut_answered``."""
 
     def cut_answered(self, victim: int, uid: str, at: tuple[int, int] | None) -> tuple[int, InFlight] | None:
-        """The victim's answer to a Cut: (thief, flight) to send the tail to, or None."""
+        """The victim's answer to a Cut (``find_cut`` says what it may be): (thief,
+        flight), the tail to start on the thief at once, or None. Every answer is passed
+        here before the unit's Done, in the order the victim sent them."""
 
     def work_left(self) -> bool:
         """Units in flight, held by a worker, or queued (and not stopping)."""

@@ -1,27 +1,18 @@
 """Units sent ahead: the Coordinator's half (the local backend's ``ahead.py`` is the other).
 
-A worker that is sent one unit at a time waits a round trip after each (its
-Done to the dispatcher, the next unit back); on units of milliseconds that is
-most of the time, and every unit costs both processes a wake-up. So the
-dispatcher sends the first few *short* units of a device's queue ahead, in one
-message, and the worker runs them in order::
+A worker sent one unit at a time waits a round trip after each, which is most of
+the time on units of milliseconds. So the dispatcher sends the first few *short*
+units of a device's queue ahead, in one message, and the worker runs them in order::
 
     queue:  U2 U3 U4 │ U5 U6 ...     in flight: U1
             sent = 3 │ stealable, given back, moved as ever
 
-The units sent ahead stay in the queue (its depth, its cost estimates), but
-nothing may take them elsewhere while the worker may still start them: steals
-and give-backs skip them, and a unit queued "at the front" goes after them.
-They leave the worker's hands in one of three ways only:
-
-- the worker runs the next one: the dispatcher puts it in flight (``next_unit``,
-  or, when it had not, on the Done/Failed that names it: ``flight_of``);
-- the dispatcher withdraws them (pause, drain, stop): the worker drops those
-  it has not started and says how many (``withdrawn``);
-- the worker process is gone (``worker_gone``).
-
-So a unit never runs on two devices, and its one result is the one the
-coordinator accepted: the same guarantee as for the unit in flight.
+The units sent ahead stay in the queue (its depth, its cost estimates), but nothing
+may take them elsewhere while the worker may still start them: steals and give-backs
+skip them, and a unit queued "at the front" goes after them. They leave the worker's
+hands through ``flight_of`` (or ``next_unit``), ``withdrawn`` and ``worker_gone`` only,
+so a unit never runs on two devices and its one result is the one the coordinator
+accepted, as for the unit in flight.
 """
 
 from __future__ import annotations
@@ -90,8 +81,10 @@ class SentAhead:
         return False
 
     def withdrawn(self, index: int, count: int) -> None:
-        """The worker dropped its last ``count`` units sent ahead. One it started
-        before it read the Withdraw is still to be answered: it is in flight now."""
+        """The dispatcher withdrew device ``index``'s units sent ahead (pause, drain,
+        stop) and its worker dropped the last ``count``, those it had not started.
+        One it started before it read the Withdraw is still to be answered: it goes
+        in flight here. A draining or dead device's dropped units are handed out."""
         book = self.books[index]
         book.withdrawing = False
         book.release(count)
@@ -101,7 +94,8 @@ class SentAhead:
             self.recovery.give_back(book)
 
     def worker_gone(self, index: int) -> None:
-        """Device ``index``'s worker process is gone: it holds nothing any more."""
+        """Device ``index``'s worker process is gone: it holds nothing any more, so its
+        units sent ahead are free again (handed out if the device is dead)."""
         book = self.books[index]
         book.withdrawing = False
         if book.sent:
@@ -111,8 +105,10 @@ class SentAhead:
 
     def flight_of(self, book: DeviceBook, uid: str, what: str) -> InFlight:
         """The flight a worker's answer about ``uid`` settles: the one in flight, or
-        the first unit sent ahead, which the worker started before the dispatcher
-        put it in flight (paused, draining, stopping: a withdrawal was under way)."""
+        the first unit sent ahead. The worker runs the units sent ahead in order;
+        the dispatcher puts the next one in flight through ``next_unit``, or, when
+        it had not yet (paused, draining, stopping: a withdrawal was under way),
+        here, on the Done or Failed that names it."""
         flight = book.in_flight
         if flight is not None:
             # A unit cut in flight is the head of the one the worker runs (and names).
@@ -124,7 +120,7 @@ class SentAhead:
         raise RuntimeError(f"{book.spec.label} reported {what} it was not given ({uid or 'unnamed'})")
 
     def _start_sent(self, book: DeviceBook) -> InFlight:
-        """The first unit sent ahead is in flight now: its worker started it."""
+        """Put the first unit sent ahead in flight: its worker started it."""
         unit = book.pop_head()
         assert unit is not None  # book.sent counts units at the head of its queue
         return self.queues.start(book, unit, stolen=False, ahead=True)

@@ -1,24 +1,18 @@
 """The coordinator: one run's state, composed of parts that each own theirs.
 
-It holds no processes. The backend (``backends/``) calls the scheduling
-methods from its dispatcher thread; a UI calls ``snapshot()``,
-``device_detail()`` and the commands from its own thread::
+It holds no processes. The backend (``backends/``) calls the scheduling methods from
+its dispatcher thread; a UI calls ``snapshot()``, ``device_detail()`` and commands::
 
     UI thread ──commands──▶ Coordinator ◀──next_unit / unit_done── dispatcher
         ▲                     │    ▲                                 thread
         └──── snapshot() ─────┘    └── worker reports (a shared dict) ── workers
 
-``__init__`` builds the parts (listed in ``coordinator/__init__.py``), handing
-each what it reads. The coordinator's own methods are what backends
-(``backends/base.py``), the runner and UIs call; those that span parts (a unit
-done, failed or interrupted; drains; the end of the run) are written out here.
-Only the dispatcher thread moves units; commands set flags and wake it.
-``lock`` (re-entrant) is held by the dispatcher while it changes state and,
-briefly, by snapshots and commands, so a reader never sees a deque
-mid-mutation; reading the workers' reports (IPC) happens outside it, and
-``stop()`` takes none (a signal handler calls it). The end of a run has one
-owner, the runner's dispatcher thread: ``settle()``, ``freeze_reports()``,
-``close_out()``.
+``__init__`` builds the parts (listed in ``coordinator/__init__.py``), handing each
+what it reads. The coordinator's own methods are what backends (``backends/base.py``),
+the runner and UIs call; those that span parts (a unit done, failed or interrupted;
+drains; the end of the run) are written out here. Only the dispatcher thread moves
+units, holding ``lock``; commands set flags and wake it. The end of a run has one
+owner, the dispatcher thread: ``settle()``, ``freeze_reports()``, ``close_out()``.
 """
 
 from __future__ import annotations
@@ -88,6 +82,10 @@ class Coordinator:
         interrupts the backend's wait; it must be safe from a signal handler.
         ``first_seq``: the number of this session's first event (a resumed run
         continues its events.jsonl)."""
+        # ``lock`` (re-entrant) is held by the dispatcher while it changes state and, briefly,
+        # by snapshots and commands, so a reader never sees a deque mid-mutation; reading the
+        # workers' reports (IPC) happens outside it, and stop() takes none (a signal handler
+        # calls it).
         self.options, self.clock, self.lock = options, clock, threading.RLock()
         self.name, self.task, self.out_dir, self.notices = name, task, out_dir, tuple(notices)
         split = options.split and splittable

@@ -1,30 +1,17 @@
 """Device health, apart from unit health: deaths, restarts and retirements.
 
-A unit that fails says something either about the unit or about the device
-it ran on; one always-failing GPU (out of memory on a smaller card, "no
-kernel image", a sticky CUDA error) must not fail every unit it steals:
+A unit that fails says something either about the unit or about the device it ran
+on; one always-failing GPU (out of memory on a smaller card, "no kernel image", a
+sticky CUDA error) must not fail every unit it steals. So a failure is judged
+against the other devices: a device fault (the worker classifies the exception,
+``hardware/faults.py``) never counts against its unit; a streak on one device while
+another is not failing is that device's, and its failures are refunded to their
+units (``Recovery.refund``); when every device fails, it is the task or the inputs,
+and nothing is restarted or retired. The constants below say when a worker is
+replaced and a device given up on.
 
-- A **device fault** (the worker classifies the exception: a CUDA error, out
-  of device memory; ``hardware/faults.py``) never counts against the unit.
-  The worker is restarted: the backend waits until the device's memory is
-  released (bounded, NVML) before the new worker sets up.
-- **Failures in a row** on one device while another device is not failing
-  (its last unit succeeded, or it has none yet) point at the device: after
-  ``RESTART_AFTER`` its worker is restarted, after ``RETIRE_AFTER`` it is
-  retired (dead, with the reason). Either way the failures of that streak are
-  refunded to their units (``Recovery.refund``). When every device fails, it
-  is the task or the inputs, not a device: nothing is restarted or retired.
-- A device fault ``RETIRE_AFTER`` times in a row retires the device whatever
-  the others do: a restart did not help.
-- A stalled worker (--stall-action restart) is replaced ``MAX_RESTARTS`` times,
-  then the device is dead. A restarted worker whose setup fails is given one
-  more try (``SETUP_RETRIES``); a device whose setup fails otherwise is dead.
-- When every device is dead before any finished setup, the run stops at
-  once with one line and exit 2 (say, the models do not fit on any GPU),
-  instead of failing unit after unit.
-
-The backend carries these out: ``take_restarts()`` and ``take_stops()`` are
-read by each housekeeping pass. Called under the coordinator's lock.
+The backend carries these out: ``take_restarts()`` and ``take_stops()`` are read by
+each housekeeping pass. Called under the coordinator's lock.
 """
 
 from __future__ import annotations
@@ -40,11 +27,23 @@ from .events import EventLog
 from .recovery import Recovery
 from .splitting import Splitting
 
-RESTART_AFTER = 2  # ordinary failures in a row before a fresh worker is tried (a leak, a bad state)
-RETIRE_AFTER = 3  # failures in a row (one after a restart) before the device is given up on
-MAX_RESTARTS = 3  # a device whose worker stalls this often is given up on
-SETUP_RETRIES = 1  # a restarted worker's setup may fail once (memory still held, a slow reset)
-SETUP_EXIT_CODE = 2  # no device could start: a usage or set-up problem, like a missing model
+# Ordinary failures in a row on one device, while another device is not failing (its
+# last unit succeeded, or it has run none yet), before its worker is restarted (a leak,
+# a bad state). A device fault restarts it at once; the backend waits (bounded, NVML)
+# until the device's memory is released before the new worker sets up.
+RESTART_AFTER = 2
+# Failures in a row (one after a restart), while another device is not failing, before
+# the device is retired: dead, with the reason. Device faults this many times in a row
+# retire it whatever the others do: a restart did not help.
+RETIRE_AFTER = 3
+# A stalled worker (--stall-action restart) is replaced this many times; then the device is dead.
+MAX_RESTARTS = 3
+# A restarted worker's setup may fail this often (memory still held, a slow reset); a
+# device whose setup fails otherwise is dead.
+SETUP_RETRIES = 1
+# Every device dead before any finished setup (say, the models fit on no GPU): the run
+# stops at once with one line and this code instead of failing unit after unit.
+SETUP_EXIT_CODE = 2
 
 
 class DeviceHealth:

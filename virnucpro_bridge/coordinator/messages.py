@@ -5,19 +5,13 @@
     dispatcher ── Withdraw ──▶ worker ── Withdrawn ──▶ dispatcher
     dispatcher ◀── Ready | Done | Failed | SetupFailed ── worker
 
-A ``WorkBatch`` carries units *sent ahead* (``backends/local/ahead.py``): the
-worker runs them in order after the one it has, unless a ``Withdraw`` reaches
-it first; it then drops those it has not started and says how many. ``Done``
-and ``Failed`` name their unit, so the dispatcher knows which one ended.
-
-A ``CutAt`` with a boundary always reaches the dispatcher before that unit's
-``Done`` (one pipe, in order); a cut the worker cannot honour (the unit is
-over, or it is already past ``until``) is answered ``CutAt(uid, None)``.
-Cut points are positions ``(record, part)`` in the file (``inputs.work``).
-
-Plain frozen dataclasses (pickled by ``Connection.send``), read by name, not
-by tuple position. ``Wakeup`` is the self-pipe that lets other threads (the
-UI's commands, a signal handler) interrupt the dispatcher's ``wait()``.
+Plain frozen dataclasses (pickled by ``Connection.send``), read by name, not by
+tuple position. ``Done`` and ``Failed`` name their unit, so the dispatcher knows
+which one ended (it may have been sent ahead). A ``CutAt`` with a boundary always
+reaches the dispatcher before that unit's ``Done`` (one pipe, in order); a cut the
+worker cannot honour (the unit is over, or already past ``until``) is answered
+``CutAt(uid, None)``. Cut points are positions ``(record, part)`` in the file
+(``inputs.work``). ``Wakeup`` wakes the dispatcher from other threads.
 """
 
 from __future__ import annotations
@@ -43,7 +37,10 @@ class WorkItem:
 @dataclass(frozen=True)
 class WorkBatch:
     """Several units in one message (the first may be the one to run now, the
-    rest are sent ahead): one pickle, one write and one wake-up for all."""
+    rest are sent ahead, ``backends/local/ahead.py``): one pickle, one write and
+    one wake-up for all. The worker runs them in order after the one it has,
+    unless a ``Withdraw`` reaches it first: it then drops those it has not
+    started and says how many."""
 
     items: tuple[WorkItem, ...]
 
@@ -123,9 +120,10 @@ Reply = Ready | Done | Failed | SetupFailed | CutAt | Withdrawn
 
 
 class Wakeup:
-    """A non-blocking self-pipe. ``wake()`` is safe from any thread and from a
-    signal handler (one ``os.write``, no lock); the dispatcher waits on
-    ``fileno()`` with its pipes and calls ``clear()`` when woken."""
+    """A non-blocking self-pipe that lets other threads (the UI's commands, a signal
+    handler) interrupt the dispatcher's ``wait()``. ``wake()`` is safe from any
+    thread and from a signal handler (one ``os.write``, no lock); the dispatcher
+    waits on ``fileno()`` with its pipes and calls ``clear()`` when woken."""
 
     def __init__(self) -> None:
         self._r, self._w = os.pipe()

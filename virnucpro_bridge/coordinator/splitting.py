@@ -9,35 +9,10 @@ Called from the dispatcher thread under the coordinator's lock::
     a stop ─▶ stop_cuts(): a Cut at the next boundary for every unit in flight ─▶ the head is
               done and recorded, the tail waits in a queue for the resume (no thief)
 
-**The contract, for any backend** (the local pool does this; a Ray backend does
-the same with actor calls instead of a pipe):
-
-1. When a device has nothing to run (``next_unit`` returned None), call
-   ``find_cut(thief, reports)``; on ``(victim, cut)`` deliver ``cut`` to the
-   victim's running task. At most one cut is pending per victim and per thief.
-2. The victim's side answers exactly once with ``CutAt(cut.uid, at)``. ``at`` is
-   an absolute position ``(record, part)`` with ``cut.at <= at <= cut.until``
-   and ``unit.begin < at < unit.stop``, at or past what the task has done; from
-   then on the task must stop before ``at`` (its progress callback returns the
-   new stop). Anything else, including a Cut for a unit that already ended,
-   is answered ``CutAt(uid, None)``. The local worker's ``UnitControl.answer``
-   is the reference.
-3. The backend passes every answer to ``cut_answered(victim, uid, at)`` before
-   the unit's Done, in the order the victim sent them. A returned
-   ``(thief, flight)`` is the tail to start on the thief now.
-4. Any end of the victim's unit (done, failed, interrupted, death) settles a
-   pending cut through ``forget`` (the coordinator's methods do it).
-
-A cut exists only once its worker confirmed it, so whatever the timing
-(Done racing the Cut, pause, drain, a death after the confirmation) every
-part belongs to exactly one unit: the head is what the victim's flight now
-covers (and is requeued if the victim dies), the tail is a unit of its own.
-
-Where to cut is priced in work (``inputs.work``): record starts, and part
-starts inside long records, so one complete genome can be shared by every
-device. Each share keeps at least the cut floor (``cut_floor``: --split-min,
-by default 10 × the measured fixed cost of a unit, in seconds of that
-device's work: ``planning.cut_floor_seconds`` says why it is below the plan's).
+A cut exists only once its worker confirmed it, so whatever the timing (Done racing the Cut,
+pause, drain, a later death) every part belongs to exactly one unit: the head is the victim's
+flight (requeued if it dies), the tail a unit of its own. Cuts fall on record or part starts,
+each share at least ``cut_floor``; the backend's side is ``backends.base.Scheduler.find_cut``.
 """
 
 from __future__ import annotations
@@ -99,7 +74,9 @@ class Splitting:
         self.handoff_s += HANDOFF_WEIGHT * (sample - self.handoff_s)
 
     def cut_floor(self, rate: float) -> float:
-        """The least work (residues) a piece may hold on a device of ``rate`` residues/s."""
+        """The least work (residues) a piece may hold on a device of ``rate`` residues/s:
+        --split-min, by default 10 × the measured fixed cost of a unit in seconds of
+        that device's work (``planning.CUT_FIXED_COST_SHARE`` says why it is below the plan's)."""
         size = self.split_min
         if size.unit == RESIDUES:
             return size.amount

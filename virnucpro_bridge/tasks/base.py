@@ -1,24 +1,19 @@
 """The task plugin protocol.
 
-A task turns one unit (a FASTA file or shard) into one output file. The
-engine calls it in two places::
+A task turns one unit (a FASTA file or shard) into one output file. The engine
+calls it in two places::
 
     main process                       worker process (one per device)
-    ------------                       -------------------------------
     task = Cls(options)                task = Cls(options)
-    task.check() -> notices            task.setup(device)        # once: load models
-                                       task.notes() -> {name: text}  (with each report)
-                                       task.counts() -> {name: n}    (with each report)
-                                       task.phases                   (where its time goes)
-    task.fingerprint() (resume key)
-                                       task.run_unit(unit, out, progress)  # per unit
-    task.finalize_file(...)            task.teardown()
-      (when every unit of a file is done: merge shard outputs)
+    task.check() -> notices            task.setup(device)                  # once: load models
+    task.fingerprint()  (resume key)   task.run_unit(unit, out, progress)  # per unit
+    task.finalize_file(...)            task.notes(), .counts(), .phases    # with each report
+      (a file's units all done: merge) task.teardown()
     task.summary() -> {...}  (at the end: figures for summary.json)
 
-``options`` is a plain dict (it crosses the process boundary by pickling).
-Outputs must not depend on which device ran the unit: results are compared
-byte for byte across runs.
+``options`` is a plain dict (it crosses the process boundary by pickling). Outputs
+must not depend on which device ran the unit: results are compared byte for byte
+across runs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The local backend: one spawned worker process per device, a pipe each.
 
-The dispatcher loop runs in a thread of the main process. It waits on every
-worker's pipe, every process sentinel (so a death is seen at once) and a
-wake-up pipe that the UI's commands and signal handlers write to::
+The dispatcher loop, a thread of the main process, waits on every worker's pipe,
+every process sentinel (a death is seen at once) and the commands' wake-up pipe::
 
     wait(pipes + sentinels + wakeup) ─▶ Ready/Done/Failed ─▶ Coordinator
                                      ─▶ sentinel: device_died() ─▶ requeue
@@ -10,15 +9,11 @@ wake-up pipe that the UI's commands and signal handlers write to::
     idle, nothing to steal: find_cut() ─▶ Cut to the victim ─▶ CutAt ─▶ tail to the thief
     paused, draining, stopping: Withdraw ─▶ Withdrawn (units sent ahead not started)
     stopping: stop_cuts() ─▶ Cut to every worker ─▶ CutAt ─▶ the head done, the tail kept for the resume
-    every tick: drains, steal look-ups, stalls (flag or restart), readings,
-                device restarts and retirements the coordinator decided (health.py)
-    a restarted worker waits for its device's memory (NVML) before setup
+    every tick: drains, steal look-ups, stalls, readings, restarts and retirements (health.py)
     outside the lock: the sink (manifest, merges, events, metrics)
 
-Anything the loop raises (a bug, or an ``OutputError`` when results cannot
-be written) propagates to the runner, which decides how the run ends; the
-pool only offers ``wind_down()`` and ``abort()`` for that. ``LocalPool`` is a
-``Backend`` as ``backends/base.py`` states it; the Ray backend is another.
+Anything the loop raises (a bug, an ``OutputError``) goes to the runner, which ends
+the run through ``wind_down()`` or ``abort()``. ``LocalPool`` is a ``backends.base.Backend``.
 """
 
 from __future__ import annotations

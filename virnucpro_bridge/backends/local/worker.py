@@ -9,12 +9,10 @@ Data flow (one pipe per worker, plus the shared Manager dict)::
                                       (heartbeat, progress, util, memory, task notes and
                                        counts, where its time went, energy)
 
-The messages are the classes in ``messages.py``.
-The worker loads the task's models once, then runs the units it is sent, in
-order (a ``WorkBatch`` holds units sent ahead: ``Inbox``), until it receives
-``STOP`` or its pipe closes. Exceptions go back with
-their traceback text; nothing is swallowed. A watchdog thread ends the
-process when the main process dies, so no orphan keeps GPU memory.
+It loads the task's models once, then runs the units it is sent (``messages.py``),
+in order (units sent ahead wait in ``Inbox``), until ``STOP`` or its pipe closes.
+Exceptions go back with their traceback text; nothing is swallowed. A watchdog
+thread ends the process when the main process dies: no orphan keeps GPU memory.
 """
 
 from __future__ import annotations

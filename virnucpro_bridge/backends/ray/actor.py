@@ -1,21 +1,18 @@
 """The Ray actor: one per device, the cluster counterpart of ``worker.py``.
 
-Nothing here needs a shared file system. The driver reads each unit's
-records and sends them with the job; the actor writes them to a private
-temp FASTA, runs the task on a copy of the unit that reads from there, and
-returns the result file's bytes for the driver to write::
+No shared file system is needed: the driver sends each unit's records with the
+job; the actor writes them to a private temp FASTA, runs the task on a copy of the
+unit that reads from there, and returns the result file's bytes for the driver::
 
     driver ── submit([Job(ticket, unit, FASTA text), ...]) ─▶ job queue ─▶ runner thread
                                                               │ temp FASTA ─▶ task.run_unit
     driver ◀── collect(): [CutAnswer | UnitReply(Done | Failed, bytes), ...] ◀┘
     driver ── cut / withdraw / report ─▶ answered on the actor's other threads
 
-The actor is threaded (``MAX_CONCURRENCY``): units run on a thread of its
-own (``job_queue.JobQueue``), so a waiting ``collect``, a ``report`` and a
-``cut`` never wait for a unit, and a few jobs can be queued so the actor
-never waits on a round trip to the driver between two short units.
-This module never imports ray at module level: the driver wraps the class
-with ``ray.remote`` (so importing it costs nothing without ray installed).
+The actor is threaded (``MAX_CONCURRENCY``): units run on a thread of their own
+(``job_queue.JobQueue``), so ``collect``, ``report`` and ``cut`` never wait for a unit,
+and queued jobs spare it a round trip between two short units. The driver wraps the
+class with ``ray.remote``: this module does not import ray, and costs nothing without it.
 """
 
 from __future__ import annotations

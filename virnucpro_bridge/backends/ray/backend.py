@@ -1,8 +1,7 @@
 """The Ray backend: one actor per device, anywhere on a Ray cluster.
 
-A ``Backend`` as ``backends/base.py`` states it, like ``local.pool.LocalPool``,
-over the same coordinator (``Scheduler``) and Sink. The dispatcher loop waits
-on the actors' pending calls instead of pipes::
+A ``backends.base.Backend`` over the same ``Scheduler`` and Sink as ``local.pool.LocalPool``;
+its dispatcher loop waits on the actors' pending calls instead of pipes::
 
     ray.wait(collect | setup | report | cut | ... refs) ─▶ replies (outside the lock)
         collect: [CutAnswer, UnitReply] ─▶ write results atomically ─▶ Coordinator ─▶ Sink
@@ -11,10 +10,9 @@ on the actors' pending calls instead of pipes::
     idle device ─▶ next_unit ─▶ its records read here ─▶ actor.submit([jobs])
     nothing to steal ─▶ find_cut ─▶ actor.cut ─▶ CutAnswer ─▶ the tail to the thief
 
-Each actor has one ``collect`` call waiting at all times: replies come back
-in batches, and with a few short units sent ahead (``lanes.py``) an actor
-goes on to its next unit without waiting for the driver. The driver reads
-inputs and writes outputs, so the nodes share no file system.
+Each actor has one ``collect`` call waiting at all times: replies come back in batches,
+and with a few short units sent ahead (``lanes.py``) an actor goes on to its next unit
+without waiting for the driver. The driver reads inputs and writes outputs: no shared disk.
 """
 
 from __future__ import annotations

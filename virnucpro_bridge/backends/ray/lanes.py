@@ -1,29 +1,17 @@
 """The driver's record of what each actor holds, one lane per device.
 
-The coordinator knows one unit in flight per device and a queue. An actor
-that got only that unit would sit idle for a round trip (the reply to the
-driver, the next job back) after each one, which costs nothing on a unit of
-minutes but halves the throughput of units of milliseconds. So the driver
-sends a few of the queue's first *short* units ahead::
+An actor that got only the unit in flight would sit idle for a round trip (its reply,
+the next job back) after each one, which halves the throughput of units of
+milliseconds. So the driver sends a few of the queue's first *short* units ahead::
 
     coordinator:  in flight U1 │ queue U2 U3 U4 ... (tail: what a thief steals)
     lane:         running  t1  │ ahead t2 t3       (already on the actor)
 
-- The coordinator still owns every unit: an ahead unit is, for it, queued.
-  When it puts one in flight on the same device (``start``), the ticket is
-  promoted, and a reply that came early is used then.
-- When the coordinator moves an ahead unit elsewhere (a steal, a drain's
-  give-back), or the device may not start it (paused, draining, stopping),
-  the ticket is void: the driver withdraws it from the actor, and if the
-  actor had already started it, its reply is dropped (a reply is used only
-  for a ticket still running or ahead). The unit's one result
-  is the one from the device the coordinator gave it to: exactly once.
-- Only units short enough that a wasted or late start costs little go ahead
-  (``ahead_units``): at most ``MAX_AHEAD``, ``AHEAD_S`` of estimated work in all.
-  Units of seconds or more are never sent ahead, so stealing and in-flight
-  cuts see exactly what they see on the local backend.
-
-Used by the dispatcher thread only.
+The coordinator still owns every unit: an ahead unit is, for it, queued. Its ticket
+is promoted when the coordinator puts it in flight on the same device (``start``)
+and voided when the unit goes elsewhere or may not start (``void_ahead``); a reply
+counts only for a ticket still running or ahead (``which``), so a unit's one result
+is from the device the coordinator gave it to. Used by the dispatcher thread only.
 """
 
 from __future__ import annotations
@@ -63,7 +51,10 @@ class Lane:
 
 
 def ahead_units(queue: Iterable[Unit], seconds: Callable[[Unit], float]) -> list[Unit]:
-    """The units at the head of a device's queue worth sending ahead."""
+    """The units at the head of a device's queue worth sending ahead: only those short
+    enough that a wasted or late start costs little, at most ``MAX_AHEAD`` and
+    ``AHEAD_S`` of estimated work in all. Units of seconds or more never go ahead, so
+    stealing and in-flight cuts see what they see on the local backend."""
     picked, total = [], 0.0
     for unit in itertools.islice(queue, MAX_AHEAD):
         total += seconds(unit)
@@ -83,7 +74,9 @@ class Lanes:
         return self.lanes[i]
 
     def start(self, i: int, unit: Unit) -> Started:
-        """The coordinator put ``unit`` in flight on device ``i``."""
+        """The coordinator put ``unit`` in flight on device ``i``. A unit ahead there is
+        promoted (the actor has it; a reply that came early is used now); one ahead on
+        another device was stolen from it: that ticket is void, to withdraw."""
         lane = self.lanes[i]
         where = self._ahead_on.pop(id(unit), None)
         if where is not None and where[0] == i:
@@ -113,8 +106,10 @@ class Lanes:
         return new
 
     def void_ahead(self, i: int, queue: Iterable[Unit] | None = None) -> list[int]:
-        """Void device ``i``'s ahead tickets: all of them, or with ``queue`` those
-        whose unit is no longer in it. Returns the ticket ids to withdraw."""
+        """Void device ``i``'s ahead tickets: all of them (it may not start them: paused,
+        draining, stopping), or with ``queue`` those whose unit is no longer in it (a
+        steal, a drain's give-back). Returns the ticket ids to withdraw from the actor;
+        the reply of one the actor started already is dropped (``which``)."""
         lane = self.lanes[i]
         if not lane.ahead:
             return []
@@ -132,7 +127,8 @@ class Lanes:
 
     def which(self, i: int, ticket_id: int) -> str:
         """What a reply for ``ticket_id`` from device ``i`` answers: ``running``,
-        ``ahead``, or ``void`` (withdrawn, or settled already: dropped)."""
+        ``ahead``, or ``void`` (withdrawn, or settled already: dropped). Only the first
+        two are used, so a unit's one result is from the device that holds it."""
         lane = self.lanes[i]
         if lane.running is not None and lane.running.id == ticket_id:
             return "running"
