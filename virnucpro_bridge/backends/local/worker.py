@@ -84,7 +84,7 @@ def manager_initializer(parent_pid: int) -> None:
 class Reporter:
     """Writes this worker's readings into the shared dict every half second."""
 
-    def __init__(self, spec: DeviceSpec, status: MutableMapping,
+    def __init__(self, spec: DeviceSpec, status: MutableMapping[int, dict[str, Any]],
                  notes: Callable[[], Mapping[str, str]] | None = None) -> None:
         self.spec = spec
         self.status = status
@@ -158,7 +158,7 @@ class Reporter:
                 "temperature": None, "power": None}
 
     def report(self) -> None:
-        data = {"pid": os.getpid(), "heartbeat": time.time(), "unit": self.unit,
+        data: dict[str, Any] = {"pid": os.getpid(), "heartbeat": time.time(), "unit": self.unit,
                 "progress": self.progress, "part": self.part, "progress_time": self.progress_time,
                 "cpu_s": round(time.process_time(), 3),  # this worker process, all its threads
                 "reading_error": None}
@@ -249,7 +249,7 @@ def apply_threads(spec: DeviceSpec) -> None:
         torch.set_num_threads(spec.threads)
 
 
-def setup_task(spec: DeviceSpec, task_name: str, task_options: dict) -> Any:
+def setup_task(spec: DeviceSpec, task_name: str, task_options: dict[str, Any]) -> Any:
     """The task, set up on this worker's device; for a GPU, checked to be the one
     this worker was bound to (``binding.bind`` ran before)."""
     from ...tasks import load_task
@@ -263,8 +263,8 @@ def setup_task(spec: DeviceSpec, task_name: str, task_options: dict) -> Any:
     return task
 
 
-def worker_main(spec: DeviceSpec, task_name: str, task_options: dict, conn: Connection,
-                status: MutableMapping, parent_pid: int, out_dir: str,
+def worker_main(spec: DeviceSpec, task_name: str, task_options: dict[str, Any], conn: Connection,
+                status: MutableMapping[int, dict[str, Any]], parent_pid: int, out_dir: str,
                 memory_wait: MemoryWait | None = None) -> None:
     """Entry point of the spawned worker process. ``memory_wait``: this worker
     replaces one that was killed; wait for the device's memory first."""
@@ -368,7 +368,7 @@ class UnitControl:
 
     def begin(self, unit: Unit) -> None:
         self.uid, self.start = unit.uid, unit.start
-        self.first, self.stop = tuple(unit.begin), tuple(unit.stop)
+        self.first, self.stop = unit.begin, unit.stop
         self.full = self.stop
         self._polled = time.monotonic()
 
@@ -401,8 +401,8 @@ class UnitControl:
         (a stop after a cut for an idle device): only ever shorter."""
         if msg.uid != self.uid:
             return None
-        at = max(tuple(msg.at), reached)  # never before what is done (a batch in progress ends first)
-        if at > tuple(msg.until) or not self.first < at < self.stop:
+        at = max(msg.at, reached)  # never before what is done (a batch in progress ends first)
+        if at > msg.until or not self.first < at < self.stop:
             return None
         self.stop = at
         return at
