@@ -21,12 +21,11 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import UsageError
-from ..inputs.ranges import Coverage, keep_tiling
+from ..inputs.ranges import Coverage
 from ..inputs.units import Unit
 from . import vouch
 from .atomic import atomic_write_text, remove_stale_temps
@@ -124,30 +123,6 @@ class Resume:
 STALE = "made with other options or models"
 INPUT_CHANGED = "of an input that changed since"
 
-
-def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: str = "") -> set[str]:
-    """uids of units whose every record an earlier run finished (kept rows tile its range)."""
-    resume = Resume(out, task, fingerprint)
-    done = set()
-    for unit in units:
-        whole = replace(unit, uid=unit.rel, start=0, count=unit.end, part=0, end_part=0)  # as far as it reaches
-        rows = [e for e in resume._by_file.get(unit.rel, ())
-                if e.usable(whole, task, fingerprint) and unit.begin <= e.begin and e.stop <= unit.stop
-                and vouch.check(out, e) is None]
-        cov = keep_tiling(unit.end, ((e.begin, e.stop, e) for e in rows))
-        if _covers(cov, unit):
-            done.add(unit.uid)
-    return done
-
-
-def _covers(cov: Coverage, unit: Unit) -> bool:
-    """The kept spans tile ``unit``'s span exactly."""
-    at = tuple(unit.begin)
-    for begin, stop, _ in cov.pieces():
-        if tuple(begin) != at:
-            return False
-        at = tuple(stop)
-    return at == tuple(unit.stop)
 
 
 def new_run_id(started: float) -> str:

@@ -5,6 +5,7 @@ floors in work, the worker's answer, resume by spans, and stalls inside a long r
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 from pathlib import Path
 
@@ -288,17 +289,23 @@ def test_a_unit_in_its_last_record_or_a_stop_now_is_not_cut(tmp_path: Path) -> N
 
 
 class Pipe:
+    """A real pipe: the worker's end for the UnitControl, the test plays the dispatcher."""
+
     def __init__(self, *msgs) -> None:
-        self.inbox, self.sent = list(msgs), []
+        self.worker, self.dispatcher = multiprocessing.Pipe()
+        self._sent: list = []
+        for msg in msgs:
+            self.push(msg)
 
-    def poll(self) -> bool:
-        return bool(self.inbox)
+    def push(self, msg) -> None:
+        self.dispatcher.send(msg)
 
-    def recv(self):
-        return self.inbox.pop(0)
-
-    def send(self, msg) -> None:
-        self.sent.append(msg)
+    @property
+    def sent(self) -> list:
+        """What the worker's end sent so far."""
+        while self.dispatcher.poll():
+            self._sent.append(self.dispatcher.recv())
+        return self._sent
 
 
 class Reports:
@@ -308,7 +315,7 @@ class Reports:
 
 def control_for(unit: Unit, *msgs) -> tuple[UnitControl, Pipe]:
     pipe = Pipe(*msgs)
-    control = UnitControl(pipe, Reports(), splittable=True)
+    control = UnitControl(pipe.worker, Reports(), splittable=True)
     control.begin(unit)
     control._polled = -1e9  # poll at once
     return control, pipe
@@ -331,10 +338,10 @@ def test_a_cut_unit_may_be_cut_again_only_shorter(tmp_path: Path) -> None:
     records = Unit("a.fa", "/x", "a.fa", 0, 1, 0, 100, 5_000, "s")
     control, pipe = control_for(records, Cut("a.fa", (60, 0), (90, 0)))
     assert control(20) == 60
-    pipe.inbox.append(Cut("a.fa", (21, 0), (60, 0)))
+    pipe.push(Cut("a.fa", (21, 0), (60, 0)))
     control._polled = -1e9
     assert control(30) == 30 and pipe.sent[-1] == CutAt("a.fa", (30, 0))  # where it is: the next boundary
-    pipe.inbox.append(Cut("a.fa", (50, 0), (100, 0)))
+    pipe.push(Cut("a.fa", (50, 0), (100, 0)))
     control._polled = -1e9
     assert control(31) == 30 and pipe.sent[-1] == CutAt("a.fa", None)  # never longer again
     assert control.expected() == 30

@@ -6,13 +6,19 @@ from pathlib import Path
 
 from virnucpro_bridge.inputs.units import Unit
 from virnucpro_bridge.runfiles.journal import Journal
-from virnucpro_bridge.runfiles.outputs import completed_units
+from virnucpro_bridge.runfiles.outputs import Resume
 from virnucpro_bridge.runfiles.reader import ManifestEntry
 from virnucpro_bridge.runfiles.vouch import digest
 
 
 def unit(rel: str = "a.fa", sha: str = "s1") -> Unit:
     return Unit(rel, f"/in/{rel}", rel, 0, 1, 0, 5, 500, sha)
+
+
+def completed_units(units: list[Unit], out: Path, task: str, fingerprint: str) -> set[str]:
+    """uids of the whole-file units a resume would skip entirely."""
+    resume = Resume(out, task, fingerprint)
+    return {u.uid for u in units if resume.done(u) == [(u.begin, u.stop)]}
 
 
 def write(out: Path, u: Unit, **overrides) -> None:

@@ -235,6 +235,3 @@ class MosaicBert(nn.Module):
         for layer in self.encoder.layer:
             x = layer.mlp(layer.attention(x, batch, self.kernel))
         return batch.pad(x)
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())
