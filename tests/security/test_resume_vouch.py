@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.conftest import expected_ids_sha256, make_inputs, read_manifest, write_fasta
 from virnucpro_bridge.inputs.units import Unit
-from virnucpro_bridge.runfiles.reader import ManifestEntry
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
 
 # runfiles.vouch and the new parts of runfiles.outputs are imported inside the tests that
 # use them: the tests of what a user sees run (and fail) on a tree without them too.

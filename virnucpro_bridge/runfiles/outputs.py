@@ -6,8 +6,8 @@
     summary.json     at the end: makespan, counts, per-device totals, exit code
     units/...        one result per unit (the task chooses the name)
 
-Manifest rows are ``reader.ManifestEntry``: the one definition the runner writes
-and every reader (resume here, the report, ``lbtui attach``) reads back.
+Manifest rows are ``manifest.ManifestEntry``: the one definition the runner writes
+and every reader (resume here, the report, ``lbtui attach``, ``lbtui verify``) reads back.
 The manifest and the other append-only files are written by ``journal.py``:
 whole lines only, so killing the main process (even with SIGKILL) or a full
 disk loses at most the line being written, and a torn last line is cut off
@@ -30,7 +30,8 @@ from ..inputs.units import Unit
 from . import vouch
 from .atomic import atomic_write_text, remove_stale_temps
 from .journal import writing
-from .reader import RUN_JSON, SUMMARY, ManifestEntry, manifest_entries
+from .manifest import ManifestEntry
+from .reader import RUN_JSON, SUMMARY, manifest_entries
 
 
 def check_folder(folder: Path, what: str) -> None:

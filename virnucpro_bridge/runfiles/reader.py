@@ -22,17 +22,18 @@ from ..control.snapshot import device_label
 from ..errors import InputError
 from ..inputs.units import span_uid
 from .history import sessions
+from .manifest import MANIFEST, ManifestEntry
 from .sessions import Session
 
 if TYPE_CHECKING:
-    from ..inputs.units import Unit
+    pass
 
 # How an older run.json's argv is read back: lbtui's own ``run`` parser, handed in by
 # the caller (the engine does not know the CLI). It returns ``inputs``, ``out`` and
 # ``metrics_log`` as given, or None. Newer run.json files record all three.
 RecordedOptions = Callable[[list], "Mapping[str, Any] | None"]
 
-RUN_JSON, MANIFEST, SUMMARY = "run.json", "manifest.jsonl", "summary.json"
+RUN_JSON, SUMMARY = "run.json", "summary.json"
 EVENTS, METRICS, ERRORS_LOG = "events.jsonl", "metrics.csv", "errors.log"
 ERROR_BLOCKS_KEPT = 500  # a page for people: the rest stays in errors.log
 
@@ -50,75 +51,6 @@ class Device:
         return device_label(self.kind, self.index) if self.kind else f"device {self.index}"
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
-    """One manifest line: a finished unit, by its span of the file. The runner writes
-    these fields; resume, the report and attach read them back through here."""
-
-    file: str
-    shard: int = 0
-    device_index: int = -1
-    device: str = ""
-    sequences: int = 0
-    seconds: float = 0.0
-    stolen: bool = False
-    attempt: int = 1
-    output: str = ""
-    sha256: str = ""
-    start: int = 0
-    count: int = 0
-    task: str = ""
-    fingerprint: str = ""  # Task.fingerprint(): options and models that shape outputs
-    run_id: str = ""  # the session that made it (run.json's run_id)
-    started: float = 0.0  # epoch seconds, worker clock
-    ended: float = 0.0
-    split_from: str = ""  # uid of the unit it was cut from in flight ("" when planned as is)
-    node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
-    # Parts (e.g. VirNucPro chunks) of its first record it skips, and of its last record
-    # it covers (0: all): a piece of one long record. Absent in older manifests: 0, 0.
-    part: int = 0
-    end_part: int = 0
-    # The result file's own sha256 and size, as the worker that wrote it measured them: a
-    # resume or ``lbtui verify`` trusts the file only while its bytes match (runfiles/vouch.py).
-    # Absent in older manifests: "", -1 (such a result cannot be vouched for).
-    output_sha256: str = ""
-    output_size: int = -1
-
-    @property
-    def begin(self) -> tuple[int, int]:
-        return (self.start, self.part)
-
-    @property
-    def stop(self) -> tuple[int, int]:
-        end = self.start + self.count
-        return (end - 1, self.end_part) if self.end_part else (end, 0)
-
-    def covers(self, whole: Unit) -> bool:
-        """True when this entry is a span of ``whole``'s file as it is now (same content)."""
-        return (
-            self.file == whole.rel
-            and self.sha256 == whole.sha256
-            and isinstance(self.part, int) and isinstance(self.end_part, int)
-            and self.count >= 1
-            and self.start >= 0
-            and self.part >= 0 and self.end_part >= 0
-            and self.begin < self.stop <= (whole.count, 0)
-        )
-
-    def usable(self, whole: Unit, task: str, fingerprint: str) -> bool:
-        """True when this entry is a result for records of ``whole``'s file (same content),
-        made by the same task with the same options and models. Whether its result file
-        still holds what was written is ``vouch.check``'s to say."""
-        return self.covers(whole) and self.task == task and self.fingerprint == fingerprint
-
-
-_ENTRY_TYPES = {"file": str, "shard": int, "device_index": int, "device": str, "sequences": int,
-                "seconds": (int, float), "stolen": bool, "attempt": int, "output": str, "sha256": str,
-                "start": int, "count": int, "task": str, "fingerprint": str, "run_id": str,
-                "started": (int, float), "ended": (int, float), "split_from": str, "node": str,
-                "part": int, "end_part": int, "output_sha256": str, "output_size": int}
-
-
 def manifest_entries(out: Path, problems: list[str] | None = None) -> list[ManifestEntry]:
     """Every readable line of ``out``'s manifest, in the order written. A line torn
     by a kill, written by hand or by a foreign tool is skipped (and counted in
@@ -126,13 +58,11 @@ def manifest_entries(out: Path, problems: list[str] | None = None) -> list[Manif
     entries: list[ManifestEntry] = []
     bad = 0
     for raw in _json_lines(out / MANIFEST, problems if problems is not None else []):
-        fields = {k: v for k, v in raw.items() if k in _ENTRY_TYPES and v is not None}
-        kinds_ok = all(isinstance(v, _ENTRY_TYPES[k]) and not (_ENTRY_TYPES[k] is int and isinstance(v, bool))
-                       for k, v in fields.items())
-        if "file" not in fields or not kinds_ok:
+        entry = ManifestEntry.from_record(raw)
+        if entry is None:
             bad += 1
             continue
-        entries.append(ManifestEntry(**fields))
+        entries.append(entry)
     if bad and problems is not None:
         problems.append(f"{MANIFEST}: {bad} line(s) without a readable file/span skipped")
     return entries

@@ -24,7 +24,8 @@ from ..inputs.units import Unit, discover, span_uid
 from ..inputs.work import records_started, span_text
 from . import vouch
 from .lock import holder
-from .reader import ManifestEntry, manifest_entries, read_run
+from .manifest import ManifestEntry
+from .reader import manifest_entries, read_run
 
 # The task's check of one file's merged results: (path under OUT, what is wrong) pairs.
 MergedCheck = Callable[[str, Sequence[tuple[Unit, Path]], Path], list[tuple[str, str]]]

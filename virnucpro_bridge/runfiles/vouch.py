@@ -15,7 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from .reader import ManifestEntry
+from .manifest import ManifestEntry
 
 READ_BLOCK = 1 << 20
 

@@ -24,8 +24,8 @@ from virnucpro_bridge.inputs.units import Unit, read_unit
 from virnucpro_bridge.policy.sizes import parse_size
 from virnucpro_bridge.policy.stealing import cut_cost
 from virnucpro_bridge.runfiles.journal import event_record
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
 from virnucpro_bridge.runfiles.outputs import Resume
-from virnucpro_bridge.runfiles.reader import ManifestEntry
 from virnucpro_bridge.runfiles.vouch import digest
 from virnucpro_bridge.tasks.sim import SimTask
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from virnucpro_bridge.inputs.units import Unit
 from virnucpro_bridge.runfiles.journal import Journal
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
 from virnucpro_bridge.runfiles.outputs import Resume
-from virnucpro_bridge.runfiles.reader import ManifestEntry
 from virnucpro_bridge.runfiles.vouch import digest
 
 
@@ -30,7 +30,7 @@ def write(out: Path, u: Unit, **overrides) -> None:
                  start=0, count=5, task="sim", fingerprint="fp", output_sha256=sha, output_size=size)
     entry.update(overrides)
     journal = Journal(out)
-    journal.unit_done(ManifestEntry(**entry).__dict__)
+    journal.unit_done(ManifestEntry(**entry))
     journal.close()
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from virnucpro_bridge.runfiles.reader import ManifestEntry, load, manifest_entries
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
+from virnucpro_bridge.runfiles.reader import load, manifest_entries
 
 
 def row(**fields) -> dict:
