@@ -8,13 +8,13 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 
 import pytest
 
 from tests.app import fake as f
 from virnucpro_bridge.control.channel import ChannelServer
+from virnucpro_bridge.control.endpoint import authenticate
 from virnucpro_bridge.control.wire import frame, read_frame
 
 os.environ["TZ"] = "UTC"  # the log shows local time of day
@@ -88,10 +88,7 @@ def authed_socket(out: Path) -> socket.socket:
     key = Path(control["key"]).read_bytes()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(control["socket"])
-    conn = Connection(os.dup(sock.fileno()))
-    answer_challenge(conn, key)
-    deliver_challenge(conn, key)
-    conn.close()
+    authenticate(sock, key, server=False)
     return sock
 
 
