@@ -21,8 +21,6 @@ from virnucpro_bridge.control.wire import from_plain
 from virnucpro_bridge.inputs.units import summarize_inputs
 from virnucpro_bridge.runfiles.reader import RUN_JSON, Event, RunFolder, load
 
-from .run_args import recorded_options
-
 EVENTS_KEPT = 200  # as many as a live snapshot carries
 PID_SLACK_S = 5.0  # a process that started this much after run.json's start is a reused pid
 
@@ -59,9 +57,8 @@ def live_session(out: Path) -> str | None:
 
 def replay_numbers(events: list[Event]) -> list[tuple[int, Event]]:
     """Each event with its number, in number order: the ``seq`` events.jsonl recorded
-    when every line has one and no two share one (newer folders number events across
-    sessions), else its position in time, so that a log showing only ``seq > last``
-    still shows every line of an older folder."""
+    when every line has one and no two share one, else (a damaged or hand-edited file)
+    its position in time, so that a log showing only ``seq > last`` shows every line."""
     recorded = {e.seq for e in events if e.seq is not None}
     if len(recorded) == len(events):
         return sorted(((e.seq, e) for e in events), key=lambda p: p[0])  # type: ignore[misc]
@@ -75,7 +72,7 @@ class FinishedRun:
         self.out = out
         self.run = run
         self.summary = summary
-        self.folder: RunFolder = load(out, recorded_options)
+        self.folder: RunFolder = load(out)
         self._snapshot = self._build()
 
     def _build(self) -> S.RunSnapshot:

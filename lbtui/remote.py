@@ -283,8 +283,8 @@ def open_run(out_arg: str, *, read_only: bool = False) -> RemoteRun | FinishedRu
     if not control.get("socket") or not control.get("key"):
         if summary is not None:
             return FinishedRun(out, run, summary)
-        raise InputError(f"the run in {out_arg} (pid {pid}) has no control channel: it was started by an "
-                         "older lbtui or could not listen (see its events.jsonl)")
+        raise InputError(f"the run in {out_arg} (pid {pid}) has no control channel: it could not listen "
+                         "(see its events.jsonl)")
     try:
         return RemoteRun.connect(out, run, read_only=read_only)
     except Untrusted as exc:

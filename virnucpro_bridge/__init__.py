@@ -30,4 +30,4 @@ runfiles (to write its output atomically).
 """
 
 __all__ = ["__version__"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

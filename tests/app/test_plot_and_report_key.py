@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from lbtui.app.modals import Confirm
 from lbtui.app.plot import plot_lines, time_axis
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 
 from . import fake as f
 from .test_app_pilot import make, wait_for
@@ -38,7 +39,7 @@ def test_plot_without_samples_says_so() -> None:
 async def test_r_asks_then_writes_the_report(tmp_path) -> None:
     out = tmp_path / "run"
     out.mkdir()
-    (out / "run.json").write_text(json.dumps({"task": "sim", "devices": []}))
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "task": "sim", "devices": []}))
     (out / "manifest.jsonl").write_text("")
     app, _ = make(replace(f.four_gpus(), out_dir=str(out)))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:

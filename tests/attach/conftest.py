@@ -16,6 +16,7 @@ from tests.app import fake as f
 from virnucpro_bridge.control.channel import ChannelServer
 from virnucpro_bridge.control.endpoint import authenticate
 from virnucpro_bridge.control.wire import frame, read_frame
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 
 os.environ["TZ"] = "UTC"  # the log shows local time of day
 time.tzset()
@@ -23,7 +24,7 @@ time.tzset()
 
 def write_run_json(out: Path, *, pid: int, control: dict | None, started: float | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    data = {"run_id": "test-run", "main_pid": pid, "start_epoch": started or time.time(),
+    data = {"format": FORMAT, "run_id": "test-run", "main_pid": pid, "start_epoch": started or time.time(),
             "argv": ["lbtui", "run"], "task": "sim", "inputs": ["inputs/"], "out": str(out),
             "devices": [], "control": control}
     (out / "run.json").write_text(json.dumps(data))

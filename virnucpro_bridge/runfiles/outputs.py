@@ -24,14 +24,16 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import UsageError
+from .. import __version__
+from ..errors import InputError, UsageError
 from ..inputs.ranges import Coverage
 from ..inputs.units import Unit
 from . import vouch
 from .atomic import atomic_write_text, remove_stale_temps
+from .folder_format import FORMAT
 from .journal import writing
 from .manifest import ManifestEntry
-from .reader import RUN_JSON, SUMMARY, manifest_entries
+from .reader import RUN_JSON, SUMMARY, manifest_entries, read_run
 
 
 def check_folder(folder: Path, what: str) -> None:
@@ -70,6 +72,8 @@ class Resume:
     counted by result (``redo``), for the line the run prints before it starts."""
 
     def __init__(self, out: Path, task: str, fingerprint: str = "") -> None:
+        """InputError (nothing written) when ``out`` holds a run this lbtui does not resume."""
+        check_resumable(out)
         self.out, self.task, self.fingerprint = out, task, fingerprint
         self._by_file: dict[str, list[ManifestEntry]] = {}
         for entry in reversed(manifest_entries(out)):
@@ -121,6 +125,17 @@ class Resume:
         return f"resuming: redoing {total} earlier result{'s' if total > 1 else ''} in {self.out}: {reasons}"
 
 
+def check_resumable(out: Path) -> None:
+    """A folder with a run.json, or with manifest lines, must be of this lbtui's format
+    (folder_format.py): a run written by another never resumes under this one's rules."""
+    where = f"--out {out}"
+    if (out / RUN_JSON).exists():
+        read_run(out, where)  # checks its format
+    elif manifest_entries(out):
+        raise InputError(f"{where}: holds manifest.jsonl but no {RUN_JSON}: not a run folder lbtui "
+                         f"{__version__} resumes (use a new --out)")
+
+
 STALE = "made with other options or models"
 INPUT_CHANGED = "of an input that changed since"
 
@@ -137,6 +152,8 @@ def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs
                    fingerprint_parts: Mapping[str, str] | None = None,
                    task_options: Mapping | None = None, slurm_job: str | None = None) -> None:
     data = {
+        "format": FORMAT,  # which readers may read this folder (folder_format.py)
+        "lbtui": __version__,
         "run_id": run_id,
         "main_pid": os.getpid(),
         "host": socket.gethostname(),  # where main_pid means something (attach from another node)

@@ -23,6 +23,7 @@ from virnucpro_bridge.inputs.ranges import keep_tiling
 from virnucpro_bridge.inputs.units import Unit, read_unit
 from virnucpro_bridge.policy.sizes import parse_size
 from virnucpro_bridge.policy.stealing import cut_cost
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 from virnucpro_bridge.runfiles.journal import event_record
 from virnucpro_bridge.runfiles.manifest import ManifestEntry
 from virnucpro_bridge.runfiles.outputs import Resume
@@ -364,6 +365,7 @@ def test_resume_plans_only_the_uncovered_spans(tmp_path: Path) -> None:
                                   sha256=whole.sha256, start=start, count=count, task="sim",
                                   part=part, end_part=end_part, output_sha256=sha, output_size=size))
     (out / "manifest.jsonl").write_text("".join(json.dumps(r.__dict__) + "\n" for r in rows))
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "task": "sim"}))
     resume = Resume(out, "sim")
     plan = plan_units([(str(fa), "a.fa")], devices=2, floor=20_000.0, parts=SIM.parts, done=resume.done)
     # latest rows first: [120, 220) is kept, so [150, 200) (inside it) is dropped

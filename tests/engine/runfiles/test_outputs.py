@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from virnucpro_bridge.inputs.units import Unit
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 from virnucpro_bridge.runfiles.journal import Journal
 from virnucpro_bridge.runfiles.manifest import ManifestEntry
 from virnucpro_bridge.runfiles.outputs import Resume
@@ -29,6 +31,7 @@ def write(out: Path, u: Unit, **overrides) -> None:
                  stolen=False, attempt=1, output=f"units/{u.rel}.json", sha256=u.sha256,
                  start=0, count=5, task="sim", fingerprint="fp", output_sha256=sha, output_size=size)
     entry.update(overrides)
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "run_id": "r1"}))
     journal = Journal(out)
     journal.unit_done(ManifestEntry(**entry))
     journal.close()
