@@ -1,9 +1,4 @@
-"""``lbtui run``'s options: defined once, for the CLI and for reading a run's recorded argv.
-
-This module imports neither the engine's runner nor any UI, so the report and
-``lbtui attach`` can parse what an older run.json recorded with the real
-parser (``recorded_options``) without pulling in the dashboard.
-"""
+"""``lbtui run``'s options, defined once for the CLI (imports neither the engine's runner nor any UI)."""
 
 from __future__ import annotations
 
@@ -154,24 +149,3 @@ def task_options(args: argparse.Namespace) -> dict:
         "toks_per_batch": args.toks_per_batch,
         "autocast": args.autocast,
     }
-
-
-class _Quiet(argparse.ArgumentParser):
-    """Parse errors raise instead of printing and exiting: an odd argv just yields nothing."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise ValueError(message)
-
-
-def recorded_options(argv: list[str]) -> dict | None:
-    """``inputs``, ``out`` and ``metrics_log`` as a run.json's ``argv`` gave them; None when it
-    does not parse (the reader's hook for run folders written before run.json recorded them)."""
-    if "run" not in argv:
-        return None
-    parser = _Quiet(add_help=False)
-    register(parser.add_subparsers(dest="command", parser_class=_Quiet))
-    try:
-        args, _ = parser.parse_known_args([str(a) for a in argv[argv.index("run"):]])
-    except (ValueError, SystemExit):
-        return None
-    return {"inputs": list(args.inputs), "out": args.out, "metrics_log": args.metrics_log}
