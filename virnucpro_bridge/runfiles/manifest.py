@@ -71,12 +71,6 @@ class ManifestEntry:
             and self.begin < self.stop <= (whole.count, 0)
         )
 
-    def usable(self, whole: Unit, task: str, fingerprint: str) -> bool:
-        """True when this entry is a result for records of ``whole``'s file (same content),
-        made by the same task with the same options and models. Whether its result file
-        still holds what was written is ``vouch.check``'s to say."""
-        return self.covers(whole) and self.task == task and self.fingerprint == fingerprint
-
     def line(self) -> str:
         """The manifest line (no newline)."""
         return json.dumps(vars(self), separators=(", ", ": "))

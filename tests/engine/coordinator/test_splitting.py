@@ -19,7 +19,7 @@ from virnucpro_bridge.coordinator.coordinator import Coordinator
 from virnucpro_bridge.coordinator.messages import Cut, CutAt
 from virnucpro_bridge.hardware.devices import parse_gpus
 from virnucpro_bridge.inputs.plan import plan_units
-from virnucpro_bridge.inputs.ranges import keep_tiling
+from virnucpro_bridge.inputs.ranges import Coverage
 from virnucpro_bridge.inputs.units import Unit, read_unit
 from virnucpro_bridge.policy.sizes import parse_size
 from virnucpro_bridge.policy.stealing import cut_cost
@@ -372,7 +372,9 @@ def test_resume_plans_only_the_uncovered_spans(tmp_path: Path) -> None:
     kept = [(b, s) for b, s, _ in resume.kept["a.fa"].pieces()]
     assert kept == [((0, 0), (3, 0)), ((3, 0), (3, 50)), ((120, 0), (220, 0))]
     assert plan.units[0].begin == (3, 50)  # the rest of the long record, from its part 50
-    cov = keep_tiling(400, [(b, s, None) for b, s in kept] + [(u.begin, u.stop, None) for u in plan.units])
+    cov: Coverage[None] = Coverage(400)
+    for b, s in kept + [(u.begin, u.stop) for u in plan.units]:
+        cov.add(b, s, None)  # raises on an overlap
     assert cov.complete  # the new units fill exactly the gaps
     everything = [r.id for r in read_unit(whole)]
     for u in plan.units:

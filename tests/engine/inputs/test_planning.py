@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from virnucpro_bridge.inputs.plan import plan_units
-from virnucpro_bridge.inputs.ranges import Coverage, OverlapError, keep_tiling
+from virnucpro_bridge.inputs.ranges import Coverage, OverlapError
 from virnucpro_bridge.inputs.record_index import LONG_RECORD
 from virnucpro_bridge.inputs.units import Unit, cut_unit, read_unit
 from virnucpro_bridge.policy.planning import factoring_costs, floor_seconds, plan_bounds
@@ -204,8 +204,12 @@ def test_any_cuts_and_completions_tile_the_file_once(n: int, seed: int) -> None:
     assert at == (n, 0)
 
 
-def test_keep_tiling_drops_overlaps_and_reports_gaps() -> None:
-    cov = keep_tiling(100, [((10, 0), (30, 0), "a"), ((20, 0), (30, 0), "b"), ((50, 0), (100, 0), "c"),
-                            ((0, 0), (5, 0), "d"), ((5, 3), (6, 0), "e")])
+def test_coverage_refuses_overlaps_and_reports_gaps() -> None:
+    cov: Coverage[str] = Coverage(100)
+    for begin, stop, name in [((10, 0), (30, 0), "a"), ((50, 0), (100, 0), "c"), ((0, 0), (5, 0), "d"),
+                              ((5, 3), (6, 0), "e")]:
+        cov.add(begin, stop, name)
+    with pytest.raises(OverlapError):
+        cov.add((20, 0), (30, 0), "b")
     assert [p for _, _, p in cov.pieces()] == ["d", "e", "a", "c"]
     assert cov.gaps() == [((5, 0), (5, 3)), ((6, 0), (10, 0)), ((30, 0), (50, 0))]
