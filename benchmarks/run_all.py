@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; each prints its own numbers.
 
-Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [virnucpro] [host] [cpurun] [report] [ray]
+Usage: python benchmarks/run_all.py [sched] [split] [ui] [read] [plan] [virnucpro] [host] [cpurun] [report] [ray]
        [channel] [soak]
 """
 
@@ -16,6 +16,7 @@ SCRIPTS = {
     "split": ["bench_split.py"],  # splitting inside files: makespan ratio vs --no-split, 4 scenarios
     "ui": ["bench_ui.py"],  # dashboard refresh cost and idle CPU
     "read": ["bench_read.py"],  # FASTA scan MB/s; first vs last unit read, seek vs skip
+    "plan": ["bench_plan.py"],  # planning 50,000 small files: seconds, peak memory, compact vs plain bookkeeping
     "virnucpro": ["bench_virnucpro.py", "--cuda"],  # per-stage CPU throughput; CUDA when present
     "host": ["bench_host_prep.py"],  # host preparation per 10,000 sequences: before vs after (prefetch thread's work)
     "cpurun": ["bench_cpu_run.py", "--runs", "3"],  # a whole `lbtui run --gpus cpu:2`'s sequences/s

@@ -6,17 +6,12 @@ terminal. Two styles:
 
 - **live** (a terminal): each device's line and a run line every ``--refresh``
   seconds, and every event as soon as it happens;
-- **batch** (stdout is not a terminal: a Slurm job's log, a file): one run line
-  every ``--progress-interval`` seconds (60), every event except steals and
-  splits (the run line counts them), and a device's line only when its state
-  changes (a worker that starts, stalls, dies, is paused or drained; running
-  and idle between two units are one state). ``--verbose`` adds every device's
-  line to each run line and prints steals and splits.
-
-A batch log has duration / interval run lines, a line per device when it
-starts and at the end, a line per event other than steals and splits, and a
-line per state change (each also an event), plus the closing lines: a
-day-long 8-GPU run writes about 1,440 lines plus what happened to it.
+- **batch** (stdout is not a terminal: a Slurm job's log, a file): a run line
+  every ``--progress-interval`` seconds (60), every event but steals and splits
+  (the run line counts them), and a device's line only when its state changes
+  (starts, stalls, dies, is paused or drained; running and idle are one state).
+  ``--verbose`` adds every device's line to each run line and prints steals and
+  splits. A day-long 8-GPU batch run writes about 1,440 lines plus its events.
 """
 
 from __future__ import annotations

@@ -6,17 +6,14 @@ its terminal or pipes or of SIGTERM/SIGHUP, whatever its threads are doing.
                       poll(stdin: HUP, stdout: ERR)  ─┼─▶ end(reason)
     the web driver's writer:  output gone          ──┘       │
                                                              ▼
-        abort()      the channel's socket is shut: a request waiting for a reply fails now
+        abort()      the channel's socket is shut: a request waiting for a reply fails at once
         graceful()   the app is asked to exit (it restores the terminal, says goodbye to serve)
         GRACE_S later, if the process still lives: os._exit(0)
 
-Why a thread of its own rather than signal handlers: a Python handler runs on
-the main thread, and that thread may be exactly what is stuck (a blocking
-write to a pipe nobody reads, a reply that never comes), so the signal would
-wait forever. Blocking the signals everywhere and taking them with
-``sigtimedwait`` here means they are always seen. Hangups show as POLLHUP on
-stdin (the writer is gone: serve ended, the terminal closed) and POLLERR on
-stdout (the reader is gone), which a poll for no events still reports.
+A thread, not signal handlers: a Python handler runs on the main thread, which
+may be what is stuck (a write nobody reads, a reply that never comes). Hangups
+show as POLLHUP on stdin (serve ended, the terminal closed) and POLLERR on stdout
+(the reader is gone), which a poll for no events still reports.
 """
 
 from __future__ import annotations

@@ -10,30 +10,25 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import TYPE_CHECKING
 
-from virnucpro_bridge.runner import ABORT_SLACK_S, Run, RunConfig
+from virnucpro_bridge.runner import ABORT_SLACK_S, Run
 
 from . import run_args
 from .headless import Style, follow, summary_lines
 
+if TYPE_CHECKING:
+    from .app import LbtuiApp  # imported when the dashboard starts: textual is slow to import
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run_args.register(sub, main)
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    return RunConfig(
-        inputs=list(args.inputs), gpus=args.gpus, task=args.task, out=args.out, steal=args.steal,
-        weighted=args.weighted, steal_interval=args.steal_interval, stall_timeout=args.stall_timeout,
-        stall_action=args.stall_action, retries=args.retries, shard_size=args.shard_size,
-        split=args.split, split_min=args.split_min, grace=args.grace, refresh=args.refresh,
-        metrics_log=args.metrics_log, task_options=run_args.task_options(args), argv=list(sys.argv),
-        backend=args.backend, ray_address=args.ray_address, notify=args.notify, notify_url=args.notify_url,
-    )
-
-
 def main(args: argparse.Namespace) -> int:
-    run = Run(config_from_args(args))
+    run = Run(run_args.run_options(args))
     run.prepare()  # every usage/input error surfaces here, before anything is written
     for line in run.warnings:
         print(f"lbtui: warning: {line}", file=sys.stderr)
@@ -42,13 +37,13 @@ def main(args: argparse.Namespace) -> int:
     dashboard = not args.headless and sys.stdout.isatty()
     owed = dashboard  # the closing lines: the dashboard's screen is gone when they are printed
     coord = run.start()
-    grace = run.cfg.grace  # as prepare() chose it (under Slurm, from KillWait)
-    stopper = Stopper(run, grace=grace)
+    options = run.options
+    stopper = Stopper(run, grace=run.grace)  # as prepare() chose it (under Slurm, from KillWait)
     try:
         if dashboard:
             from .app import LbtuiApp
 
-            app = LbtuiApp(coord, coord, refresh=args.refresh, exit_on_finish=args.exit_on_finish,
+            app = LbtuiApp(coord, coord, refresh=options.refresh, exit_on_finish=args.exit_on_finish,
                            read_only=args.read_only)
             stopper.app = app
             with stopper.installed():
@@ -61,14 +56,14 @@ def main(args: argparse.Namespace) -> int:
                 dashboard = owed = False
             else:
                 if not run.finished and not coord.stopping:
-                    coord.stop(now=False)  # the app closed without saying how: a stop that keeps what is done
+                    run.stop()  # the app closed without saying how: a stop that keeps what is done
                 if not run.finished and coord.in_flight:
                     print(f"lbtui: waiting for {coord.in_flight} unit(s) in flight to stop "
-                          f"(at most {grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
+                          f"(at most {run.grace:g} s; Ctrl+C: stop now)", file=sys.stderr)
         if not dashboard:
             with stopper.installed():
-                style = Style(refresh=args.refresh, batch=not sys.stdout.isatty(),
-                              interval=args.progress_interval, verbose=args.verbose)
+                style = Style(refresh=options.refresh, batch=not sys.stdout.isatty(),
+                              interval=options.progress_interval, verbose=options.verbose)
                 last = follow(coord, style=style,
                               done=lambda: run.finished or not run.dispatching or stopper.overdue())
             owed = not last.finished  # follow left the closing lines to us: the run had not closed out
@@ -104,14 +99,14 @@ class Stopper:
     one kills the workers at once. Either way the process ends: past ``--grace`` +
     ABORT_SLACK_S the main thread ends the run itself (``Run.abort``).
 
-    The handler takes no lock (``coord.stop`` is lock-free), so it cannot wait
+    The handler takes no lock (``Run.stop`` is lock-free), so it cannot wait
     on a dispatcher that holds one. Under the dashboard Ctrl+C is a key (the
     quit dialog); a signal sent to the process closes the app once the run
     ends, or at the deadline."""
 
     def __init__(self, run: Run, *, grace: float) -> None:
         self.run, self.grace = run, grace
-        self.app = None
+        self.app: LbtuiApp | None = None
         self.deadline: float | None = None
         self.first: float | None = None  # when the first signal came (monotonic)
         self.hard = False
@@ -120,13 +115,12 @@ class Stopper:
     def overdue(self) -> bool:
         return self.hard or (self.deadline is not None and time.monotonic() > self.deadline)
 
-    def handler(self, signum, _frame) -> None:
-        coord = self.run.coord
+    def handler(self, signum: int, _frame: FrameType | None) -> None:
         now = time.monotonic()
         if self.first is None:
             self.first = now
             self.deadline = now + self.grace + ABORT_SLACK_S
-            coord.stop(now=False)
+            self.run.stop()
             if self.app is not None:
                 self.app.exit_on_finish = True  # read by the app on its next snapshot
                 self._close_app_later(self.grace + ABORT_SLACK_S)
@@ -134,8 +128,7 @@ class Stopper:
         if now - self.first < SAME_REQUEST_S:
             return  # the same stop, delivered twice (srun at a time limit; a group and its leader)
         self.hard = True
-        coord.stop(now=True)
-        self.run.pool.abort()  # kill the workers now: nothing waits on them any more
+        self.run.stop(now=True)  # kill the workers now: nothing waits on them any more
         if self.app is not None:
             self._close_app_later(0.0)
         else:
@@ -147,6 +140,8 @@ class Stopper:
         except RuntimeError:
             return
         app = self.app
+        if app is None:
+            return
 
         def close() -> None:
             loop.call_soon_threadsafe(app.exit)
@@ -165,7 +160,7 @@ class Stopper:
                 return self.run.abort("the run did not stop within --grace; workers killed")
 
     @contextlib.contextmanager
-    def installed(self):
+    def installed(self) -> Iterator[None]:
         wanted = [signal.SIGINT, signal.SIGTERM]
         previous = {s: signal.signal(s, self.handler) for s in wanted}
         try:

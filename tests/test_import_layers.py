@@ -2,7 +2,8 @@
 
 Imports are read from the source (``ast``), so the test sees every import a module
 can make, not only the ones one code path happens to run. Imports under
-``if TYPE_CHECKING:`` are left out: they exist for annotations and never run.
+``if TYPE_CHECKING:`` count too: they never run, but a circle through them is still
+two modules that each need the other to be read, and a type checker follows them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ PACKAGES = ("lbtui", "virnucpro_bridge")
 ENGINE_LAYERS = (
     ("errors",),
     ("policy",),
+    ("options",),
     ("control",),
     ("hardware",),
     ("inputs",),
@@ -31,27 +33,23 @@ ENGINE_LAYERS = (
 )
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(REPO).with_suffix("").parts)
+def module_name(path: Path, root: Path = REPO) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def all_modules() -> dict[str, Path]:
+def all_modules(root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:
     found = {}
-    for pkg in PACKAGES:
-        for path in sorted((REPO / pkg).rglob("*.py")):
-            found[module_name(path)] = path
+    for pkg in packages:
+        for path in sorted((root / pkg).rglob("*.py")):
+            found[module_name(path, root)] = path
     return found
 
 
-def _type_checking_only(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def imported_names(path: Path, name: str, modules: dict[str, Path]) -> set[str]:
-    """Project modules that ``name`` (at ``path``) imports, resolved to module names."""
+def imported_names(path: Path, name: str, modules: dict[str, Path],
+                   packages: tuple[str, ...] = PACKAGES) -> set[str]:
+    """Project modules that ``name`` (at ``path``) imports, resolved to module names,
+    wherever the import stands (functions, try, ``if TYPE_CHECKING:`` ...)."""
     is_pkg = path.name == "__init__.py"
     package = name if is_pkg else name.rpartition(".")[0]
     found: set[str] = set()
@@ -65,12 +63,9 @@ def imported_names(path: Path, name: str, modules: dict[str, Path]) -> set[str]:
 
     def visit(nodes: list[ast.stmt]) -> None:
         for node in nodes:
-            if isinstance(node, ast.If) and _type_checking_only(node):
-                visit(node.orelse)
-                continue
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    if alias.name.split(".")[0] in PACKAGES:
+                    if alias.name.split(".")[0] in packages:
                         add(alias.name)
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
@@ -79,23 +74,28 @@ def imported_names(path: Path, name: str, modules: dict[str, Path]) -> set[str]:
                     stem = ".".join(base + ([node.module] if node.module else []))
                 else:
                     stem = node.module or ""
-                if stem.split(".")[0] not in PACKAGES:
+                if stem.split(".")[0] not in packages:
                     continue
                 for alias in node.names:  # "from pkg import module" names a module
                     add(f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in modules else stem)
             for field in ("body", "orelse", "finalbody", "handlers"):
                 inner = getattr(node, field, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], (ast.stmt, ast.excepthandler)):
-                    visit(inner)  # imports inside functions, try/except, with blocks
+                    visit(inner)  # imports inside functions, if (TYPE_CHECKING too), try/except, with
 
     visit(ast.parse(path.read_text(), str(path)).body)
     return found
 
 
+def build_graph(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, for ``packages`` under ``root``."""
+    modules = all_modules(root, packages)
+    return {name: imported_names(path, name, modules, packages) for name, path in modules.items()}
+
+
 @functools.lru_cache(maxsize=1)
 def import_graph() -> dict[str, set[str]]:
-    modules = all_modules()
-    return {name: imported_names(path, name, modules) for name, path in modules.items()}
+    return build_graph(REPO, PACKAGES)
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -157,6 +157,7 @@ def test_the_graph_sees_imports() -> None:
     graph = import_graph()
     assert "virnucpro_bridge.policy.stealing" in graph["virnucpro_bridge.coordinator.coordinator"]
     assert "virnucpro_bridge.runfiles.reader" in graph["lbtui.report.page"]
+    assert "virnucpro_bridge.inputs.units" in graph["virnucpro_bridge.runfiles.reader"]  # under TYPE_CHECKING
 
 
 def test_no_import_circles() -> None:
@@ -167,6 +168,22 @@ def test_circles_are_found() -> None:
     """The finder itself: a made-up graph with one circle of three and a self-contained tail."""
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}
     assert circles(graph) == [["a", "b", "c"]]
+
+
+def test_a_circle_through_type_checking_imports_is_found(tmp_path: Path) -> None:
+    """A package whose two modules import each other, one only for annotations
+    (``if typing.TYPE_CHECKING:``), and a third that imports one of them inside a function."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "engine.py").write_text("from __future__ import annotations\n\nimport typing\n\n"
+                                   "if typing.TYPE_CHECKING:\n    from .views import View\n")
+    (pkg / "views.py").write_text("from typing import TYPE_CHECKING\n\nfrom pkg.engine import Engine\n\n"
+                                  "if TYPE_CHECKING:\n    pass\n")
+    (pkg / "cli.py").write_text("def main():\n    from . import views\n")
+    graph = build_graph(tmp_path, ("pkg",))
+    assert graph["pkg.engine"] == {"pkg.views"} and graph["pkg.cli"] == {"pkg.views"}
+    assert circles(graph) == [["pkg.engine", "pkg.views"]]
 
 
 def test_engine_imports_only_downward() -> None:

@@ -1,9 +1,7 @@
 """The lbtui engine: work-stealing multi-device runs over FASTA files.
 
-Nothing in this package imports textual or rich (``tests/test_import_hygiene.py``
-checks it): the engine hands out plain, frozen snapshots and takes plain
-commands, so the Textual dashboard, the headless log and the channel to
-``lbtui attach`` all sit on the same seam.
+It never imports textual or rich (``tests/test_import_hygiene.py``): it hands out frozen
+snapshots and takes plain commands, the one seam for the dashboard, the headless log and attach.
 
 Layers, lowest first. Each imports only from the layers above it in this list
 (``tests/test_import_layers.py`` checks it, and that no two modules import each
@@ -11,6 +9,7 @@ other in a circle)::
 
     errors.py       errors reported as one line (exit 2; 3 when --out fails)
     policy/         pure scheduling rules: planning, assignment, stealing, throughput, history
+    options.py      RunOptions: lbtui run's options, parsed once and carried whole
     control/        the boundary to UIs: frozen snapshots, the two interfaces, their JSON
                     wire form and the run's control channel (imports only errors)
     hardware/       --gpus parsing, capability weights, NVML readings
@@ -24,9 +23,8 @@ other in a circle)::
     alerts/         what deserves an alert, and --notify / --notify-url on their own thread
     runner.py       one run end to end: validate, resume, start a backend, finish
 
-``tasks`` sits below the coordinator because a worker (a backend) loads tasks,
-and a task needs only inputs (to read its unit), hardware (its device) and
-runfiles (to write its output atomically).
+``tasks`` sits below the coordinator: a worker (a backend) loads tasks, and a task needs
+only inputs (its unit), hardware (its device) and runfiles (atomic writes).
 """
 
 __all__ = ["__version__"]

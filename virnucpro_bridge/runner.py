@@ -6,15 +6,18 @@ task, models, inputs) before a single result byte is written, raising
 :class:`~virnucpro_bridge.errors.LbtuiError` (exit 2; the lock and any folder it made
 are removed again). ``Run.start()``
 writes ``run.json`` and starts the dispatcher thread; the caller runs a UI
-on the main thread over ``run.coord`` and then calls ``Run.wait()``.
+on the main thread over ``run.coord`` and then calls ``Run.wait()``; ``Run.stop()``
+and ``Run.abort()`` are its ways to end the run early. The options arrive as one
+:class:`~virnucpro_bridge.options.RunOptions` and go on whole to the coordinator
+and the backend (``backends/base.py`` states what a backend does).
 
 The dispatcher thread owns the end of the run, whatever happens in it::
 
-    pool.run() ── returns ─────────────────────▶ pool.finish()  ─┐
-               ── raises OutputError (disk) ───▶ pool.abort()   ─┤ (always)
-               ── raises anything else (bug) ──▶ pool.wind_down()┤ close out:
-                                                                  └▶ settle, summary,
-                                                                     exit code
+    backend.run() ── returns ─────────────────────▶ backend.finish()   ─┐
+                  ── raises OutputError (disk) ───▶ backend.abort()    ─┤ (always)
+                  ── raises anything else (bug) ──▶ backend.wind_down()─┤ close out:
+                                                                        └▶ settle, summary,
+                                                                           exit code
 
 so ``Run.finished`` always becomes true and the exit code always says what
 happened (0 done, 1 failures, 3 aborted, 130 interrupted). ``abort()`` is the
@@ -26,16 +29,18 @@ from __future__ import annotations
 import os
 import resource
 import socket
-import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import replace
+from multiprocessing.managers import SyncManager
 from pathlib import Path
+from typing import Any
 
 from .alerts.hooks import HOOK_TIMEOUT_S
 from .alerts.run_alerts import RunAlerts
-from .backends.base import STALL_ACTIONS
+from .backends.base import Backend
 from .backends.local.pool import LocalPool, start_manager
 from .control.channel import ChannelServer
 from .coordinator.coordinator import Coordinator
@@ -49,8 +54,8 @@ from .hardware.torch_build import require_cuda_torch
 from .inputs import gzip_cache
 from .inputs.plan import plan_units
 from .inputs.units import Unit, discover, summarize_inputs
-from .policy.planning import DEFAULT_SHARD_RECORDS, plan_bounds
-from .policy.sizes import Size, as_size, check_order
+from .options import RunOptions
+from .policy.planning import plan_bounds
 from .runfiles.completion import Completion
 from .runfiles.journal import Journal
 from .runfiles.lock import FolderLock
@@ -71,32 +76,6 @@ from .runfiles.sessions import close_session, start_line
 from .tasks import Task, load_task
 
 ABORT_SLACK_S = 10.0  # past --grace, how long the main thread waits before it ends the run itself
-
-
-@dataclass
-class RunConfig:
-    inputs: list[str]
-    gpus: str = "auto"
-    task: str | None = None
-    out: str = "lbtui-results"
-    steal: bool = True
-    weighted: bool = True
-    steal_interval: float = 2.0
-    stall_timeout: float = 300.0
-    stall_action: str = "restart"
-    retries: int = 2
-    shard_size: Size | int = DEFAULT_SHARD_RECORDS  # the largest piece (records, residues or seconds)
-    split: bool = True  # plan-time factoring and in-flight cuts; False: fixed shards (--no-split)
-    split_min: Size | int | str = "auto"  # the smallest piece; auto: 100 × a unit's fixed cost
-    grace: float | None = None  # None: slurm.choose_grace (20 s, or from Slurm's KillWait); prepare() sets it
-    refresh: float = 2.0
-    metrics_log: str | None = None
-    notify: str | None = None  # --notify CMD: run on alerts (alerts/hooks.py)
-    notify_url: str | None = None  # --notify-url URL: alerts POSTed as JSON
-    backend: str = "local"  # or "ray": one Ray actor per device (backends/ray/)
-    ray_address: str | None = None  # --ray-address; None: a local Ray instance
-    task_options: dict = field(default_factory=dict)
-    argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
 def resolve_task_name(requested: str | None, devices: list[DeviceSpec]) -> str:
@@ -124,12 +103,12 @@ def peak_rss_kib(usage: resource.struct_rusage) -> int:
 
 
 class Run:
-    def __init__(self, config: RunConfig) -> None:
-        self.cfg = config
-        self.out = Path(config.out).expanduser().resolve()
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.out = Path(options.out).expanduser().resolve()
         self._out_text = str(self.out)
         self.warnings: list[str] = []
-        self.coord: Coordinator | None = None
+        self.coord: Coordinator  # from start(); the UI gets it as start()'s return
         self.exit_code: int | None = None
         self.error: str | None = None  # the one line to print when the run was aborted
         self._thread: threading.Thread | None = None
@@ -138,20 +117,11 @@ class Run:
 
     # -- validation: nothing is written before this passes -----------------------
     def prepare(self) -> None:
-        cfg = self.cfg
-        if cfg.backend not in ("local", "ray"):
-            raise UsageError(f"--backend {cfg.backend}: expected local or ray")
+        cfg = self.options
         if cfg.backend == "ray":
             from .backends.ray.cluster import require_ray
 
             require_ray()  # before anything else is checked or started
-        if cfg.stall_action not in STALL_ACTIONS:
-            raise UsageError(f"--stall-action {cfg.stall_action}: expected one of {', '.join(STALL_ACTIONS)}")
-        try:
-            self.shard, self.split_min = as_size(cfg.shard_size), as_size(cfg.split_min)
-            check_order(self.shard, self.split_min)
-        except ValueError as exc:
-            raise UsageError(f"piece size: {exc}") from None
         check_writable(self.out)
         # Before anything in --out is read: a second run on the folder stops here (exit 2).
         self.lock = FolderLock.acquire(self.out)
@@ -162,7 +132,7 @@ class Run:
             raise
 
     def _prepare(self) -> None:
-        cfg = self.cfg
+        cfg = self.options
         pin_device_order()  # CUDA and NVML must number mixed GPU models the same way
         self.device_notes: list[str] = []  # event-log lines about how the GPUs were found
         self.notices: list[str] = []  # also in summary.json and the closing lines
@@ -195,7 +165,7 @@ class Run:
         # Plan-time seconds become residues at an average device's prior speed.
         weights = [d.weight if cfg.weighted else 1.0 for d in self.devices]
         rate = self.task.rate_prior() * sum(weights) / len(weights)
-        bounds = plan_bounds(self.shard, self.split_min, rate, self.task.unit_overhead_s)
+        bounds = plan_bounds(cfg.shard_size, cfg.split_min, rate, self.task.unit_overhead_s)
         self.parts = self.task.parts if type(self.task).parts is not Task.parts else None
         cut_inside = cfg.split and self.task.splittable and self.parts is not None
         plan = plan_units(files, cache_dir=gzip_cache.default_dir(),
@@ -215,8 +185,9 @@ class Run:
         """--grace under Slurm (below KillWait), and a warning when a batch script runs
         lbtui as its child: Slurm's stop signal then never reaches it."""
         self.job = slurm.job_id()
-        grace, note, warning = slurm.choose_grace(self.cfg.grace, slurm.kill_wait())
-        self.cfg = replace(self.cfg, grace=grace)
+        grace, note, warning = slurm.choose_grace(self.options.grace, slurm.kill_wait())
+        self.grace = grace  # --grace as chosen: what a stop may take
+        self.options = replace(self.options, grace=grace)  # the coordinator's housekeeping keeps to it too
         self.device_notes += [note] if note else []
         self.warnings += [warning] if warning else []
         if self.job is not None:
@@ -236,7 +207,7 @@ class Run:
     def start(self) -> Coordinator:
         """Create ``--out``, start the workers and the dispatcher. A disk that
         fails already here raises OutputError (exit 3) with nothing started."""
-        cfg = self.cfg
+        cfg = self.options
         started = time.time()
         self.run_id = new_run_id(started)
         try:
@@ -253,15 +224,14 @@ class Run:
         self.all_units = []
         self.wakeup = Wakeup()
         # Ray actors report through calls the dispatcher makes: no Manager process.
-        self.manager, status = (None, {}) if cfg.backend == "ray" else start_manager()
+        self.manager: SyncManager | None = None
+        status: MutableMapping[int, Any] = {}
+        if cfg.backend != "ray":
+            self.manager, status = start_manager()
         self.coord = Coordinator(
-            self.devices, todo, status=status, name=summarize_inputs(cfg.inputs), task=self.task_name,
-            out_dir=str(self.out), weighted=cfg.weighted, stealing=cfg.steal, retries=cfg.retries,
-            stall_timeout=cfg.stall_timeout, skipped=kept, notices=self.notices,
-            wake=self.wakeup.wake,
-            splitting=cfg.split and self.task.splittable,
-            split_min=self.split_min, indexes=self.plan.indexes,
-            parts=self.parts if cfg.split and self.task.splittable else None,
+            self.devices, todo, cfg, status=status, name=summarize_inputs(cfg.inputs), task=self.task_name,
+            out_dir=str(self.out), skipped=kept, notices=self.notices, wake=self.wakeup.wake,
+            splittable=self.task.splittable, parts=self.parts, indexes=self.plan.indexes,
             unit_overhead_s=self.task.unit_overhead_s, nominal_rate=self.task.rate_prior(),
             first_seq=last_seq + 1,
         )
@@ -276,23 +246,22 @@ class Run:
         self.files.merge_complete()
         self.coord.assign_initial()
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
-        pool_args = (self.coord, self.devices, self.task_name, self.task.options, self.output_for, self,
-                     status, self.wakeup)
-        pool_options = dict(out_dir=str(self.out), steal_interval=cfg.steal_interval, grace=cfg.grace,
-                            refresh=cfg.refresh, stall_action=cfg.stall_action)
+        self.backend: Backend
         if cfg.backend == "ray":
             from .backends.ray.backend import RayPool
 
-            self.pool = RayPool(*pool_args, **pool_options, weighted=cfg.weighted, pinned=self._pinned,
-                                node_names=self._node_names)
+            self.backend = RayPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
+                                   sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out),
+                                   pinned=self._pinned, node_names=self._node_names)
         else:
-            self.pool = LocalPool(*pool_args, **pool_options)
-        pids = self.pool.start() if todo else []
-        nodes = self.pool.nodes if cfg.backend == "ray" and todo else []
+            self.backend = LocalPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
+                                     sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out))
+        pids = self.backend.start() if todo else []
+        nodes = self.backend.nodes if todo else []
         self.channel = ChannelServer(self.out, self.coord, run_id=self.run_id)  # closes at process exit
         if (control := self.channel.start()) is None:
             self.coord.info(f"lbtui attach will not reach this run: {self.channel.problem}", "warning")
-        write_run_json(self.out, run_id=self.run_id, argv=cfg.argv, task=self.task_name,
+        write_run_json(self.out, run_id=self.run_id, argv=list(cfg.argv), task=self.task_name,
                        inputs=list(cfg.inputs), fingerprint=self.fingerprint,
                        fingerprint_parts=self.task.fingerprint_parts(), task_options=self.task.options,
                        started=started, devices=[
@@ -304,7 +273,7 @@ class Run:
         self.session = start_line(self.run_id, started, [
             {"index": d.index, "name": d.name, "kind": d.kind, "weight": d.weight} for d in self.devices], {
             "units_total": self.coord.units_total + kept, "units_kept": kept,
-            "sequences_total": self.coord.sequences_total + kept_seqs, "sequences_kept": kept_seqs})
+            "sequences_total": self.coord.counts.sequences_total + kept_seqs, "sequences_kept": kept_seqs})
         self.journal.session_line(self.session)
         self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
         self._thread.start()
@@ -316,8 +285,8 @@ class Run:
         try:
             try:
                 if self.coord.units_total:
-                    self.pool.run()
-                    self.pool.finish()
+                    self.backend.run()
+                    self.backend.finish()
             except OutputError as exc:  # the disk failed: units in flight could not be written either
                 self._abort(str(exc), wait=False)
             except BaseException as exc:  # a bug in the engine: keep what is written, say so
@@ -331,13 +300,13 @@ class Run:
         self._log_error("run aborted", traceback.format_exc())
         try:
             if wait:
-                self.pool.wind_down(self.cfg.grace, record=self._journal_ok)
+                self.backend.wind_down(self.grace, record=self._journal_ok)
             else:
-                self.pool.abort()
-                self.pool.finish()
+                self.backend.abort()
+                self.backend.finish()
         except BaseException:  # noqa: BLE001 - winding down failed too: stop hard
             self._log_error("wind-down", traceback.format_exc())
-            self.pool.abort()
+            self.backend.abort()
 
     def _close_out(self) -> None:
         code = 3
@@ -371,12 +340,12 @@ class Run:
                     self.manager.shutdown()
             except Exception:  # noqa: BLE001 - already gone: nothing to release
                 pass
-            if self.cfg.backend == "ray":
+            if self.options.backend == "ray":
                 from .backends.ray.cluster import disconnect
 
                 disconnect()  # also stops a local Ray instance
 
-    def _write_end(self, summary: dict) -> None:
+    def _write_end(self, summary: dict[str, Any]) -> None:
         try:
             if self._journal_ok:
                 snap = self.coord.snapshot()
@@ -393,17 +362,24 @@ class Run:
                 self.metrics.close()
         write_summary(self.out, summary)
 
+    def stop(self, now: bool = False) -> None:
+        """Stop handing out work; units in flight are cut at their next boundary,
+        keeping what they did, within --grace (the dispatcher ends the run).
+        ``now``: kill the workers at once as well.
+        Safe from a signal handler: no lock is taken."""
+        self.coord.stop(now=now)
+        if now:
+            self.backend.abort()
+
     def abort(self, reason: str) -> int:
         """Main thread, last resort: the dispatcher did not end in time (or a
         second Ctrl+C). Kill the workers, keep what is written, return the code."""
         if self.exit_code is not None:
             return self.exit_code
-        self.coord.stop(now=True)
-        self.pool.abort()
-        if self._thread is not None:
-            self._thread.join(2.0)  # it may still close out now that the workers are gone
-        if self.exit_code is not None:
-            return self.exit_code
+        self.stop(now=True)
+        closed = self.wait(2.0)  # the dispatcher may still close out now that the workers are gone
+        if closed is not None:
+            return closed
         self.error = reason
         code = 130 if self.coord.error is None else 3
         self.alerts.end(code, reason, look=False)  # the dispatcher never closed out: say it here
@@ -436,19 +412,20 @@ class Run:
         """Connect to Ray (or start it locally) and list the devices it offers."""
         from .backends.ray import cluster as ray_cluster
 
-        if self.cfg.ray_address is not None and not self.cfg.ray_address.strip():
+        cfg = self.options
+        if cfg.ray_address is not None and not cfg.ray_address.strip():
             raise UsageError("--ray-address: empty value")
         ray_cluster.require_ray()
-        ray_cluster.connect(self.cfg.ray_address, num_cpus=ray_cluster.local_cpus(self.cfg.gpus))
+        ray_cluster.connect(cfg.ray_address, num_cpus=ray_cluster.local_cpus(cfg.gpus))
         try:
-            devices, self._pinned = ray_cluster.cluster_devices(self.cfg.gpus)
+            devices, self._pinned = ray_cluster.cluster_devices(cfg.gpus)
             self._node_names = ray_cluster.node_names(ray_cluster.alive_nodes())
         except BaseException:
             ray_cluster.disconnect()
             raise
         return devices
 
-    # -- the pool's sink (dispatcher thread) -----------------------------------------
+    # -- the backend's sink (dispatcher thread) -----------------------------------------
     def unit_done(self, index: int, flight: InFlight, done: Done) -> None:
         unit, spec = flight.unit, self.coord.books[index].spec  # a Ray GPU is named once its actor is up
         output = flight.output or self.output_for(unit)
@@ -487,14 +464,14 @@ class Run:
         summary is written); returns the hook failures no event log could take."""
         return self.alerts.close(timeout)
 
-    def _journal(self, write, *args) -> None:
+    def _journal(self, write: Callable[..., None], *args: Any) -> None:
         try:
             write(*args)
         except OutputError:
             self._journal_ok = False  # the wind-down must not try again
             raise
 
-    def _finalize(self, rel: str, pieces) -> None:
+    def _finalize(self, rel: str, pieces: Iterable[tuple[Unit, str]]) -> None:
         if type(self.task).finalize_file is Task.finalize_file:
             return  # the task merges nothing (sim): no call per file
         units = [(unit, Path(output)) for unit, output in pieces]

@@ -44,6 +44,8 @@ class RefreshLoop:
             self._start_timer()
 
     def _tick(self) -> None:
+        if self._torn_down():  # a timer can fire once more while the app shuts down
+            return
         self.fetch_snapshot()
         self.show_header()  # keep the staleness warning current even if fetches hang
 

@@ -6,13 +6,8 @@
                                                                |
                                                 page.py  -->  report.html (atomic write)
 
-Figures are hand-written inline SVG. matplotlib would add a heavy dependency
-and draws 10,000 Gantt bars as 10,000 artists (seconds each figure); plotly
-inlines about 3.5 MB of JavaScript into every page and needs a browser's JS
-to show anything, also on paper. Plain SVG needs no dependency, no script and
-no network, prints as vectors, and a bar's ``<title>`` gives a hover tooltip.
-For 10,000 units the page is about 1.4 MB and the command takes 1-2 s
-(``benchmarks/bench_report.py`` prints the numbers).
-
-Nothing here imports textual or rich: a report runs where the run ran.
+Figures are hand-written inline SVG: no dependency, no script, no network; they
+print as vectors, and a bar's ``<title>`` gives a hover tooltip (why not
+matplotlib or plotly: docs/decisions.md). Nothing here imports textual or rich:
+a report runs where the run ran.
 """

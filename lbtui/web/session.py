@@ -3,22 +3,16 @@
     websocket ─["stdin", s] ["resize", {...}] ["focus"] ["blur"] ["ping", t]─▶ attach's stdin (packets)
     websocket ◀─ screen bytes, ["pong", t], ["open_url", {...}] ── attach's stdout (packets)
 
-Packets are textual's web driver's: a type byte (``D`` data, ``M`` meta JSON),
-a 4-byte big-endian length, the payload; the attach first prints a line
-``__GANGLION__`` to say it is a Textual app.
+Packets are textual's web driver's: a type byte (``D`` data, ``M`` meta JSON), a
+4-byte big-endian length, the payload; the attach first prints ``__GANGLION__``.
 
-The session, not the browser, decides when the attach ends: when the tab
-closes, when the browser has sent nothing (not even a pong to our pings) for
-``idle_timeout`` seconds, or when serve ends. Ending is SIGTERM (the attach
-then exits, 0, within 2 s whatever it was doing) and SIGKILL after KILL_AFTER_S.
-The attach's output is read to its end in any case, so it never blocks on a
-full pipe for a browser that stopped reading.
-
-Whatever a tab sends is checked before it is passed on: only the kinds of
-message the page script sends (keys, resize, focus, ping), sizes clamped (as
-the first width and height), ping payloads short, text that is not UTF-8
-replaced; input an attach does not read (STDIN_MAX_BUFFERED bytes waiting)
-ends that tab, never serve.
+The session, not the browser, decides when the attach ends: the tab closes, the
+browser sends nothing (not even a pong) for ``idle_timeout`` seconds, or serve
+ends. Ending is SIGTERM, then SIGKILL after KILL_AFTER_S; the attach's output is
+read to its end regardless, so it never blocks on a full pipe. Whatever a tab
+sends is checked before it is passed on: only the page script's kinds of message,
+sizes clamped, pings short, non-UTF-8 replaced; input an attach does not read
+(STDIN_MAX_BUFFERED bytes waiting) ends that tab, never serve.
 """
 
 from __future__ import annotations

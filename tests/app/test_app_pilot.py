@@ -449,12 +449,18 @@ async def test_the_header_says_when_snapshots_stop_coming():
 async def test_a_timer_tick_while_the_header_is_torn_down_is_harmless():
     """The refresh timer can tick while the app shuts down, after the header's lines are
     removed and before the header itself (it crashed an attach pilot test with NoMatches)."""
-    app, _ = make()
+    app, fake = make()
     async with app.run_test(size=(120, 40)) as pilot:
+        right = app.query_one("#header-right")
+        shown = str(right.render())
         await app.query_one("#header-left").remove()
         await pilot.pause()
-        app._tick()
-        await pilot.pause()
+        fake.snap = replace(fake.snap, time=f.T0 + 5, stealing=False)  # the tick's fetch brings it
+        app._tick()  # must not raise (NoMatches: the header's lines are gone)
+        await settle(pilot)
+        assert app.is_running
+        assert app.snapshot is not None and app.snapshot.time == f.T0 + 5  # the tick still fetched
+        assert "stealing on" in shown and str(right.render()) == shown  # the torn header is not redrawn
 
 
 async def test_the_trend_stops_when_the_run_has_finished():

@@ -34,7 +34,7 @@ def test_a_second_signal_while_reports_are_read_reaches_the_run_command() -> Non
             return {}
 
     coord = Coordinator(parse_gpus("sim:1"), [], status=SignalledMidCall())
-    run = SimpleNamespace(coord=coord, pool=SimpleNamespace(abort=lambda: None))
+    run = SimpleNamespace(coord=coord, stop=lambda now=False: coord.stop(now=now))  # Run.stop, no workers
     stopper = Stopper(run, grace=900.0)
     stopper.handler(signal.SIGINT, None)  # the first: finish the units in flight
     assert coord.stopping and not stopper.hard
@@ -75,7 +75,13 @@ def test_a_second_signal_within_a_second_is_the_same_stop() -> None:
     A signal later than SAME_REQUEST_S after the first means stop now."""
     coord = Coordinator(parse_gpus("sim:1"), [])
     aborted = []
-    run = SimpleNamespace(coord=coord, pool=SimpleNamespace(abort=lambda: aborted.append(True)))
+
+    def stop(now: bool = False) -> None:  # as Run.stop: the coordinator's stop, and at once the workers'
+        coord.stop(now=now)
+        if now:
+            aborted.append(True)
+
+    run = SimpleNamespace(coord=coord, stop=stop)
     stopper = Stopper(run, grace=20.0)
     stopper.handler(signal.SIGTERM, None)
     stopper.handler(signal.SIGTERM, None)  # the same request again

@@ -7,7 +7,8 @@ import pytest
 from lbtui.app import LbtuiApp
 from lbtui.app.modals import QuitModal
 from tests.helpers.wait import wait_for_async
-from virnucpro_bridge.runner import Run, RunConfig
+from virnucpro_bridge.options import RunOptions
+from virnucpro_bridge.runner import Run
 
 pytestmark = pytest.mark.slow  # a real run: spawned worker processes
 
@@ -35,7 +36,7 @@ def row_of(app, index: int) -> list[str]:
 
 async def test_pause_stops_one_device_while_the_others_go_on(tmp_path):
     make_inputs(tmp_path / "in", 60)
-    run = Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1,1,1", out=str(tmp_path / "out"),
+    run = Run(RunOptions(inputs=[str(tmp_path / "in")], gpus="sim:1,1,1", out=str(tmp_path / "out"),
                         steal=False, refresh=0.5, steal_interval=0.5,
                         task_options={"sim_rate": 10_000.0, "sim_jitter": 0.0, "sim_seed": 0}))
     run.prepare()

@@ -50,14 +50,15 @@ class InProcessRuns:
     read snapshots. ``close`` stops any still going."""
 
     def __init__(self, tmp_path: Path, **fixed) -> None:
-        self.tmp_path, self.fixed = tmp_path, fixed  # RunConfig fields for every run (backend ...)
+        self.tmp_path, self.fixed = tmp_path, fixed  # RunOptions fields for every run (backend ...)
         self.runs: list = []
 
     def start(self, n_files: int, gpus: str, *, seqs: int = 12, sim_rate: float = 15_000.0, **cfg):
-        from virnucpro_bridge.runner import Run, RunConfig
+        from virnucpro_bridge.options import RunOptions
+        from virnucpro_bridge.runner import Run
 
         inputs = make_inputs(self.tmp_path / "in", n_files, seqs=seqs)
-        config = RunConfig(inputs=[str(inputs)], gpus=gpus, out=str(self.tmp_path / "out"), refresh=0.25,
+        config = RunOptions(inputs=[str(inputs)], gpus=gpus, out=str(self.tmp_path / "out"), refresh=0.25,
                            task_options={"sim_rate": sim_rate}, argv=["lbtui", "run", "(test)"],
                            **self.fixed, **cfg)
         run = Run(config)

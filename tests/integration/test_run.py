@@ -8,7 +8,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from virnucpro_bridge.runner import Run, RunConfig
+from virnucpro_bridge.options import RunOptions
+from virnucpro_bridge.runner import Run
 
 from .conftest import (
     assert_each_unit_once,
@@ -82,10 +83,10 @@ def test_sharding_gives_uid_k_units(tmp_path, run_lbtui) -> None:
     assert sorted(unit_results(res.out)) == ["big.fa.r0-10.json", "big.fa.r10-20.json", "big.fa.r20-25.json",
                                              "small.fa.json"]
     assert res.summary()["files_total"] == 4
-    run = Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(tmp_path / "new")))
+    run = Run(RunOptions(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(tmp_path / "new")))
     run.prepare()
     assert [u.uid for u in run.all_units] == ["big.fa#0", "big.fa#1", "big.fa#2", "small.fa"]
-    done = Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(res.out)))
+    done = Run(RunOptions(inputs=[str(tmp_path / "in")], gpus="sim:1", shard_size=10, out=str(res.out)))
     done.prepare()
     assert done.all_units == []  # every range is in the manifest: nothing left to plan
 

@@ -18,7 +18,8 @@ import sys
 import pytest
 
 from virnucpro_bridge.control import snapshot as S
-from virnucpro_bridge.runner import Run, RunConfig
+from virnucpro_bridge.options import RunOptions
+from virnucpro_bridge.runner import Run
 
 from .conftest import (
     REPO,
@@ -95,7 +96,7 @@ def test_a_real_full_disk_ends_the_run_and_resume_is_exact(tmp_path, run_lbtui) 
 
 def start_run(tmp_path, n_files: int = 8, sim_rate: float = 30_000.0, **cfg) -> Run:
     inputs = make_inputs(tmp_path / "in", n_files, seqs=12)
-    config = RunConfig(inputs=[str(inputs)], gpus="cpu:2", task="sim", out=str(tmp_path / "out"),
+    config = RunOptions(inputs=[str(inputs)], gpus="cpu:2", task="sim", out=str(tmp_path / "out"),
                        refresh=0.25, grace=5.0, task_options={"sim_rate": sim_rate},
                        argv=["lbtui", "run", "(test)"], **cfg)
     run = Run(config)

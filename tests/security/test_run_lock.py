@@ -153,14 +153,15 @@ def test_a_garbled_holder_is_shown_as_text(tmp_path) -> None:
 
 
 def test_run_prepare_refuses_a_locked_folder_before_reading_it(tmp_path) -> None:
+    from virnucpro_bridge.options import RunOptions
     from virnucpro_bridge.runfiles.lock import FolderLock, holder
-    from virnucpro_bridge.runner import Run, RunConfig
+    from virnucpro_bridge.runner import Run
 
     make_inputs(tmp_path / "in", 1, seqs=2)
     out = tmp_path / "out"
     lock = FolderLock.acquire(out)
     with pytest.raises(UsageError, match="in use by another lbtui run"):
-        Run(RunConfig(inputs=[str(tmp_path / "in")], gpus="sim:1", out=str(out))).prepare()
+        Run(RunOptions(inputs=[str(tmp_path / "in")], gpus="sim:1", out=str(out))).prepare()
     assert lock.held and holder(out).pid == os.getpid()  # the refused run let go of nothing of ours
     lock.release()
 

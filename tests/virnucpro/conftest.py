@@ -37,20 +37,11 @@ def ref() -> Path:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests that build or load the demo models are ``slow`` (deselect with -m 'not slow');
-    ``cuda`` tests are skipped without a CUDA GPU (scripts/gpu_check.sh runs them)."""
+    """Tests that build or load the demo models are ``slow`` (deselect with -m 'not slow')."""
     here = Path(__file__).parent
-    cuda = None
     for item in items:
         if here in Path(str(item.fspath)).parents and MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("cuda") is not None:
-            if cuda is None:
-                import torch
-
-                cuda = torch.cuda.is_available()
-            if not cuda:
-                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (scripts/gpu_check.sh runs these)"))
 
 
 def read_fasta(path: Path) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """Who runs the units: a backend drives the coordinator and carries its messages.
 
-    base.py what every backend shares (stall actions, the result sink)
+    base.py the contract: Backend (what the runner calls), Scheduler (what a backend may
+            call on the coordinator), Sink (where finished units go)
     local/  one spawned worker process per device on this machine (the default)
     ray/    one Ray actor per device on a Ray cluster (``--backend ray``)
 

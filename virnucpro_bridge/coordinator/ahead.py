@@ -27,20 +27,21 @@ coordinator accepted: the same guarantee as for the unit in flight.
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-if TYPE_CHECKING:
-    from ..inputs.units import Unit
-    from .device_book import DeviceBook, InFlight
+from ..inputs.units import Unit
+from .commands import RunControls
+from .device_book import DeviceBook, InFlight
+from .queues import Queues
+from .recovery import Recovery
 
 
 class SentAhead:
-    """Mixed into :class:`~virnucpro_bridge.coordinator.Coordinator`; called from
-    the dispatcher thread under the coordinator's lock."""
-
-    @property
-    def sent_ahead(self) -> int:
-        return sum(b.sent for b in self.books)
+    def __init__(self, books: Sequence[DeviceBook], queues: Queues, recovery: Recovery,
+                 controls: RunControls, *, unit_overhead_s: float) -> None:
+        """``unit_overhead_s``: the task's fixed cost per unit, added to each unit's estimate."""
+        self.books, self.queues, self.recovery, self.controls = books, queues, recovery, controls
+        self.unit_overhead_s = unit_overhead_s
 
     def send_ahead(self, index: int, budget_s: float, most: int) -> list[Unit]:
         """Units of device ``index``'s queue to send ahead now (marked sent): those
@@ -50,13 +51,13 @@ class SentAhead:
         still holds half of either limit, so they go in batches. None while it may
         not start new units."""
         book = self.books[index]
-        if (self.stopping or book.withdrawing or book.in_flight is None or not book.ready
+        if (self.controls.stopping or book.withdrawing or book.in_flight is None or not book.ready
                 or not book.accepts_work or 2 * book.sent > most):
             return []
         # At most half the queue, so as many units as it holds stay for thieves behind them:
         # at the end of a run (where assignment left the smallest units) nothing is held.
         most = min(most, len(book.queue) // 2)
-        rate, fixed = self.rate(book), self.task_overhead_s
+        rate, fixed = self.queues.rate(book), self.unit_overhead_s
         seconds = [unit.cost / rate + fixed for unit in itertools.islice(book.queue, most)]
         if book.sent and 2 * sum(seconds[:book.sent]) > budget_s:
             return []
@@ -74,7 +75,16 @@ class SentAhead:
         book = self.books[index]
         if not book.sent or book.withdrawing or book.dead:
             return False  # a dead device's worker is stopped or gone: it drops them itself
-        if self.stopping or book.paused or book.draining:
+        if self.controls.stopping or book.paused or book.draining:
+            book.withdrawing = True
+            return True
+        return False
+
+    def withdraw_all(self, index: int) -> bool:
+        """The run is winding down: whether device ``index``'s worker must be told to
+        drop what it holds ahead (marks a withdrawal under way)."""
+        book = self.books[index]
+        if book.sent and not book.withdrawing:
             book.withdrawing = True
             return True
         return False
@@ -86,9 +96,9 @@ class SentAhead:
         book.withdrawing = False
         book.release(count)
         if book.sent and book.in_flight is None:
-            self._start_flight(book, book.pop_head(), stolen=False, ahead=True)
+            self._start_sent(book)
         if count and (book.draining or not book.alive):
-            self._give_back(book)
+            self.recovery.give_back(book)
 
     def worker_gone(self, index: int) -> None:
         """Device ``index``'s worker process is gone: it holds nothing any more."""
@@ -97,7 +107,7 @@ class SentAhead:
         if book.sent:
             book.release()
             if not book.alive:
-                self._give_back(book)
+                self.recovery.give_back(book)
 
     def flight_of(self, book: DeviceBook, uid: str, what: str) -> InFlight:
         """The flight a worker's answer about ``uid`` settles: the one in flight, or
@@ -110,5 +120,11 @@ class SentAhead:
             if not uid or uid == running:
                 return flight
         if flight is None and uid and book.sent and book.queue[0].uid == uid:
-            return self._start_flight(book, book.pop_head(), stolen=False, ahead=True)
+            return self._start_sent(book)
         raise RuntimeError(f"{book.spec.label} reported {what} it was not given ({uid or 'unnamed'})")
+
+    def _start_sent(self, book: DeviceBook) -> InFlight:
+        """The first unit sent ahead is in flight now: its worker started it."""
+        unit = book.pop_head()
+        assert unit is not None  # book.sent counts units at the head of its queue
+        return self.queues.start(book, unit, stolen=False, ahead=True)

@@ -1,6 +1,8 @@
 """Main-process bookkeeping for one device: its queue, counters and history.
 
-The coordinator owns one ``DeviceBook`` per device. Everything here lives in
+The coordinator keeps one ``DeviceBook`` per device and hands the list to each
+of its parts: the queues move units, the others set the flags their rules
+decide (ready, stalled, dead, ...). Everything here lives in
 the main process; what the worker itself reports (heartbeat, progress, NVML
 readings) arrives separately through the shared Manager dict.
 """
@@ -144,6 +146,16 @@ class DeviceBook:
             self.queued_cost = 0.0
             self.queued_sequences = 0
         return unit
+
+    def unit_done(self, flight: InFlight, sequences: int, duration: float, now: float) -> None:
+        """Count a unit this device finished (its flight is already cleared)."""
+        self.cost_done += flight.unit.cost
+        self.units_done += 1
+        self.sequences_done += sequences
+        self.busy_s += duration
+        self.last_progress = now
+        self.throughput.add(now, sequences, duration)
+        self.records.append(UnitRecord(flight.unit.uid, sequences, duration, flight.stolen, True, now))
 
     # -- state -------------------------------------------------------------
     @property

@@ -1,27 +1,24 @@
-"""Device health, apart from unit health: whose fault a failure was.
+"""Device health, apart from unit health: deaths, restarts and retirements.
 
 A unit that fails says something either about the unit or about the device
-it ran on. One always-failing GPU (out of memory on a smaller card, "no
-kernel image", a sticky CUDA error) used to go idle at once, steal queued
-units and fail them all, each failure using one of the unit's retries. Now:
+it ran on; one always-failing GPU (out of memory on a smaller card, "no
+kernel image", a sticky CUDA error) must not fail every unit it steals:
 
 - A **device fault** (the worker classifies the exception: a CUDA error, out
   of device memory; ``hardware/faults.py``) never counts against the unit.
   The worker is restarted: the backend waits until the device's memory is
   released (bounded, NVML) before the new worker sets up.
 - **Failures in a row** on one device while another device is not failing
-  (its last unit succeeded, or it has none yet) point at the device: after ``RESTART_AFTER`` its worker is
-  restarted, after ``RETIRE_AFTER`` it is retired (dead, with the reason).
-  Either way the failures of that streak are refunded to their units (a
-  unit failed for good by it is queued again, on another device). When
-  every device fails, it is the task or the inputs, not a device: nothing
-  is restarted or retired for that.
+  (its last unit succeeded, or it has none yet) point at the device: after
+  ``RESTART_AFTER`` its worker is restarted, after ``RETIRE_AFTER`` it is
+  retired (dead, with the reason). Either way the failures of that streak are
+  refunded to their units (``Recovery.refund``). When every device fails, it
+  is the task or the inputs, not a device: nothing is restarted or retired.
 - A device fault ``RETIRE_AFTER`` times in a row retires the device whatever
   the others do: a restart did not help.
-- A unit never goes back to a device it failed on while another live device
-  can take it (``Recovery._requeue``).
-- A restarted worker whose setup fails is given one more try
-  (``SETUP_RETRIES``); a device whose setup fails otherwise is dead.
+- A stalled worker (--stall-action restart) is replaced ``MAX_RESTARTS`` times,
+  then the device is dead. A restarted worker whose setup fails is given one
+  more try (``SETUP_RETRIES``); a device whose setup fails otherwise is dead.
 - When every device is dead before any finished setup, the run stops at
   once with one line and exit 2 (say, the models do not fit on any GPU),
   instead of failing unit after unit.
@@ -32,25 +29,38 @@ read by each housekeeping pass. Called under the coordinator's lock.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from ..control import snapshot as S
-from .recovery import SETUP_RETRIES
-
-if TYPE_CHECKING:
-    from ..inputs.units import Unit
-    from .device_book import DeviceBook
+from ..inputs.units import Unit
+from .commands import RunControls
+from .counts import RunCounts
+from .device_book import DeviceBook, InFlight
+from .events import EventLog
+from .recovery import Recovery
+from .splitting import Splitting
 
 RESTART_AFTER = 2  # ordinary failures in a row before a fresh worker is tried (a leak, a bad state)
 RETIRE_AFTER = 3  # failures in a row (one after a restart) before the device is given up on
+MAX_RESTARTS = 3  # a device whose worker stalls this often is given up on
+SETUP_RETRIES = 1  # a restarted worker's setup may fail once (memory still held, a slow reset)
 SETUP_EXIT_CODE = 2  # no device could start: a usage or set-up problem, like a missing model
 
 
 class DeviceHealth:
-    """Mixed into :class:`~virnucpro_bridge.coordinator.Coordinator`."""
+    def __init__(self, books: Sequence[DeviceBook], recovery: Recovery, splitting: Splitting,
+                 controls: RunControls, counts: RunCounts, log: EventLog, clock: Callable[[], float], *,
+                 stall_timeout: float) -> None:
+        """``stall_timeout``: --stall-timeout, for the reason a stalled worker is restarted."""
+        self.books, self.recovery, self.splitting, self.controls = books, recovery, splitting, controls
+        self.counts, self.log, self.clock = counts, log, clock
+        self.stall_timeout = stall_timeout
+        self._restarts_pending: set[int] = set()  # devices whose worker the backend must replace
+        self._stops_pending: set[int] = set()  # retired devices whose worker the backend must stop
 
-    def _judge_failure(self, book: DeviceBook, unit: Unit, error: str, *, device_fault: bool,
-                       charged: bool) -> None:
+    # -- what a unit's end says about its device ----------------------------------------
+    def judge_failure(self, book: DeviceBook, unit: Unit, error: str, *, device_fault: bool,
+                      charged: bool) -> None:
         """After a unit failed on ``book`` (and was requeued or failed): restart
         or retire the device when the failure, or its streak, says it is the device."""
         if book.dead:
@@ -58,14 +68,14 @@ class DeviceHealth:
         book.streak.append((unit, charged))
         line = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         n = len(book.streak)
-        if self.stopping:
+        if self.controls.stopping:
             return  # no new work: a fresh worker would load its models for nothing
         if n >= RETIRE_AFTER and (device_fault or self._healthy_elsewhere(book)):
-            self.retire_device(book.spec.index, f"{n} units in a row failed on it (last: {line})")
+            self.retire(book.spec.index, f"{n} units in a row failed on it (last: {line})")
         elif device_fault:
-            self._restart_device(book, f"device error: {line}")
+            self._restart(book, f"device error: {line}")
         elif n == RESTART_AFTER and self._healthy_elsewhere(book):
-            self._restart_device(book, f"{n} units in a row failed on it (last: {line})")
+            self._restart(book, f"{n} units in a row failed on it (last: {line})")
 
     def _healthy_elsewhere(self, book: DeviceBook) -> bool:
         """Another live device is not failing (its last unit succeeded, or it has
@@ -73,29 +83,33 @@ class DeviceHealth:
         every device fails, it is the task or the inputs."""
         return any(b is not book and b.alive and not b.streak for b in self.books)
 
-    def _unit_succeeded(self, book: DeviceBook) -> None:
+    def unit_succeeded(self, book: DeviceBook) -> None:
         book.streak.clear()
         for other in self.books:  # an idle device with a streak waits for no further failure
             if (other is not book and other.alive and other.in_flight is None
                     and len(other.streak) >= RETIRE_AFTER):
-                self.retire_device(other.spec.index,
-                                   f"{len(other.streak)} units in a row failed on it while others succeeded")
+                self.retire(other.spec.index,
+                            f"{len(other.streak)} units in a row failed on it while others succeeded")
 
-    def _restart_device(self, book: DeviceBook, reason: str) -> None:
+    def _restart(self, book: DeviceBook, reason: str) -> None:
         index = book.spec.index
         book.fault_restarts += 1
+        self._worker_replaced(book, reason)
+        book.errors.append(f"restarted: {reason}")
+        self.log.add(S.EV_DEATH, "warning", f"{book.spec.label} restarted: {reason}", index)
+        self.splitting.forget(index)
+        # Its queue stays: while the new worker sets up, idle devices may steal all
+        # of it (a device that is not ready starts nothing), as from one still starting.
+        self._restarts_pending.add(index)
+        self._refund_streak(book)
+
+    def _worker_replaced(self, book: DeviceBook, reason: str) -> None:
+        """A fresh worker is on its way: the device starts nothing until it is set up."""
         book.ready = False
         book.stalled = False
         book.pid = None
         book.reason = f"restarting: {reason}"
         book.setup_retries = SETUP_RETRIES
-        book.errors.append(f"restarted: {reason}")
-        self._event(S.EV_DEATH, "warning", f"{book.spec.label} restarted: {reason}", index)
-        self.forget_cuts(index)
-        # Its queue stays: while the new worker sets up, idle devices may steal all
-        # of it (a device that is not ready starts nothing), as from one still starting.
-        self._restarts_pending.add(index)
-        self._refund_streak(book)
 
     def _refund_streak(self, book: DeviceBook) -> None:
         """The streak was judged the device's: none of it counts against its units."""
@@ -103,9 +117,9 @@ class DeviceHealth:
         book.streak = [(unit, False) for unit, _charged in streak]  # kept: a later retirement counts them
         for unit, charged in streak:
             if charged:
-                self._refund(unit, book)
+                self.recovery.refund(unit, book)
 
-    def retire_device(self, index: int, reason: str) -> None:
+    def retire(self, index: int, reason: str) -> None:
         """Give up on a device whose failures are its own: dead, its worker
         stopped, and the failures of its streak no longer count against their units."""
         book = self.books[index]
@@ -117,23 +131,47 @@ class DeviceHealth:
         self._stops_pending.add(index)
         self._restarts_pending.discard(index)
 
-    def _refund(self, unit: Unit, book: DeviceBook) -> None:
-        """A failure on a retired device was not the unit's: take it back, and
-        queue the unit again if that failure had used its last retry."""
-        uid = unit.uid
-        self.charged[uid] = max(0, self.charged.get(uid, 0) - 1)
-        where = self.failed_at.get(uid)
-        if uid not in self.failed or where is None or where[1] or self.charged[uid] > self.retries:
-            return
-        target = self._place(unit, exclude=self.failed_on.get(uid, set()), fallback=False)
-        if target is None:
-            return
-        del self.failed[uid]
-        del self.failed_at[uid]
-        self.books[where[0]].units_failed -= 1
-        self._event(S.EV_RETRY, "warning",
-                    f"{uid}: its failure on {book.spec.label} was the device's; "
-                    f"retrying on {target.spec.label}", target.spec.index, unit=uid)
+    # -- the worker's end --------------------------------------------------------------
+    def device_died(self, index: int, reason: str, *, verb: str = "died") -> InFlight | None:
+        """A worker process is gone (or its device retired, ``verb``): requeue its
+        unit and hand its queue out."""
+        book = self.books[index]
+        if book.dead:
+            return None
+        book.dead = True
+        book.ready = False
+        book.reason = f"{verb}: {reason}"
+        now = self.clock()
+        book.errors.append(book.reason)
+        self.log.error(f"{book.spec.label}: {reason}")
+        self.log.add(S.EV_DEATH, "error", f"{book.spec.label} {verb}: {reason}", index, now)
+        self.splitting.forget(index)  # a confirmed cut already gave its tail away
+        flight = self.recovery.lose_worker(book, reason, now)
+        self._stop_if_nothing_started()
+        return flight
+
+    def restart_stalled(self, index: int) -> bool:
+        """``--stall-action restart``: the backend kills the stalled worker and
+        starts a fresh one. Its unit is requeued elsewhere (a worker death) and
+        its queue handed out; the device takes work again once set up. Returns
+        False when it stalled too often: then it is dead, not restarted."""
+        book = self.books[index]
+        if book.dead:
+            return False
+        if book.restarts >= MAX_RESTARTS:
+            self.device_died(index, f"stalled {book.restarts + 1} times; not restarted again")
+            return False
+        book.restarts += 1
+        now = self.clock()
+        unit = book.in_flight.unit.uid if book.in_flight else None
+        reason = f"no progress for {self.stall_timeout:g} s"
+        book.errors.append(f"restarted: {reason}")
+        self.log.add(S.EV_DEATH, "warning", f"{book.spec.label} restarted: {reason}"
+                     + (f" on {unit}" if unit else ""), index, now, unit=unit)
+        self._worker_replaced(book, reason)
+        self.splitting.forget(index)
+        self.recovery.lose_worker(book, f"worker restarted: {reason}", now)
+        return True
 
     def setup_failed(self, index: int, error: str) -> bool:
         """A worker's setup failed. True: set it up once more (a restarted worker,
@@ -144,8 +182,8 @@ class DeviceHealth:
         if book.setup_retries > 0:
             book.setup_retries -= 1
             book.errors.append(f"setup failed after a restart: {error}")
-            self._event(S.EV_DEATH, "warning",
-                        f"{book.spec.label} setup failed after a restart: {error}; trying once more", index)
+            self.log.add(S.EV_DEATH, "warning",
+                         f"{book.spec.label} setup failed after a restart: {error}; trying once more", index)
             self._restarts_pending.add(index)
             return True
         self.device_died(index, f"setup failed: {error}")
@@ -154,7 +192,7 @@ class DeviceHealth:
     def _stop_if_nothing_started(self) -> None:
         """Every device is dead and none ever finished setup: nothing can run,
         so stop now with one line (exit 2) rather than fail every unit."""
-        if self.error is not None or not self.units_total or not all(b.dead for b in self.books):
+        if self.controls.error is not None or not self.counts.units_total or not all(b.dead for b in self.books):
             return
         if any(b.ever_ready for b in self.books):
             return
@@ -166,8 +204,9 @@ class DeviceHealth:
         else:
             line = (f"no device could start: {self.books[0].spec.label} {reasons[0]} "
                     f"(and {len(self.books) - 1} more; see errors.log)")
-        self.abort(line, code=SETUP_EXIT_CODE)
+        self.controls.abort(line, code=SETUP_EXIT_CODE)
 
+    # -- the backend's half ------------------------------------------------------------
     def take_restarts(self) -> list[int]:
         """Devices whose worker the backend must replace (after its memory is freed)."""
         pending = sorted(i for i in self._restarts_pending if not self.books[i].dead)

@@ -23,9 +23,14 @@ UI's commands, a signal handler) interrupt the dispatcher's ``wait()``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..inputs.units import Unit
+
+Report = Mapping[str, Any]  # one worker's last report: heartbeat, progress, readings ... (worker.py writes it)
+Reports = Mapping[int, Report]  # by device index: a copy of the shared dict the workers report into
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The in-flight half of splitting: cutting a running unit's rest off for an idle device.
 
-Mixed into the Coordinator; called from the dispatcher thread under its lock::
+Called from the dispatcher thread under the coordinator's lock::
 
     idle thief, nothing worth stealing ─▶ find_cut() ─▶ Cut(uid, at, until) to the victim
     victim's worker ─▶ CutAt(uid, at') ─▶ cut_answered(): head [begin, at') stays in flight,
@@ -26,7 +26,7 @@ the same with actor calls instead of a pipe):
    the unit's Done, in the order the victim sent them. A returned
    ``(thief, flight)`` is the tail to start on the thief now.
 4. Any end of the victim's unit (done, failed, interrupted, death) settles a
-   pending cut through ``forget_cuts`` (the coordinator's methods do it).
+   pending cut through ``forget`` (the coordinator's methods do it).
 
 A cut exists only once its worker confirmed it, so whatever the timing
 (Done racing the Cut, pause, drain, a death after the confirmation) every
@@ -42,21 +42,23 @@ device's work: ``planning.cut_floor_seconds`` says why it is below the plan's).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from ..control import snapshot as S
-from ..inputs.units import Unit, cut_unit, work_of
-from ..inputs.work import Position, Work, span_text
+from ..inputs.units import Unit, cut_unit
+from ..inputs.work import Position, span_text
 from ..policy.planning import cut_floor_seconds
-from ..policy.sizes import AUTO, RECORDS, RESIDUES, SECONDS
+from ..policy.sizes import AUTO, RECORDS, RESIDUES, SECONDS, Size
 from ..policy.stealing import CUT_LATENCY_S, cut_cost, cut_pays
-from .device_book import InFlight
-from .messages import Cut
-
-if TYPE_CHECKING:
-    from .device_book import DeviceBook
+from .commands import RunControls
+from .counts import RunCounts
+from .device_book import DeviceBook, InFlight
+from .events import EventLog
+from .messages import Cut, Reports
+from .progress import UnitProgress
+from .queues import Queues
+from .recovery import Recovery
 
 HANDOFF_WEIGHT = 0.1  # EWMA weight of each unit's measured hand-off: steady, yet follows a change of load
 
@@ -69,12 +71,21 @@ class PendingCut:
 
 
 class Splitting:
-    """State it uses on the coordinator: ``splitting`` (task can stop early and
-    splitting is on), ``split_min`` (a Size), ``parts``, ``indexes`` (by input
-    path), ``cuts``, ``task_overhead_s``, ``handoff_s``, ``mean_record``."""
-
-    def work(self, unit: Unit) -> Work:
-        return work_of(unit, self.indexes.get(unit.path), self.parts)
+    def __init__(self, books: Sequence[DeviceBook], queues: Queues, recovery: Recovery, progress: UnitProgress,
+                 controls: RunControls, counts: RunCounts, log: EventLog, clock: Callable[[], float], *,
+                 enabled: bool, split_min: Size, unit_overhead_s: float, mean_record: float) -> None:
+        """``enabled``: the task can stop a running unit early and --no-split was not
+        given; ``split_min``: --split-min; ``unit_overhead_s``: the task's measured
+        cost of a unit beyond its records; ``mean_record``: residues per record over
+        the plan (converts a --split-min in records into work)."""
+        self.books, self.queues, self.recovery, self.progress = books, queues, recovery, progress
+        self.controls, self.counts, self.log, self.clock = controls, counts, log, clock
+        self.enabled = enabled
+        self.split_min = split_min
+        self.task_overhead_s = unit_overhead_s
+        self.mean_record = mean_record
+        self.handoff_s = 0.0  # measured per unit: dispatch to Done, less the task's own time
+        self.cuts: dict[int, PendingCut] = {}  # by victim: Cut sent, no answer yet
 
     # -- the floor -------------------------------------------------------------------
     @property
@@ -98,56 +109,17 @@ class Splitting:
         assert size.unit in (SECONDS, AUTO)
         return seconds * rate
 
-    # -- where the victim is -------------------------------------------------------------
-    def reached(self, flight: InFlight, report: Mapping | None) -> tuple[Position, float] | None:
-        """The position the victim last reported on its unit, and when (None: no report yet)."""
-        unit = flight.unit
-        if not report or report.get("unit") != unit.uid or not report.get("progress_time"):
-            return None
-        records, part = int(report.get("progress") or 0), int(report.get("part") or 0)
-        pos = Position(unit.start + records, part)
-        if records == 0 and part < unit.part:
-            pos = unit.begin
-        return min(max(pos, unit.begin), unit.stop), float(report["progress_time"])
-
-    def _progress(self, book: DeviceBook, work: Work, rate: float, now: float,
-                  report: Mapping | None) -> tuple[Position, float, float]:
-        """The victim's reached position, its work done (cost from its unit's start,
-        moved on since the report) and its speed on this unit (cost units/s):
-        measured from its last progress report when it has one (a device that has
-        finished nothing yet has only a prior, which can be far off)."""
-        flight = book.in_flight
-        unit = flight.unit
-        pos, since, done = unit.begin, flight.started, 0.0
-        seen = self.reached(flight, report)
-        if seen is not None:
-            reported, at = seen
-            cost = work.cost(unit.begin, reported)
-            if cost > 0 and at > flight.started:
-                pos, since, done = reported, at, cost
-                rate = cost / (at - flight.started)
-        return pos, done + max(0.0, now - since) * rate, rate
-
-    def flight_fraction(self, flight: InFlight, report: Mapping | None) -> float | None:
-        """How much of the running unit is done, by work (for the dashboard)."""
-        seen = self.reached(flight, report)
-        if seen is None:
-            return None
-        work = self.work(flight.unit)
-        total = work.cost(flight.unit.begin, flight.unit.stop)
-        return min(1.0, work.cost(flight.unit.begin, seen[0]) / total) if total > 0 else 1.0
-
     # -- the cut -------------------------------------------------------------------------
-    def find_cut(self, thief_index: int, reports: Mapping | None = None) -> tuple[int, Cut] | None:
+    def find_cut(self, thief_index: int, reports: Reports | None = None) -> tuple[int, Cut] | None:
         """An idle device found nothing to steal: the victim to ask for the rest of
         its running unit, and the Cut to send it; None when no cut is worth it."""
         thief = self.books[thief_index]
-        if not (self.splitting and self.stealing) or self.stopping or thief.in_flight is not None:
+        if not (self.enabled and self.controls.stealing) or self.controls.stopping or thief.in_flight is not None:
             return None
         if not (thief.ready and thief.accepts_work) or any(c.thief == thief_index for c in self.cuts.values()):
             return None
-        now, scale = self.clock(), self.base_rate()
-        thief_rate = self.rate(thief, scale)
+        now, scale = self.clock(), self.queues.base_rate()
+        thief_rate = self.queues.rate(thief, scale)
         tail_min = self.cut_floor(thief_rate)
         best: tuple[float, int, Cut] | None = None
         for book in self.books:
@@ -157,9 +129,9 @@ class Splitting:
             if book.spec.index in self.cuts or flight.cut:
                 continue
             unit = flight.unit
-            work = self.work(unit)
-            pos, done, rate = self._progress(book, work, self.rate(book, scale), now,
-                                             (reports or {}).get(book.spec.index))
+            work = self.progress.work(unit)
+            pos, done, rate = self.progress.estimate(flight, work, self.queues.rate(book, scale), now,
+                                                     (reports or {}).get(book.spec.index))
             total = work.cost(unit.begin, unit.stop)
             after = book.queued_cost / rate if book.queue and rate > 0 else 0.0
             head_min = self.cut_floor(rate)
@@ -178,20 +150,20 @@ class Splitting:
                 continue
             left_s = (total - done) / rate
             if best is None or left_s > best[0]:
-                best = (left_s, book.spec.index, Cut(unit.uid, tuple(at), tuple(until)))
+                best = (left_s, book.spec.index, Cut(unit.uid, _plain(at), _plain(until)))
         if best is None:
             return None
         _, victim, cut = best
         self.cuts[victim] = PendingCut(cut.uid, thief_index, cut.at)
         return victim, cut
 
-    def stop_cuts(self, reports: Mapping | None = None) -> list[tuple[int, Cut]]:
+    def stop_cuts(self, reports: Reports | None = None) -> list[tuple[int, Cut]]:
         """A stop (not a stop now) is under way: a Cut at its next record or part
         boundary for each unit in flight not yet asked, so that it ends within one
         batch and keeps what it did; the rest waits in a queue for the resume. The
         backend delivers them as ``find_cut``'s. A device whose cut for an idle one
         is unanswered is asked on a later pass, once that cut is settled."""
-        if not (self.stopping and self.splitting) or self.stop_now:
+        if not (self.controls.stopping and self.enabled) or self.controls.stop_now:
             return []
         asks = []
         for book in self.books:
@@ -199,14 +171,14 @@ class Splitting:
             if flight is None or flight.stop_asked or index in self.cuts or book.dead:
                 continue
             flight.stop_asked = True
-            unit, work = flight.unit, self.work(flight.unit)
-            seen = self.reached(flight, (reports or {}).get(index))
+            unit, work = flight.unit, self.progress.work(flight.unit)
+            seen = self.progress.reached(flight, (reports or {}).get(index))
             pos = seen[0] if seen is not None else unit.begin
             at = work.around(work.before(pos), pos, unit.stop)[1]  # the first boundary past it
             if unit.begin < at < unit.stop:  # else it is in its last record or part: it ends by itself
                 running = unit.split_from if flight.cut else unit.uid
-                self.cuts[index] = PendingCut(running, None, tuple(at))
-                asks.append((index, Cut(running, tuple(at), tuple(unit.stop))))
+                self.cuts[index] = PendingCut(running, None, _plain(at))
+                asks.append((index, Cut(running, _plain(at), _plain(unit.stop))))
         return asks
 
     def cut_answered(self, victim_index: int, uid: str,
@@ -229,14 +201,14 @@ class Splitting:
         at = Position(*at)
         if not unit.begin < at < unit.stop:
             raise RuntimeError(f"{victim.spec.label} agreed to cut {uid} at {tuple(at)}, outside its unit")
-        head, tail = cut_unit(unit, at, self.indexes.get(unit.path), self.parts)
+        head, tail = cut_unit(unit, at, self.progress.indexes.get(unit.path), self.progress.parts)
         flight.unit, flight.cut = replace(head, split_from=running), True  # its worker names it as it was sent
-        self.attempts[flight.unit.uid] = flight.attempt
-        if unit.uid in self.deaths:
-            self.deaths[flight.unit.uid] = self.deaths[unit.uid]
-        self.units_total += 1
+        self.queues.attempts[head.uid] = flight.attempt
+        self.recovery.inherit(unit.uid, head.uid)
+        self.counts.units_total += 1
         if pending.thief is None:
-            return self._leave_tail(victim, unit, flight.unit, tail)
+            self._leave_tail(victim, unit, flight.unit, tail)
+            return None
         return self._hand_tail(victim, self.books[pending.thief], tail)
 
     def _leave_tail(self, victim: DeviceBook, unit: Unit, head: Unit, tail: Unit) -> None:
@@ -246,35 +218,32 @@ class Splitting:
         at = span_text(tail.begin, tail.begin).split("–")[0]
         message = (f"{victim.spec.label} stopped {unit.rel} [{unit.span}) at {at}: "
                    f"{head.count:,} of {unit.count:,} records kept, the rest left for the resume")
-        self.events.append(S.RunEvent(next(self._seq), self.clock(), S.EV_INFO, "info", message,
-                                      victim.spec.index, unit=head.uid))
+        self.log.add(S.EV_INFO, "info", message, victim.spec.index, unit=head.uid)
 
     def _hand_tail(self, victim: DeviceBook, thief: DeviceBook, tail: Unit) -> tuple[int, InFlight] | None:
         now = self.clock()
         victim.split_out += 1
-        self.splits_total += 1
+        self.counts.splits_total += 1
         takes = (thief.in_flight is None and not thief.sent and thief.ready and thief.accepts_work
-                 and not self.stopping)
+                 and not self.controls.stopping)
         target = thief if takes else None
         if target is None:
-            target = self._place(tail, front=True)
+            target = self.queues.place(tail, front=True)
             if target is None:
                 victim.push(tail, front=True)  # nobody takes work now: it waits (or fails at the end)
                 target = victim
         target.split_in += 1
-        seq = next(self._seq)
-        record = S.StealEvent(seq, now, target.spec.index, victim.spec.index, tail.uid, tail.sequences)
-        message = f"{target.spec.label} ⇶ split {tail.rel} [{tail.span}) from {victim.spec.label}"
-        self.events.append(S.RunEvent(seq, now, S.EV_SPLIT, "info", message, target.spec.index,
-                                      record, unit=tail.uid))
+        self.log.split(target, victim, tail, now)
         if not takes:
             return None
-        self.attempts[tail.uid] = 1
-        thief.in_flight = InFlight(tail, 1, now, True)
-        thief.last_progress = now
-        return thief.spec.index, thief.in_flight
+        return thief.spec.index, self.queues.start(thief, tail, stolen=True, ahead=False)
 
-    def forget_cuts(self, index: int) -> None:
+    def forget(self, index: int) -> None:
         """``index`` finished, failed or lost its unit, or died: its pending cut
         (as victim) is void, and a cut it waited for (as thief) is no longer its."""
         self.cuts.pop(index, None)
+
+
+def _plain(pos: Position) -> tuple[int, int]:
+    """A position as the plain pair a Cut carries to the worker."""
+    return pos.record, pos.part

@@ -7,18 +7,69 @@ write into (heartbeat, progress, utilization, memory ...).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from ..control import snapshot as S
 from ..tasks.phases import PHASES
+from .commands import RunControls
+from .counts import RunCounts
+from .device_book import DeviceBook
+from .events import EventLog
+from .messages import Report, Reports
+from .progress import UnitProgress
+from .queues import Queues
+from .recovery import Recovery
+from .splitting import Splitting
 
-if TYPE_CHECKING:
-    from .coordinator import Coordinator
-    from .device_book import DeviceBook
+
+class RunState(Protocol):
+    """What of the run the views read: the Coordinator's parts and its own end state.
+    (A protocol, so that this module needs nothing of ``coordinator.py``, which calls it.)"""
+
+    @property
+    def books(self) -> Sequence[DeviceBook]: ...
+    @property
+    def counts(self) -> RunCounts: ...
+    @property
+    def log(self) -> EventLog: ...
+    @property
+    def queues(self) -> Queues: ...
+    @property
+    def progress(self) -> UnitProgress: ...
+    @property
+    def recovery(self) -> Recovery: ...
+    @property
+    def splitting(self) -> Splitting: ...
+    @property
+    def controls(self) -> RunControls: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def out_dir(self) -> str: ...
+    @property
+    def notices(self) -> tuple[str, ...]: ...
+    @property
+    def created(self) -> float: ...
+    @property
+    def merge_failed(self) -> Mapping[str, str]: ...
+    @property
+    def interrupted(self) -> bool: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def finished_at(self) -> float | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def summary(self) -> dict[str, Any] | None: ...
 
 
-def device_state(coord: Coordinator, book: DeviceBook) -> str:
+def device_state(coord: RunState, book: DeviceBook) -> str:
     if book.dead:
         return S.DEAD
     if book.drained:
@@ -34,15 +85,15 @@ def device_state(coord: Coordinator, book: DeviceBook) -> str:
         return S.RUNNING
     if book.paused:
         return S.PAUSED
-    if coord.finished or (coord.queued == 0 and coord.in_flight == 0):
+    if coord.finished or (coord.queues.queued == 0 and coord.queues.in_flight == 0):
         return S.DONE
     return S.IDLE
 
 
-def device_view(coord: Coordinator, book: DeviceBook, report: Mapping | None, now: float) -> S.DeviceView:
+def device_view(coord: RunState, book: DeviceBook, report: Report | None, now: float) -> S.DeviceView:
     report = report or {}
     flight = book.in_flight
-    progress = coord.flight_fraction(flight, report) if flight is not None else None
+    progress = coord.progress.fraction(flight, report) if flight is not None else None
     depth, queued_seqs = len(book.queue), book.queued_sequences
     activity = [t for t in (book.last_progress, report.get("heartbeat")) if t]
     return S.DeviceView(
@@ -102,7 +153,7 @@ def task_counts(book: DeviceBook) -> dict[str, int]:
     return out
 
 
-def work_summary(book: DeviceBook) -> dict:
+def work_summary(book: DeviceBook) -> dict[str, Any]:
     """summary.json's figures of where a device's time went, and its energy."""
     split = time_split(book)
     wall = sum(split.values())
@@ -119,7 +170,7 @@ def work_summary(book: DeviceBook) -> dict:
     }
 
 
-def device_rate(coord: Coordinator, book: DeviceBook, now: float) -> float | None:
+def device_rate(coord: RunState, book: DeviceBook, now: float) -> float | None:
     """Sequences/s: rolling while the run goes; once it has finished, the device's mean
     over the run (sequences ÷ busy seconds), which no longer changes. A rolling rate
     read after the end would keep decaying as time passes with no work."""
@@ -128,34 +179,36 @@ def device_rate(coord: Coordinator, book: DeviceBook, now: float) -> float | Non
     return book.throughput.rate(now)
 
 
-def run_rate(coord: Coordinator, now: float) -> float | None:
+def run_rate(coord: RunState, now: float) -> float | None:
     """The run's sequences/s: rolling while it goes; once finished, its mean from the
     first dispatch to the last completion."""
+    counts = coord.counts
     if not coord.finished:
-        return coord.throughput.rate(now)
-    start, end = coord.first_dispatch, coord.last_completion
-    if start is None or end is None or end <= start or not coord.sequences_done:
+        return counts.throughput.rate(now)
+    start, end = counts.first_dispatch, counts.last_completion
+    if start is None or end is None or end <= start or not counts.sequences_done:
         return None
-    return coord.sequences_done / (end - start)
+    return counts.sequences_done / (end - start)
 
 
-def eta(coord: Coordinator, now: float) -> float | None:
+def eta(coord: RunState, now: float) -> float | None:
     """Seconds left; None until a unit has finished (no evidence of speed yet)."""
     if coord.finished:
         return 0.0
-    if coord.cost_done <= 0:
+    if coord.counts.cost_done <= 0:
         return None
-    return coord.remaining_seconds(now)
+    return coord.queues.remaining_seconds(now)
 
 
-def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
+def build_snapshot(coord: RunState, reports: Reports) -> S.RunSnapshot:
     """The run now; a finished run's snapshot is the same at every call (time, rates),
     so a dashboard left open after the end shows the end."""
     now = coord.clock()
     if coord.finished and coord.finished_at is not None:
         now = coord.finished_at
     devices = tuple(device_view(coord, b, reports.get(b.spec.index), now) for b in coord.books)
-    started = coord.first_dispatch
+    counts, log = coord.counts, coord.log
+    started = counts.first_dispatch
     return S.RunSnapshot(
         time=now,
         name=coord.name,
@@ -165,36 +218,36 @@ def build_snapshot(coord: Coordinator, reports: Mapping) -> S.RunSnapshot:
         elapsed=max(0.0, now - coord.created),  # wall time of the run, model loading included
         eta=eta(coord, now),
         devices=devices,
-        units_total=coord.units_total + coord.units_skipped,
-        units_done=coord.units_done,
-        units_skipped=coord.units_skipped,
-        units_failed=len(coord.failed),
-        units_in_flight=coord.in_flight,
-        sequences_total=coord.sequences_total,
-        sequences_done=coord.sequences_done,
+        units_total=counts.units_total + counts.units_skipped,
+        units_done=counts.units_done,
+        units_skipped=counts.units_skipped,
+        units_failed=len(coord.recovery.failed),
+        units_in_flight=coord.queues.in_flight,
+        sequences_total=counts.sequences_total,
+        sequences_done=counts.sequences_done,
         throughput=run_rate(coord, now),
-        stealing=coord.stealing,
-        steals_total=coord.steals_total,
-        steals=tuple(coord.steals),
-        events=tuple(coord.events),
-        errors=tuple(coord.errors),
+        stealing=coord.controls.stealing,
+        steals_total=log.steals_total,
+        steals=tuple(log.steals),
+        events=tuple(log.events),
+        errors=tuple(log.errors),
         finished=coord.finished,
-        stopping=coord.stopping,
+        stopping=coord.controls.stopping,
         exit_code=coord.exit_code,
         summary=coord.summary,
         notices=coord.notices,
-        error=coord.error,
-        splits_total=coord.splits_total,
+        error=coord.controls.error,
+        splits_total=counts.splits_total,
         device_source=device_source(coord),
     )
 
 
-def device_source(coord: Coordinator) -> str:
+def device_source(coord: RunState) -> str:
     """Who listed the run's CUDA devices ("nvml", "torch"; both when they differ)."""
     return "+".join(sorted({b.spec.source for b in coord.books if b.spec.source}))
 
 
-def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDetail:
+def build_detail(coord: RunState, index: int, reports: Reports) -> S.DeviceDetail:
     book = coord.books[index]
     now = coord.finished_at if coord.finished and coord.finished_at is not None else coord.clock()
     view = device_view(coord, book, reports.get(index), now)
@@ -207,28 +260,29 @@ def build_detail(coord: Coordinator, index: int, reports: Mapping) -> S.DeviceDe
     )
 
 
-def build_summary(coord: Coordinator) -> dict:
+def build_summary(coord: RunState) -> dict[str, Any]:
     """summary.json: makespan is first dispatch to last completion."""
-    start, end = coord.first_dispatch, coord.last_completion
+    counts, failed = coord.counts, coord.recovery.failed
+    start, end = counts.first_dispatch, counts.last_completion
     return {
         "makespan_s": round(end - start, 3) if start is not None and end is not None else 0.0,
-        "files_total": coord.units_total + coord.units_skipped,
-        "files_done": coord.units_done + coord.units_skipped,
-        "files_skipped": coord.units_skipped,
-        "files_failed": len(coord.failed),
-        "files_not_run": coord.units_total - coord.units_done - len(coord.failed),
-        "sequences": coord.sequences_done,
-        "steals": coord.steals_total,
-        "splits": coord.splits_total,
-        "unit_fixed_cost_s": round(coord.fixed_cost_s, 4),  # the task's figure + the hand-off measured here
+        "files_total": counts.units_total + counts.units_skipped,
+        "files_done": counts.units_done + counts.units_skipped,
+        "files_skipped": counts.units_skipped,
+        "files_failed": len(failed),
+        "files_not_run": counts.units_total - counts.units_done - len(failed),
+        "sequences": counts.sequences_done,
+        "steals": coord.log.steals_total,
+        "splits": counts.splits_total,
+        "unit_fixed_cost_s": round(coord.splitting.fixed_cost_s, 4),  # the task's figure + the hand-off measured here
         "exit_code": coord.exit_code,
         "interrupted": coord.interrupted,
-        "internal_error": coord.error,
+        "internal_error": coord.controls.error,
         "started_epoch": round(coord.created, 3),
         "finished_epoch": round(coord.finished_at, 3) if coord.finished_at else None,
         "task": coord.task,
         "notices": list(coord.notices),
-        "failures": [{"unit": uid, "error": err} for uid, err in sorted(coord.failed.items())],
+        "failures": [{"unit": uid, "error": err} for uid, err in sorted(failed.items())],
         "merge_failures": [{"file": rel, "error": err} for rel, err in sorted(coord.merge_failed.items())],
         "devices": [
             {

@@ -1,25 +1,18 @@
 """NVML for CUDA devices, through nvidia-ml-py's ``pynvml``: which devices
 this process's CUDA sees, their readings, and waiting for freed memory.
 
-Everything here degrades to ``None`` / ``[]``: no pynvml, no driver library,
-no GPU, or a call that fails (a GPU fell off the bus) never raises. NVML is
-used instead of torch so that listing devices never creates a CUDA context
-in the main process (``discovery.py`` asks torch only when NVML cannot say).
+Everything here degrades to ``None`` / ``[]``: no pynvml, no driver, no GPU, or
+a failing call (a GPU fell off the bus) never raises. NVML rather than torch, so
+listing devices never creates a CUDA context in the main process.
 
-CUDA and NVML number devices differently. NVML counts every GPU of the node
-by PCI bus id, including those it may not open: under Slurm or another
-cgroup-confined scheduler the job's GPUs open and the others are refused.
-CUDA enumerates only the GPUs it can open (by PCI bus id once
-:func:`pin_device_order` ran), and ``CUDA_VISIBLE_DEVICES`` then picks among
-those: by position (Slurm renumbers the job's GPUs from 0), by ``GPU-`` UUID
-prefix, or by ``MIG-`` UUID for a MIG instance. :func:`resolve` follows the
-same rules over what NVML opens, and says when it cannot: a GPU in MIG mode
-named by index, or positions under a ``CUDA_DEVICE_ORDER`` other than
-PCI_BUS_ID on a node of mixed GPU models (``FASTEST_FIRST`` follows a
-heuristic of CUDA's own; among GPUs of one model it is PCI order). Without
-``CUDA_VISIBLE_DEVICES`` every GPU is listed, and a GPU in MIG mode as each of
-its MIG instances: workers are bound to their device by UUID (``binding.py``),
-so each instance gets a worker of its own.
+CUDA and NVML number devices differently: NVML counts every GPU of the node by
+PCI bus id, including those a cgroup (Slurm) refuses; CUDA enumerates only those
+it can open, and ``CUDA_VISIBLE_DEVICES`` picks among them by position, ``GPU-``
+or ``MIG-`` UUID. :func:`resolve` follows CUDA's rules over what NVML opens, and
+says when it cannot (a MIG-mode GPU named by index; positions under a
+``CUDA_DEVICE_ORDER`` other than PCI_BUS_ID on a node of mixed models). Without
+``CUDA_VISIBLE_DEVICES`` every GPU is listed, a MIG-mode GPU as each of its
+instances, each bound to a worker by UUID (``binding.py``).
 """
 
 from __future__ import annotations

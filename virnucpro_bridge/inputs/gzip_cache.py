@@ -1,44 +1,19 @@
 """A seekable copy of a gzip FASTA: its text re-cut into independent 1 MiB gzip members.
 
-A gzip stream can only be decoded from its start, so reading the last unit
-of a big ``.gz`` used to cost decompressing the whole file. While the scan
-decompresses the input anyway, this module compresses the text again in
-``MEMBER_SIZE`` pieces, each a complete gzip member, into a private cache
-folder (never next to the input: inputs may be read-only). Reading text
-offset ``x`` seeks to member ``x // MEMBER_SIZE`` and decodes less than
-1 MiB before ``x``. The copy is a valid multi-member gzip file, written
-atomically under the input's sha256, and byte-identical for the same input
-(fixed member size, level and header mtime), so concurrent runs agree.
-
-Why this route, measured on a 159 MB FASTA (500,000 records, 48 MB gzip),
-reading 10,000 records at the first and at the last unit, 2 shared cores
-(extra scan work: on top of the ~3 s scan; the copy's row is from the real
-scan, ``benchmarks/bench_read.py``, the others from one-off prototypes):
-
-| route | extra scan work | on disk | first | last |
-| --- | --- | --- | --- | --- |
-| skip from the top (before) | none | none | 0.03 s | 1.11 s |
-| decompressed copy in the cache | 0.37 s | 159 MB (3.3x the .gz) | 0.013 s | 0.013 s |
-| 1 MiB gzip members (this) | +0.8 s CPU, +1.3 s wall | 55 MB (1.15x) | 0.029 s | 0.030 s |
-| rapidgzip index (8.8 MB wheel) | 0.69 s, a 2nd pass | 1.5 MB | 0.027 s | 0.030 s |
-| indexed_gzip, 1 MiB spacing | 0.44 s, a 2nd pass | 4.7 MB | 0.040 s | 0.033 s |
-
-All four make the last unit cost what the first does. The members win on
-what the table does not show: a worker needs no index (a unit carries one
-member offset), so a 10 GB input with thousands of units costs a worker
-nothing per unit beyond its own text, where a rapidgzip or indexed_gzip
-reader must load the file's whole index (extrapolated to 10 GB of text:
-about 100 MB and 300 MB) in every worker; the disk cost stays near the input's own size, where a
-decompressed copy of a 10 GB ``.gz`` fills 30 GB; and it is the standard
-library only. Its compression runs in a thread (zlib releases the GIL), so
-on a multi-core host it overlaps the scan's parsing. Python's zlib cannot
-resume inflate at a bit offset (no inflatePrime), so zran-style checkpoints
-of the input itself cannot be handed to another process.
-
-Copies live in ``default_dir()`` (``~/.cache/lbtui/gzip``) unless the caller
-names a folder; each scan rewrites the copy it uses, and copies nobody has
-written for two weeks are removed when another is written. A missing copy
-only makes reads parse the input from the top again.
+A gzip stream decodes only from its start. While the scan decompresses the
+input anyway, this module compresses the text again in ``MEMBER_SIZE``
+pieces, each a complete gzip member, into a private cache folder (never next
+to the input: inputs may be read-only). Reading text offset ``x`` seeks to
+member ``x // MEMBER_SIZE`` and decodes less than 1 MiB before ``x``; a unit
+carries one member offset, so a worker needs no index. The copy is a valid
+multi-member gzip file, written atomically under the input's sha256, and
+byte-identical for the same input (fixed member size, level and header
+mtime), so concurrent runs agree. Compression runs in a thread (zlib
+releases the GIL) beside the scan's parsing. Why members, not an index or a
+decompressed copy: docs/decisions.md. Copies live in ``default_dir()``
+(``~/.cache/lbtui/gzip``) unless the caller names a folder; each scan
+rewrites the copy it uses, and copies unwritten for two weeks are removed
+when another is written. A missing copy only makes reads parse from the top.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..errors import UsageError
@@ -42,6 +42,33 @@ Segment = tuple[int, Position, Position | None]  # (file number, begin, stop) st
 ORIGIN = Position(0, 0)
 
 
+class _Left:
+    """What is left to plan, one segment per file or per gap of a resumed file, with its cost.
+
+    Kept small for runs over many files (50,000 small files: 50,000 segments):
+    a whole file is its number alone (no tuple each), a gap ``(file number,
+    begin, stop)``; costs are C doubles (``array('d')``), not float objects.
+    ``piece_costs`` frees the costs once turned into piece costs (the numbers:
+    docs/decisions.md).
+    """
+
+    def __init__(self) -> None:
+        self.segments: list[int | Segment] = []
+        self.costs = array("d")
+
+    def add(self, n: int, cost: float, begin: Position = ORIGIN, stop: Position | None = None) -> None:
+        self.segments.append(n if stop is None else (n, begin, stop))
+        self.costs.append(cost)
+
+    def piece_costs(self, pieces: Callable[[Sequence[float]], list[list[float]]]) -> list[list[float]]:
+        sizes, self.costs = pieces(self.costs), array("d")
+        return sizes
+
+    def __iter__(self) -> Iterator[Segment]:
+        for segment in self.segments:
+            yield (segment, ORIGIN, None) if isinstance(segment, int) else segment
+
+
 def plan_units(
     files: Sequence[tuple[str, str]],
     shard_size: int = 10_000,
@@ -58,15 +85,15 @@ def plan_units(
 ) -> UnitPlan:
     """Scan each file and cut what is left to do into units that know where they start.
 
-    ``shard_size`` caps a piece in records and ``cap`` in residues; ``floor``
-    (residues) and ``floor_records`` (records of the inputs' mean length) set
-    the smallest piece. ``devices`` > 0: factoring over that many devices, and
-    records longer than a piece are cut into ``parts`` ranges. ``done`` names
-    spans an earlier run finished (resume): only the gaps between them are planned.
-    ``alphabet``: the letters the task reads; a file of others is refused (InputError).
-
-    Nothing per file is kept beyond its whole unit, its index when that is
-    needed, and its pieces: a run over 50,000 small files stays small.
+    The rule: with ``devices`` > 0, factoring over that many devices
+    (``policy.planning.factoring_costs``: pieces shrink geometrically, the
+    largest files first), records longer than a piece cut into ``parts``
+    ranges; with ``devices`` = 0 (``--no-split``), pieces of ``cap`` residues
+    or ``shard_size`` records. ``shard_size`` caps a piece in records and ``cap``
+    in residues; ``floor`` (residues) and ``floor_records`` (records of the
+    inputs' mean length) set the smallest piece. ``done`` names spans an earlier
+    run finished (resume): only the gaps between them are planned. ``alphabet``:
+    the letters the task reads; a file of others is refused (InputError).
     """
     if shard_size < 1:
         raise UsageError(f"--shard-size {shard_size}: must be at least 1")
@@ -74,10 +101,7 @@ def plan_units(
     indexes: dict[str, RecordIndex] = {}
     wholes: list[Unit] = []
     planned: list[Unit | list[Unit] | None] = []  # per file: its units once known (a lone unit as is)
-    # What is left to plan: a file number alone for a whole file (most of them: no tuple
-    # each), else (file number, begin, stop); and its cost, as C doubles.
-    segments: list[int | Segment] = []
-    costs = array("d")
+    left = _Left()
     records = residues = 0
     for path, rel in files:
         stat = fasta.scan(path, shard_size, cache_dir=cache_dir, stride=stride, alphabet=alphabet)
@@ -97,30 +121,23 @@ def plan_units(
             shards = _scan_shards(whole, stat.shards, index)  # exact residues and seek points
             planned[n] = shards[0] if len(shards) == 1 else shards
         elif not kept:
-            segments.append(n)
-            costs.append(float(whole.residues))
+            left.add(n, float(whole.residues))
         index = index if index is not None and index.needed else None
         if kept:
             work = _work(whole, index, parts if devices > 0 else None)
             gaps: Coverage[None] = Coverage(whole.count)
-            for begin, stop in kept:
-                gaps.add(begin, stop, None)
+            for b, e in kept:
+                gaps.add(b, e, None)
             for b, e in gaps.gaps():
-                segments.append((n, Position(*b), Position(*e)))
-                costs.append(work.cost(b, e))
+                left.add(n, work.cost(b, e), Position(*b), Position(*e))
         if index is not None:
             indexes[path] = index
     if devices > 0:
         floor = max(floor, floor_records * residues / max(1, records))
-        sizes = factoring_costs(costs, devices, cap=cap, floor=floor)
+        sizes = left.piece_costs(lambda costs: factoring_costs(costs, devices, cap=cap, floor=floor))
     else:
-        # --no-split: pieces of ``cap`` residues (the last one what is left), or one piece
-        # per segment that _cut_points then cuts every ``shard_size`` records
-        sizes = [[c] if math.isinf(cap) else [cap] * max(0, math.ceil(c / cap) - 1) + [c % cap or cap]
-                 for c in costs]
-    del costs
-    for segment, pieces in zip(segments, sizes, strict=True):
-        n, begin, stop = (segment, ORIGIN, None) if isinstance(segment, int) else segment
+        sizes = left.piece_costs(lambda costs: [_fixed_pieces(c, cap) for c in costs])
+    for (n, begin, stop), pieces in zip(left, sizes, strict=True):
         whole = wholes[n]
         if stop is None and len(pieces) == 1 and whole.count <= shard_size:
             planned[n] = whole  # never cut: the whole file is its unit (uid rel)
@@ -130,17 +147,32 @@ def plan_units(
         end = stop if stop is not None else Position(whole.count, 0)
         got = _pieces(whole, work, begin, _cut_points(work, begin, end, pieces, shard_size), index)
         into = planned[n]
-        planned[n] = got if into is None else into + got  # type: ignore[operator]
-    del segments, sizes
+        if into is None:
+            planned[n] = got
+        else:  # a file planned whole (a lone unit) has no segments: only lists get more
+            assert isinstance(into, list)
+            into += got
+    del left, sizes
+    return UnitPlan(_numbered(planned), warnings, indexes, wholes)
+
+
+def _fixed_pieces(cost: float, cap: float) -> list[float]:
+    """--no-split: pieces of ``cap`` residues (the last one what is left), or one piece
+    that ``_cut_points`` then cuts every ``shard_size`` records."""
+    return [cost] if math.isinf(cap) else [cap] * max(0, math.ceil(cost / cap) - 1) + [cost % cap or cap]
+
+
+def _numbered(planned: Sequence[Unit | list[Unit] | None]) -> list[Unit]:
+    """Every file's units in file order; pieces cut here are named by their number in this plan."""
     units: list[Unit] = []
-    for got in planned:
-        if isinstance(got, Unit):
-            units.append(got)
-        elif got:
-            if got[0].uid == got[0].rel:  # cut pieces (fixed shards come named): by number in this plan
-                got = [replace(u, uid=f"{u.rel}#{k}", shard=k, shards=len(got)) for k, u in enumerate(got)]
-            units += got
-    return UnitPlan(units, warnings, indexes, wholes)
+    for entry in planned:
+        if isinstance(entry, Unit):
+            units.append(entry)
+        elif entry:
+            if entry[0].uid == entry[0].rel:  # cut pieces (fixed shards come named)
+                entry = [replace(u, uid=f"{u.rel}#{k}", shard=k, shards=len(entry)) for k, u in enumerate(entry)]
+            units += entry
+    return units
 
 
 def _work(whole: Unit, index: RecordIndex | None, parts: Parts | None) -> Work:

@@ -2,18 +2,16 @@
 
 The scan passes every record once; it keeps the byte offset of every
 ``stride``-th record (and the residues before it) in two compact arrays.
-Reading record ``k`` then seeks to the indexed record at or before ``k``
-and skips fewer than ``stride`` records. For 256 records a stride, a 10 GB
-assembly of 30 million contigs indexes in about 2 MB, kept in the main
-process; a unit carries just one ``SeekPoint`` (a few ints) to its worker.
-
-Offsets count bytes of the FASTA *text*: the file itself when plain, the
-decompressed stream when gzip (``gzip_cache`` makes that stream seekable).
+Reading record ``k`` seeks to the indexed record at or before ``k`` and skips
+fewer than ``stride`` records (at 256 a stride, a 10 GB assembly of 30 million
+contigs indexes in about 2 MB, in the main process); a unit carries one
+``SeekPoint`` to its worker. Offsets count bytes of the FASTA *text*: the file
+when plain, the decompressed stream when gzip (``gzip_cache`` makes it seekable).
 
 Records of ``LONG_RECORD`` residues or more are also listed with their exact
-lengths: they are the ones worth cutting inside (a task's parts, e.g.
-VirNucPro's chunks), and knowing them makes the residues between index
-entries exact where it matters most (a file of a few complete genomes).
+lengths: they are the ones worth cutting inside (a task's parts, e.g. VirNucPro's
+chunks), and knowing them makes the residues between index entries exact where
+it matters most (a file of a few complete genomes).
 """
 
 from __future__ import annotations

@@ -5,24 +5,14 @@ part) boundaries. Work is estimated in residues, the unit a device's time
 follows; a record count says little when records run from 60 bases to whole
 genomes.
 
-The rule is *factoring* (Hummel, Schonberg & Flynn, 1992): work is handed out
-in batches of P pieces (P = devices), each piece of a batch costing
-``remaining / (FACTOR · P)``, so half of what is left goes out per batch and
-pieces shrink geometrically toward the end of the plan. Files are taken
-largest first (the order LPT assigns them in), so every device's queue ends
-with its smallest pieces and the run's tail is short whatever the estimates
-got wrong.
-
-Why factoring and not guided self-scheduling (GSS: each piece
-``remaining / P``): GSS's first P pieces take 1 − (1 − 1/P)^P ≈ 63 % of the
-work in pieces as big as a whole device share, which LPT cannot balance on
-devices of different speeds; factoring's first batch takes half, in pieces of
-half a share. Measured with ``benchmarks/bench_split.py``, factoring gave the
-lower makespan ratio on the uneven scenarios (see docs/scheduling.md, "How files are split").
-
-Every piece is at most ``cap`` (``--shard-size``) and at least ``floor``: the
-cost below which a unit's fixed cost (hand-off, result file, a part-filled
-batch) would pass about 1 % of its time (``--split-min``, see ``floor_seconds``).
+The rule is *factoring* (Hummel, Schonberg & Flynn, 1992): pieces go out in
+batches of P (P = devices), each costing ``remaining / (FACTOR · P)``, so half
+of what is left goes per batch and pieces shrink geometrically. Files are
+taken largest first (the order LPT assigns them in), so every device's queue
+ends with its smallest pieces and the tail is short whatever the estimates
+got wrong (why not guided self-scheduling: docs/scheduling.md). Every piece
+is at most ``cap`` (``--shard-size``) and at least ``floor`` (``--split-min``,
+see ``floor_seconds``).
 """
 
 from __future__ import annotations

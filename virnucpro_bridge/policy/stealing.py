@@ -24,6 +24,9 @@ from dataclasses import dataclass
 # enough that the first few short (or oddly slow) units cannot swing the
 # estimate, small against the minutes of measurements a real run collects.
 PRIOR_WEIGHT_S = 10.0
+# Residues per second of a weight-1 device before any unit has finished (a task's
+# default speed prior, ``Task.nominal_rate``): a mid-range GPU on short reads.
+NOMINAL_RATE = 50_000.0
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,19 @@
 """Atomic file writes: a result is either whole or absent, never half-written.
 
-Write to a temp file in the same directory, flush, then ``os.replace`` onto
-the final name. A process killed mid-write leaves only a ``.tmp-*`` file,
-which readers ignore and the next run removes.
+Write to a temp file in the same directory, flush, then ``os.replace`` onto the
+final name. A process killed mid-write leaves only a ``.tmp-*`` file, which
+readers ignore and the next run removes. The temp name is the writing thread's
+kernel id and the target's name (no two live threads share a kernel id, a thread
+writes one file at a time; a stale temp of the same name is truncated): cheaper
+than ``mkstemp``'s random names. Files are created under the umask, as
+``open(path, "w")`` creates them.
 
-The temp name is the writing thread's kernel id and the target's name: no
-two live threads share a kernel id, and one thread writes one file at a time,
-so no two writers share a temp file; a name made up front costs one ``open``
-where ``mkstemp`` draws random names and pays for them (in Python, about a
-third of a tiny unit's result write), and it is shorter. A stale temp of the
-same name (a dead writer whose id came back) is truncated.
-Files are created like ``open(path, "w")`` creates them, under the umask.
-
-``atomic_write_text`` (each unit's result) goes one better where the kernel
-and filesystem allow (Linux: ext4, xfs, btrfs, tmpfs): the file is written
-with no name at all (``O_TMPFILE``) and then linked under its final name, so
-the folder changes once instead of twice (create, then rename). Eight workers
-writing results into one folder queue on that folder's lock: on ext4 this cut
-the CPU per result from about 210 to 115–170 µs. A writer killed mid-write
-leaves nothing behind. An existing result (a rerun) is replaced through a temp
-name as above, and anywhere ``O_TMPFILE`` or ``/proc`` is missing the temp
-name is used from the start.
+``atomic_write_text`` (each unit's result) goes one better where the kernel and
+filesystem allow (Linux: ext4, xfs, btrfs, tmpfs): the file is written with no
+name (``O_TMPFILE``) and then linked under its final name, so the folder changes
+once, not twice, and a writer killed mid-write leaves nothing. An existing result
+(a rerun), or a system without ``O_TMPFILE`` or ``/proc``, uses the temp name.
+Measurements: docs/decisions.md.
 """
 
 from __future__ import annotations

@@ -2,17 +2,16 @@
 
 A run takes the lock before it reads anything in the folder (the manifest it resumes
 from included) and keeps it until its process ends; a second ``lbtui run`` on the
-folder fails at once, naming the holder from what the file says, and has touched
-nothing. Everything a run removes in its folder (temp files, a dead run's socket and
-key) is then a dead run's or its own.
+folder fails at once, naming the holder, and has touched nothing. Everything a run
+removes in its folder (temp files, a dead run's socket and key) is then a dead run's
+or its own.
 
 ``flock`` locks belong to the open file: the kernel drops them when the process dies,
-however it dies, so a killed run never leaves a stale lock behind. The file itself
-stays (an empty lock file costs nothing, and removing it would let a third run lock
-a new file while a second still waits on the old one). On NFS, Linux turns ``flock``
-into a byte-range lock the server arbitrates (NFSv4, or v3 with ``lockd``), so it
-holds across machines; a mount with ``nolock`` or ``local_lock=flock`` keeps locks on
-each machine only, and a machine that dies holding one keeps it until the server's
+however it dies, so no stale lock is left. The file stays (removing it would let a
+third run lock a new file while a second still waits on the old one). On NFS, Linux
+turns ``flock`` into a byte-range lock the server arbitrates (NFSv4, or v3 with
+``lockd``), so it holds across machines, except on a mount with ``nolock`` or
+``local_lock=flock``; a machine that dies holding one keeps it until the server's
 lease runs out (NFSv4: 90 s by default).
 """
 

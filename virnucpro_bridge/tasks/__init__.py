@@ -7,8 +7,9 @@
     sim.py         sleeps like inference, for simulated GPUs
     virnucpro/     the VirNucPro pipeline
 
-May import: ``errors``, ``inputs`` (reading a unit), ``hardware`` (its device) and
-``runfiles.atomic`` (writing its output); never the coordinator or a backend.
+May import: ``errors``, ``policy`` (the default speed prior), ``inputs`` (reading a unit),
+``hardware`` (its device) and ``runfiles.atomic`` (writing its output); never the
+coordinator or a backend.
 """
 
 from __future__ import annotations

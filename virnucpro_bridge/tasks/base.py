@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from ..hardware.devices import DeviceSpec
 from ..inputs.fasta import Alphabet
 from ..inputs.units import Unit
+from ..policy.stealing import NOMINAL_RATE
 from .phases import PhaseClock
 
 # progress(done): records of the unit done so far (relative to unit.start). It returns
@@ -86,7 +87,7 @@ class Task:
     # Residues per second of a device of weight 1, before any unit has finished:
     # converts --split-min / --shard-size in seconds at plan time, and is each
     # device's speed prior. Measured rates replace it as units finish.
-    nominal_rate: ClassVar[float] = 50_000.0
+    nominal_rate: ClassVar[float] = NOMINAL_RATE
     # True: the workers compute with torch, so on CUDA devices ``lbtui run`` refuses a
     # CPU build of torch before starting them (``hardware/torch_build.py``).
     needs_cuda_torch: ClassVar[bool] = False

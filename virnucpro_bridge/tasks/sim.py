@@ -24,7 +24,7 @@ from ..inputs.work import records_started
 from ..runfiles.atomic import atomic_write_text
 from .base import Progress, Task, current_stop, part_range
 
-DEFAULT_RATE = 50_000.0  # residues/s at speed 1.0: a mid-range GPU on short reads
+DEFAULT_RATE = Task.nominal_rate  # residues/s at speed 1.0 (--sim-rate), the engine's default prior
 PROGRESS_SLICE_S = 0.05  # sleep in slices: progress feels live and a Cut is read within one
 SIM_PART = 500  # residues per part, as VirNucPro's default chunk length
 

@@ -6,6 +6,8 @@ reports are a plain dict standing in for the Manager dict.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from virnucpro_bridge.control import CommandError, RunCommands, SnapshotSource
@@ -13,6 +15,7 @@ from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.coordinator.coordinator import NOMINAL_RATE, Coordinator
 from virnucpro_bridge.hardware.devices import DeviceSpec
 from virnucpro_bridge.inputs.units import Unit
+from virnucpro_bridge.options import RunOptions
 
 
 class Clock:
@@ -34,9 +37,14 @@ def sims(*speeds: float) -> list[DeviceSpec]:
     return [DeviceSpec(i, "sim", f"sim{i}", s, speed=s) for i, s in enumerate(speeds)]
 
 
+def options(kw: dict) -> RunOptions:
+    """The run options among ``kw`` (taken out of it); the rest are the Coordinator's own."""
+    return RunOptions(argv=(), **{f.name: kw.pop(f.name) for f in fields(RunOptions) if f.name in kw})
+
+
 def make(speeds=(1.0, 1.0), units=(), *, ready=True, assign=True, **kw) -> tuple[Coordinator, Clock]:
     clock = kw.pop("clock", Clock())
-    coord = Coordinator(sims(*speeds), list(units), clock=clock, **kw)
+    coord = Coordinator(sims(*speeds), list(units), options(kw), clock=clock, **kw)
     if assign:
         coord.assign_initial()
     if ready:
@@ -62,10 +70,29 @@ def state(coord: Coordinator, index: int) -> str:
 
 # -- interfaces and initial assignment -------------------------------------------
 
-def test_implements_the_ui_interfaces() -> None:
-    coord, _ = make()
-    assert isinstance(coord, SnapshotSource)
-    assert isinstance(coord, RunCommands)
+def test_does_what_the_ui_interfaces_promise() -> None:
+    """control.py's SnapshotSource and RunCommands, used through those names only."""
+    coord, _ = make((1.0, 1.0), [unit(n, 100) for n in "abcdef"])
+    source: SnapshotSource = coord
+    commands: RunCommands = coord
+    assert [d.index for d in source.snapshot().devices] == [0, 1]
+    assert source.device_detail(1).device.index == 1
+    with pytest.raises(IndexError):
+        source.device_detail(2)
+    first = coord.next_unit(0)
+    assert first is not None
+    assert "paused" in commands.pause(0) and source.snapshot().devices[0].paused
+    coord.unit_done(0, 10, 1.0)  # the current unit finishes ...
+    assert coord.next_unit(0) is None  # ... and nothing more is taken until resumed
+    assert isinstance(commands.resume(0), str) and not source.snapshot().devices[0].paused
+    assert coord.next_unit(0) is not None
+    assert isinstance(commands.set_stealing(False), str) and not source.snapshot().stealing
+    coord.device_died(1, "gone")
+    with pytest.raises(CommandError):
+        commands.drain(1)
+    assert isinstance(commands.stop(), str) and source.snapshot().stopping
+    coord.unit_done(0, 10, 1.0)
+    assert coord.next_unit(0) is None  # no more work is handed out
 
 
 def test_initial_assignment_places_every_unit_once_by_weight() -> None:
@@ -99,7 +126,7 @@ def test_next_unit_waits_for_ready_and_takes_the_head() -> None:
     coord.device_ready(0, pid=42)
     flight = coord.next_unit(0)
     assert flight is not None and flight.unit.uid == "a" and flight.attempt == 1 and not flight.stolen
-    assert coord.first_dispatch == clock.t
+    assert coord.counts.first_dispatch == clock.t
     assert coord.next_unit(0) is None  # one unit in flight at a time
     assert state(coord, 0) == S.RUNNING
     assert coord.snapshot().devices[0].pid == 42
@@ -130,11 +157,11 @@ def test_no_steal_when_the_thief_would_not_finish_first() -> None:
     load(coord, 1, "a", "b")
     coord.next_unit(1)  # b starts in ~1 s on the victim; the thief needs ~10 s
     assert coord.next_unit(0) is None
-    assert coord.steals_total == 0
+    assert coord.log.steals_total == 0
 
 
 def test_no_steal_when_disabled_or_not_allowed() -> None:
-    coord, _ = make((4.0, 1.0), assign=False, stealing=False)
+    coord, _ = make((4.0, 1.0), assign=False, steal=False)
     load(coord, 1, "a", "b", "c")
     coord.next_unit(1)
     assert coord.next_unit(0) is None
@@ -229,7 +256,7 @@ def test_drain_gives_the_queue_back_after_the_current_unit() -> None:
     clock.advance(1)
     assert coord.unit_done(0, 10, 1.0) is first
     assert coord.take_pending_drains() == [0]
-    coord.mark_drained(0)
+    coord.controls.mark_drained(0)
     assert state(coord, 0) == S.DRAINED
     assert coord.take_pending_drains() == []
     with pytest.raises(CommandError):
@@ -243,7 +270,7 @@ def test_drained_device_is_not_a_steal_victim_and_takes_no_redistribution() -> N
     coord, _ = make((1.0, 1.0, 1.0), assign=False)
     coord.drain(0)
     coord.take_pending_drains()
-    coord.mark_drained(0)
+    coord.controls.mark_drained(0)
     load(coord, 1, "a", "b")
     coord.next_unit(1)
     coord.device_died(1, "gone")
@@ -310,8 +337,8 @@ def test_permanent_failure_is_not_retried() -> None:
     coord.next_unit(index)
     _, retried = coord.unit_failed(index, "bad input: no ORFs", permanent=True)
     assert not retried
-    assert coord.failed == {"a": "bad input: no ORFs"}
-    assert coord.queued == 0 and coord.in_flight == 0
+    assert coord.recovery.failed == {"a": "bad input: no ORFs"}
+    assert coord.queues.queued == 0 and coord.in_flight == 0
 
 
 def test_device_died_requeues_its_unit_and_queue() -> None:
@@ -343,7 +370,7 @@ def test_device_died_requeues_its_unit_and_queue() -> None:
                 attempts[f.unit.uid] = f.attempt
                 coord.unit_done(i, 10, 1.0)
     assert attempts[lost.unit.uid] == 2
-    assert coord.units_done == 6 - 1 + 1  # every unit once (the lost one redone)
+    assert coord.counts.units_done == 6 - 1 + 1  # every unit once (the lost one redone)
 
 
 def test_worker_death_requeues_even_without_retries_but_a_unit_killing_two_workers_fails() -> None:
@@ -351,7 +378,7 @@ def test_worker_death_requeues_even_without_retries_but_a_unit_killing_two_worke
     first = coord.next_unit(0)
     assert first.unit.uid == "poison"
     coord.device_died(0, "killed by SIGSEGV")  # not the unit's fault (yet): redone despite --retries 0
-    assert "poison" not in coord.failed
+    assert "poison" not in coord.recovery.failed
     holder = next(b for b in coord.books if any(u.uid == "poison" for u in b.queue))
     again = coord.next_unit(holder.spec.index)
     while again is not None and again.unit.uid != "poison":
@@ -359,7 +386,7 @@ def test_worker_death_requeues_even_without_retries_but_a_unit_killing_two_worke
         again = coord.next_unit(holder.spec.index)
     assert again is not None and again.attempt == 2
     coord.device_died(holder.spec.index, "killed by SIGSEGV")
-    assert "poison" in coord.failed  # two workers down: the third is spared
+    assert "poison" in coord.recovery.failed  # two workers down: the third is spared
     assert sum(b.alive for b in coord.books) == 1
 
 
@@ -384,21 +411,21 @@ def test_stall_detection_with_an_injected_clock() -> None:
     coord, clock = make((1.0, 1.0), [unit("a", 100), unit("b", 100)], status=status, stall_timeout=30)
     coord.next_unit(0)
     clock.advance(29)
-    assert coord.detect_stalled_workers() == []
+    assert coord.monitoring.detect_stalled_workers() == []
     clock.advance(2)
-    assert coord.detect_stalled_workers() == [0]
-    assert coord.detect_stalled_workers() == []  # flagged once
+    assert coord.monitoring.detect_stalled_workers() == [0]
+    assert coord.monitoring.detect_stalled_workers() == []  # flagged once
     snap = coord.snapshot()
     assert snap.devices[0].state == S.STALLED and snap.devices[0].stalled
     assert snap.devices[1].state != S.STALLED  # device 1 holds no unit
     assert any(e.kind == S.EV_STALL and "SIM0" in e.message for e in snap.events)
     # the worker reports progress: no longer stalled
     status[0] = {"unit": "a", "progress": 3, "progress_time": clock.t}
-    assert coord.detect_stalled_workers() == []
+    assert coord.monitoring.detect_stalled_workers() == []
     assert not coord.books[0].stalled
     # an explicit threshold overrides --stall-timeout
     clock.advance(5)
-    assert coord.detect_stalled_workers(stall_threshold=5) == [0]
+    assert coord.monitoring.detect_stalled_workers(stall_threshold=5) == [0]
 
 
 def test_stalled_victims_queue_can_be_stolen() -> None:
@@ -406,7 +433,7 @@ def test_stalled_victims_queue_can_be_stolen() -> None:
     load(coord, 1, "a", "b", residues=100)
     coord.next_unit(1)
     clock.advance(11)
-    assert coord.detect_stalled_workers() == [1]
+    assert coord.monitoring.detect_stalled_workers() == [1]
     flight = coord.next_unit(0)
     assert flight is not None and flight.unit.uid == "b"
 
@@ -435,7 +462,7 @@ def test_completions_show_in_the_snapshot_and_the_detail() -> None:
     (record,) = coord.device_detail(0).units
     assert record.unit == "x.fa" and not record.stolen
     assert snap.units_done == 2 and snap.sequences_done == 150
-    assert coord.last_completion == clock.t
+    assert coord.counts.last_completion == clock.t
     assert [(e.thief, e.victim, e.unit) for e in snap.steals] == [(1, 0, "y.fa")]
 
 
@@ -456,7 +483,7 @@ def test_recent_steal_events_are_bounded() -> None:
         assert flight is not None
         coord.unit_done(0, 1, 0.0)
     steals = coord.snapshot().steals
-    assert len(steals) == 50 and coord.steals_total == 59
+    assert len(steals) == 50 and coord.log.steals_total == 59
     seqs = [s.seq for s in steals]
     assert seqs == sorted(seqs)
 
@@ -515,7 +542,7 @@ def test_summary_fields() -> None:
     assert summary["files_skipped"] == 3
     assert summary["files_failed"] == 0 and summary["files_not_run"] == 0
     assert summary["sequences"] == 40
-    assert summary["steals"] == coord.steals_total
+    assert summary["steals"] == coord.log.steals_total
     assert summary["exit_code"] == 0
     devs = summary["devices"]
     assert [d["index"] for d in devs] == [0, 1]
@@ -530,9 +557,9 @@ def test_summary_fields() -> None:
 def test_run_history_samples() -> None:
     status = {0: {"utilization": 55.0}}
     coord, clock = make((1.0,), status=status)
-    coord.sample_history()
+    coord.monitoring.sample_history()
     clock.advance(1)
-    coord.sample_history()
+    coord.monitoring.sample_history()
     detail = coord.device_detail(0)
     assert [v for _, v in detail.utilization_history] == [55.0, 55.0]
     assert len(detail.throughput_history) == 2
@@ -545,7 +572,7 @@ def test_queue_left_on_a_drained_device_goes_out_after_a_resume() -> None:
     coord.pause(1)
     coord.drain(0)
     assert coord.take_pending_drains() == [0]
-    coord.mark_drained(0)
+    coord.controls.mark_drained(0)
     assert queue_of(coord, 0) == ["a", "b"]  # held until someone can take it
     coord.resume(1)
     coord.take_pending_drains()  # the dispatcher's next tick
@@ -569,7 +596,7 @@ def test_finishing_the_unit_clears_the_stall_at_once() -> None:
     coord, clock = make((1.0,), [unit("a", 100)], stall_timeout=1)
     coord.next_unit(0)
     clock.advance(5)
-    assert coord.detect_stalled_workers() == [0]
+    assert coord.monitoring.detect_stalled_workers() == [0]
     coord.unit_done(0, 10, 5.0)
     assert state(coord, 0) == S.DONE
     assert coord.close_out(coord.settle())["devices"][0]["final_state"] == S.DONE

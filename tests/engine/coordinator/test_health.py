@@ -26,27 +26,27 @@ def test_an_always_failing_device_is_restarted_then_retired_and_every_unit_finis
     assert good is not None
     first = run_on(coord, 0)
     coord.unit_failed(0, "RuntimeError: injected")
-    assert first.unit.uid in coord.failed  # no retries left: failed, for now
-    assert coord.take_restarts() == []  # one failure says nothing yet
+    assert first.unit.uid in coord.recovery.failed  # no retries left: failed, for now
+    assert coord.health.take_restarts() == []  # one failure says nothing yet
     run_on(coord, 0)
     coord.unit_failed(0, "RuntimeError: injected")
-    assert coord.take_restarts() == [0]  # two in a row while device 1 succeeds: a fresh worker
-    assert coord.failed == {}  # ... and those two failures were the device's: both units queued again
+    assert coord.health.take_restarts() == [0]  # two in a row while device 1 succeeds: a fresh worker
+    assert coord.recovery.failed == {}  # ... and those two failures were the device's: both units queued again
     assert coord.snapshot().devices[0].state == S.STARTING
     assert coord.books[0].reason.startswith("restarting: 2 units in a row failed")
     coord.device_ready(0, pid=200)
     run_on(coord, 0)
     coord.unit_failed(0, "RuntimeError: injected")
-    assert coord.take_stops() == [0]
+    assert coord.health.take_stops() == [0]
     view = coord.snapshot().devices[0]
     assert view.state == S.DEAD and view.reason.startswith("retired: 3 units in a row failed on it")
-    assert coord.failed == {}  # the three failures were the device's: refunded, requeued
+    assert coord.recovery.failed == {}  # the three failures were the device's: refunded, requeued
     assert coord.books[0].units_failed == 0
     for _ in range(30):
         for i in (1, 2):
             if run_on(coord, i) is not None:
                 coord.unit_done(i, 10, 0.1)
-    assert coord.units_done == 12 and coord.settle() == 0
+    assert coord.counts.units_done == 12 and coord.settle() == 0
     summary = coord.close_out(0)
     assert summary["devices"][0]["reason"].startswith("retired: ")
     assert summary["devices"][0]["fault_restarts"] == 1 and summary["devices"][1]["reason"] is None
@@ -56,8 +56,8 @@ def test_a_device_fault_costs_the_unit_nothing_and_restarts_the_worker_at_once()
     coord, _ = make((1.0, 1.0), [unit("a", 1000), unit("b", 1000)], retries=0)
     flight = run_on(coord, 0)
     _, retried = coord.unit_failed(0, CUDA, device_fault=True)
-    assert retried and coord.charged.get(flight.unit.uid, 0) == 0
-    assert coord.take_restarts() == [0]
+    assert retried and coord.recovery.charged.get(flight.unit.uid, 0) == 0
+    assert coord.health.take_restarts() == [0]
     assert any(e.message.startswith("SIM0 restarted: device error: RuntimeError: CUDA") for e in coord.events)
 
 
@@ -67,8 +67,8 @@ def test_device_faults_in_a_row_retire_it_even_when_no_other_device_succeeds() -
         coord.device_ready(0)
         assert run_on(coord, 0) is not None
         coord.unit_failed(0, CUDA, device_fault=True)
-        assert coord.take_restarts() == ([0] if n < RETIRE_AFTER - 1 else [])
-    assert coord.books[0].dead and coord.take_stops() == [0]
+        assert coord.health.take_restarts() == ([0] if n < RETIRE_AFTER - 1 else [])
+    assert coord.books[0].dead and coord.health.take_stops() == [0]
 
 
 def test_when_every_device_fails_the_units_fail_and_no_device_is_retired() -> None:
@@ -78,7 +78,7 @@ def test_when_every_device_fails_the_units_fail_and_no_device_is_retired() -> No
             if run_on(coord, i) is not None:
                 coord.unit_failed(i, "ValueError: the task is broken")
     assert not any(b.dead for b in coord.books)  # nobody succeeds: it is the task, not a device
-    assert coord.take_restarts() == [] and len(coord.failed) == 6
+    assert coord.health.take_restarts() == [] and len(coord.recovery.failed) == 6
 
 
 def test_a_unit_never_goes_back_to_a_device_it_failed_on() -> None:
@@ -118,22 +118,22 @@ def test_a_device_fault_on_the_only_device_uses_the_units_retries() -> None:
     coord, _ = make((1.0,), [unit("a", 100)], retries=1)
     run_on(coord, 0)
     _, retried = coord.unit_failed(0, CUDA, device_fault=True)
-    assert retried and coord.take_restarts() == [0]  # back to the same GPU, after a fresh worker
+    assert retried and coord.health.take_restarts() == [0]  # back to the same GPU, after a fresh worker
     coord.device_ready(0)
     assert run_on(coord, 0).attempt == 2
     _, retried = coord.unit_failed(0, CUDA, device_fault=True)
     assert not retried  # no second retry: it counted, so it cannot loop
-    assert coord.failed["a"].endswith("(no device left that it has not failed on)")
+    assert coord.recovery.failed["a"].endswith("(no device left that it has not failed on)")
 
 
 def test_a_restarted_worker_gets_one_more_setup() -> None:
     coord, clock = make((1.0, 1.0), [unit("a", 1000), unit("b", 1000)], stall_timeout=5)
     run_on(coord, 0)
     clock.advance(6)
-    assert coord.detect_stalled_workers() == [0]
+    assert coord.monitoring.detect_stalled_workers() == [0]
     assert coord.restart_stalled(0)
     assert coord.setup_failed(0, "RuntimeError: memory still held") is True
-    assert coord.take_restarts() == [0] and not coord.books[0].dead
+    assert coord.health.take_restarts() == [0] and not coord.books[0].dead
     assert coord.setup_failed(0, "RuntimeError: memory still held") is False
     assert coord.books[0].dead and coord.books[0].reason == "died: setup failed: RuntimeError: memory still held"
     assert coord.error is None  # device 1 was up: the run goes on
@@ -151,7 +151,7 @@ def test_every_device_failing_setup_alike_stops_the_run_with_one_line_exit_2() -
         coord.setup_failed(i, "TaskError: ESM-2 3B does not fit in 8 GB")
     assert coord.error == "setup failed on every device: TaskError: ESM-2 3B does not fit in 8 GB"
     assert coord.stopping and coord.settle() == 2
-    assert coord.failed == {}  # nothing ran: no unit is blamed
+    assert coord.recovery.failed == {}  # nothing ran: no unit is blamed
 
 
 def test_devices_failing_differently_still_stop_the_run() -> None:

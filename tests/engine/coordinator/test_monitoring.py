@@ -32,20 +32,20 @@ def warnings(coord: Coordinator) -> list[str]:
 def test_a_reading_error_is_one_warning_until_it_clears() -> None:
     coord, clock = make()
     broken = {0: {"heartbeat": clock.t, "reading_error": "NVMLError_Unknown: Unknown Error"}}
-    coord.check_readings(broken)
-    coord.check_readings(broken)
+    coord.monitoring.check_readings(broken)
+    coord.monitoring.check_readings(broken)
     assert warnings(coord) == ["live readings lost on SIM0: NVMLError_Unknown: Unknown Error"]
-    coord.check_readings({0: {"heartbeat": clock.t, "reading_error": None}})
-    coord.check_readings(broken)
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "reading_error": None}})
+    coord.monitoring.check_readings(broken)
     assert len(warnings(coord)) == 2  # a new outage is said again
 
 
 def test_a_silent_reporter_is_a_warning() -> None:
     coord, clock = make()
-    coord.check_readings({0: {"heartbeat": clock.t}, 1: {"heartbeat": clock.t}})
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t}, 1: {"heartbeat": clock.t}})
     assert warnings(coord) == []
     clock.t += READINGS_LOST_S + 1
-    coord.check_readings({0: {"heartbeat": clock.t}, 1: {"heartbeat": clock.t - READINGS_LOST_S - 1}})
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t}, 1: {"heartbeat": clock.t - READINGS_LOST_S - 1}})
     assert warnings(coord) == [f"live readings lost on SIM1: no report from its worker for {READINGS_LOST_S + 1:.0f} s"]
 
 
@@ -110,8 +110,8 @@ def test_task_notes_reach_the_snapshot_the_detail_and_the_summary() -> None:
 
     coord, clock = make()
     notes = {"precision": "bf16", "ESM-2 batch": "8192 tokens (from 16384; 1x out of memory)"}
-    coord.check_readings({0: {"heartbeat": clock.t, "task_notes": notes}})
-    coord.check_readings({0: {"heartbeat": clock.t}})  # a later report without notes keeps the last ones
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "task_notes": notes}})
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t}})  # a later report without notes keeps the last ones
     view = coord.snapshot().devices[0]
     assert dict(view.task_notes) == notes and coord.snapshot().devices[1].task_notes == ()
     assert from_plain(S.DeviceView, to_plain(view)) == view  # crosses attach/serve's wire intact
@@ -136,10 +136,10 @@ def test_worker_cpu_adds_up_a_replaced_workers_and_outlives_them() -> None:
     from virnucpro_bridge.coordinator.views import build_summary
 
     coord, clock = make()
-    coord.check_readings({0: {"heartbeat": clock.t, "pid": 10, "cpu_s": 1.5}})
-    coord.check_readings({0: {"heartbeat": clock.t, "pid": 10, "cpu_s": 2.0}})  # the same process, later
-    coord.check_readings({0: {"heartbeat": clock.t, "pid": 77, "cpu_s": 0.25}})  # its replacement
-    coord.check_readings({})  # the worker is gone: its last figures stay
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "pid": 10, "cpu_s": 1.5}})
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "pid": 10, "cpu_s": 2.0}})  # the same process, later
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "pid": 77, "cpu_s": 0.25}})  # its replacement
+    coord.monitoring.check_readings({})  # the worker is gone: its last figures stay
     devices = build_summary(coord)["devices"]
     assert devices[0]["worker_cpu_s"] == 2.25 and devices[1]["worker_cpu_s"] == 0.0
 
@@ -153,11 +153,13 @@ def test_time_split_energy_and_counts_add_up_over_a_devices_workers_and_reach_ev
 
     coord, clock = make()
     first = {"input": 1.0, "cpu": 2.0, "gpu": 6.0, "write": 1.0}
-    coord.check_readings({0: {"heartbeat": clock.t, "pid": 10, "phases": first, "energy_j": 7200.0,
-                              "task_counts": {"fp32_redone_batches": 2}, "setup_s": 3.0}})
-    coord.check_readings({0: {"heartbeat": clock.t, "pid": 77, "phases": {"input": 0.5, "gpu": 3.5},
-                              "energy_j": 3600.0, "task_counts": {"fp32_redone_batches": 1}, "setup_s": 2.0}})
-    coord.check_readings({0: {"heartbeat": clock.t, "pid": 77, "phases": {"input": "?"}}})  # malformed: ignored
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "pid": 10, "phases": first, "energy_j": 7200.0,
+                                         "task_counts": {"fp32_redone_batches": 2}, "setup_s": 3.0}})
+    coord.monitoring.check_readings({0: {"heartbeat": clock.t, "pid": 77, "phases": {"input": 0.5, "gpu": 3.5},
+                                         "energy_j": 3600.0, "task_counts": {"fp32_redone_batches": 1},
+                                         "setup_s": 2.0}})
+    malformed = {"heartbeat": clock.t, "pid": 77, "phases": {"input": "?"}}
+    coord.monitoring.check_readings({0: malformed})  # ignored: the last good figures stay
     coord.books[0].sequences_done = 2_000
     view = coord.snapshot().devices[0]
     assert dict(view.time_split) == {"input": 1.5, "cpu": 2.0, "gpu": 9.5, "write": 1.0}

@@ -154,7 +154,7 @@ def test_a_dead_worker_frees_what_it_held() -> None:
 def test_a_retired_device_keeps_what_it_was_sent_until_its_worker_is_gone() -> None:
     coord, _ = busy_with_ahead(2)
     coord.unit_done(0, 10, 0.001, "u0")
-    coord.retire_device(0, "failing")  # its worker is told to stop, and may be running u1
+    coord.health.retire(0, "failing")  # its worker is told to stop, and may be running u1
     assert queue_of(coord, 0) == ["u1", "u2"]
     assert coord.unit_done(0, 10, 0.001, "u1").unit.uid == "u1"  # it did: counted once
     coord.worker_gone(0)

@@ -30,6 +30,8 @@ from virnucpro_bridge.runfiles.outputs import Resume
 from virnucpro_bridge.runfiles.vouch import digest
 from virnucpro_bridge.tasks.sim import SimTask
 
+from .test_coordinator import options
+
 # -- the cut policy, in work ---------------------------------------------------------------
 
 
@@ -85,8 +87,8 @@ def coordinator(tmp_path: Path, lengths: list[int] | None = None, **kw) -> tuple
     plan = plan_units([(str(fa), "big.fa")], 100_000)
     clock = Clock()
     kw.setdefault("split_min", "100")
-    coord = Coordinator(parse_gpus("sim:1,1"), plan.units, clock=clock, splitting=True, indexes=plan.indexes,
-                        parts=SIM.parts, **kw)
+    coord = Coordinator(parse_gpus("sim:1,1"), plan.units, options(kw), clock=clock, splittable=True,
+                        indexes=plan.indexes, parts=SIM.parts, **kw)
     for b in coord.books:
         coord.device_ready(b.spec.index)
     return coord, clock, plan.units[0]
@@ -94,7 +96,7 @@ def coordinator(tmp_path: Path, lengths: list[int] | None = None, **kw) -> tuple
 
 def start_on_victim(coord: Coordinator, unit: Unit) -> None:
     coord.books[0].push(unit)
-    coord.units_total = 1
+    coord.counts.units_total = 1
     assert coord.next_unit(0).unit == unit
 
 
@@ -112,8 +114,8 @@ def test_cut_confirmed_gives_the_tail_to_the_thief(tmp_path: Path) -> None:
     assert flight.unit.split_from == unit.uid and flight.stolen
     head = coord.books[0].in_flight.unit
     assert (head.start, head.count, head.split_from) == (0, 1_200, unit.uid)
-    assert coord.splits_total == 1 and coord.books[0].split_out == 1 and coord.books[1].split_in == 1
-    assert coord.steals_total == 0
+    assert coord.counts.splits_total == 1 and coord.books[0].split_out == 1 and coord.books[1].split_in == 1
+    assert coord.log.steals_total == 0
     event = [e for e in coord.events if e.kind == S.EV_SPLIT][-1]
     assert event.message == "SIM1 ⇶ split big.fa [1,200–2,000) from SIM0"
     assert event_record(event)["thief"] == 1 and event_record(event)["victim"] == 0
@@ -155,10 +157,11 @@ def test_the_floor_is_work_not_records(tmp_path: Path) -> None:
 
 def test_auto_floor_follows_the_measured_fixed_cost(tmp_path: Path) -> None:
     coord, clock, unit = coordinator(tmp_path, split_min="auto", unit_overhead_s=0.001)
-    assert coord.split_min == parse_size("auto", allow_auto=True)
-    assert coord.cut_floor(50_000.0) == pytest.approx(10 * 0.001 * 50_000)  # in flight: 10x, not the plan's 100x
-    coord.note_handoff(0.5, 0.4)  # a unit whose hand-off took 0.1 s
-    assert coord.fixed_cost_s == pytest.approx(0.001 + 0.01)
+    assert coord.splitting.split_min == parse_size("auto", allow_auto=True)
+    # in flight: 10x, not the plan's 100x
+    assert coord.splitting.cut_floor(50_000.0) == pytest.approx(10 * 0.001 * 50_000)
+    coord.splitting.note_handoff(0.5, 0.4)  # a unit whose hand-off took 0.1 s
+    assert coord.splitting.fixed_cost_s == pytest.approx(0.001 + 0.01)
 
 
 def test_done_racing_the_cut_changes_nothing(tmp_path: Path) -> None:
@@ -167,7 +170,7 @@ def test_done_racing_the_cut_changes_nothing(tmp_path: Path) -> None:
     _, cut = coord.find_cut(1)
     coord.unit_done(0, unit.count, 1.0)  # the victim finished before it read the Cut
     assert coord.cut_answered(0, unit.uid, None) is None  # its late answer: too late
-    assert coord.splits_total == 0 and coord.units_total == 1 and coord.cuts == {}
+    assert coord.counts.splits_total == 0 and coord.units_total == 1 and coord.splitting.cuts == {}
     assert coord.settle() == 0
 
 
@@ -176,7 +179,7 @@ def test_refused_cut_frees_the_thief(tmp_path: Path) -> None:
     start_on_victim(coord, unit)
     coord.find_cut(1)
     assert coord.cut_answered(0, unit.uid, None) is None
-    assert coord.books[0].in_flight.unit == unit and coord.splits_total == 0
+    assert coord.books[0].in_flight.unit == unit and coord.counts.splits_total == 0
     assert coord.find_cut(1) is not None  # it may ask again
 
 
@@ -193,7 +196,7 @@ def test_victim_dying_after_the_cut_redoes_only_its_head(tmp_path: Path) -> None
     head = coord.next_unit(1)
     assert (head.unit.start, head.unit.count) == (0, 1_000)
     coord.unit_done(1, 1_000, 1.0)
-    assert coord.settle() == 0 and coord.sequences_done == 2_000
+    assert coord.settle() == 0 and coord.counts.sequences_done == 2_000
 
 
 def test_tail_goes_to_a_queue_when_the_thief_is_busy_or_the_run_stops(tmp_path: Path) -> None:
@@ -213,7 +216,10 @@ def test_no_cut_without_splitting_or_stealing(tmp_path: Path) -> None:
     coord.set_stealing(False)
     assert coord.find_cut(1) is None
     coord.set_stealing(True)
-    coord.splitting = False
+    assert coord.find_cut(1) is not None
+    (tmp_path / "no-split").mkdir()
+    coord, clock, unit = coordinator(tmp_path / "no-split", split=False)  # --no-split
+    start_on_victim(coord, unit)
     assert coord.find_cut(1) is None
 
 
@@ -221,9 +227,9 @@ def test_a_finished_unit_leaves_nothing_behind(tmp_path: Path) -> None:
     coord, clock, unit = coordinator(tmp_path)
     coord.assign_initial()
     assert coord.units == [] and coord.units_total == 1  # the queues hold the plan, no list beside them
-    assert coord.next_unit(0).unit == unit and coord.attempts
+    assert coord.next_unit(0).unit == unit and coord.queues.attempts
     coord.unit_done(0, unit.count, 1.0)
-    assert coord.attempts == {} and coord.deaths == {}
+    assert coord.queues.attempts == {} and coord.recovery.deaths == {}
 
 
 # -- a stop cuts every unit in flight at its next boundary ---------------------------------------------
@@ -242,12 +248,12 @@ def test_a_stop_cuts_each_unit_in_flight_at_its_next_record_and_keeps_the_head(t
     head = coord.books[0].in_flight.unit
     assert (head.start, head.count) == (0, 735)
     assert [(u.start, u.count) for u in coord.books[0].queue] == [(735, 1_265)]  # the rest, for the resume
-    assert coord.splits_total == 0 and coord.books[1].in_flight is None  # nothing handed to anyone
+    assert coord.counts.splits_total == 0 and coord.books[1].in_flight is None  # nothing handed to anyone
     event = [e for e in coord.events if e.kind == S.EV_INFO][-1]
     assert event.message == ("SIM0 stopped big.fa [0–2,000) at 735: 735 of 2,000 records kept, "
                              "the rest left for the resume")
     coord.unit_done(0, 735, 1.0, uid=unit.uid)  # the worker names the unit it was sent
-    assert coord.settle() == 130 and coord.sequences_done == 735
+    assert coord.settle() == 130 and coord.counts.sequences_done == 735
 
 
 def test_a_stop_cuts_again_a_unit_already_cut_for_an_idle_device(tmp_path: Path) -> None:
@@ -272,16 +278,15 @@ def test_a_unit_in_its_last_record_or_a_stop_now_is_not_cut(tmp_path: Path) -> N
     start_on_victim(coord, unit)
     coord.stop()
     last = {0: {"unit": unit.uid, "progress": unit.count - 1, "part": 0, "progress_time": clock.t + 1}}
-    assert coord.stop_cuts(last) == [] and coord.cuts == {}  # it ends by itself
+    assert coord.stop_cuts(last) == [] and coord.splitting.cuts == {}  # it ends by itself
     (tmp_path / "now").mkdir()
     coord, clock, unit = coordinator(tmp_path / "now")
     start_on_victim(coord, unit)
     coord.stop(now=True)
     assert coord.stop_cuts() == []  # its worker is killed anyway
     (tmp_path / "off").mkdir()
-    coord, clock, unit = coordinator(tmp_path / "off")
+    coord, clock, unit = coordinator(tmp_path / "off", split=False)  # --no-split: a running unit is never cut
     start_on_victim(coord, unit)
-    coord.splitting = False  # --no-split: a running unit is never cut
     coord.stop()
     assert coord.stop_cuts() == []
 
@@ -392,9 +397,9 @@ def test_a_long_record_reporting_parts_is_not_stalled(tmp_path: Path) -> None:
     for _ in range(10):  # 60 s on one record, a part every 6 s: always progress
         clock.t += 6.0
         report = dict(report, part=report["part"] + 1, progress_time=clock.t)
-        assert coord.detect_stalled_workers(reports={0: report}) == []
+        assert coord.monitoring.detect_stalled_workers(reports={0: report}) == []
     clock.t += 11.0  # then nothing: a stall
-    assert coord.detect_stalled_workers(reports={0: report}) == [0]
+    assert coord.monitoring.detect_stalled_workers(reports={0: report}) == [0]
 
 
 # -- who looks for work first, and how busy a victim really is -------------------------------------
@@ -404,7 +409,7 @@ def test_idle_devices_look_fastest_first_and_victims_are_judged_by_their_progres
     fa = write_fasta(tmp_path / "a.fa", [250] * 400)
     plan = plan_units([(str(fa), "a.fa")], 100_000)
     clock = Clock()
-    coord = Coordinator(parse_gpus("sim:1,3,1.5"), plan.units, clock=clock, splitting=True,
+    coord = Coordinator(parse_gpus("sim:1,3,1.5"), plan.units, clock=clock, splittable=True,
                         indexes=plan.indexes, parts=SIM.parts)
     assert coord.fastest_first() == [1, 2, 0]
     for b in coord.books:
@@ -413,8 +418,8 @@ def test_idle_devices_look_fastest_first_and_victims_are_judged_by_their_progres
     coord.books[0].push(unit)
     coord.next_unit(0)
     scale = coord.base_rate()
-    by_speed = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    by_speed = coord.queues.victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
     # it reports only 20 of 400 records after 1 s: this input runs slower than its average
-    coord.recent_reports = {0: {"unit": unit.uid, "progress": 20, "part": 0, "progress_time": clock.t + 1.0}}
-    by_progress = coord._victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
+    coord.progress.note({0: {"unit": unit.uid, "progress": 20, "part": 0, "progress_time": clock.t + 1.0}})
+    by_progress = coord.queues.victim_view(coord.books[0], scale, clock.t + 1.0).current_remaining
     assert by_progress > 2 * by_speed

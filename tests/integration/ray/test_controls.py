@@ -35,7 +35,7 @@ def test_pause_and_resume_with_live_readings(start_run) -> None:
     wait_for(lambda: device(run, 0).units_done >= 1, what="SIM0's first unit")
     # Readings come from the actors' report() calls: heartbeat, pid and utilization arrive.
     wait_for(lambda: device(run, 0).utilization is not None, what="SIM0's utilization")
-    assert device(run, 0).pid == run.pool.pids[0]
+    assert device(run, 0).pid == run.backend.pids[0]
     coord.pause(0)
     wait_for(lambda: device(run, 0).state == S.PAUSED, timeout=10, what="SIM0 paused")
     paused_done = device(run, 0).units_done
@@ -57,7 +57,7 @@ def test_drain_gives_the_queue_back_and_stops_the_actor(start_run) -> None:
     wait_for(lambda: device(run, 0).state == S.DRAINED, timeout=10, what="SIM0 drained")
     done = device(run, 0).units_done
     assert device(run, 0).queue_depth == 0
-    pid = run.pool.pids[0]
+    pid = run.backend.pids[0]
     wait_for(lambda: not psutil.pid_exists(pid), timeout=20, what="SIM0's actor process gone")
     assert run.wait(60) == 0
     summary = coord.summary
@@ -88,7 +88,7 @@ def test_an_exception_in_the_dispatcher_winds_down_and_exits_3(start_run, tmp_pa
     assert 0 < len(rows) < 10  # units that finished, also while winding down, keep their lines
     assert_each_unit_once(rows, {(r["file"], 0) for r in rows})
     assert all((out / r["output"]).exists() for r in rows)
-    pids = [p for p in run.pool.pids if p]
+    pids = [p for p in run.backend.pids if p]
     wait_for(lambda: not any(psutil.pid_exists(p) for p in pids), timeout=20, what="the actors gone")
 
 

@@ -17,8 +17,8 @@ wake-up pipe that the UI's commands and signal handlers write to::
 
 Anything the loop raises (a bug, or an ``OutputError`` when results cannot
 be written) propagates to the runner, which decides how the run ends; the
-pool only offers ``wind_down()`` and ``abort()`` for that. A cluster backend
-(Ray) replaces this module; the Coordinator and the UIs stay as they are.
+pool only offers ``wind_down()`` and ``abort()`` for that. ``LocalPool`` is a
+``Backend`` as ``backends/base.py`` states it; the Ray backend is another.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ import os
 import selectors
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.managers import SyncManager
+from typing import Any
 
-from ...coordinator.coordinator import Coordinator
 from ...coordinator.device_book import InFlight
-from ...coordinator.housekeeping import TICK_S, Housekeeping
+from ...coordinator.housekeeping import TICK_S
 from ...coordinator.messages import (
     STOP,
     Cut,
@@ -42,6 +42,7 @@ from ...coordinator.messages import (
     Done,
     Failed,
     Ready,
+    Reports,
     SetupFailed,
     Wakeup,
     Withdraw,
@@ -54,13 +55,14 @@ from ...hardware import nvml
 from ...hardware.devices import DeviceSpec
 from ...hardware.memory_wait import MemoryWait, memory_wait_for
 from ...inputs.units import Unit
-from ..base import STALL_ACTIONS, Sink
+from ...options import RunOptions
+from ..base import Scheduler, Sink
 from . import signals
 from .ahead import AHEAD_S, MOST_AHEAD
 from .worker import manager_initializer, readable, worker_main
 
 JOIN_TIMEOUT_S = 5.0  # a stopping worker gets this long before it is killed
-def start_manager() -> tuple[SyncManager, object]:
+def start_manager() -> tuple[SyncManager, MutableMapping[int, Any]]:
     """The shared dict workers report into, in a Manager that dies with us."""
     manager = SyncManager(ctx=mp.get_context("spawn"))
     with signals.blocked():  # born deaf to SIGINT/SIGTERM: only the main process acts on them
@@ -91,44 +93,38 @@ def describe_exit(code: int | None) -> str:
 
 
 class LocalPool:
-    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], task_name: str,
-                 task_options: dict, outputs: Callable[[Unit], str], sink: Sink, status: object,
-                 wakeup: Wakeup, *, out_dir: str, steal_interval: float = 2.0, grace: float = 30.0,
-                 refresh: float = 2.0, stall_action: str = "restart") -> None:
-        if stall_action not in STALL_ACTIONS:
-            raise ValueError(f"stall_action must be one of {STALL_ACTIONS}")
+    def __init__(self, coord: Scheduler, devices: Sequence[DeviceSpec], options: RunOptions, *,
+                 task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: MutableMapping[int, Any],
+                 wakeup: Wakeup, out_dir: str) -> None:
         self.coord = coord
         self.devices = list(devices)
-        self.task_name, self.task_options = task_name, task_options
+        self.task_name = task_name
+        self.task_options = dict(options.task_options)  # pickled to each worker
         self.outputs = outputs  # unit -> absolute output path
         self.sink = sink
         self.status = status
         self.wakeup = wakeup
         self.out_dir = out_dir
-        self.steal_interval, self.grace, self.refresh = steal_interval, grace, refresh
-        self.stall_action = stall_action
         self.ctx = mp.get_context("spawn")
-        self.procs: list[mp.process.BaseProcess] = []
+        self.procs: list[mp.process.BaseProcess] = []  # by device index, from start() on
         self.conns: list[Connection] = []
         self.expected_exit: set[int] = set()
-        self.housekeeping = Housekeeping(coord, grace=grace, steal_interval=steal_interval,
-                                         refresh=refresh, stall_action=stall_action)
-        self._sink_calls: list[tuple[Callable, tuple]] = []  # filled under coord.lock, run outside it
+        self.housekeeping = coord.housekeeping()
+        # filled under coord.lock, run outside it:
+        self._sink_calls: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         self._by_obj: dict[object, tuple[str, int]] = {}  # what the loop waits on, and what each is
         # One selector for the whole run (multiprocessing's wait() builds one per call:
         # at thousands of units a second that was a good part of the dispatcher's time).
         self._selector = selectors.DefaultSelector()
-        self._reports: dict = {}  # the workers' last reports (progress, for cut points)
+        self._reports: Reports = {}  # the workers' last reports (progress, for cut points)
         self.baselines: list[tuple[int, int] | None] = []  # each GPU's (used, total) before our workers
 
     # -- lifecycle -------------------------------------------------------------
-    def start(self) -> list[int]:
+    def start(self) -> list[int | None]:
         self.baselines = [device_memory(spec) for spec in self.devices]  # before any worker touches a GPU
-        for spec in self.devices:
-            self.procs.append(None)  # type: ignore[arg-type]
-            self.conns.append(None)  # type: ignore[arg-type]
+        for spec in self.devices:  # in index order: each _spawn appends its device's process
             self._spawn(spec.index)
-        return [p.pid for p in self.procs]
+        return self.pids
 
     def _spawn(self, i: int, memory_wait: MemoryWait | None = None) -> None:
         spec = self.devices[i]
@@ -142,24 +138,28 @@ class LocalPool:
         with signals.blocked():  # born deaf to SIGINT/SIGTERM (signals.py)
             proc.start()
         child.close()
-        self.procs[i], self.conns[i] = proc, parent
+        if i == len(self.procs):  # its first worker (start())
+            self.procs.append(proc)
+            self.conns.append(parent)
+        else:
+            self.procs[i], self.conns[i] = proc, parent
         self._watch(parent, ("conn", i))
         self._watch(proc.sentinel, ("exit", i))
         self.expected_exit.discard(i)
-        self.coord.books[i].pid = proc.pid
+        self.coord.worker_started(i, proc.pid)
 
-    def _watch(self, obj: object, what: tuple[str, int]) -> None:
+    def _watch(self, obj: Connection | Wakeup | int, what: tuple[str, int]) -> None:
         self._by_obj[obj] = what
         self._selector.register(obj, selectors.EVENT_READ)
 
-    def _unwatch(self, obj: object) -> None:
+    def _unwatch(self, obj: Connection | Wakeup | int) -> None:
         if self._by_obj.pop(obj, None) is not None:
             try:
                 self._selector.unregister(obj)
             except (KeyError, ValueError, OSError):
                 pass  # already closed: nothing to wait on
 
-    def _wait(self, timeout: float) -> list:
+    def _wait(self, timeout: float) -> list[object]:
         return [key.fileobj for key, _ in self._selector.select(timeout)]
 
     def _forget(self, i: int) -> None:
@@ -195,7 +195,7 @@ class LocalPool:
             call, args = self._sink_calls.pop(0)
             call(*args)
 
-    def _step(self, ready: list, reports: dict | None) -> tuple[bool, bool]:
+    def _step(self, ready: list[object], reports: Reports | None) -> tuple[bool, bool]:
         """One pass over what woke us (caller holds coord.lock). Returns (going,
         sample): going is False when the run is over; sample when a refresh is due."""
         coord = self.coord
@@ -334,7 +334,7 @@ class LocalPool:
                 items.append(WorkItem(flight.unit, flight.output, flight.attempt))
         for unit in self.coord.send_ahead(i, AHEAD_S, MOST_AHEAD):
             # The attempt is counted when the unit is put in flight; the worker only logs it.
-            items.append(WorkItem(unit, self.outputs(unit), self.coord.attempts.get(unit.uid, 0) + 1))
+            items.append(WorkItem(unit, self.outputs(unit), self.coord.next_attempt(unit)))
         if items:
             self._post(i, items[0] if len(items) == 1 else WorkBatch(tuple(items)))
 
@@ -354,7 +354,7 @@ class LocalPool:
     def _kill(self, i: int) -> None:
         self.expected_exit.add(i)
         proc = self.procs[i]
-        if proc is not None and proc.is_alive():
+        if proc.is_alive():
             proc.kill()
             proc.join(1.0)
 
@@ -364,7 +364,7 @@ class LocalPool:
         written stay). Safe to call more than once and from any state."""
         for i, proc in enumerate(self.procs):
             self.expected_exit.add(i)
-            if proc is not None and proc.is_alive():
+            if proc.is_alive():
                 proc.kill()
 
     def wind_down(self, grace: float, record: bool = True) -> None:
@@ -373,18 +373,18 @@ class LocalPool:
         which may fail again: the first failure ends the wait (the runner logs it)."""
         coord = self.coord
         deadline = time.monotonic() + grace
-        live = {}
+        live: dict[Connection, int] = {}
         with coord.lock:
             for i, book in enumerate(coord.books):
-                if self.procs[i] is None or not self.procs[i].is_alive():
+                if i >= len(self.procs) or not self.procs[i].is_alive():  # never started (start() failed)
                     continue
-                if book.sent and not book.withdrawing:
-                    book.withdrawing = True
+                if coord.withdraw_all(i):
                     self._post(i, Withdraw())
                 if book.in_flight is not None or book.sent:
                     live[self.conns[i]] = i
         while live and time.monotonic() < deadline:
-            for conn in wait(list(live), timeout=max(0.0, min(TICK_S, deadline - time.monotonic()))):
+            woke = wait(list(live), timeout=max(0.0, min(TICK_S, deadline - time.monotonic())))
+            for conn in [c for c in live if c in woke]:
                 i = live[conn]
                 try:
                     msg = conn.recv()
@@ -401,7 +401,7 @@ class LocalPool:
                     elif isinstance(msg, Done):
                         flight = coord.unit_done(i, msg.sequences, msg.seconds, msg.uid)
                     busy = (book.in_flight is not None or book.sent) and not isinstance(msg, Failed)
-                if flight is not None and record:
+                if flight is not None and record and isinstance(msg, Done):
                     self.sink.unit_done(i, flight, msg)
                 if not busy:
                     live.pop(conn)
@@ -414,8 +414,6 @@ class LocalPool:
                 self._send_stop(i)
         deadline = time.monotonic() + JOIN_TIMEOUT_S
         for proc in self.procs:
-            if proc is None:
-                continue
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.kill()
@@ -423,4 +421,9 @@ class LocalPool:
 
     @property
     def pids(self) -> list[int | None]:
-        return [p.pid if p is not None else None for p in self.procs]
+        return [p.pid for p in self.procs]
+
+    @property
+    def nodes(self) -> list[str]:
+        """Where each worker runs: here, so no node (Ray's are named)."""
+        return ["" for _ in self.devices]

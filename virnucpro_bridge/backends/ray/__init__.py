@@ -6,6 +6,7 @@
     job_queue.py  inside the actor: its queue of jobs, the thread running them, cuts, outbox
     lanes.py      the driver's record of what each actor holds (short units sent ahead)
     backend.py    RayPool: actors' lifecycle and the calls made to them
+    calls.py      the driver's pending actor calls, by device and actor generation
     replies.py    replies in, results written, outside the coordinator's lock
     loop.py       one pass of the driver's dispatcher loop
 

@@ -53,7 +53,7 @@ class DeviceActor:
     """One device's worker on a Ray node. ``__init__`` is cheap (placement is
     reported at once); models load in ``setup``."""
 
-    def __init__(self, spec: DeviceSpec, task_name: str, task_options: dict) -> None:
+    def __init__(self, spec: DeviceSpec, task_name: str, task_options: dict[str, Any]) -> None:
         try:  # Ctrl+C in the driver's terminal reaches this process group too: the driver decides
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         except ValueError:  # not the main thread: nothing to undo
@@ -61,7 +61,7 @@ class DeviceActor:
         self.spec = spec
         self.task_name, self.task_options = task_name, task_options
         self.task: Any = None
-        self.status: dict = {}
+        self.status: dict[int, dict[str, Any]] = {}  # the Reporter writes its one device's report here
         self.reporter: Reporter | None = None
         self.lock = threading.Lock()  # reporter state is read while a unit runs
         self.scratch = Path(tempfile.mkdtemp(prefix="lbtui-actor-"))
@@ -130,7 +130,7 @@ class DeviceActor:
     def withdraw(self, tickets: list[int]) -> list[int]:
         return self._queue().withdraw(tickets)
 
-    def report(self) -> dict | None:
+    def report(self) -> dict[str, Any] | None:
         """The live readings (the worker's report dict, plus ``clock``)."""
         if self.reporter is None:
             return None
@@ -155,16 +155,22 @@ class DeviceActor:
         return self.queue
 
     # -- on the runner thread ----------------------------------------------------------------
+    def _reporter(self) -> Reporter:
+        """The reporter ``setup`` made: units come only after it."""
+        if self.reporter is None:
+            raise RuntimeError(f"{self.spec.label}: a unit before setup")
+        return self.reporter
+
     def _progress(self, done: int | tuple[int, int]) -> None:
         with self.lock:
-            self.reporter.on_progress(done)
+            self._reporter().on_progress(done)
 
     def _execute(self, job: Job, control: JobControl) -> UnitReply:
         """Run one job from its records; its reply carries the result's bytes."""
         unit = job.unit
         local = self.scratch / f"{job.ticket}.fa"
         output = self.scratch / f"{job.ticket}.result"
-        reporter = self.reporter
+        reporter = self._reporter()
         phases = self.task.phases
         phases.switch("cpu")
         with self.lock:

@@ -1,13 +1,13 @@
 """The Ray backend: one actor per device, anywhere on a Ray cluster.
 
-The same contract as ``pool.LocalPool`` (start, run, finish, abort,
-wind_down, pids), over the same Coordinator and Sink. The dispatcher loop
-waits on the actors' pending calls instead of pipes::
+A ``Backend`` as ``backends/base.py`` states it, like ``local.pool.LocalPool``,
+over the same coordinator (``Scheduler``) and Sink. The dispatcher loop waits
+on the actors' pending calls instead of pipes::
 
     ray.wait(collect | setup | report | cut | ... refs) ─▶ replies (outside the lock)
         collect: [CutAnswer, UnitReply] ─▶ write results atomically ─▶ Coordinator ─▶ Sink
         RayActorError (actor, process or node lost) ─▶ Coordinator.device_died ─▶ requeued
-        report ─▶ coord.status[i] (clock-corrected) ─▶ snapshots, stalls, cut points
+        report ─▶ status[i] (clock-corrected) ─▶ snapshots, stalls, cut points
     idle device ─▶ next_unit ─▶ its records read here ─▶ actor.submit([jobs])
     nothing to steal ─▶ find_cut ─▶ actor.cut ─▶ CutAnswer ─▶ the tail to the thief
 
@@ -20,59 +20,49 @@ inputs and writes outputs, so the nodes share no file system.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
-from ...coordinator.coordinator import Coordinator
 from ...coordinator.housekeeping import TICK_S
-from ...coordinator.messages import Cut, Done, Failed, Wakeup
+from ...coordinator.messages import Cut, CutAt, Done, Failed, Wakeup
 from ...errors import UnitError
 from ...hardware.devices import DeviceSpec
 from ...inputs.units import Unit, read_unit
-from ..base import STALL_ACTIONS, Sink
+from ...options import RunOptions
+from ..base import Scheduler, Sink
 from .actor import MAX_CONCURRENCY, DeviceActor
+from .calls import PendingCalls
 from .lanes import Lanes, Ticket
 from .loop import LoopStep
 from .protocol import Collected, Job, Placement, fasta_text
-from .replies import Replies
+from .replies import Replies, get
 
 PLACE_TIMEOUT_S = 120.0  # an actor not even started by then cannot be placed: the device is dead
 START_WAIT_S = 60.0  # start() waits this long for placements (pids and nodes for run.json)
 STOP_WAIT_S = 5.0  # finish(): actors get this long to release their models, then are killed
 
 
-class RayPool(Replies):
-    def __init__(self, coord: Coordinator, devices: Sequence[DeviceSpec], task_name: str,
-                 task_options: dict, outputs: Callable[[Unit], str], sink: Sink, status: dict,
-                 wakeup: Wakeup, *, out_dir: str, steal_interval: float = 2.0, grace: float = 30.0,
-                 refresh: float = 2.0, stall_action: str = "restart", weighted: bool = True,
-                 pinned: dict[int, str] | None = None, node_names: dict[str, str] | None = None) -> None:
+class RayPool:
+    def __init__(self, coord: Scheduler, devices: Sequence[DeviceSpec], options: RunOptions, *,
+                 task_name: str, outputs: Callable[[Unit], str], sink: Sink, status: MutableMapping[int, Any],
+                 wakeup: Wakeup, out_dir: str, pinned: dict[int, str] | None = None,
+                 node_names: dict[str, str] | None = None) -> None:
         """``pinned``: device index -> node id for GPU actors (``--gpus all``);
         the other devices go round-robin over ``node_names`` (node id -> short name)."""
-        if stall_action not in STALL_ACTIONS:
-            raise ValueError(f"stall_action must be one of {STALL_ACTIONS}")
         self.coord, self.devices = coord, list(devices)
-        self.task_name, self.task_options = task_name, task_options
+        self.task_name, self.task_options = task_name, dict(options.task_options)
         self.outputs, self.sink, self.status, self.wakeup = outputs, sink, status, wakeup
-        self.out_dir = out_dir
-        self.steal_interval, self.grace, self.refresh = steal_interval, grace, refresh
-        self.stall_action, self.weighted = stall_action, weighted
         self.pinned, self.node_names = dict(pinned or {}), dict(node_names or {})
         n = len(self.devices)
         self.actors: list[Any] = [None] * n
-        self.placements: list[Placement | None] = [None] * n
-        self.generation = [0] * n  # replies from a replaced or lost actor are ignored
+        self.placements: list[Placement | None] = [None] * n  # changed in place: Replies reads it
         self.spawned_at = [0.0] * n
         self.expected_exit: set[int] = set()
-        self.refs: dict[Any, tuple[str, int, int]] = {}  # pending call -> (kind, device, generation)
-        self.collecting: dict[int, Any] = {}  # device -> its pending collect call
+        self.calls = PendingCalls(n)
         self.riding: dict[int, list[Job]] = {}  # jobs that go with the device's next collect call
-        self.reporting: set[int] = set()
-        self.reported_at = [0.0] * n  # monotonic time of each device's last readings
-        self.writers: ThreadPoolExecutor | None = None  # result writers (replies.py)
         self.lanes = Lanes(n)
-        self.sink_calls: list[tuple[Callable, tuple]] = []
+        self.replies = Replies(self.calls, self.lanes, coord, wakeup, self.placements, outputs, out_dir)
+        self.sink_calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []  # made after each pass
         self._ended = False
 
     # -- lifecycle -------------------------------------------------------------
@@ -82,16 +72,17 @@ class RayPool(Replies):
 
         for i in range(len(self.devices)):
             self._spawn(i)
-        waiting = [r for r, (kind, _, _) in self.refs.items() if kind == "where"]
+        waiting = self.calls.of_kind("where")
         deadline = time.monotonic() + START_WAIT_S
         while waiting and time.monotonic() < deadline:
             done, waiting = ray.wait(waiting, num_returns=1, timeout=0.1)
             for ref in done:
-                kind, i, gen = self.refs.pop(ref)
-                placement = self.get(ref)
-                if gen == self.generation[i] and isinstance(placement, Placement):
+                taken = self.calls.take(ref)
+                placement = get(ref)
+                if taken is not None and taken.current and isinstance(placement, Placement):
+                    i = taken.device
                     self.placements[i] = placement
-                    self.coord.books[i].pid = placement.pid
+                    self.coord.worker_started(i, placement.pid)
         return self.pids
 
     def _spawn(self, i: int) -> None:
@@ -115,22 +106,15 @@ class RayPool(Replies):
         self.actors[i], self.placements[i] = actor, None
         self.spawned_at[i] = time.monotonic()
         self.expected_exit.discard(i)
-        self._call(i, "where", actor.where)
-        self._call(i, "setup", actor.setup)
+        self.calls.call(i, "where", actor.where)
+        self.calls.call(i, "setup", actor.setup)
 
     def forget(self, i: int) -> None:
         """Device ``i``'s actor is gone or being replaced: its pending calls and
         the jobs it held are void (its units were requeued by the coordinator)."""
-        self.generation[i] += 1
-        self.collecting.pop(i, None)
+        self.calls.void(i)
         self.riding.pop(i, None)
-        self.reporting.discard(i)
         self.lanes.reset(i)
-
-    def _call(self, i: int, kind: str, method: Any, *args: Any) -> Any:
-        ref = method.remote(*args)
-        self.refs[ref] = (kind, i, self.generation[i])
-        return ref
 
     @property
     def pids(self) -> list[int | None]:
@@ -146,7 +130,7 @@ class RayPool(Replies):
         """Dispatch until every unit is done, failed or abandoned, or a stop ends it."""
         step = LoopStep(self)
         while True:
-            replies = self.wait_replies()
+            replies = self.replies.wait()
             going, sample = step.run(replies)
             self._flush_sink()
             self.sink.tick(sample)
@@ -173,42 +157,41 @@ class RayPool(Replies):
             except (OSError, ValueError) as exc:
                 failed.append((ticket, Failed(f"{type(exc).__name__}: {exc}", "", permanent=False)))
         if jobs and self.actors[i] is not None:
-            if i in self.collecting and now:
-                self._call(i, "submit", self.actors[i].submit, jobs)
+            if i in self.calls.collecting and now:
+                self.calls.call(i, "submit", self.actors[i].submit, jobs)
             else:
                 self.riding.setdefault(i, []).extend(jobs)
         return failed
 
     def cut(self, i: int, ticket: int, cut: Cut) -> None:
-        self._call(i, "cut", self.actors[i].cut, ticket, cut)
+        self.calls.call(i, "cut", self.actors[i].cut, ticket, cut)
 
     def withdraw(self, i: int, tickets: list[int]) -> None:
-        self._call(i, "withdraw", self.actors[i].withdraw, tickets)
+        self.calls.call(i, "withdraw", self.actors[i].withdraw, tickets)
 
     def ensure_collecting(self) -> None:
         """Keep one collect call waiting on every live actor that has set up."""
         for i, actor in enumerate(self.actors):
             book = self.coord.books[i]
-            if actor is not None and book.ready and not book.dead and i not in self.collecting \
+            if actor is not None and book.ready and not book.dead and i not in self.calls.collecting \
                     and i not in self.expected_exit:
-                self.collecting[i] = self._call(i, "collect", actor.collect, self.riding.pop(i, []))
+                self.calls.call(i, "collect", actor.collect, self.riding.pop(i, []))
 
     def poll_reports(self) -> None:
         """Ask every live actor for its readings (at most one question pending each)."""
         for i, actor in enumerate(self.actors):
             book = self.coord.books[i]
-            fresh = time.monotonic() - self.reported_at[i] < TICK_S  # a collect brought them
-            if actor is not None and book.ready and not book.dead and i not in self.reporting \
+            fresh = time.monotonic() - self.replies.reported_at[i] < TICK_S  # a collect brought them
+            if actor is not None and book.ready and not book.dead and i not in self.calls.reporting \
                     and i not in self.expected_exit and not fresh:
-                self._call(i, "report", actor.report)
-                self.reporting.add(i)
+                self.calls.call(i, "report", actor.report)
 
     def stop_actor(self, i: int) -> None:
         """Drained or given up on: ask it to release its models, then kill it."""
         self.expected_exit.add(i)
         actor = self.actors[i]
         if actor is not None:
-            self._call(i, "stop", actor.stop)
+            self.calls.call(i, "stop", actor.stop)
 
     def kill(self, i: int) -> None:
         import ray
@@ -247,17 +230,16 @@ class RayPool(Replies):
 
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            live = {ref: i for i, ref in self.collecting.items() if self.lanes[i].running is not None}
+            live = {ref: i for i, ref in self.calls.collecting.items() if self.lanes[i].running is not None}
             if not live:
                 break
             done, _ = ray.wait(list(live), num_returns=1, timeout=min(TICK_S, deadline - time.monotonic()))
             for ref in done:
                 i = live[ref]
-                self.refs.pop(ref, None)
-                self.collecting.pop(i, None)
-                value = self.get(ref)
+                self.calls.take(ref)
+                value = get(ref)
                 if isinstance(value, Collected):
-                    for kind, _, msg in self._written(self.unpack(i, value)):
+                    for kind, _, msg in self.replies.written(self.replies.unpack(i, value)):
                         self._settle_late(i, kind, msg, record)
             self.ensure_collecting()
         self.finish()
@@ -266,7 +248,7 @@ class RayPool(Replies):
         """A reply that came while winding down: cuts and finished units count."""
         coord = self.coord
         with coord.lock:
-            if kind == "cut":
+            if kind == "cut" and isinstance(msg, CutAt):
                 coord.cut_answered(i, msg.uid, msg.at)  # the actor stops there: the tail stays queued
                 return
             if kind != "unit":
@@ -290,6 +272,5 @@ class RayPool(Replies):
         if stops:
             ray.wait(stops, num_returns=len(stops), timeout=STOP_WAIT_S)
         self.abort()
-        if self.writers is not None:
-            self.writers.shutdown(wait=True)
+        self.replies.close()
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import virnucpro_bridge
 
@@ -96,7 +97,7 @@ def local_cpus(gpus: str) -> int:
     return max(os.cpu_count() or 1, wanted)
 
 
-def node_names(nodes: list[dict]) -> dict[str, str]:
+def node_names(nodes: list[dict[str, Any]]) -> dict[str, str]:
     """Short names by node id: the hostname when every node has its own, else
     the first 8 hex digits of the node id (several nodes on one machine)."""
     hosts = [n.get("NodeManagerHostname") or "" for n in nodes]
@@ -104,10 +105,11 @@ def node_names(nodes: list[dict]) -> dict[str, str]:
     return {n["NodeID"]: (h if unique else n["NodeID"][:8]) for n, h in zip(nodes, hosts, strict=True)}
 
 
-def alive_nodes() -> list[dict]:
+def alive_nodes() -> list[dict[str, Any]]:
     import ray
 
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    listed = cast(Callable[[], list[dict[str, Any]]], ray.nodes)  # ray's own API has no annotations
+    nodes = [n for n in listed() if n.get("Alive")]
     return sorted(nodes, key=lambda n: (n.get("NodeManagerHostname") or "", n["NodeID"]))
 
 

@@ -30,11 +30,13 @@ class JobControl:
     the shape the task reported in (records relative to its start, or a (records,
     part) position), applying a cut asked for meanwhile. As ``worker.UnitControl``."""
 
-    def __init__(self, queue: JobQueue, job: Job, cut: Cut | None, on_progress: Callable[[object], None]) -> None:
+    def __init__(self, queue: JobQueue, job: Job, cut: Cut | None,
+                 on_progress: Callable[[int | tuple[int, int]], None]) -> None:
         self.queue, self.job, self.on_progress = queue, job, on_progress
         unit = job.unit
         self.start = unit.start
-        self.first, self.stop = tuple(unit.begin), tuple(unit.stop)
+        self.first: tuple[int, int] = (unit.begin.record, unit.begin.part)
+        self.stop: tuple[int, int] = (unit.stop.record, unit.stop.part)
         self.full = self.stop
         self.pending = cut
 
@@ -64,8 +66,8 @@ class JobControl:
         (a stop after a cut for an idle device): only ever shorter."""
         if cut.uid != self.job.unit.uid:
             return None
-        at = max(tuple(cut.at), reached)  # never before what is done
-        if at > tuple(cut.until) or not self.first < at < self.stop:
+        at = max(cut.at, reached)  # never before what is done
+        if at > cut.until or not self.first < at < self.stop:
             return None
         self.stop = at
         return at
@@ -81,7 +83,7 @@ class JobQueue:
     """``execute(job, control)`` runs one job on the runner thread and returns its reply."""
 
     def __init__(self, execute: Callable[[Job, JobControl], UnitReply],
-                 on_progress: Callable[[int], None]) -> None:
+                 on_progress: Callable[[int | tuple[int, int]], None]) -> None:
         self.execute, self.on_progress = execute, on_progress
         self.cond = threading.Condition()
         self.jobs: deque[Job] = deque()

@@ -1,7 +1,7 @@
 """One pass of the Ray dispatcher: replies in, Coordinator calls, work out.
 
 Split from ``backend.py`` the way ``LocalPool._step`` is split from its
-wait: ``RayPool.wait_replies`` fetches replies (and writes results) outside
+wait: ``Replies.wait`` fetches replies (and writes results) outside
 the coordinator's lock; ``LoopStep.run`` hands them to the Coordinator under
 the lock, decides what goes out (``Outgoing``: jobs, withdrawals, cuts),
 then reads the jobs' records and makes the calls outside it.
@@ -10,20 +10,49 @@ then reads the jobs' records and makes the calls outside it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ...coordinator.device_book import InFlight
-from ...coordinator.housekeeping import Housekeeping
-from ...coordinator.messages import Cut, CutAt, Done, Failed, SetupFailed
+from ...coordinator.messages import Cut, CutAt, Done, Failed, Reports, SetupFailed
 from ...errors import OutputError
 from ...hardware.devices import capability_weight
-from .lanes import Ticket
+from ...inputs.units import Unit
+from ..base import Scheduler, Sink
+from .lanes import Lanes, Ticket
 from .protocol import ActorReady, Placement
 from .replies import ActorGone
 
-if TYPE_CHECKING:
-    from .backend import RayPool
+Reply = tuple[str, int, object]  # (what the call was: "unit", "cut", "report" ..., device, its value)
+
+
+class ActorPool(Protocol):
+    """What a pass uses of the Ray backend (``backend.RayPool`` is the one): its
+    actors' lanes, reports and placements, and the calls it makes on them. (A
+    protocol, so that this module needs nothing of ``backend.py``, which runs it.)"""
+
+    coord: Scheduler
+    sink: Sink
+    lanes: Lanes
+    status: MutableMapping[int, Any]  # device -> its actor's last report
+    placements: list[Placement | None]
+    node_names: dict[str, str]
+    expected_exit: set[int]
+    sink_calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]  # made by the driver after the pass
+
+    def outputs(self, unit: Unit) -> str: ...
+    def poll_reports(self) -> None: ...
+    def submit(self, i: int, tickets: list[Ticket], now: bool = True) -> list[tuple[Ticket, Failed]]: ...
+    def withdraw(self, i: int, tickets: list[int]) -> None: ...
+    def cut(self, i: int, ticket: int, cut: Cut) -> None: ...
+    def ensure_collecting(self) -> None: ...
+    def unplaced(self, now: float) -> list[int]: ...
+    def stop_actor(self, i: int) -> None: ...
+    def restart(self, i: int) -> None: ...
+    def kill(self, i: int) -> None: ...
+    def forget(self, i: int) -> None: ...
+    def abort(self) -> None: ...
 
 
 @dataclass
@@ -44,10 +73,9 @@ class Outgoing:
 
 
 class LoopStep:
-    def __init__(self, pool: RayPool) -> None:
+    def __init__(self, pool: ActorPool) -> None:
         self.pool = pool
-        self.housekeeping = Housekeeping(pool.coord, grace=pool.grace, steal_interval=pool.steal_interval,
-                                         refresh=pool.refresh, stall_action=pool.stall_action)
+        self.housekeeping = pool.coord.housekeeping()
         self.unreadable: list[tuple[int, int, Failed]] = []  # (device, running ticket, why)
 
     def run(self, replies: list[tuple[str, int, object]]) -> tuple[bool, bool]:
@@ -77,18 +105,19 @@ class LoopStep:
                     self.unreadable.append((i, ticket.id, failed))  # fails as the unit, next pass
                 else:
                     pool.lanes.drop(i, ticket)  # sent ahead: it fails when its turn comes
-        for i, tickets in out.withdraw.items():
-            pool.withdraw(i, tickets)
-        for victim, ticket, cut in out.cuts:
-            pool.cut(victim, ticket, cut)
+        for i, voided in out.withdraw.items():
+            pool.withdraw(i, voided)
+        for victim, ticket_id, cut in out.cuts:
+            pool.cut(victim, ticket_id, cut)
         pool.ensure_collecting()
 
-    def _step(self, replies: list, reports: dict | None, out: Outgoing) -> tuple[bool, bool]:
+    def _step(self, replies: list[Reply], reports: Reports | None, out: Outgoing) -> tuple[bool, bool]:
         pool, coord = self.pool, self.pool.coord
         just_idle: set[int] = set()
         unreadable, self.unreadable = self.unreadable, []
-        for i, ticket, failed in unreadable:
-            if pool.lanes[i].running is not None and pool.lanes[i].running.id == ticket:
+        for i, ticket_id, failed in unreadable:
+            running = pool.lanes[i].running
+            if running is not None and running.id == ticket_id:
                 self._unit_reply(i, failed, just_idle)
         self._take(replies, just_idle, out)
         now = time.monotonic()
@@ -109,7 +138,7 @@ class LoopStep:
         self._dispatch(just_idle, steal_due, out)
         return coord.work_left() and coord.can_progress(), sample
 
-    def _take(self, replies: list, just_idle: set[int], out: Outgoing) -> None:
+    def _take(self, replies: list[Reply], just_idle: set[int], out: Outgoing) -> None:
         for kind, i, value in replies:
             self._reply(kind, i, value, just_idle, out)
 
@@ -136,7 +165,11 @@ class LoopStep:
                 self._unit_reply(i, early, just_idle)
             if book.in_flight is not None and book.accepts_work and not coord.stopping:
                 rate = coord.rate(book, scale)
-                out.job(i, pool.lanes.top_up(i, book.queue, lambda u, rate=rate: u.cost / rate))
+
+                def seconds(unit: Unit, rate: float = rate) -> float:
+                    return unit.cost / rate
+
+                out.job(i, pool.lanes.top_up(i, book.queue, seconds))
 
     def _start(self, i: int, flight: InFlight, out: Outgoing) -> Done | Failed | None:
         """``flight`` goes to device ``i``: promoted if sent ahead (returns its reply
@@ -149,7 +182,8 @@ class LoopStep:
             out.void(other, [ticket])
         if started.send:
             out.job(i, [started.ticket])
-        return started.early
+        early: Done | Failed | None = started.early  # the actor's reply to a unit: one of these
+        return early
 
     def _ask_cut(self, thief: int, out: Outgoing) -> None:
         found = self.pool.coord.find_cut(thief, self.pool.status)
@@ -183,7 +217,7 @@ class LoopStep:
                 pool.forget(i)
         elif kind == "where" and isinstance(value, Placement):
             pool.placements[i] = value
-            coord.books[i].pid = value.pid
+            coord.worker_started(i, value.pid)
         elif kind == "setup":
             self._setup_reply(i, value, just_idle)
         elif kind == "unit":
@@ -204,17 +238,15 @@ class LoopStep:
     def _setup_reply(self, i: int, value: object, just_idle: set[int]) -> None:
         pool, coord = self.pool, self.pool.coord
         if isinstance(value, ActorReady):
-            book = coord.books[i]
-            if book.spec.kind == "cuda":  # the actor names its own GPU: weight from that
-                node = pool.placements[i].node_id if pool.placements[i] is not None else ""
+            spec = coord.books[i].spec
+            if spec.kind == "cuda":  # the actor names its own GPU: weight from that
+                placed = pool.placements[i]
+                node = placed.node_id if placed is not None else ""
                 short = pool.node_names.get(node, node[:8])
                 weight, known = capability_weight(value.name)
-                book.spec = replace(book.spec, name=f"{short}/{value.name}", weight=weight, known=known)
-                if pool.weighted:
-                    book.weight = weight
+                coord.device_named(i, f"{short}/{value.name}", weight, known)
                 if not known:
-                    coord.info(f"{book.spec.label} '{value.name}': unknown model, capability weight 1.0",
-                               "warning")
+                    coord.info(f"{spec.label} '{value.name}': unknown model, capability weight 1.0", "warning")
             coord.device_ready(i, value.pid)
             just_idle.add(i)
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ...coordinator.messages import CutAt, Done, Failed
 from ...inputs.fasta import Record
@@ -48,7 +49,7 @@ class UnitReply:
 class Collected:
     items: tuple[CutAnswer | UnitReply, ...]
     clock: float  # the actor's time.time() when it answered: corrects clock skew between nodes
-    report: dict | None = None  # its live readings (as ``report()``), so a busy actor needs no report call
+    report: dict[str, Any] | None = None  # its live readings (as ``report()``), so a busy actor needs no report call
 
 
 @dataclass(frozen=True)

@@ -7,22 +7,27 @@ finished unit of the ticket the coordinator has in flight goes on; a unit
 sent ahead has its result written too and its reply waits in its lane until
 the coordinator gets to that unit; anything else is void and dropped. The
 batch's results are written here, several at once, so no file I/O happens
-under the lock. Mixed into ``RayPool``, whose state it reads.
+under the lock. ``RayPool`` holds one; it is handed what it reads.
 """
 
 from __future__ import annotations
 
 import select
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from ...coordinator.messages import Done, Failed
+from ...coordinator.messages import Done, Failed, Wakeup
 from ...errors import environment_error
+from ...inputs.units import Unit
 from ...runfiles.atomic import atomic_open
 from ...runfiles.vouch import digest_bytes
-from .protocol import Collected, CutAnswer, UnitReply
+from ..base import Scheduler
+from .calls import PendingCalls
+from .lanes import Lanes
+from .protocol import Collected, CutAnswer, Placement, UnitReply
 
 WAIT_S = 0.1  # longest the loop sleeps in ray.wait: bounds how late a command is acted on
 WRITERS = 4  # threads writing one pass's results: creating files is latency, not CPU
@@ -48,12 +53,21 @@ def actor_error_line(exc: BaseException) -> str:
 
 
 class Replies:
-    def wait_replies(self) -> list[tuple[str, int, object]]:
+    def __init__(self, calls: PendingCalls, lanes: Lanes, coord: Scheduler, wakeup: Wakeup,
+                 placements: Sequence[Placement | None], outputs: Callable[[Unit], str], out_dir: str) -> None:
+        """``placements``: where each device's actor runs (its node names a result);
+        ``outputs``: a unit's result path; ``out_dir``: --out, for disk errors."""
+        self.calls, self.lanes, self.coord, self.wakeup = calls, lanes, coord, wakeup
+        self.placements, self.outputs, self.out_dir = placements, outputs, out_dir
+        self.reported_at = [0.0] * len(placements)  # monotonic time of each device's last readings
+        self.writers: ThreadPoolExecutor | None = None  # result writers, started when a batch has several
+
+    def wait(self) -> list[tuple[str, int, object]]:
         """Every reply ready within WAIT_S (or a wake-up), as (kind, device, value):
         kind "cut" (a CutAt) and "unit" (Done or Failed) come from collect batches."""
         import ray
 
-        refs = list(self.refs)
+        refs = list(self.calls.refs)
         if refs:
             done, rest = ray.wait(refs, num_returns=1, timeout=WAIT_S)
             if done and rest:
@@ -65,14 +79,11 @@ class Replies:
         self.wakeup.clear()
         replies: list[tuple[str, int, Any]] = []
         for ref in done:
-            kind, i, gen = self.refs.pop(ref)
-            if kind == "collect" and self.collecting.get(i) is ref:
-                del self.collecting[i]
-            elif kind == "report":
-                self.reporting.discard(i)
-            if gen != self.generation[i]:
+            taken = self.calls.take(ref)
+            if taken is None or not taken.current:
                 continue  # from an actor that was replaced or is gone
-            value = self.get(ref)
+            kind, i = taken.kind, taken.device
+            value = get(ref)
             if kind == "collect" and isinstance(value, Collected):
                 replies += self.unpack(i, value)
             elif kind == "collect" and not isinstance(value, ActorGone):
@@ -81,24 +92,12 @@ class Replies:
                 replies.append((kind, i, ActorGone(f"replies lost: {type(value).__name__}: {value}")))
             else:
                 replies.append((kind, i, value))
-        return self._written(replies)
-
-    def get(self, ref: Any) -> object:
-        """The call's value; a dead actor's error as ``ActorGone``; other errors as values."""
-        import ray
-        from ray.exceptions import RayActorError
-
-        try:
-            return ray.get(ref)
-        except RayActorError as exc:
-            return ActorGone(actor_error_line(exc))
-        except Exception as exc:  # noqa: BLE001 - the call itself failed (e.g. unpicklable reply)
-            return exc
+        return self.written(replies)
 
     def unpack(self, i: int, batch: Collected) -> list[tuple[str, int, Any]]:
         """A batch's items, in order: ("cut", i, CutAt), ("unit", i, (UnitReply, skew, path))
         for the ticket in flight, ("early", ...) for one sent ahead (results not written
-        yet: ``_written``), ("report", i, readings)."""
+        yet: ``written``), ("report", i, readings)."""
         out: list[tuple[str, int, Any]] = []
         skew = time.time() - batch.clock
         flight = self.coord.books[i].in_flight
@@ -119,7 +118,7 @@ class Replies:
             out.append(("report", i, batch.report))
         return out
 
-    def _written(self, replies: list[tuple[str, int, Any]]) -> list[tuple[str, int, object]]:
+    def written(self, replies: list[tuple[str, int, Any]]) -> list[tuple[str, int, object]]:
         """Write the results of the units among ``replies`` (several at once: a local
         backend's workers write theirs in parallel too) and put Done or Failed in place;
         those of tickets sent ahead wait in their lane."""
@@ -155,7 +154,25 @@ class Replies:
                 exc.filename = path
             return Failed(f"{type(exc).__name__}: {exc}", "", permanent=False,
                           environment=environment_error(exc, self.out_dir))
-        node = self.placements[i].node_id if self.placements[i] is not None else ""
+        placement = self.placements[i]
+        node = placement.node_id if placement is not None else ""
         sha, size = digest_bytes(item.result)
         return replace(reply, started=reply.started + skew, ended=reply.ended + skew, node=node,
                        output_sha256=sha, output_size=size)
+
+    def close(self) -> None:
+        if self.writers is not None:
+            self.writers.shutdown(wait=True)
+
+
+def get(ref: Any) -> object:
+    """The call's value; a dead actor's error as ``ActorGone``; other errors as values."""
+    import ray
+    from ray.exceptions import RayActorError
+
+    try:
+        return ray.get(ref)
+    except RayActorError as exc:
+        return ActorGone(actor_error_line(exc))
+    except Exception as exc:  # noqa: BLE001 - the call itself failed (e.g. unpicklable reply)
+        return exc

@@ -1,27 +1,18 @@
 """Token budgets for padded GPU batches, and backing off when GPU memory runs out.
 
-A budget is the most tokens (padded width x sequences) one batch may hold.
-It starts from the memory left free once the models are loaded (docs/gpu.md,
-"GPU memory")::
+A budget is the most tokens (padded width x sequences) one batch may hold. It
+starts from the memory left free once the models are loaded (``starting_budget``,
+docs/gpu.md "GPU memory"), or from ``--toks-per-batch``.
 
-    tokens = clamp(FREE_FRACTION x free bytes / (BYTES_PER_TOKEN_PER_DIM x widest hidden size x dtype bytes / 2),
-                   MIN_TOKENS, MAX_TOKENS)
-
-or from ``--toks-per-batch``. A CUDA out-of-memory error inside a batch never
-fails the unit: the cache is freed, the budget drops to half of that batch's
-tokens (never below the widest sequence of that batch: one sequence's
-tokens), and the batch and those after it are planned again and retried,
-down to one sequence a batch. Only a single sequence that does not fit alone
-fails the unit. After ``GROW_AFTER`` batches in a row without one, the budget
-grows by ``GROW_FACTOR`` again, up to where it started: an out-of-memory error
-caused by a moment's pressure (another process, fragmentation) does not
-slow the rest of the worker's life.
-
-An out-of-memory error is recognised by its class and by its text: cuBLAS,
-cuDNN and the CUDA runtime report allocation failures as plain
-``RuntimeError`` (``torch.AcceleratorError`` in newer torch), e.g. "CUDA
-error: out of memory" or "CUBLAS_STATUS_ALLOC_FAILED when calling
-cublasCreate(handle)".
+Rules: a CUDA out-of-memory error inside a batch never fails the unit: the cache
+is freed, the budget drops to half of that batch's tokens (never below its
+widest sequence), and the batch and those after it are planned again, down to
+one sequence a batch; only a sequence that does not fit alone fails the unit.
+After ``GROW_AFTER`` batches in a row without one, the budget grows by
+``GROW_FACTOR`` again, up to where it started, so a moment's pressure does not
+slow the rest of the worker's life. An out-of-memory error is known by its class
+and by its text (cuBLAS, cuDNN and the CUDA runtime raise plain ``RuntimeError``:
+``is_out_of_memory``).
 """
 
 from __future__ import annotations

@@ -1,20 +1,17 @@
 """``lbtui models init-demo``: small random-weight models in the real layouts.
 
-* ESM-2 built with fair-esm's own ``ESM2`` class, saved in fair-esm's checkpoint
-  format (``{"model": {"encoder.sentence_encoder.<key>": ...}, "cfg": {"model":
-  Namespace(...)}}``, plus a ``-contact-regression.pt`` beside it), so fair-esm's
+* ESM-2 built with fair-esm's own ``ESM2`` class, in fair-esm's checkpoint format
+  (plus a ``-contact-regression.pt`` beside it): fair-esm's
   ``load_model_and_alphabet_local`` would load it as well as we do;
-* DNABERT-S as its Hugging Face repository lays it out (dnabert_hf.py):
-  config.json, DNABERT-2's tokenizer format (tokenizer.json with its config
-  files) and ``pytorch_model.bin`` with the real model's keys, a small encoder;
-* the upstream MLP classifier sized for [DNABERT hidden + ESM dim] inputs, saved
-  as a state dict, with non-trivial BatchNorm statistics.
+* DNABERT-S as its Hugging Face repository lays it out (dnabert_hf.py): config.json,
+  DNABERT-2's tokenizer files and ``pytorch_model.bin`` with the real keys;
+* the upstream MLP classifier as a state dict, with non-trivial BatchNorm statistics.
 
 ``demo_models.json`` marks the folder: every run on it says plainly that its
-predictions are meaningless. Weights come from a fixed seed: the same bytes
-each time, so demo results are reproducible. The folder is written beside
-its destination and moved into place, so a failed or interrupted init-demo
-leaves the old folder or none, never half of one.
+predictions are meaningless. Weights come from a fixed seed (the same bytes each
+time: demo results are reproducible). The folder is written beside its
+destination and moved into place, so a failed init-demo leaves the old folder or
+none, never half of one.
 """
 
 from __future__ import annotations

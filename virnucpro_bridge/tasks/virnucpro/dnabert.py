@@ -1,24 +1,19 @@
 """DNABERT-S's encoder (MosaicBERT), written here so no model folder's code ever runs.
 
-The architecture DNABERT-S's own ``bert_layers.py`` defines, with its state
-dict keys (``embeddings.*``, ``encoder.layer.N.*``)::
+The architecture of DNABERT-S's own ``bert_layers.py``, with its state dict keys
+(``embeddings.*``, ``encoder.layer.N.*``)::
 
     ids ─► word + token-type(0) embedding ─► LayerNorm
         ─► N x [ Wqkv ─► attention (ALiBi bias, no position embeddings) ─► dense ─► LayerNorm(+ residual)
                  gated_layers ─► GELU(first half) * second half ─► wo ─► LayerNorm(+ residual) ]
         ─► last hidden state (batch, tokens, hidden); padded positions are zero
 
-Post-layer-norm, like the original BERT. Linear layers run on the real tokens
-only (padding packed out, as the original does); attention runs on the padded
-batch with the ALiBi bias and the padding mask as one additive ``attn_mask``,
-built once per batch in the dtype attention computes in (not once per layer).
-Layer norms, and so the residual stream, are float32 even with fp16/bf16
-weights on a GPU (precision.py); with float32 weights that changes nothing.
-
-Two attention kernels, same maths: ``"sdpa"`` (``scaled_dot_product_attention``:
-fused kernels on CUDA) and ``"matmul"`` (the reference code's own sequence of
-operations: scores / sqrt(d) + bias, softmax, @ v), which on CPU gives the
-reference's embeddings bit for bit; docs/models.md says which runs where.
+Linear layers run on the real tokens only (padding packed out, as the original
+does); attention runs on the padded batch with ALiBi and the padding mask as one
+additive mask, built once per batch. Layer norms (so the residual stream) stay
+float32 under fp16/bf16 weights (precision.py). Attention is ``"sdpa"`` (fused
+kernels on CUDA) or ``"matmul"`` (the reference's own operations: on CPU its
+embeddings bit for bit); docs/models.md says which runs where.
 """
 
 from __future__ import annotations

@@ -1,29 +1,19 @@
 """Nucleotide (DNABERT-S) and protein (ESM-2) embeddings, as upstream computes them.
 
 * Protein: ESM-2 last layer, mean over residue positions 1..min(len, 1024).
-* Nucleotide: DNABERT-S last hidden state, mean over every token of the input
-  (upstream feeds ``input_ids`` alone, CLS and SEP included).
+* Nucleotide: DNABERT-S last hidden state, mean over every token (CLS, SEP included).
 
-Determinism. On CPU every sequence goes through alone (batch of one, no
-padding), exactly as upstream feeds both models: a sequence's embedding is then
-a function of that sequence only, so results do not depend on which other
-sequences share a unit, on sharding or on batch order. On CUDA, sequences are
-sorted by length and batched to a token budget (padding masked out) in
-fp16/bf16 (precision.py): fast, and deterministic for a given unit on a given
-GPU model, but not bit-identical to CPU. A CUDA out-of-memory error shrinks the
-budget and retries (budget.py) instead of failing the unit.
+On CPU every sequence goes through alone, as upstream feeds both models, so an
+embedding depends on that sequence only (not on sharding or batch order). On CUDA,
+sequences are sorted by length and batched to a token budget (budget.py; padding
+masked out) in fp16/bf16 (precision.py): deterministic per unit and GPU model, not
+bit-identical to CPU. Two halves, so a prefetch thread does the first while the
+device runs the second (task.py)::
 
-Two halves, so a prefetch thread can do the first while the device runs the
-second (task.py)::
+    prepare(sequences)  host only: tokens (tokens.py), batches planned, tensors (pinned on CUDA)
+    run(prepared)       per batch: copy ─► forward ─► masked mean on the device ─► one copy back
 
-    prepare(sequences)  host only: tokens (tokens.py), batches planned, their
-                        tensors built (pinned on CUDA)
-    run(prepared)       per batch: copy (non-blocking) ─► forward ─► each row's
-                        mean as one masked sum on the device ─► one copy back
-
-Every batch's means are checked on that copy (no extra synchronisation): a
-non-finite batch is redone in float32 (``full_precision``, counted in
-``redone``); still non-finite, :class:`NonFinite` names its first bad row.
+A non-finite batch is redone in float32; still non-finite, :class:`NonFinite` names its row.
 """
 
 from __future__ import annotations

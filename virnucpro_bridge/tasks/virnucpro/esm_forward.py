@@ -1,8 +1,7 @@
 """ESM-2's forward pass with ``scaled_dot_product_attention``, on fair-esm's own weights.
 
-fair-esm's ``ESM2.forward`` stays the reference. This one runs the same
-network over the same module (its ``embed_tokens``, ``layers`` and
-``emb_layer_norm_after``), returning only the last layer's representation:
+fair-esm's ``ESM2.forward`` stays the reference. This runs the same network over
+the same module, returning only the last layer's representation::
 
     tokens ─► embed (token-dropout scaling, padding zeroed) ─► N x pre-LN layer:
         h = LN(x) cast once to the weights' dtype; q|k|v = one matmul (fused weight)
@@ -10,19 +9,11 @@ network over the same module (its ``embed_tokens``, ``layers`` and
         x + fc2(gelu(fc1(LN(x))))
     ─► emb_layer_norm_after ─► (batch, tokens, embed_dim)
 
-Why: SDPA reaches fused kernels on CUDA; fair-esm's attention materialises
-every (tokens x tokens) score matrix and also averages the attention
-weights over heads and runs the LM head on every call, both unused here.
-Rotary tables are computed in float32 whatever the weights' dtype (in
-bfloat16 fair-esm's own table rounds positions above 256), and the residual
-stream stays float32 when the weights are stored in fp16/bf16.
-
-Fewer, larger kernels per layer: q, k and v come from one matmul over one
-(3 x embed, embed) weight. It is built once, and fair-esm's ``q_proj``,
-``k_proj`` and ``v_proj`` weights become views into it, so it costs no
-memory and fair-esm's own forward still runs on the same module. The layer
-norms' float32 weights are made once, not on every call. (``torch.compile``
-with dynamic shapes is the alternative; it was not measured on a GPU here.)
+Why: SDPA reaches fused kernels on CUDA, where fair-esm materialises every score
+matrix, averages attention over heads and runs the LM head, all unused here.
+Rotary tables are float32 (bf16 rounds positions above 256); the residual stream
+stays float32. fair-esm's q/k/v weights become views into the fused weight, so it
+costs no memory and fair-esm's own forward still runs on the same module.
 """
 
 from __future__ import annotations

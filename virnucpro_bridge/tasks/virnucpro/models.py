@@ -5,23 +5,14 @@
     DIR/esm/<name>.pt        fair-esm ESM-2 checkpoint ({"model": ..., "cfg": ...})
     DIR/dnabert/             DNABERT-S in the Hugging Face layout (config.json,
                              tokenizer.json, pytorch_model.bin or model.safetensors)
-    DIR/classifier.pth       state dict or upstream's pickled module
-                             (or DIR/<L>_model.pth, upstream's file name)
+    DIR/classifier.pth       state dict or upstream's pickled module (or DIR/<L>_model.pth)
     DIR/demo_models.json     present only for ``lbtui models init-demo`` models
 
-``--models auto`` looks where upstream's own downloads land, offline:
-
-    ESM-2       <torch hub dir>/checkpoints/esm2_t36_3B_UR50D.pt
-                (torch.hub.get_dir(): $TORCH_HOME/hub, default ~/.cache/torch/hub)
-    DNABERT-S   the Hugging Face cache snapshot of zhihan1996/DNABERT-S
-                ($HF_HUB_CACHE, $HF_HOME/hub, default ~/.cache/huggingface/hub)
-    classifier  <L>_model.pth in $VIRNUCPRO_DIR (a clone of upstream), then in
-                the current folder
-
-Nothing is ever downloaded or executed: the Hugging Face cache is only
-looked up (``HF_HUB_OFFLINE=1``, ``local_files_only=True``), fair-esm's hub
-loader is never called, and no code a model folder holds is ever imported
-(dnabert.py is lbtui's own DNABERT-S).
+``--models auto`` looks, offline, where upstream's own downloads land: torch
+hub's checkpoints (ESM-2), the Hugging Face cache (DNABERT-S), ``$VIRNUCPRO_DIR``
+then the current folder (the classifier); see ``_locate_auto``. Nothing is ever
+downloaded or executed: the Hugging Face cache is only looked up, fair-esm's hub
+loader is never called, and no code a model folder holds is imported.
 """
 
 from __future__ import annotations
@@ -106,6 +97,16 @@ def torch_hub_dir() -> Path:
 
 
 def _locate_auto(chunk_length: int, asked: Asked) -> ModelPaths:
+    """Where upstream's own downloads land, offline::
+
+        ESM-2       <torch hub dir>/checkpoints/esm2_t36_3B_UR50D.pt
+                    (torch.hub.get_dir(): $TORCH_HOME/hub, default ~/.cache/torch/hub)
+        DNABERT-S   the Hugging Face cache snapshot of zhihan1996/DNABERT-S
+                    ($HF_HUB_CACHE, $HF_HOME/hub, default ~/.cache/huggingface/hub;
+                    HF_HUB_OFFLINE=1, local_files_only=True)
+        classifier  <L>_model.pth in $VIRNUCPRO_DIR (a clone of upstream), then in
+                    the current folder
+    """
     esm = torch_hub_dir() / "checkpoints" / f"{ESM_AUTO_NAME}.pt"
     if not esm.is_file():
         raise TaskError(f"{asked.arg}auto: ESM-2 checkpoint {ESM_AUTO_NAME}.pt not found in the torch hub "

@@ -5,18 +5,13 @@
     CUDA, capability <  8.0    float16 weights, fp16 autocast (V100, T4, RTX 20xx: bf16 only emulated, slow)
     --no-autocast              float32 weights and compute everywhere
 
-``torch.cuda.is_bf16_supported()`` is not asked: by default it also says yes
-where bf16 is only emulated. The embedding models' weights are stored in the
-compute dtype on the GPU (half the memory: ESM-2 3B takes 5.7 GB, not 11.4,
-and no cast of every weight on every forward); layer norms, softmax and the
-residual streams still run in float32 under autocast. Measured on CPU
-(tests/virnucpro/test_precision.py) against float32 weights: embeddings
-within EMBEDDING_TOLERANCE (relative, max-norm).
-
-A batch whose embeddings come out non-finite in half precision (fp16's
-range ends at 65504) is redone in float32: :func:`full_precision` runs the
-same weights upcast one module at a time, so it needs one layer's float32
-copy, not the whole model's.
+Capability decides, not ``torch.cuda.is_bf16_supported()`` (it also says yes
+where bf16 is only emulated). Weights are stored in the compute dtype on the GPU
+(ESM-2 3B takes 5.7 GB, not 11.4; no cast per forward); layer norms, softmax and
+the residual streams stay float32. Embeddings stay within EMBEDDING_TOLERANCE of
+float32 weights (tests/virnucpro/test_precision.py). A batch whose embeddings come
+out non-finite (fp16 ends at 65504) is redone in float32 by :func:`full_precision`,
+which upcasts one module at a time: one layer's float32 copy, not the model's.
 """
 
 from __future__ import annotations

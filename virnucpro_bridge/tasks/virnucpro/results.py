@@ -5,25 +5,12 @@ Per unit (``units/<rel>[.shardNNNN].tsv``) and per file (``prediction_results.tx
     Sequence_ID<TAB>Prediction<TAB>score1<TAB>score2
     seq_chunk_1R1<TAB>virus<TAB>0.12100612<TAB>0.8789939
 
-Scores print as upstream prints numpy float32 values (``str(np.float32)``, the
-shortest text that reads back as the same float32). Rows keep input order.
-A unit file also has a row ``<chunk id><TAB><TAB><TAB>`` for each chunk that kept
-no frame (no stop-free frame: nothing to classify); merging leaves those out of
-upstream's files and counts them.
-
-``prediction_results_highestscore.csv`` (tab-separated despite its name) has
-one row per chunk, ``Modified_ID`` = Sequence_ID without its last two
-characters, ``Is_Virus`` = max(score2) >= max(score1) over the chunk's frames,
-rows sorted by Modified_ID as pandas' ``groupby`` sorts them.
-
-``prediction_per_sequence.tsv`` (lbtui's own) has one row per input sequence,
-in input order::
-
-    Sequence_ID  Chunks  Chunks_with_frames  Virus_chunks  Max_score2  Is_Virus
-
-``Is_Virus`` is True when at least half of the chunks with frames are virus
-chunks (Is_Virus in the highestscore file; so a one-chunk sequence gets its
-chunk's call), False otherwise, NA when no chunk kept a frame.
+Scores print as upstream prints numpy float32 values (``str(np.float32)``). Rows
+keep input order. A unit file also has a row ``<chunk id><TAB><TAB><TAB>`` for
+each chunk that kept no frame (nothing to classify); merging leaves those out of
+upstream's files and counts them. Merging also writes upstream's
+``prediction_results_highestscore.csv`` (``HIGHEST_NAME``) and lbtui's
+``prediction_per_sequence.tsv`` (:func:`sequence_row`).
 """
 
 from __future__ import annotations
@@ -39,6 +26,8 @@ from ...runfiles.atomic import atomic_open
 HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
 HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
 RESULTS_NAME = "prediction_results.txt"
+# upstream's, tab-separated despite its name: a row per chunk, Modified_ID (Sequence_ID less its
+# last two characters, the frame), Is_Virus = max(score2) >= max(score1), sorted as pandas' groupby
 HIGHEST_NAME = "prediction_results_highestscore.csv"
 PER_SEQUENCE_NAME = "prediction_per_sequence.tsv"
 PER_SEQUENCE_HEADER = "Sequence_ID\tChunks\tChunks_with_frames\tVirus_chunks\tMax_score2\tIs_Virus\n"
@@ -167,7 +156,12 @@ def merge(unit_files: Sequence[str | Path], out_dir: str | Path, label: str,
 
 
 def sequence_row(record: str, chunk_ids: Sequence[str], best: dict[str, tuple[float, float]]) -> str:
-    """One line of prediction_per_sequence.tsv (the rule is in the module docstring)."""
+    """One line of prediction_per_sequence.tsv (lbtui's own, in input order)::
+
+        Sequence_ID  Chunks  Chunks_with_frames  Virus_chunks  Max_score2  Is_Virus
+
+    ``Is_Virus``: True when at least half of the chunks with frames are virus chunks
+    (so a one-chunk sequence gets its chunk's call), NA when no chunk kept a frame."""
     scored = [best[c] for c in chunk_ids if c in best]
     if not scored:
         return f"{record}\t{len(chunk_ids)}\t0\t0\tNA\tNA\n"

@@ -2,19 +2,17 @@
 
 ESM-2: :class:`EsmTokens` gives exactly fair-esm's ``BatchConverter(alphabet,
 1024)`` tokens (``<cls>`` + one token per residue, truncated to 1024 + ``<eos>``,
-padded with ``<pad>``) through a 256-entry byte lookup table. fair-esm's
-converter splits each string on every one of its 33 special tokens in turn
-(about 0.5 ms for a 170-residue protein). A string holding anything but the
-alphabet's single-letter tokens (a ``<mask>``, whitespace, lower case, a byte
-outside ASCII) goes through fair-esm's own converter, so the tokens, and
+padded with ``<pad>``) through a 256-entry byte lookup table, where fair-esm's
+converter splits each string on each of its 33 special tokens in turn. A string
+holding anything but the alphabet's single-letter tokens (``<mask>``, whitespace,
+lower case, non-ASCII) goes through fair-esm's own converter, so the tokens, and
 fair-esm's errors, are always its own.
 
 DNABERT-S: :func:`pad_rows` lays token id lists into one padded (rows, width)
-array with its 1/0 mask, one vectorised assignment instead of a loop of small
-tensors.
+array with its 1/0 mask in one vectorised assignment.
 
-On CUDA the tensors come back in pinned (page-locked) memory, so the copy to
-the GPU can be issued ``non_blocking`` and overlaps the host's next step.
+On CUDA the tensors come back in pinned memory, so the copy to the GPU can be
+``non_blocking`` and overlap the host's next step.
 """
 
 from __future__ import annotations

@@ -1,25 +1,19 @@
 """What ``models fetch`` downloads, from where, and what each file must hash to.
 
-Every URL is the one its publisher's own code uses (checked in that code, not
-online: no network reached the machine this was written on):
+Every URL is the one its publisher's own code uses (read in that code):
 
-    ESM-2 3B     fair-esm 2.0.0, ``esm/pretrained.py``: ``load_model_and_alphabet_hub``
-                 fetches https://dl.fbaipublicfiles.com/fair-esm/models/<name>.pt and
-                 .../fair-esm/regression/<name>-contact-regression.pt through
-                 ``torch.hub.load_state_dict_from_url`` (no checksum: the names carry none)
+    ESM-2 3B     fair-esm 2.0.0 ``load_model_and_alphabet_hub``: dl.fbaipublicfiles.com/fair-esm/
+                 models/<name>.pt and regression/<name>-contact-regression.pt (no checksum)
     DNABERT-S    huggingface_hub's ``hf_hub_url``: <endpoint>/<repo>/resolve/<revision>/<file>;
-                 the response's ``X-Linked-Etag`` (or ``ETag``) is the file's sha256 when
-                 it is stored in git-lfs, its git blob sha1 otherwise (huggingface_hub,
-                 ``file_download.py``), ``X-Repo-Commit`` the commit a branch name resolved to
-    classifier   upstream VirNucPro's repository (github.com/Li-Jing-1997/VirNucPro) keeps
-                 ``300_model.pth`` and ``500_model.pth`` in git, not git-lfs; their git blob
-                 ids at the pinned commit, read from the repository's tree, are pinned here
+                 ``X-Linked-Etag`` (or ``ETag``) is the sha256 of a git-lfs file, else its git
+                 blob sha1; ``X-Repo-Commit`` the commit a branch name resolved to
+    classifier   upstream VirNucPro's repository keeps ``300_model.pth`` and ``500_model.pth``
+                 in git; their blob ids at the pinned commit are pinned here
 
 A mirror serves the same paths under another base URL (``--mirror URL`` or
-``LBTUI_MODELS_MIRROR``: every file; ``HF_ENDPOINT``: DNABERT-S only, as
-huggingface_hub reads it). ``LBTUI_MODELS_PINS`` names a JSON file whose
-checksums replace the pinned ones, for a site that mirrors a different build
-(and for the stand-in models the tests serve).
+``LBTUI_MODELS_MIRROR``: every file; ``HF_ENDPOINT``: DNABERT-S only).
+``LBTUI_MODELS_PINS`` names a JSON file whose checksums replace the pinned ones,
+for a site that mirrors a different build (and for the tests' stand-in models).
 """
 
 from __future__ import annotations
