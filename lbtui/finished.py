@@ -9,7 +9,6 @@ what a killed run leaves). Views are built by field name through
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 
@@ -18,8 +17,9 @@ import psutil
 from virnucpro_bridge.control import CommandError
 from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.control.wire import from_plain
+from virnucpro_bridge.errors import InputError
 from virnucpro_bridge.inputs.units import summarize_inputs
-from virnucpro_bridge.runfiles.reader import RUN_JSON, Event, RunFolder, load
+from virnucpro_bridge.runfiles.reader import Event, RunFolder, load, read_run
 
 EVENTS_KEPT = 200  # as many as a live snapshot carries
 PID_SLACK_S = 5.0  # a process that started this much after run.json's start is a reused pid
@@ -44,10 +44,10 @@ def live_session(out: Path) -> str | None:
     """The run_id of the session running in ``out`` now, if one is: run.json's main
     process exists on this host (a run on another host cannot be checked from here)."""
     try:
-        run = json.loads((out / RUN_JSON).read_text())
-    except (OSError, ValueError):
+        run = read_run(out, str(out))  # a regular file, of this lbtui's format
+    except InputError:
         return None
-    if not isinstance(run, dict) or not isinstance(run.get("run_id"), str):
+    if not isinstance(run.get("run_id"), str):
         return None
     host = run.get("host")
     if isinstance(host, str) and host and host != socket.gethostname():

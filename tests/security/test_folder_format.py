@@ -5,6 +5,7 @@ folder refuses them in one line naming the version (exit 2) and leaves them as t
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,12 @@ def test_run_refuses_a_manifest_without_run_json(tmp_path, capsys) -> None:
     line = one_line(capsys)
     assert "manifest.jsonl but no run.json" in line and "new --out" in line
     assert contents(out) == before
+
+
+@pytest.mark.parametrize("command", [["report"], ["run"]], ids=lambda c: c[0])
+def test_a_run_json_that_is_no_file_is_refused_without_blocking(tmp_path, capsys, command) -> None:
+    out = folder(tmp_path, None)
+    os.mkfifo(out / "run.json")  # reading it would wait for a writer forever
+    argv = run_args(tmp_path, out) if command == ["run"] else [*command, str(out)]
+    assert cli(argv) == 2
+    assert "run.json: not a regular file" in one_line(capsys)

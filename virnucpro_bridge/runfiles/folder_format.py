@@ -11,6 +11,7 @@ would misread it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from .. import __version__
 from ..errors import InputError
@@ -19,7 +20,7 @@ FORMAT = 2
 FIRST_VERSION = "0.2"  # the lbtui that wrote FORMAT first
 
 
-def check_format(run: Mapping, where: str) -> None:
+def check_format(run: Mapping[str, Any], where: str) -> None:
     """InputError (one line naming the version) unless ``run`` (run.json) is of FORMAT."""
     found = run.get("format")
     if found == FORMAT and not isinstance(found, bool):

@@ -129,7 +129,7 @@ def check_resumable(out: Path) -> None:
     """A folder with a run.json, or with manifest lines, must be of this lbtui's format
     (folder_format.py): a run written by another never resumes under this one's rules."""
     where = f"--out {out}"
-    if (out / RUN_JSON).exists():
+    if os.path.lexists(out / RUN_JSON):
         read_run(out, where)  # checks its format
     elif manifest_entries(out):
         raise InputError(f"{where}: holds manifest.jsonl but no {RUN_JSON}: not a run folder lbtui "

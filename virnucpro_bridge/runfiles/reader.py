@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -186,6 +187,8 @@ def read_run(out: Path, shown: str) -> dict:
     if not out.is_dir():
         raise InputError(f"{shown}: no such folder")
     try:
+        if not stat.S_ISREG((out / RUN_JSON).stat().st_mode):  # a FIFO would block the read
+            raise InputError(f"{out / RUN_JSON}: not a regular file")
         run = json.loads((out / RUN_JSON).read_text())
     except FileNotFoundError:
         raise InputError(f"{shown}: not an lbtui run folder (no {RUN_JSON})") from None
