@@ -69,8 +69,8 @@ def pollers(out: Path, n: int, period: float, stop: threading.Event, served: lis
     They read each reply whole but do not decode it: what is measured is the run's cost, not the
     dashboards' own CPU, which on a machine with few cores would take the run's share too."""
     import socket
-    from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 
+    from virnucpro_bridge.control.endpoint import authenticate
     from virnucpro_bridge.control.wire import frame, read_frame
 
     control = json.loads((out / "run.json").read_text())["control"]
@@ -79,10 +79,7 @@ def pollers(out: Path, n: int, period: float, stop: threading.Event, served: lis
     def poll() -> None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(control["socket"])
-            conn = Connection(os.dup(sock.fileno()))
-            answer_challenge(conn, key)
-            deliver_challenge(conn, key)
-            conn.close()
+            authenticate(sock, key, server=False)
             request = frame(b'{"op":"snapshot"}')
             try:
                 sock.sendall(frame(b'{"op":"hello","protocol":1}'))

@@ -9,7 +9,6 @@ what a killed run leaves). Views are built by field name through
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,9 @@ import psutil
 from virnucpro_bridge.control import CommandError
 from virnucpro_bridge.control import snapshot as S
 from virnucpro_bridge.control.wire import from_plain
+from virnucpro_bridge.errors import InputError
 from virnucpro_bridge.inputs.units import summarize_inputs
-from virnucpro_bridge.runfiles.reader import RUN_JSON, Event, RunFolder, load
-
-from .run_args import recorded_options
+from virnucpro_bridge.runfiles.reader import Event, RunFolder, load, read_run
 
 EVENTS_KEPT = 200  # as many as a live snapshot carries
 PID_SLACK_S = 5.0  # a process that started this much after run.json's start is a reused pid
@@ -47,10 +45,10 @@ def live_session(out: Path) -> str | None:
     """The run_id of the session running in ``out`` now, if one is: run.json's main
     process exists on this host (a run on another host cannot be checked from here)."""
     try:
-        run = json.loads((out / RUN_JSON).read_text())
-    except (OSError, ValueError):
+        run = read_run(out, str(out))  # a regular file, of this lbtui's format
+    except InputError:
         return None
-    if not isinstance(run, dict) or not isinstance(run.get("run_id"), str):
+    if not isinstance(run.get("run_id"), str):
         return None
     host = run.get("host")
     if isinstance(host, str) and host and host != socket.gethostname():
@@ -60,12 +58,11 @@ def live_session(out: Path) -> str | None:
 
 def replay_numbers(events: list[Event]) -> list[tuple[int, Event]]:
     """Each event with its number, in number order: the ``seq`` events.jsonl recorded
-    when every line has one and no two share one (newer folders number events across
-    sessions), else its position in time, so that a log showing only ``seq > last``
-    still shows every line of an older folder."""
-    numbered = [(e.seq, e) for e in events if e.seq is not None]
-    if len({seq for seq, _ in numbered}) == len(events):  # every event numbered, no two alike
-        return sorted(numbered, key=lambda p: p[0])
+    when every line has one and no two share one, else (a damaged or hand-edited file)
+    its position in time, so that a log showing only ``seq > last`` shows every line."""
+    recorded = {e.seq for e in events if e.seq is not None}
+    if len(recorded) == len(events):
+        return sorted(((e.seq, e) for e in events), key=lambda p: p[0])  # type: ignore[misc]
     return list(enumerate(events, start=1))
 
 
@@ -76,7 +73,7 @@ class FinishedRun:
         self.out = out
         self.run = run
         self.summary = summary
-        self.folder: RunFolder = load(out, recorded_options)
+        self.folder: RunFolder = load(out)
         self._snapshot = self._build()
 
     def _build(self) -> S.RunSnapshot:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import shlex
 import socket
@@ -20,21 +19,21 @@ import threading
 import time
 from dataclasses import replace
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
 
 from virnucpro_bridge.control import CommandError, RunCommands
 from virnucpro_bridge.control.channel import PROTOCOL, encode
-from virnucpro_bridge.control.endpoint import Untrusted, check_socket, read_key, set_io_timeout
+from virnucpro_bridge.control.endpoint import Untrusted, authenticate, check_socket, read_key, set_io_timeout
 from virnucpro_bridge.control.snapshot import DeviceDetail, RunSnapshot
-from virnucpro_bridge.control.wire import SCHEMA, from_plain
+from virnucpro_bridge.control.wire import SCHEMA, FrameTooBig, frame, from_plain, read_frame
 from virnucpro_bridge.errors import InputError
 from virnucpro_bridge.runfiles.reader import read_run, session_summary
 
 from .finished import FinishedRun, pid_alive
 
 REPLY_TIMEOUT_S = 30.0  # a run this slow to answer is stuck; the dashboard says the connection is lost
+MAX_REPLY = 1 << 30  # a snapshot of the largest run is a few MB; past this the peer is not a run
 CONNECT_TIMEOUT_S = 10.0  # connect and key handshake; the run answers in milliseconds unless it is stuck
 HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a host name can be
 
@@ -68,15 +67,13 @@ class RemoteRun:
     from any thread and without the lock, ends the connection at once: a thread
     waiting for a reply wakes with ConnectionLost."""
 
-    def __init__(self, out: Path, run: dict[str, Any], conn: Connection, hello: dict[str, Any],
-                 sock: socket.socket | None = None) -> None:
+    def __init__(self, out: Path, run: dict[str, Any], sock: socket.socket, hello: dict[str, Any]) -> None:
         self.out = out
         self.read_only = hello.get("read_only") is True  # the run holds this connection to watching
         self.run = run
         self.pid = hello.get("pid") or run.get("main_pid")
         self.run_id = hello.get("run_id") or run.get("run_id")
-        self._conn: Connection | None = conn
-        self._sock = sock  # the same socket as conn, for abort() to shut down
+        self._sock: socket.socket | None = sock  # past the key handshake: frames both ways (wire.py)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._last: RunSnapshot | None = None
@@ -98,24 +95,19 @@ class RemoteRun:
             sock.connect(control["socket"])
             sock.settimeout(None)
             set_io_timeout(sock, CONNECT_TIMEOUT_S)  # a run that never answers the handshake fails it
-            conn = Connection(os.dup(sock.fileno()))
-        except BaseException:
-            sock.close()
-            raise
-        try:
             try:
-                answer_challenge(conn, key)
-                deliver_challenge(conn, key)
+                authenticate(sock, key, server=False)
             except (BlockingIOError, TimeoutError):
                 raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})") from None
             set_io_timeout(sock, 0)
             hello = {"op": "hello", "protocol": PROTOCOL, "schema": SCHEMA}
-            conn.send_bytes(encode({**hello, "read_only": True} if read_only else hello))
-            if not conn.poll(CONNECT_TIMEOUT_S):
-                raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})")
-            hello = json.loads(conn.recv_bytes())
+            sock.sendall(frame(encode({**hello, "read_only": True} if read_only else hello)))
+            sock.settimeout(CONNECT_TIMEOUT_S)
+            try:
+                hello = json.loads(read_frame(sock, MAX_REPLY, 0))
+            except TimeoutError:
+                raise InputError(f"the run in {out} does not answer (pid {run.get('main_pid')})") from None
         except BaseException:
-            conn.close()
             sock.close()
             raise
         theirs, schema = int(hello.get("protocol", 0)), int(hello.get("schema", 0))
@@ -126,10 +118,9 @@ class RemoteRun:
             refusal = (f"this run was started by an older lbtui (protocol {theirs}); "
                        "attach with the lbtui that started it")
         if refusal:
-            conn.close()
             sock.close()
             raise InputError(refusal)
-        return cls(out, run, conn, hello, sock)
+        return cls(out, run, sock, hello)
 
     def abort(self) -> None:
         """End the connection now, from any thread; a request in flight fails with ConnectionLost."""
@@ -143,9 +134,6 @@ class RemoteRun:
     def close(self) -> None:
         self.abort()
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
             if self._sock is not None:
                 self._sock.close()
                 self._sock = None
@@ -153,30 +141,33 @@ class RemoteRun:
     # -- the wire ------------------------------------------------------------
     def _request(self, **request: object) -> dict[str, Any]:
         with self._lock:
-            if self._conn is None:
+            sock = self._sock
+            if sock is None:
                 raise ConnectionLost(self._lost or "not connected")
             rid = next(self._ids)
             try:
-                self._conn.send_bytes(encode({**request, "id": rid}))
+                sock.settimeout(None)
+                sock.sendall(frame(encode({**request, "id": rid})))
                 deadline = time.monotonic() + REPLY_TIMEOUT_S
                 while True:
-                    if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
                         raise TimeoutError(f"no answer in {REPLY_TIMEOUT_S:g} s")
-                    reply = json.loads(self._conn.recv_bytes())
+                    sock.settimeout(left)  # a socket timeout is a TimeoutError
+                    reply = json.loads(read_frame(sock, MAX_REPLY, 0))
                     if not isinstance(reply, dict):
                         raise EOFError("the run sent something that is not a reply")
                     if reply.get("id") in (rid, None):  # None: a run that does not echo ids
                         return reply
-            except (EOFError, OSError, ValueError) as exc:
-                self._conn.close()
-                self._conn = None
-                if self._sock is not None:
-                    self._sock.close()
-                    self._sock = None
+            except (EOFError, OSError, ValueError, FrameTooBig) as exc:
+                sock.close()
+                self._sock = None
                 self._lost = self._why_lost(exc) if self._lost != "detached" else self._lost
                 raise ConnectionLost(self._lost) from None
 
     def _why_lost(self, exc: BaseException) -> str:
+        if isinstance(exc, FrameTooBig):
+            return f"the run (pid {self.pid}) sent {exc}"
         if isinstance(exc, ValueError):
             return f"the run (pid {self.pid}) sent a reply that is not JSON: {exc}"
         if isinstance(exc, TimeoutError):
@@ -293,8 +284,8 @@ def open_run(out_arg: str, *, read_only: bool = False) -> RemoteRun | FinishedRu
     if not control.get("socket") or not control.get("key"):
         if summary is not None:
             return FinishedRun(out, run, summary)
-        raise InputError(f"the run in {out_arg} (pid {pid}) has no control channel: it was started by an "
-                         "older lbtui or could not listen (see its events.jsonl)")
+        raise InputError(f"the run in {out_arg} (pid {pid}) has no control channel: it could not listen "
+                         "(see its events.jsonl)")
     try:
         return RemoteRun.connect(out, run, read_only=read_only)
     except Untrusted as exc:

@@ -1,11 +1,8 @@
-"""``lbtui run``'s options: defined once, for the CLI and for reading a run's recorded argv.
+"""``lbtui run``'s options, defined once for the CLI.
 
 ``run_options`` turns a parsed command line into the engine's ``RunOptions``
 (each option's ``dest`` is its field's name; the defaults are the engine's).
-
-This module imports neither the engine's runner nor any UI, so the report and
-``lbtui attach`` can parse what an older run.json recorded with the real
-parser (``recorded_options``) without pulling in the dashboard.
+This module imports neither the engine's runner nor any UI.
 """
 
 from __future__ import annotations
@@ -166,24 +163,3 @@ def task_options(args: argparse.Namespace) -> dict[str, Any]:
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The engine's options from a parsed ``run`` command line (the display options stay in ``args``)."""
     return RunOptions.from_values(vars(args), task_options=task_options(args), argv=tuple(sys.argv))
-
-
-class _Quiet(argparse.ArgumentParser):
-    """Parse errors raise instead of printing and exiting: an odd argv just yields nothing."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise ValueError(message)
-
-
-def recorded_options(argv: list[str]) -> dict | None:
-    """``inputs``, ``out`` and ``metrics_log`` as a run.json's ``argv`` gave them; None when it
-    does not parse (the reader's hook for run folders written before run.json recorded them)."""
-    if "run" not in argv:
-        return None
-    parser = _Quiet(add_help=False)
-    register(parser.add_subparsers(dest="command", parser_class=_Quiet))
-    try:
-        args, _ = parser.parse_known_args([str(a) for a in argv[argv.index("run"):]])
-    except (ValueError, SystemExit):
-        return None
-    return {"inputs": list(args.inputs), "out": args.out, "metrics_log": args.metrics_log}

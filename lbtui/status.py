@@ -22,11 +22,11 @@ from typing import Any
 
 from virnucpro_bridge.control.snapshot import RunSnapshot, device_label
 from virnucpro_bridge.runfiles.history import read_lines
-from virnucpro_bridge.runfiles.reader import EVENTS, MANIFEST, METRICS, RunFolder, load, read_run, session_summary
+from virnucpro_bridge.runfiles.manifest import MANIFEST
+from virnucpro_bridge.runfiles.reader import EVENTS, METRICS, RunFolder, load, read_run, session_summary
 from virnucpro_bridge.runfiles.sessions import ENDS, KILLED, RUNNING, SESSIONS, Session, end_of, run_totals
 
 from .finished import live_session
-from .run_args import recorded_options
 
 # lbtui status's own exit codes (docs/runs.md; --help). 2 is the usual usage error.
 FINISHED_OK, FINISHED_FAILURES, NOT_RUNNING, RUNNING_NOW = 0, 1, 3, 4
@@ -43,7 +43,7 @@ def gather(out_arg: str, *, events: int = EVENTS_SHOWN) -> dict[str, Any]:
     out = Path(out_arg).expanduser().resolve()
     run = read_run(out, out_arg)
     live = live_session(out)
-    rf = load(out, recorded_options, live=live)
+    rf = load(out, live=live)
     summary = session_summary(out, run)  # this session's: it ended
     current = next((s for s in rf.sessions if s.run_id == run.get("run_id")),
                    rf.sessions[-1] if rf.sessions else None)
@@ -156,7 +156,7 @@ def _from_summary(summary: dict[str, Any], start: dict[str, Any], run: dict[str,
     if "sequences_kept" in start:
         done = _count(start.get("sequences_kept")) + _count(summary.get("sequences"))
         total = start.get("sequences_total") if isinstance(start.get("sequences_total"), int) else None
-    else:  # written by an older lbtui: the sessions' sum, the total unknown unless all is done
+    else:  # no start line (sessions.jsonl lost): the sessions' sum, the total unknown unless all is done
         done, total = _count(run.get("sequences")), None
     if total is None and summary.get("exit_code") == 0:
         total = done
@@ -170,8 +170,9 @@ def _from_summary(summary: dict[str, Any], start: dict[str, Any], run: dict[str,
 
 def _from_folder(start: dict[str, Any], current: Session | None, running: bool, rf: RunFolder) -> dict[str, Any]:
     """A session with no summary (running where we cannot ask, or killed): its start line
-    says what the run holds, its manifest lines what it has done (an older lbtui wrote
-    no start line: then every finished unit of the manifest, the total unknown)."""
+    says what the run holds, its manifest lines what it has done (without a start line,
+    killed before it or sessions.jsonl lost: every finished unit of the manifest, the
+    total unknown)."""
     done = current.units if current else 0
     seqs = current.sequences if current else 0
     units_total = start.get("units_total") if isinstance(start.get("units_total"), int) else None

@@ -28,4 +28,4 @@ only inputs (its unit), hardware (its device) and runfiles (atomic writes).
 """
 
 __all__ = ["__version__"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

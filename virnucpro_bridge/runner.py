@@ -52,6 +52,7 @@ from .policy.planning import plan_bounds
 from .runfiles.completion import Completion
 from .runfiles.journal import Journal
 from .runfiles.lock import FolderLock
+from .runfiles.manifest import ManifestEntry
 from .runfiles.metrics_log import MetricsLog
 from .runfiles.metrics_log import check_writable as check_metrics_log
 from .runfiles.outputs import (
@@ -423,16 +424,15 @@ class Run:
         output = flight.output or self.output_for(unit)
         prefix = str(self.out) + os.sep
         rel_output = output[len(prefix):] if output.startswith(prefix) else os.path.relpath(output, self.out)
-        # ManifestEntry's fields, as a dict straight away (this runs for every unit)
-        row = {
-            "file": unit.rel, "shard": unit.shard, "device_index": index, "device": spec.name,
-            "sequences": done.sequences, "seconds": round(done.seconds, 6), "stolen": flight.stolen,
-            "attempt": flight.attempt, "output": rel_output, "sha256": unit.sha256, "start": unit.start,
-            "count": unit.count, "task": self.task_name, "fingerprint": self.fingerprint,
-            "run_id": self.run_id, "started": round(done.started, 3), "ended": round(done.ended, 3),
-            "split_from": unit.split_from, "node": done.node, "part": unit.part, "end_part": unit.end_part,
-            "output_sha256": done.output_sha256, "output_size": done.output_size,
-        }
+        row = ManifestEntry(
+            file=unit.rel, shard=unit.shard, device_index=index, device=spec.name,
+            sequences=done.sequences, seconds=round(done.seconds, 6), stolen=flight.stolen,
+            attempt=flight.attempt, output=rel_output, sha256=unit.sha256, start=unit.start,
+            count=unit.count, task=self.task_name, fingerprint=self.fingerprint,
+            run_id=self.run_id, started=round(done.started, 3), ended=round(done.ended, 3),
+            split_from=unit.split_from, node=done.node, part=unit.part, end_part=unit.end_part,
+            output_sha256=done.output_sha256, output_size=done.output_size,
+        )
         self._journal(self.journal.unit_done, row)
         self.files.add(unit, output)  # raises if a part were done twice; merges a complete file
 

@@ -28,8 +28,7 @@ from .gpu_table import GpuTable
 from .help_screen import HelpScreen
 from .host import AppHost
 from .messages import CommandFinished
-from .modals import ConfirmDrain
-from .report_prompt import ConfirmReport
+from .modals import confirm_drain, confirm_report
 
 READ_ONLY_REPORT = "this dashboard writes nothing (started with --read-only); `lbtui report OUT` writes it"
 DEVICE_ACTIONS = {"toggle_pause", "drain_device", "toggle_stealing", "open_detail", "change_refresh"}
@@ -98,7 +97,7 @@ class DeviceActions(AppHost):
                 self.run_command(f"drain {label}", lambda: self.commands.drain(view.index))
 
         who = label if fmt.device_name(view) == label else f"{label} ({fmt.printable(view.name)})"
-        self.push_screen(ConfirmDrain(who, view.queue_depth), answered)
+        self.push_screen(confirm_drain(who, view.queue_depth), answered)
 
     def action_toggle_stealing(self) -> None:
         if self.refused("stealing on/off"):
@@ -146,7 +145,7 @@ class DeviceActions(AppHost):
             if yes:
                 self.write_report(snapshot.out_dir, target)
 
-        self.push_screen(ConfirmReport(target, snapshot.finished), answered)
+        self.push_screen(confirm_report(target, snapshot.finished), answered)
 
     @work(thread=True, exclusive=True, group="report")
     def write_report(self, out_dir: str, target: str) -> None:

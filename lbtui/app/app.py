@@ -41,9 +41,9 @@ from .event_log import MAX_LINES, EventLog
 from .gpu_table import GpuTable
 from .progress import FinishedBanner, RunHeader, RunProgress
 from .quitting import Quitting
-from .refresh import REFRESH_STEPS, RefreshLoop, next_refresh
+from .refresh import REFRESH_STEPS, RefreshLoop
 
-__all__ = ["LbtuiApp", "next_refresh"]
+__all__ = ["LbtuiApp"]
 
 TREND_SAMPLES = 20  # the Trend column's width at most: one character per refresh
 STALE_AFTER = 3  # refreshes without a snapshot before the header says so

@@ -1,4 +1,4 @@
-"""Small questions: confirm a drain, and what to do with work in flight on quit."""
+"""Small questions: yes/no (drain a device, write the report), and what to do with work in flight on quit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+from textual.widgets.button import ButtonVariant
+
+from .. import format as fmt
 
 # QuitModal results.
 STOP_AFTER = "after"
@@ -15,41 +18,55 @@ STOP_NOW = "now"
 DETACH = "detach"  # attached or read-only dashboards: leave, the run goes on
 
 
-class ConfirmDrain(ModalScreen[bool]):
-    """Drain is not undone by a key press: ask first."""
+class Confirm(ModalScreen[bool]):
+    """A yes/no question: ``y`` or the yes button answers yes; ``n``, Escape or Cancel
+    answer no. The focused button (``focus_yes``) is what Enter presses."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Drain"),
+        Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "Cancel"),
     ]
 
-    def __init__(self, device: str, queued: int) -> None:
+    def __init__(self, title: Content, body: Content | str, yes: str, *, variant: ButtonVariant = "primary",
+                 focus_yes: bool = False) -> None:
         super().__init__(classes="dialog-screen")
-        self.device = device
-        self.queued = queued
+        self.title_text, self.body, self.yes, self.variant, self.focus_yes = title, body, yes, variant, focus_yes
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Content.assemble(("Drain ", "bold"), (self.device, "bold $accent"), ("?", "bold")),
-                         classes="dialog-title")
-            yield Static(
-                f"It finishes its current unit, gives its {self.queued:,} queued "
-                f"unit{'s' if self.queued != 1 else ''} back to the others and stops. "
-                "It does not come back for this run.",
-                classes="dialog-body",
-            )
+            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(Content("Drain  [y]"), id="yes", variant="warning")
+                yield Button(Content(f"{self.yes}  [y]"), id="yes", variant=self.variant)
                 yield Button(Content("Cancel  [n]"), id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes" if self.focus_yes else "#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+def confirm_drain(device: str, queued: int) -> Confirm:
+    """Drain is not undone by a key press: ask first (Cancel has the focus)."""
+    return Confirm(
+        Content.assemble(("Drain ", "bold"), (device, "bold $accent"), ("?", "bold")),
+        f"It finishes its current unit, gives its {queued:,} queued unit{'s' if queued != 1 else ''} "
+        "back to the others and stops. It does not come back for this run.",
+        "Drain", variant="warning")
+
+
+def confirm_report(target: str, finished: bool) -> Confirm:
+    """``r``: write the run's report to ``target``? (Write has the focus.)"""
+    when = "" if finished else " The run is still going: the page shows it up to now."
+    return Confirm(
+        Content.assemble(("Write the run's report?", "bold")),
+        Content.assemble("One HTML page (timeline, throughput, devices, failures) at\n",
+                         (fmt.printable(target), "bold $accent"), f"\nSame as `lbtui report`.{when}"),
+        "Write", focus_yes=True)
 
 
 class QuitModal(ModalScreen[str | None]):

@@ -1,7 +1,7 @@
 """The timeline: one lane per device, a bar per unit, marks for what went wrong.
 
-Bars need the manifest's ``started``/``ended`` times; an older run folder has
-none, and then there is no timeline (the page says so). A resumed run's
+Bars need the manifest's ``started``/``ended`` times; without them there is
+no timeline (the page says so). A resumed run's
 sessions are bands side by side with the gaps between them as breaks
 (``scale.py``); each unit is drawn in the band of the session that ran it.
 """

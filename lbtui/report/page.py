@@ -16,7 +16,6 @@ from virnucpro_bridge.runfiles.reader import RunFolder, load
 from virnucpro_bridge.runfiles.sessions import RUNNING, run_totals
 
 from ..finished import live_session
-from ..run_args import recorded_options
 from .charts import chart, legend
 from .gantt import gantt
 from .scale import TimeScale, run_scale
@@ -31,7 +30,7 @@ LISTED = 200  # names listed per long list (split units); the rest counted
 
 def build(out: Path) -> str:
     """The whole page for run folder ``out`` (raises InputError when it is not one)."""
-    rf = load(out, recorded_options, live=live_session(out))
+    rf = load(out, live=live_session(out))
     ps = parts(rf)
     windows = [(p.start, p.end, p.label, _tip(p)) for p in ps if p.start is not None and p.end is not None]
     scale = run_scale(windows, [d.label for d in rf.devices]) if windows else None
@@ -162,7 +161,7 @@ def _timeline(rf: RunFolder, scale: TimeScale | None, spans: list[Interval]) -> 
     title = "<h2 id=timeline>Timeline</h2>"
     fig = gantt(rf, scale, spans) if scale is not None else None
     if scale is None or fig is None:
-        why = ("this run folder has no unit start and end times (made by an older lbtui)" if rf.units
+        why = ("the manifest has no unit start and end times" if rf.units
                else "no unit has finished yet")
         return f'{title}<p class="muted">No timeline: {why}.</p>'
     keys = [_swatch("u", "unit"), _swatch("u st", "stolen"), _swatch("u sp", "split"),

@@ -103,18 +103,11 @@ def _within(t: float, start: float | None, stop: float | None) -> bool:
 
 
 def _described(rf: RunFolder, found: list[Session]) -> Session | None:
-    """The session summary.json describes: the one it names, else (an older lbtui) the
-    latest one begun before it was written."""
+    """The session summary.json describes: the one it names."""
     s = rf.summary
-    if s is None:
+    if s is None or not isinstance(s.get("run_id"), str):
         return None
-    if isinstance(s.get("run_id"), str):
-        return next((x for x in found if x.run_id == s["run_id"]), None)
-    ended = s.get("finished_epoch")
-    if not isinstance(ended, (int, float)):
-        return next((x for x in found if x.run_id == rf.run.get("run_id")), found[-1])
-    begun = [x for x in found if x.started is None or x.started <= ended]
-    return begun[-1] if begun else None
+    return next((x for x in found if x.run_id == s["run_id"]), None)
 
 
 def window(rf: RunFolder) -> tuple[float | None, float | None]:

@@ -82,7 +82,7 @@ def sessions_table(ps: list[Part]) -> str:
         span = makespan(p)
         rate = f"{s.sequences / span:,.1f}" if span and s.sequences else "—"
         wall = (p.end - p.start) if p.start is not None and p.end is not None else None
-        rows.append(f"<tr><td>{p.number}</td><td><code>{esc(s.run_id or '(older lbtui)')}</code></td>"
+        rows.append(f"<tr><td>{p.number}</td><td><code>{esc(s.run_id or '—')}</code></td>"
                     f"<td>{esc(holder(s))}</td><td>{esc(when(p.start))}</td><td>{esc(gap)}</td>"
                     f"<td>{esc(clock(wall) if wall is not None else '—')}</td><td>{ending(s)}</td>"
                     f"<td class=n>{s.units:,}</td><td class=n>{s.sequences:,}</td>"
@@ -101,7 +101,7 @@ def session_section(rf: RunFolder, p: Part) -> str:
     text = duration(span)
     if span and bound:
         text += f" · lower bound {bound:,.2f} s · <b>makespan ÷ lower bound = {span / bound:.3f}</b>"
-    facts = [fact("session", f"<code>{esc(s.run_id or '(older lbtui)')}</code>"), fact("where", esc(holder(s))),
+    facts = [fact("session", f"<code>{esc(s.run_id or '—')}</code>"), fact("where", esc(holder(s))),
              fact("started", esc(when(p.start))), fact("ended", f"{esc(when(p.end))} · {ending(s)}"),
              fact("makespan", text),
              fact("units", esc(f"{s.units:,} done" + (f", {s.failed:,} failed" if s.failed else ""))),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from lbtui import format as fmt
-from lbtui.app.app import next_refresh
 from lbtui.app.columns import choose_columns
+from lbtui.app.refresh import next_refresh
 from virnucpro_bridge.control import snapshot as s
 
 from . import fake as f

@@ -13,7 +13,7 @@ from lbtui.app.detail_screen import DeviceDetailScreen
 from lbtui.app.event_log import EventLog
 from lbtui.app.gpu_table import GpuTable
 from lbtui.app.help_screen import HelpScreen
-from lbtui.app.modals import ConfirmDrain, QuitModal
+from lbtui.app.modals import Confirm, QuitModal
 from virnucpro_bridge.control import snapshot as s
 
 from . import fake as f
@@ -103,10 +103,10 @@ async def test_d_asks_before_draining():
     app, fake = make()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("d")
-        assert isinstance(app.screen, ConfirmDrain)
+        assert isinstance(app.screen, Confirm)
         await pilot.press("n")
         await settle(pilot)
-        assert fake.calls == [] and not isinstance(app.screen, ConfirmDrain)
+        assert fake.calls == [] and not isinstance(app.screen, Confirm)
         await pilot.press("d", "y")
         await settle(pilot)
         assert fake.calls == [("drain", 0)]
@@ -412,7 +412,7 @@ async def test_keys_under_a_dialog_do_not_reach_the_run():
         assert isinstance(app.screen, HelpScreen) and fake.calls == []
         await pilot.press("escape", "d", "p", "s")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmDrain) and fake.calls == []
+        assert isinstance(app.screen, Confirm) and fake.calls == []
         await pilot.press("n", "enter")
         await pilot.pause()
         await pilot.press("enter")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from lbtui.app.modals import Confirm
 from lbtui.app.plot import plot_lines, time_axis
-from lbtui.app.report_prompt import ConfirmReport
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 
 from . import fake as f
 from .test_app_pilot import make, wait_for
@@ -38,15 +39,15 @@ def test_plot_without_samples_says_so() -> None:
 async def test_r_asks_then_writes_the_report(tmp_path) -> None:
     out = tmp_path / "run"
     out.mkdir()
-    (out / "run.json").write_text(json.dumps({"task": "sim", "devices": []}))
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "task": "sim", "devices": []}))
     (out / "manifest.jsonl").write_text("")
     app, _ = make(replace(f.four_gpus(), out_dir=str(out)))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None, "first snapshot")
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmReport), "the report dialog")
-        assert app.screen.target == str(out / "report.html")
-        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the report dialog")
+        assert str(out / "report.html") in app.screen.body.plain
+        await pilot.press("enter")  # Write has the focus
         await wait_for(pilot, lambda: (out / "report.html").exists(), "report.html", timeout=30)
         assert "<html" in (out / "report.html").read_text()
 
@@ -56,7 +57,7 @@ async def test_r_cancelled_writes_nothing(tmp_path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None, "first snapshot")
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmReport), "the report dialog")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the report dialog")
         await pilot.press("n")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmReport), "the dialog closed")
+        await wait_for(pilot, lambda: not isinstance(app.screen, Confirm), "the dialog closed")
         assert not (tmp_path / "report.html").exists()

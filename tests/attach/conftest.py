@@ -8,14 +8,15 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 
 import pytest
 
 from tests.app import fake as f
 from virnucpro_bridge.control.channel import ChannelServer
+from virnucpro_bridge.control.endpoint import authenticate
 from virnucpro_bridge.control.wire import frame, read_frame
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 
 os.environ["TZ"] = "UTC"  # the log shows local time of day
 time.tzset()
@@ -23,7 +24,7 @@ time.tzset()
 
 def write_run_json(out: Path, *, pid: int, control: dict | None, started: float | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    data = {"run_id": "test-run", "main_pid": pid, "start_epoch": started or time.time(),
+    data = {"format": FORMAT, "run_id": "test-run", "main_pid": pid, "start_epoch": started or time.time(),
             "argv": ["lbtui", "run"], "task": "sim", "inputs": ["inputs/"], "out": str(out),
             "devices": [], "control": control}
     (out / "run.json").write_text(json.dumps(data))
@@ -88,10 +89,7 @@ def authed_socket(out: Path) -> socket.socket:
     key = Path(control["key"]).read_bytes()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(control["socket"])
-    conn = Connection(os.dup(sock.fileno()))
-    answer_challenge(conn, key)
-    deliver_challenge(conn, key)
-    conn.close()
+    authenticate(sock, key, server=False)
     return sock
 
 

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 from tests.helpers.wait import wait_for
-from virnucpro_bridge.runfiles.reader import ManifestEntry
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
 
 from .conftest import read_manifest
 

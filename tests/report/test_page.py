@@ -69,7 +69,7 @@ def test_killed_run_without_summary_still_reports(tmp_path) -> None:
 
 
 def test_a_resumed_run_is_one_run_in_two_sessions(tmp_path) -> None:
-    """An older lbtui's resumed folder (no sessions.jsonl): the earlier session is rebuilt
+    """A resumed folder whose first session was killed (no end line): that session is rebuilt
     from its manifest lines and drawn in its own band, an hour's gap between the two."""
     made = make_run(tmp_path / "run", earlier=5)
     _, page = page_of(made.path)
@@ -87,19 +87,6 @@ def test_torn_last_manifest_line_is_skipped_and_said(tmp_path) -> None:
     _, page = page_of(made.path)
     assert page.count("rect", "u", TIMELINE) == 24
     assert "manifest.jsonl: 1 unreadable line(s) skipped" in page.all_text
-
-
-def test_old_format_folder_works_with_less(tmp_path) -> None:
-    made = make_run(tmp_path / "run", old=True)
-    _, page = page_of(made.path)
-    text = page.all_text
-    assert "No timeline" in text and page.count("rect", "u", TIMELINE) == 0
-    assert "old-metrics.csv" in text  # the --metrics-log CSV named in argv, ISO timestamps
-    assert page.figures() == list(CHARTS)  # from the --metrics-log CSV named in argv
-    assert [page.count("path", None, c) for c in CHARTS] == [3, 3, 2]  # memory unknown on one device
-    assert "in/" in text  # inputs recovered from argv
-    for name in made.devices:
-        assert name in text
 
 
 def test_split_and_stolen_units_are_marked(tmp_path) -> None:
@@ -143,5 +130,3 @@ def test_where_each_devices_time_went_and_its_energy(tmp_path) -> None:
     assert "waiting for input" in text and "GPU (copy + forward)" in text and "Wh per M seqs" in text
     # device 0 never waited (0 of 32 s), device 2 waited 16 of 48 s; device 0 drew 1.5 Wh
     assert "0.0 %" in text and "33.3 %" in text and "93.8 %" in text and "1.50 Wh" in text and "1,234.50" in text
-    old = make_run(tmp_path / "old", old=True)  # a summary from before: no such table
-    assert "time" not in page_of(old.path)[1].ids()

@@ -21,8 +21,7 @@ from textual.widget import Widget
 from lbtui import format as fmt
 from lbtui.app import LbtuiApp
 from lbtui.app.detail_screen import DeviceDetailScreen
-from lbtui.app.modals import ConfirmDrain
-from lbtui.app.report_prompt import ConfirmReport
+from lbtui.app.modals import Confirm
 from lbtui.headless import follow
 from lbtui.remote import RemoteRun, open_run
 from tests.app import fake as f
@@ -144,13 +143,13 @@ async def test_dialogs_and_notifications_show_names_as_they_are() -> None:
             app.query_one("GpuTable").select_device(index)
             await pilot.press("d")
             await pilot.pause()
-            assert isinstance(app.screen, ConfirmDrain)
+            assert isinstance(app.screen, Confirm)
             assert f"Drain GPU{index} ({shown(NAMES[index])})?" in screen_text(app)
             assert_clean(screen_text(app))
             await pilot.press("n")
         await pilot.press("r")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmReport)
+        assert isinstance(app.screen, Confirm)
         assert f"{out}/report.html" in screen_text(app)
         await pilot.press("n")
         app.query_one("GpuTable").select_device(0)

@@ -17,7 +17,8 @@ import pytest
 
 from tests.integration.conftest import expected_ids_sha256, make_inputs, read_manifest, write_fasta
 from virnucpro_bridge.inputs.units import Unit
-from virnucpro_bridge.runfiles.reader import ManifestEntry
+from virnucpro_bridge.runfiles.folder_format import FORMAT
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
 
 # runfiles.vouch and the new parts of runfiles.outputs are imported inside the tests that
 # use them: the tests of what a user sees run (and fail) on a tree without them too.
@@ -126,6 +127,7 @@ def test_resume_counts_each_span_once_under_its_newest_reason(tmp_path) -> None:
     rows = [ManifestEntry(**base, fingerprint="old", output_sha256=sha, output_size=size),  # older options
             ManifestEntry(**base, output_sha256="0" * 64, output_size=size)]  # newest: bytes changed
     (out / "manifest.jsonl").write_text("".join(json.dumps(r.__dict__) + "\n" for r in rows))
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "task": "sim"}))
     whole = Unit("a.fa", "/in/a.fa", "a.fa", 0, 1, 0, 4, 100, "s")
     resume = Resume(out, "sim", "")
     assert resume.done(whole) == []

@@ -6,6 +6,7 @@ and answers as the real hosts do (ranges, Hugging Face's ETag and redirect heade
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -17,12 +18,15 @@ import pytest
 
 from lbtui.cli import main as cli
 from tests.helpers.model_mirror import COMMIT, Mirror, build
-from virnucpro_bridge.tasks.virnucpro.fetch.record import sha256_of
 
 pytestmark = pytest.mark.slow  # the mirror's stand-ins are demo models (torch)
 REPO = Path(__file__).resolve().parents[2]
 LAYOUT = ["500_model.pth", "dnabert/config.json", "dnabert/pytorch_model.bin", "dnabert/tokenizer.json",
           "esm/esm2_t36_3B_UR50D-contact-regression.pt", "esm/esm2_t36_3B_UR50D.pt"]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")

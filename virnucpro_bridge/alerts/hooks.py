@@ -70,7 +70,6 @@ class Notifier:
         self.url = check_url(url) if url else None
         self.host = socket.gethostname()
         self.failures: dict[str, str] = {}  # hook -> its first failure (logged once)
-        self.delivered = 0
         self.dropped = 0
         self._queue: queue.Queue[Alert | None] = queue.Queue(QUEUED)
         self._thread: threading.Thread | None = None
@@ -116,7 +115,6 @@ class Notifier:
             for name, hook in hooks:
                 try:
                     hook(alert)
-                    self.delivered += 1
                 except Exception as exc:  # noqa: BLE001 - a hook's failure is said once, never raised
                     if name not in self.failures:
                         self.failures[name] = str(exc)

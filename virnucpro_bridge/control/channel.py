@@ -15,20 +15,21 @@ Every run listens on a Unix socket while its process lives::
     any failure                     ───▶ {"ok": false, "type": "CommandError", "error": "..."}
 
 A request may carry an ``"id"``; its reply carries the same. Messages are JSON
-(``wire.py``), never pickles, one per frame. Whatever a client sends (not JSON,
-too big, an unknown op, a request before hello) gets an error reply and the
-connection goes on; only a frame header no sender writes ends that connection.
+(``wire.py``), never pickles, one per frame (``wire.frame``: a length, then the
+bytes). Whatever a client sends (not JSON, too big, an unknown op, a request
+before hello) gets an error reply and the connection goes on; only a frame too
+big to read past (over SKIP_MAX) ends that connection, after its error reply.
 Other clients never wait on one: the handshake runs in the client's own thread
 with one deadline for the whole exchange, so a client that connects and says
 nothing, or trickles a byte at a time, holds its slot for HANDSHAKE_TIMEOUT_S at most.
 
 Only the run's user gets in: the socket is mode 0600 in a 0700 folder, and a
-client must prove it knows the run's 32-byte key (``multiprocessing.connection``'s
-HMAC challenge), kept in a 0600 file. A client that says ``"read_only": true`` at hello gets every
-command refused on this side (``lbtui attach --read-only``, ``lbtui serve --read-only``),
-whatever it sends later. The server only calls the coordinator's
-thread-safe snapshot and command methods, and requests that arrive close
-together share one snapshot (SNAPSHOT_SHARE_S), so any number of dashboards
+client must prove it knows the run's 32-byte key (``endpoint.authenticate``:
+``multiprocessing.connection``'s HMAC challenge), kept in a 0600 file. A client
+that says ``"read_only": true`` at hello gets every command refused on this side
+(``lbtui attach --read-only``, ``lbtui serve --read-only``), whatever it sends later.
+The server only calls the coordinator's thread-safe snapshot and command methods,
+and requests that arrive close together share one snapshot (SNAPSHOT_SHARE_S), so any number of dashboards
 costs the dispatcher a bounded few snapshots a second.
 """
 
@@ -42,13 +43,21 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any, Protocol
 
 from .control import CommandError, RunCommands, SnapshotSource
-from .endpoint import KEY_NAME, control_dir, fallback_address, private_dir, set_io_timeout, socket_address, write_key
-from .wire import SCHEMA, BadFrame, FrameTooBig, frame, read_frame, to_plain
+from .endpoint import (
+    KEY_NAME,
+    authenticate,
+    control_dir,
+    fallback_address,
+    private_dir,
+    set_io_timeout,
+    socket_address,
+    write_key,
+)
+from .wire import SCHEMA, FrameTooBig, frame, read_frame, to_plain
 
 PROTOCOL = 1  # bump when a request or reply changes shape; older clients then refuse to attach
 HANDSHAKE_TIMEOUT_S = 5.0  # for the whole key exchange: an honest client needs milliseconds
@@ -212,12 +221,7 @@ class ChannelServer:
         timer.start()
         try:
             set_io_timeout(sock, HANDSHAKE_TIMEOUT_S)
-            conn = Connection(os.dup(sock.fileno()))
-            try:
-                deliver_challenge(conn, self._key)
-                answer_challenge(conn, self._key)
-            finally:
-                conn.close()  # the duplicate descriptor only
+            authenticate(sock, self._key, server=True)
             set_io_timeout(sock, 0)
         except (AuthenticationError, EOFError, OSError):
             return False  # a wrong key, a silent, slow or vanished client, or closing
@@ -235,9 +239,6 @@ class ChannelServer:
                 self._send(sock, encode(_error("ProtocolError", f"request too big: {exc}")))
                 if exc.skipped:
                     continue
-                return
-            except BadFrame as exc:
-                self._send(sock, encode(_error("ProtocolError", str(exc))))
                 return
             except (EOFError, OSError):
                 return  # the client went away, or we are closing

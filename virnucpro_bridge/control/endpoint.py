@@ -1,5 +1,5 @@
 """Where a run's control channel lives and who may open it: the socket's address,
-private folders, the key file, and I/O deadlines on a blocking socket.
+private folders, the key file and its challenge, and I/O deadlines on a blocking socket.
 
 Both ends use these: the run (``channel.py``) creates the socket and key, the
 client (``lbtui/remote.py``) finds them through run.json and checks them before it
@@ -17,6 +17,7 @@ import stat
 import struct
 import tempfile
 from collections.abc import Callable
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 
 CONTROL_DIR = ".lbtui"
@@ -88,6 +89,23 @@ def write_key(path: Path) -> bytes:
         fh.write(key)
     os.replace(tmp, path)
     return key
+
+
+def authenticate(sock: socket.socket, key: bytes, *, server: bool) -> None:
+    """The key challenge both ways on a connected ``sock``: ``multiprocessing.connection``'s
+    documented ``deliver_challenge``/``answer_challenge`` (HMAC), the server asking first.
+    AuthenticationError for a wrong key, EOFError or OSError when the peer goes or is slow
+    (bound the wait with ``set_io_timeout``)."""
+    conn = Connection(os.dup(sock.fileno()))  # its own descriptor: closing it leaves ``sock`` open
+    try:
+        if server:
+            deliver_challenge(conn, key)
+            answer_challenge(conn, key)
+        else:
+            answer_challenge(conn, key)
+            deliver_challenge(conn, key)
+    finally:
+        conn.close()
 
 
 def set_io_timeout(sock: socket.socket, seconds: float) -> None:

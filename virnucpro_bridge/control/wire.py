@@ -8,10 +8,9 @@ fields it does not know (a newer run) and filling fields it does not receive
 (an older run) with their default, else an empty value of their type.
 JSON, not pickle: a peer can only ever send data, never code.
 
-Messages travel as frames (``read_frame``/``frame``, at the end), the layout
-``multiprocessing.connection`` uses, read by the server itself so that a
-message too big or not JSON is answered with an error and the connection
-goes on.
+Messages travel as frames (``read_frame``/``frame``, at the end: a length, then
+the bytes), on both ends, so that a message too big or not JSON is answered
+with an error and the connection goes on.
 """
 
 from __future__ import annotations
@@ -100,13 +99,12 @@ def _empty(tp: Any) -> Any:
 
 
 # -- frames ------------------------------------------------------------------------
-# One message is one frame, in multiprocessing.connection's layout so that a client
-# may use ``Connection.send_bytes``/``recv_bytes``: a 4-byte big-endian signed length,
-# or -1 and then an 8-byte length for messages of 2 GiB and more. The server reads
-# frames itself so that an oversized one can be skipped and answered, not fatal.
+# One message is one frame: a 4-byte big-endian unsigned length, then that many bytes
+# (JSON). Both ends read and write frames with these functions on a plain socket, so
+# a reader can skip a frame over its limit and answer, instead of losing the stream.
 
-FRAME_HEADER = struct.Struct("!i")
-FRAME_HUGE = struct.Struct("!Q")
+FRAME_HEADER = struct.Struct("!I")
+FRAME_MAX = (1 << 32) - 1
 READ_CHUNK = 1 << 16
 
 
@@ -118,10 +116,6 @@ class FrameTooBig(Exception):
         super().__init__(f"a {size:,}-byte message (the limit is smaller)")
         self.size = size
         self.skipped = skipped
-
-
-class BadFrame(Exception):
-    """A frame header no sender of ours writes: the stream cannot be followed any more."""
 
 
 def _read_exact(sock: socket.socket, n: int) -> bytes:
@@ -148,10 +142,6 @@ def read_frame(sock: socket.socket, limit: int, skip_limit: int) -> bytes:
     """The next frame's body. Over ``limit`` bytes: FrameTooBig, after reading past
     the body if it is at most ``skip_limit`` bytes. EOFError when the peer is gone."""
     (size,) = FRAME_HEADER.unpack(_read_exact(sock, FRAME_HEADER.size))
-    if size == -1:
-        (size,) = FRAME_HUGE.unpack(_read_exact(sock, FRAME_HUGE.size))
-    elif size < 0:
-        raise BadFrame(f"negative message length {size}")
     if size > limit:
         if size > skip_limit:
             raise FrameTooBig(size, skipped=False)
@@ -161,7 +151,7 @@ def read_frame(sock: socket.socket, limit: int, skip_limit: int) -> bytes:
 
 
 def frame(body: bytes) -> bytes:
-    """``body`` as one frame (what ``Connection.recv_bytes`` reads)."""
-    if len(body) > 0x7FFFFFFF:
-        return FRAME_HEADER.pack(-1) + FRAME_HUGE.pack(len(body)) + body
+    """``body`` as one frame (what ``read_frame`` reads); ValueError over FRAME_MAX bytes."""
+    if len(body) > FRAME_MAX:
+        raise ValueError(f"a {len(body):,}-byte message: a frame holds {FRAME_MAX:,} at most")
     return FRAME_HEADER.pack(len(body)) + body

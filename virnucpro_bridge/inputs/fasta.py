@@ -114,11 +114,6 @@ def open_regular(path: str | os.PathLike[str]) -> io.BufferedReader:
         raise
 
 
-def _is_gzip(path: str | os.PathLike[str]) -> bool:
-    with open_regular(path) as f:
-        return f.read(2) == GZIP_MAGIC
-
-
 @contextlib.contextmanager
 def open_text(path: str | os.PathLike[str]) -> Iterator[TextIO]:
     """A plain or gzip FASTA file as UTF-8 text (a leading BOM is dropped), while the block runs."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import UsageError
 from ..policy.planning import factoring_costs
-from . import fasta, gzip_cache
+from . import fasta
 from .ranges import Coverage
 from .record_index import INDEX_STRIDE, RecordIndex
 from .units import Unit
@@ -223,12 +223,3 @@ def _pieces(whole: Unit, work: Work, begin: Position, ends: Sequence[Position],
         at = end
     return units
 
-
-def build_units(
-    files: Sequence[tuple[str, str]], shard_size: int, *, cache_dir: str | None = ""
-) -> tuple[list[Unit], list[str]]:
-    """``plan_units`` without the indexes; gzip copies go to ``gzip_cache.default_dir()``
-    unless ``cache_dir`` names another folder (None: no copies, gzip reads parse from the top)."""
-    folder = gzip_cache.default_dir() if cache_dir == "" else cache_dir
-    plan = plan_units(files, shard_size, cache_dir=folder)
-    return plan.units, plan.warnings

@@ -14,7 +14,7 @@ overlap cover ``[0, N << 32)`` exactly when their lengths there add up to it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -88,14 +88,3 @@ class Coverage(Generic[T]):
             out.append((at, (self.records, 0)))
         return out
 
-
-def keep_tiling(records: int, spans: Iterable[tuple[Pos, Pos, T]]) -> Coverage[T]:
-    """From earlier runs' spans (most trusted first), keep those that do not overlap
-    one already kept: the result never claims a part twice."""
-    cov: Coverage[T] = Coverage(records)
-    for begin, stop, payload in spans:
-        begin, stop = _pos(begin), _pos(stop)
-        if (0, 0) <= begin < stop <= (records, 0) and min(begin[1], stop[1]) >= 0 \
-                and not cov.overlaps(begin, stop):
-            cov.add(begin, stop, payload)
-    return cov

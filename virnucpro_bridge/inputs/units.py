@@ -220,10 +220,6 @@ def cut_unit(unit: Unit, at: tuple[int, int], index: RecordIndex | None,
     return head, tail
 
 
-def split_unit(unit: Unit, k: int, index: RecordIndex | None) -> tuple[Unit, Unit]:
-    """Cut ``unit`` before record ``k`` (``cut_unit`` at a record boundary)."""
-    return cut_unit(unit, (k, 0), index)
-
 
 def summarize_inputs(inputs: Sequence[str]) -> str:
     """A short name for a run: ``inputs/``, ``a.fa``, or ``a.fa +3 more``."""

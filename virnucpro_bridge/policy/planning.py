@@ -49,11 +49,6 @@ def cut_floor_seconds(fixed_cost_s: float) -> float:
     return CUT_FIXED_COST_SHARE * max(0.0, fixed_cost_s)
 
 
-def fixed_pieces(records: int, shard_size: int) -> list[int]:
-    """``--no-split``: pieces of exactly ``shard_size`` records, the last one shorter."""
-    full, rest = divmod(records, shard_size)
-    return [shard_size] * full + ([rest] if rest else [])
-
 
 def factoring_costs(
     costs: Sequence[float],

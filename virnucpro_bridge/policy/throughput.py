@@ -9,7 +9,6 @@ instead of flickering between a number and nothing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from typing import NamedTuple
 
 WINDOW_S = 60.0  # long enough to smooth unit-size noise, short enough to show a slowdown within a minute
@@ -100,8 +99,3 @@ def is_stalled(now: float, last_progress: float | None, holding_work: bool, thre
     if not holding_work or last_progress is None:
         return False
     return now - last_progress >= threshold
-
-
-def detect_stalled(now: float, devices: Mapping[int, tuple[float | None, bool]], threshold: float) -> list[int]:
-    """Indices of stalled devices, ascending; ``devices``: index -> (last progress, holds work)."""
-    return sorted(i for i, (last, holding) in devices.items() if is_stalled(now, last, holding, threshold))

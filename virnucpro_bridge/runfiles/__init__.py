@@ -3,7 +3,9 @@
     atomic.py       temp file + rename writes
     journal.py      whole-line appends: manifest.jsonl, events.jsonl, metrics.csv, errors.log,
                     sessions.jsonl
-    outputs.py      run.json, summary.json, manifest entries, resume by span
+    manifest.py     ManifestEntry: one manifest.jsonl line, for its writer and every reader
+    folder_format.py  run.json's format number: which run folders this lbtui reads
+    outputs.py      run.json, summary.json, resume by span
     completion.py   which parts of each input are done, exactly once; merge a file when complete
     lock.py         one run per folder: a kernel lock held for the run's whole life
     metrics_log.py  the --metrics-log CSV

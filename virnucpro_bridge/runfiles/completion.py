@@ -17,7 +17,7 @@ from dataclasses import replace
 from ..inputs.ranges import Coverage, OverlapError
 from ..inputs.units import Unit, span_uid
 from ..inputs.work import records_started
-from .reader import ManifestEntry
+from .manifest import ManifestEntry
 
 Piece = tuple[Unit, str]  # a finished unit and its result's path
 Merge = Callable[[str, Sequence[Piece]], None]  # (file rel, its pieces in input order)

@@ -2,17 +2,16 @@
 
 Each session's own end line in ``sessions.jsonl`` (or, where that file is gone,
 summary.json's ``sessions``) gives its exact figures. A session without one was
-killed (or still runs, or was run by an older lbtui, which wrote no
-sessions.jsonl): it is rebuilt from its start line, its manifest rows and its
-events, which carry its ``run_id``; an older lbtui's summary.json closes the
-session that wrote it. ``sessions.py`` holds the types and what the runner writes.
+killed (or still runs): it is rebuilt from its start line, its manifest rows and
+its events, which carry its ``run_id``. ``sessions.py`` holds the types and what
+the runner writes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from .sessions import (
     as_str,
     as_time,
     session_from_record,
-    session_of,
 )
 
 
@@ -85,8 +83,8 @@ def sessions(out: Path, *, run: Mapping[str, Any], summary: Mapping[str, Any] | 
             s.start = line
         elif line.get("session") == "end":
             s.end = line
-    for row in rows:  # rows an older lbtui wrote have no run_id: one session "" for them all
-        s = get(row.run_id or "")
+    for row in rows:
+        s = get(row.run_id)
         s.rows.append(row)
         s.saw(row.started)
         s.saw(row.ended)
@@ -97,9 +95,8 @@ def sessions(out: Path, *, run: Mapping[str, Any], summary: Mapping[str, Any] | 
     if run:
         s = get(current)
         s.start = {**_run_json_start(run), **s.start}
-    found = sorted((_session(s, live) for s in seen.values()),
-                   key=lambda x: (x.started if x.started is not None else float("inf"), x.run_id))
-    return _with_older_summary(found, summary, current)
+    return sorted((_session(s, live) for s in seen.values()),
+                  key=lambda x: (x.started if x.started is not None else float("inf"), x.run_id))
 
 
 def _session(s: _Seen, live: str | None) -> Session:
@@ -143,26 +140,3 @@ def _summary_records(summary: Mapping[str, Any] | None) -> list[Mapping[str, Any
     return [r for r in listed if isinstance(r, Mapping) and isinstance(r.get("run_id"), str)] \
         if isinstance(listed, list) else []
 
-
-def _with_older_summary(found: list[Session], summary: Mapping[str, Any] | None, current: str | None) -> list[Session]:
-    """An older lbtui wrote no sessions.jsonl and no ``sessions`` in its summary.json: that
-    summary gives the exact figures of the session that wrote it, the latest one begun
-    before it was written (a very old one, without times: the current session)."""
-    if not summary or summary.get("sessions") is not None:
-        return found
-    ended = as_time(summary.get("finished_epoch"))
-    pick = None
-    for i, s in enumerate(found):
-        if s.recorded:
-            continue
-        if ended is None and s.run_id != current:
-            continue
-        if ended is not None and s.started is not None and s.started > ended:
-            continue  # begun after that summary was written
-        pick = i
-    if pick is not None:
-        s = found[pick]
-        closed = session_of(s.run_id, summary, {"host": s.host, "pid": s.pid, "slurm_job_id": s.slurm_job_id,
-                                                 "started_epoch": s.started})
-        found[pick] = replace(closed, started=closed.started or s.started, ended=closed.ended or s.ended)
-    return found

@@ -26,9 +26,9 @@ from typing import Any
 
 from ..control.snapshot import RunEvent, RunSnapshot
 from ..errors import OutputError, environment_error
+from .manifest import MANIFEST, ManifestEntry
 from .sessions import SESSIONS
 
-MANIFEST = "manifest.jsonl"
 EVENTS = "events.jsonl"
 METRICS = "metrics.csv"
 ERRORS_LOG = "errors.log"
@@ -130,8 +130,8 @@ class Journal:
         self.sessions = AppendFile(out_dir / SESSIONS, out_dir)
         self._last_event = last_event
 
-    def unit_done(self, row: dict[str, Any]) -> None:
-        self.manifest.append_lines([json.dumps(row, separators=(", ", ": "))])
+    def unit_done(self, entry: ManifestEntry) -> None:
+        self.manifest.append_lines([entry.line()])
 
     def new_events(self, events: Iterable[RunEvent]) -> None:
         """Append the events not written yet (``seq`` grows by one per event)."""

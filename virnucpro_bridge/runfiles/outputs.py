@@ -6,8 +6,8 @@
     summary.json     at the end: makespan, counts, per-device totals, exit code
     units/...        one result per unit (the task chooses the name)
 
-Manifest rows are ``reader.ManifestEntry``: the one definition the runner writes
-and every reader (resume here, the report, ``lbtui attach``) reads back.
+Manifest rows are ``manifest.ManifestEntry``: the one definition the runner writes
+and every reader (resume here, the report, ``lbtui attach``, ``lbtui verify``) reads back.
 The manifest and the other append-only files are written by ``journal.py``:
 whole lines only, so killing the main process (even with SIGKILL) or a full
 disk loses at most the line being written, and a torn last line is cut off
@@ -21,18 +21,20 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..inputs.ranges import Coverage, Pos, keep_tiling
+from .. import __version__
+from ..errors import InputError, UsageError
+from ..inputs.ranges import Coverage, Pos
 from ..inputs.units import Unit
 from . import vouch
 from .atomic import atomic_write_text, remove_stale_temps
+from .folder_format import FORMAT
 from .journal import writing
-from .reader import RUN_JSON, SUMMARY, ManifestEntry, manifest_entries
+from .manifest import ManifestEntry
+from .reader import RUN_JSON, SUMMARY, manifest_entries, read_run
 
 
 def check_folder(folder: Path, what: str) -> None:
@@ -71,6 +73,8 @@ class Resume:
     counted by result (``redo``), for the line the run prints before it starts."""
 
     def __init__(self, out: Path, task: str, fingerprint: str = "") -> None:
+        """InputError (nothing written) when ``out`` holds a run this lbtui does not resume."""
+        check_resumable(out)
         self.out, self.task, self.fingerprint = out, task, fingerprint
         self._by_file: dict[str, list[ManifestEntry]] = {}
         for entry in reversed(manifest_entries(out)):
@@ -122,33 +126,20 @@ class Resume:
         return f"resuming: redoing {total} earlier result{'s' if total > 1 else ''} in {self.out}: {reasons}"
 
 
+def check_resumable(out: Path) -> None:
+    """A folder with a run.json, or with manifest lines, must be of this lbtui's format
+    (folder_format.py): a run written by another never resumes under this one's rules."""
+    where = f"--out {out}"
+    if os.path.lexists(out / RUN_JSON):
+        read_run(out, where)  # checks its format
+    elif manifest_entries(out):
+        raise InputError(f"{where}: holds manifest.jsonl but no {RUN_JSON}: not a run folder lbtui "
+                         f"{__version__} resumes (use a new --out)")
+
+
 STALE = "made with other options or models"
 INPUT_CHANGED = "of an input that changed since"
 
-
-def completed_units(units: Iterable[Unit], out: Path, task: str, fingerprint: str = "") -> set[str]:
-    """uids of units whose every record an earlier run finished (kept rows tile its range)."""
-    resume = Resume(out, task, fingerprint)
-    done = set()
-    for unit in units:
-        whole = replace(unit, uid=unit.rel, start=0, count=unit.end, part=0, end_part=0)  # as far as it reaches
-        rows = [e for e in resume._by_file.get(unit.rel, ())
-                if e.usable(whole, task, fingerprint) and unit.begin <= e.begin and e.stop <= unit.stop
-                and vouch.check(out, e) is None]
-        cov = keep_tiling(unit.end, ((e.begin, e.stop, e) for e in rows))
-        if _covers(cov, unit):
-            done.add(unit.uid)
-    return done
-
-
-def _covers(cov: Coverage[ManifestEntry], unit: Unit) -> bool:
-    """The kept spans tile ``unit``'s span exactly."""
-    at = tuple(unit.begin)
-    for begin, stop, _ in cov.pieces():
-        if tuple(begin) != at:
-            return False
-        at = tuple(stop)
-    return at == tuple(unit.stop)
 
 
 def new_run_id(started: float) -> str:
@@ -162,6 +153,8 @@ def write_run_json(out: Path, *, run_id: str, argv: list[str], task: str, inputs
                    fingerprint_parts: Mapping[str, str] | None = None,
                    task_options: Mapping[str, Any] | None = None, slurm_job: str | None = None) -> None:
     data = {
+        "format": FORMAT,  # which readers may read this folder (folder_format.py)
+        "lbtui": __version__,
         "run_id": run_id,
         "main_pid": os.getpid(),
         "host": socket.gethostname(),  # where main_pid means something (attach from another node)

@@ -1,9 +1,10 @@
 """Read a run folder into plain dataclasses, tolerating what a killed run leaves.
 
-Every piece is optional except that the folder must hold ``run.json`` or
-``manifest.jsonl``. A torn manifest line, a missing ``summary.json`` (the run
-was SIGKILLed) or a garbled events line is skipped and noted in ``problems``,
-so the page can say what it could not read instead of failing.
+The folder must hold a readable ``run.json`` of this lbtui's format
+(``folder_format.py``); every other piece is optional. A torn manifest line, a
+missing ``summary.json`` (the run was SIGKILLed) or a garbled events line is
+skipped and noted in ``problems``, so the page can say what it could not read
+instead of failing.
 """
 
 from __future__ import annotations
@@ -12,27 +13,25 @@ import csv
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..control.snapshot import device_label
 from ..errors import InputError
 from ..inputs.units import span_uid
+from .folder_format import check_format
 from .history import sessions
+from .manifest import MANIFEST, ManifestEntry
 from .sessions import Session
 
 if TYPE_CHECKING:
-    from ..inputs.units import Unit
+    pass
 
-# How an older run.json's argv is read back: lbtui's own ``run`` parser, handed in by
-# the caller (the engine does not know the CLI). It returns ``inputs``, ``out`` and
-# ``metrics_log`` as given, or None. Newer run.json files record all three.
-RecordedOptions = Callable[[list[str]], "Mapping[str, Any] | None"]
-
-RUN_JSON, MANIFEST, SUMMARY = "run.json", "manifest.jsonl", "summary.json"
+RUN_JSON, SUMMARY = "run.json", "summary.json"
 EVENTS, METRICS, ERRORS_LOG = "events.jsonl", "metrics.csv", "errors.log"
 ERROR_BLOCKS_KEPT = 500  # a page for people: the rest stays in errors.log
 
@@ -50,76 +49,6 @@ class Device:
         return device_label(self.kind, self.index) if self.kind else f"device {self.index}"
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
-    """One manifest line: a finished unit, by its span of the file. The runner writes
-    these fields; resume, the report and attach read them back through here."""
-
-    file: str
-    shard: int = 0
-    device_index: int = -1
-    device: str = ""
-    sequences: int = 0
-    seconds: float = 0.0
-    stolen: bool = False
-    attempt: int = 1
-    output: str = ""
-    sha256: str = ""
-    start: int = 0
-    count: int = 0
-    task: str = ""
-    fingerprint: str = ""  # Task.fingerprint(): options and models that shape outputs
-    run_id: str = ""  # the session that made it (run.json's run_id)
-    started: float = 0.0  # epoch seconds, worker clock
-    ended: float = 0.0
-    split_from: str = ""  # uid of the unit it was cut from in flight ("" when planned as is)
-    node: str = ""  # Ray node id of the actor that ran it ("" on the local backend)
-    # Parts (e.g. VirNucPro chunks) of its first record it skips, and of its last record
-    # it covers (0: all): a piece of one long record. Absent in older manifests: 0, 0.
-    part: int = 0
-    end_part: int = 0
-    # The result file's own sha256 and size, as the worker that wrote it measured them: a
-    # resume or ``lbtui verify`` trusts the file only while its bytes match (runfiles/vouch.py).
-    # Absent in older manifests: "", -1 (such a result cannot be vouched for).
-    output_sha256: str = ""
-    output_size: int = -1
-
-    @property
-    def begin(self) -> tuple[int, int]:
-        return (self.start, self.part)
-
-    @property
-    def stop(self) -> tuple[int, int]:
-        end = self.start + self.count
-        return (end - 1, self.end_part) if self.end_part else (end, 0)
-
-    def covers(self, whole: Unit) -> bool:
-        """True when this entry is a span of ``whole``'s file as it is now (same content)."""
-        return (
-            self.file == whole.rel
-            and self.sha256 == whole.sha256
-            and isinstance(self.part, int) and isinstance(self.end_part, int)
-            and self.count >= 1
-            and self.start >= 0
-            and self.part >= 0 and self.end_part >= 0
-            and self.begin < self.stop <= (whole.count, 0)
-        )
-
-    def usable(self, whole: Unit, task: str, fingerprint: str) -> bool:
-        """True when this entry is a result for records of ``whole``'s file (same content),
-        made by the same task with the same options and models. Whether its result file
-        still holds what was written is ``vouch.check``'s to say."""
-        return self.covers(whole) and self.task == task and self.fingerprint == fingerprint
-
-
-_ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
-                "file": str, "shard": int, "device_index": int, "device": str, "sequences": int,
-                "seconds": (int, float), "stolen": bool, "attempt": int, "output": str, "sha256": str,
-                "start": int, "count": int, "task": str, "fingerprint": str, "run_id": str,
-                "started": (int, float), "ended": (int, float), "split_from": str, "node": str,
-                "part": int, "end_part": int, "output_sha256": str, "output_size": int}
-
-
 def manifest_entries(out: Path, problems: list[str] | None = None) -> list[ManifestEntry]:
     """Every readable line of ``out``'s manifest, in the order written. A line torn
     by a kill, written by hand or by a foreign tool is skipped (and counted in
@@ -127,13 +56,11 @@ def manifest_entries(out: Path, problems: list[str] | None = None) -> list[Manif
     entries: list[ManifestEntry] = []
     bad = 0
     for raw in _json_lines(out / MANIFEST, problems if problems is not None else []):
-        fields = {k: v for k, v in raw.items() if k in _ENTRY_TYPES and v is not None}
-        kinds_ok = all(isinstance(v, _ENTRY_TYPES[k]) and not (_ENTRY_TYPES[k] is int and isinstance(v, bool))
-                       for k, v in fields.items())
-        if "file" not in fields or not kinds_ok:
+        entry = ManifestEntry.from_record(raw)
+        if entry is None:
             bad += 1
             continue
-        entries.append(ManifestEntry(**fields))
+        entries.append(entry)
     if bad and problems is not None:
         problems.append(f"{MANIFEST}: {bad} line(s) without a readable file/span skipped")
     return entries
@@ -151,12 +78,12 @@ class UnitRow:
     seconds: float
     stolen: bool
     attempt: int
-    started: float | None  # epoch seconds; absent in older run folders
+    started: float | None  # epoch seconds (None: not recorded)
     ended: float | None
     earlier: bool  # done by an earlier session of a resumed run
     split_from: str | None = None
     cut_uid: str | None = None  # the uid of a piece cut in flight ("x.fa[1200:2000]")
-    run_id: str = ""  # the session that made it ("" from an older lbtui)
+    run_id: str = ""  # the session that made it
 
     @property
     def uid(self) -> str:
@@ -176,9 +103,9 @@ class Event:
     action: str | None
     thief: int | None = None  # steal and split events only
     victim: int | None = None
-    sequences: int | None = None  # steal and split events: records moved (absent in older folders)
-    seq: int | None = None  # the run's event number (unique across sessions in newer folders)
-    run_id: str | None = None  # the session that wrote it (absent in older folders)
+    sequences: int | None = None  # steal and split events: records moved
+    seq: int | None = None  # the run's event number (unique across the run's sessions)
+    run_id: str | None = None  # the session that wrote it
 
 
 @dataclass(frozen=True)
@@ -225,26 +152,23 @@ class RunFolder:
         return [u for u in self.units if not u.earlier]
 
 
-def load(out: Path, recorded_options: RecordedOptions | None = None, *, live: str | None = None) -> RunFolder:
-    """Read ``out``; raise InputError when it is not a run folder at all. ``live``: the
-    run_id of a session the caller knows is running (its process is alive)."""
-    if not out.is_dir():
-        raise InputError(f"{out}: no such folder")
-    if not (out / RUN_JSON).is_file() and not (out / MANIFEST).is_file():
-        raise InputError(f"{out}: not a run folder (no {RUN_JSON} or {MANIFEST})")
+def load(out: Path, *, live: str | None = None) -> RunFolder:
+    """Read ``out``; raise InputError when it is not a run folder this lbtui reads.
+    ``live``: the run_id of a session the caller knows is running (its process is alive)."""
+    run = read_run(out, str(out))
     problems: list[str] = []
-    run = _read_json(out / RUN_JSON, problems) or {}
     summary = _read_json(out / SUMMARY, problems)  # None: killed or still running (the status says so)
     entries = manifest_entries(out, problems)
     units = _read_manifest(entries, run.get("run_id"))
-    options = _options(run, recorded_options)
-    samples, source = _read_metrics(out, run, options, problems)
+    samples, source = _read_metrics(out, run, problems)
     errors, total = _read_errors(out / ERRORS_LOG)
     events = _read_events(out / EVENTS, problems)
+    inputs = run.get("inputs")
     return RunFolder(
         path=out, run=run, summary=summary, devices=_devices(run, summary, units), units=units,
         events=events, samples=samples, metrics_source=source,
-        errors=errors, errors_total=total, inputs=_inputs(run, options), problems=problems,
+        errors=errors, errors_total=total, problems=problems,
+        inputs=[str(p) for p in inputs] if isinstance(inputs, list) else None,
         sessions=sessions(out, run=run, summary=summary, rows=entries, events=events, live=live),
     )
 
@@ -259,10 +183,12 @@ def earlier_sessions(out: Path) -> list[Session]:
 
 
 def read_run(out: Path, shown: str) -> dict[str, Any]:
-    """run.json, or one line saying why OUT is not a run folder."""
+    """run.json, or one line saying why OUT is not a run folder this lbtui reads."""
     if not out.is_dir():
         raise InputError(f"{shown}: no such folder")
     try:
+        if not stat.S_ISREG((out / RUN_JSON).stat().st_mode):  # a FIFO would block the read
+            raise InputError(f"{out / RUN_JSON}: not a regular file")
         run = json.loads((out / RUN_JSON).read_text())
     except FileNotFoundError:
         raise InputError(f"{shown}: not an lbtui run folder (no {RUN_JSON})") from None
@@ -273,6 +199,7 @@ def read_run(out: Path, shown: str) -> dict[str, Any]:
         raise InputError(f"{out / RUN_JSON}: unreadable ({exc})") from None
     if not isinstance(run, dict):
         raise InputError(f"{out / RUN_JSON}: not a run description")
+    check_format(run, shown)
     return run
 
 
@@ -290,24 +217,43 @@ def session_summary(out: Path, run: dict[str, Any]) -> dict[str, Any] | None:
     return summary
 
 
+SEQ_BLOCK = 1 << 16  # read back from the end of events.jsonl this much at a time
 _SEQ = re.compile(rb'^\{"seq": (\d{1,18})[,}]', re.MULTILINE)
 
 
 def last_event_seq(out: Path) -> int:
-    """The highest event ``seq`` in ``out``'s events.jsonl (0: none), so that a resumed
-    session numbers its events after every earlier one. The whole file is scanned:
-    folders written before seqs continued across sessions start again at 1 per session."""
-    highest, tail = 0, b""
+    """The last event ``seq`` in ``out``'s events.jsonl (0: none), so that a resumed
+    session numbers its events after every earlier one. Seqs only grow through a run's
+    sessions, so the file is read backwards, a block at a time, to the last whole line
+    with one (a torn last line, without its newline, does not count)."""
     try:
         with open(out / EVENTS, "rb") as fh:
-            while block := fh.read(1 << 20):
-                data = tail + block
-                cut = data.rfind(b"\n") + 1
-                highest = max([highest, *(int(m.group(1)) for m in _SEQ.finditer(data, 0, cut))])
-                tail = data[cut:]
+            return _last_seq(fh, fh.seek(0, os.SEEK_END))
     except OSError:
-        return highest
-    return highest
+        return 0
+
+
+def _last_seq(fh: BinaryIO, size: int) -> int:
+    end, rest, whole = size, b"", False  # rest: the start of a line that began in an earlier block
+    while end > 0:
+        start = max(0, end - SEQ_BLOCK)
+        fh.seek(start)
+        data = fh.read(end - start) + rest
+        end = start
+        if not whole:  # the file's last block: drop what follows its last newline
+            data, whole = data[: data.rfind(b"\n") + 1], data.rfind(b"\n") >= 0
+            if not whole:
+                rest = b""
+                continue
+        first = 0 if start == 0 else data.find(b"\n") + 1
+        if first == 0 and start > 0:  # no line starts in this block
+            rest = data
+            continue
+        found = [int(m.group(1)) for m in _SEQ.finditer(data, first)]
+        if found:
+            return max(found)
+        rest = data[:first]
+    return 0
 
 
 def _read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -350,7 +296,6 @@ def _num(raw: Any, kind: type = float) -> Any:
 def _read_manifest(entries: list[ManifestEntry], run_id: str | None) -> list[UnitRow]:
     rows: dict[tuple[str, int, int], UnitRow] = {}
     for e in entries:
-        # An older lbtui wrote no run_id: when this session has one, such a row is older.
         earlier = run_id is not None and e.run_id != run_id
         rows[(e.file, e.start, e.part)] = UnitRow(
             file=e.file, shard=e.shard, device_index=e.device_index, sequences=e.sequences,
@@ -392,51 +337,16 @@ def _devices(run: dict[str, Any], summary: dict[str, Any] | None, units: list[Un
             i = int(d["index"])
             found.setdefault(i, Device(i, str(d.get("device") or i), str(d.get("kind") or ""),
                                        _num(d.get("weight"))))
-    for u in units:  # a device only the manifest knows (an older session's)
+    for u in units:  # a device only the manifest knows (an earlier session's)
         found.setdefault(u.device_index, Device(u.device_index, ""))
     return [found[i] for i in sorted(found)]
 
 
-def _options(run: dict[str, Any], recorded_options: RecordedOptions | None) -> Mapping[str, Any]:
-    argv = run.get("argv")
-    if recorded_options is None or not isinstance(argv, list):
-        return {}
-    return recorded_options([str(a) for a in argv]) or {}
-
-
-def _inputs(run: dict[str, Any], options: Mapping[str, Any]) -> list[str] | None:
-    """Input paths as given: run.json's ``inputs``, else from its argv."""
-    if isinstance(run.get("inputs"), list):
-        return [str(p) for p in run["inputs"]]
-    given = options.get("inputs")
-    return [str(p) for p in given] if given else None
-
-
-def metrics_log_candidates(out: Path, run: dict[str, Any], options: Mapping[str, Any]) -> list[Path]:
-    """Where the run's --metrics-log FILE may be now. run.json records its absolute path;
-    in an older run.json only the argv has it, relative to the run's working folder,
-    which we infer from how --out was given."""
-    if isinstance(run.get("metrics_log"), str):
-        return [Path(run["metrics_log"])]
-    given = options.get("metrics_log")
-    if not given:
-        return []
-    path = Path(given)
-    if path.is_absolute():
-        return [path]
-    found = []
-    out_given = Path(str(run.get("out") or options.get("out") or ""))
-    out_abs = Path(os.path.abspath(out))
-    if out_given.parts and not out_given.is_absolute() and out_abs.parts[-len(out_given.parts):] == out_given.parts:
-        found.append(Path(*out_abs.parts[: -len(out_given.parts)]) / path)
-    found += [Path(os.path.abspath(path)), out / path.name]
-    return found
-
-
-def _read_metrics(out: Path, run: dict[str, Any], options: Mapping[str, Any],
-                  problems: list[str]) -> tuple[list[Sample], str | None]:
+def _read_metrics(out: Path, run: dict[str, Any], problems: list[str]) -> tuple[list[Sample], str | None]:
     """The run's own metrics.csv (epoch times), else its --metrics-log CSV (local ISO times)."""
-    candidates = [out / METRICS, *metrics_log_candidates(out, run, options)]
+    candidates = [out / METRICS]
+    if isinstance(run.get("metrics_log"), str):  # recorded as an absolute path
+        candidates.append(Path(run["metrics_log"]))
     for path in candidates:
         if path.is_file():
             try:

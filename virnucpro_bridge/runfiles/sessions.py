@@ -8,8 +8,8 @@ whole lines per session (appended through ``journal.py``)::
      "slurm_job_id": ..., "devices": [{"index", "name", "kind"}]}
     {"session": "end", "run_id": ..., its figures (as ``Session.record()``)}
 
-A session that has no end line (killed, its node lost, or still running; or one
-run by an older lbtui) is rebuilt from what it did leave (``history.py``).
+A session that has no end line (killed, its node lost, or still running) is
+rebuilt from what it did leave (``history.py``).
 ``summary.json`` repeats the list (``sessions``) and their totals (``run``, see
 ``run_totals``) so that one file says everything.
 """

@@ -25,14 +25,15 @@ from ..inputs.units import Unit, discover, span_uid
 from ..inputs.work import records_started, span_text
 from . import vouch
 from .lock import holder
-from .reader import ManifestEntry, manifest_entries, read_run
+from .manifest import ManifestEntry
+from .reader import manifest_entries, read_run
 
 # The task's check of one file's merged results: (path under OUT, what is wrong) pairs.
 MergedCheck = Callable[[str, Sequence[tuple[Unit, Path]], Path], list[tuple[str, str]]]
 GAPS_NAMED = 3
 WHY = {  # vouch's reasons, for someone about to publish
     vouch.CHANGED: "changed since it was written (its size or sha256 is not the manifest's)",
-    vouch.UNCHECKED: "no checksum recorded (written by an older lbtui); run the same command again to redo it",
+    vouch.UNCHECKED: "no checksum recorded; run the same command again to redo it",
     vouch.NOT_REGULAR: "not a regular file (a link, a folder ...), not what its worker wrote",
     vouch.OUTSIDE: "the manifest points outside the run folder",
     vouch.MISSING: "missing",
@@ -70,15 +71,12 @@ def verify_folder(out: Path, inputs: Sequence[str] | None = None, merged: Merged
     if (who := holder(out)) is not None:
         raise UsageError(f"{shown}: a run is still writing it ({who.describe()}); verify it once the run ends")
     files = _inputs(run, inputs, shown)
-    task, fingerprint = run.get("task"), run.get("fingerprint")
+    task, fingerprint = run.get("task"), run.get("fingerprint", "")
     problems: list[str] = []
     rows: dict[str, list[ManifestEntry]] = {}
     for entry in reversed(manifest_entries(out, problems)):
         rows.setdefault(entry.file, []).append(entry)
     verdict = Verdict(notes=problems)
-    if not isinstance(fingerprint, str):  # an older run.json: the newest row says what the last run used
-        newest = next((e for e in reversed(manifest_entries(out)) if e.task == task), None)
-        fingerprint = newest.fingerprint if newest is not None else ""
     for path, rel in files:
         _verify_file(out, path, rel, rows.pop(rel, []), (task, fingerprint), merged, verdict)
     if rows:
@@ -91,7 +89,7 @@ def _inputs(run: dict[str, Any], given: Sequence[str] | None, shown: str) -> lis
     """(path, rel) of the inputs: as given, or as the run recorded them."""
     paths = list(given or [])
     if not paths:
-        recorded = run.get("input_paths") or run.get("inputs")
+        recorded = run.get("input_paths")
         if not isinstance(recorded, list) or not all(isinstance(p, str) for p in recorded) or not recorded:
             raise InputError(f"{shown}: run.json does not say which inputs the run read; "
                              f"give them: lbtui verify {shown} INPUT...")

@@ -15,7 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from .reader import ManifestEntry
+from .manifest import ManifestEntry
 
 READ_BLOCK = 1 << 20
 
@@ -23,7 +23,7 @@ READ_BLOCK = 1 << 20
 MISSING = "missing"
 NOT_REGULAR = "not a regular file"
 CHANGED = "changed since it was written"
-UNCHECKED = "no checksum recorded"  # written by an lbtui before results were hashed
+UNCHECKED = "no checksum recorded"  # a manifest line lbtui did not write whole
 OUTSIDE = "outside the run folder"
 
 

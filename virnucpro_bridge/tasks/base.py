@@ -42,15 +42,6 @@ Progress = Callable[..., Any]
 Stop = tuple[int, int]  # (records, part) relative to unit.start: where a unit stops
 
 
-def current_end(reply: Any, count: int) -> int:
-    """The end a progress call returned; ``count`` when the engine did not say."""
-    if reply is None:
-        return count
-    if isinstance(reply, tuple):  # a position: the records touched
-        return min(int(reply[0]) + (1 if reply[1] else 0), count)
-    return min(int(reply), count)
-
-
 def unit_stop(unit: Unit) -> Stop:
     """Where ``unit`` stops, relative to its start record."""
     return (unit.count - 1, unit.end_part) if unit.end_part else (unit.count, 0)

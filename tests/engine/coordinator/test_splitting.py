@@ -5,6 +5,7 @@ floors in work, the worker's answer, resume by spans, and stalls inside a long r
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 from pathlib import Path
 
@@ -18,13 +19,14 @@ from virnucpro_bridge.coordinator.coordinator import Coordinator
 from virnucpro_bridge.coordinator.messages import Cut, CutAt
 from virnucpro_bridge.hardware.devices import parse_gpus
 from virnucpro_bridge.inputs.plan import plan_units
-from virnucpro_bridge.inputs.ranges import keep_tiling
+from virnucpro_bridge.inputs.ranges import Coverage
 from virnucpro_bridge.inputs.units import Unit, read_unit
 from virnucpro_bridge.policy.sizes import parse_size
 from virnucpro_bridge.policy.stealing import cut_cost
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 from virnucpro_bridge.runfiles.journal import event_record
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
 from virnucpro_bridge.runfiles.outputs import Resume
-from virnucpro_bridge.runfiles.reader import ManifestEntry
 from virnucpro_bridge.runfiles.vouch import digest
 from virnucpro_bridge.tasks.sim import SimTask
 
@@ -293,17 +295,23 @@ def test_a_unit_in_its_last_record_or_a_stop_now_is_not_cut(tmp_path: Path) -> N
 
 
 class Pipe:
+    """A real pipe: the worker's end for the UnitControl, the test plays the dispatcher."""
+
     def __init__(self, *msgs) -> None:
-        self.inbox, self.sent = list(msgs), []
+        self.worker, self.dispatcher = multiprocessing.Pipe()
+        self._sent: list = []
+        for msg in msgs:
+            self.push(msg)
 
-    def poll(self) -> bool:
-        return bool(self.inbox)
+    def push(self, msg) -> None:
+        self.dispatcher.send(msg)
 
-    def recv(self):
-        return self.inbox.pop(0)
-
-    def send(self, msg) -> None:
-        self.sent.append(msg)
+    @property
+    def sent(self) -> list:
+        """What the worker's end sent so far."""
+        while self.dispatcher.poll():
+            self._sent.append(self.dispatcher.recv())
+        return self._sent
 
 
 class Reports:
@@ -313,7 +321,7 @@ class Reports:
 
 def control_for(unit: Unit, *msgs) -> tuple[UnitControl, Pipe]:
     pipe = Pipe(*msgs)
-    control = UnitControl(pipe, Reports(), splittable=True)
+    control = UnitControl(pipe.worker, Reports(), splittable=True)
     control.begin(unit)
     control._polled = -1e9  # poll at once
     return control, pipe
@@ -336,10 +344,10 @@ def test_a_cut_unit_may_be_cut_again_only_shorter(tmp_path: Path) -> None:
     records = Unit("a.fa", "/x", "a.fa", 0, 1, 0, 100, 5_000, "s")
     control, pipe = control_for(records, Cut("a.fa", (60, 0), (90, 0)))
     assert control(20) == 60
-    pipe.inbox.append(Cut("a.fa", (21, 0), (60, 0)))
+    pipe.push(Cut("a.fa", (21, 0), (60, 0)))
     control._polled = -1e9
     assert control(30) == 30 and pipe.sent[-1] == CutAt("a.fa", (30, 0))  # where it is: the next boundary
-    pipe.inbox.append(Cut("a.fa", (50, 0), (100, 0)))
+    pipe.push(Cut("a.fa", (50, 0), (100, 0)))
     control._polled = -1e9
     assert control(31) == 30 and pipe.sent[-1] == CutAt("a.fa", None)  # never longer again
     assert control.expected() == 30
@@ -362,13 +370,16 @@ def test_resume_plans_only_the_uncovered_spans(tmp_path: Path) -> None:
                                   sha256=whole.sha256, start=start, count=count, task="sim",
                                   part=part, end_part=end_part, output_sha256=sha, output_size=size))
     (out / "manifest.jsonl").write_text("".join(json.dumps(r.__dict__) + "\n" for r in rows))
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "task": "sim"}))
     resume = Resume(out, "sim")
     plan = plan_units([(str(fa), "a.fa")], devices=2, floor=20_000.0, parts=SIM.parts, done=resume.done)
     # latest rows first: [120, 220) is kept, so [150, 200) (inside it) is dropped
     kept = [(b, s) for b, s, _ in resume.kept["a.fa"].pieces()]
     assert kept == [((0, 0), (3, 0)), ((3, 0), (3, 50)), ((120, 0), (220, 0))]
     assert plan.units[0].begin == (3, 50)  # the rest of the long record, from its part 50
-    cov = keep_tiling(400, [(b, s, None) for b, s in kept] + [(u.begin, u.stop, None) for u in plan.units])
+    cov: Coverage[None] = Coverage(400)
+    for b, s in kept + [(u.begin, u.stop) for u in plan.units]:
+        cov.add(b, s, None)  # raises on an overlap
     assert cov.complete  # the new units fill exactly the gaps
     everything = [r.id for r in read_unit(whole)]
     for u in plan.units:

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from virnucpro_bridge.inputs.plan import plan_units
-from virnucpro_bridge.inputs.ranges import Coverage, OverlapError, keep_tiling
+from virnucpro_bridge.inputs.ranges import Coverage, OverlapError
 from virnucpro_bridge.inputs.record_index import LONG_RECORD
 from virnucpro_bridge.inputs.units import Unit, cut_unit, read_unit
-from virnucpro_bridge.policy.planning import factoring_costs, fixed_pieces, floor_seconds, plan_bounds
+from virnucpro_bridge.policy.planning import factoring_costs, floor_seconds, plan_bounds
 from virnucpro_bridge.policy.sizes import AUTO, RECORDS, RESIDUES, SECONDS, Size, parse_size
 from virnucpro_bridge.tasks.base import part_range
 from virnucpro_bridge.tasks.virnucpro.chunking import chunk_count, chunk_starts
@@ -65,7 +65,6 @@ def test_factoring_hands_out_half_per_batch_in_shrinking_pieces() -> None:
 def test_a_small_file_is_one_piece_and_the_cap_wins() -> None:
     assert factoring_costs([500.0, 50_000.0], 8, floor=1_000.0)[0] == [500.0]
     assert factoring_costs([25.0], 2, cap=10.0, floor=1_000.0) == [[10.0, 10.0, 5.0]]
-    assert fixed_pieces(25, 10) == [10, 10, 5]
 
 
 @settings(max_examples=200, deadline=None)
@@ -205,8 +204,12 @@ def test_any_cuts_and_completions_tile_the_file_once(n: int, seed: int) -> None:
     assert at == (n, 0)
 
 
-def test_keep_tiling_drops_overlaps_and_reports_gaps() -> None:
-    cov = keep_tiling(100, [((10, 0), (30, 0), "a"), ((20, 0), (30, 0), "b"), ((50, 0), (100, 0), "c"),
-                            ((0, 0), (5, 0), "d"), ((5, 3), (6, 0), "e")])
+def test_coverage_refuses_overlaps_and_reports_gaps() -> None:
+    cov: Coverage[str] = Coverage(100)
+    for begin, stop, name in [((10, 0), (30, 0), "a"), ((50, 0), (100, 0), "c"), ((0, 0), (5, 0), "d"),
+                              ((5, 3), (6, 0), "e")]:
+        cov.add(begin, stop, name)
+    with pytest.raises(OverlapError):
+        cov.add((20, 0), (30, 0), "b")
     assert [p for _, _, p in cov.pieces()] == ["d", "e", "a", "c"]
     assert cov.gaps() == [((5, 0), (5, 3)), ((6, 0), (10, 0)), ((30, 0), (50, 0))]

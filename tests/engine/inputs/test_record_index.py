@@ -1,4 +1,4 @@
-"""RecordIndex lookups and split_unit: any cut reads exactly the parent's records, in order."""
+"""RecordIndex lookups and cut_unit: any cut reads exactly the parent's records, in order."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from virnucpro_bridge.inputs import fasta
 from virnucpro_bridge.inputs.plan import plan_units
 from virnucpro_bridge.inputs.record_index import RecordIndex, SeekPoint
-from virnucpro_bridge.inputs.units import Unit, read_unit, split_unit
+from virnucpro_bridge.inputs.units import Unit, cut_unit, read_unit
 
 RECORDS = st.lists(
     st.tuples(
@@ -69,14 +69,14 @@ def test_index_size_is_checked() -> None:
 def test_split_without_index_keeps_parent_seek_and_prorates() -> None:
     seek = SeekPoint(10, 500, 1, 1)
     unit = Unit("a.fa#1", "/a.fa", "a.fa", 1, 3, 10, 10, 100, "sha", seek)
-    head, tail = split_unit(unit, 13, None)
+    head, tail = cut_unit(unit, (13, 0), None)
     assert (head.start, head.count, tail.start, tail.count) == (10, 3, 13, 7)
     assert (head.residues, tail.residues) == (30, 70)
     assert head.seek == tail.seek == seek
     assert (head.uid, tail.uid) == ("a.fa[10:13]", "a.fa[13:20]")
     for k in (10, 20):
         with pytest.raises(ValueError, match="outside"):
-            split_unit(unit, k, None)
+            cut_unit(unit, (k, 0), None)
 
 
 # database=None: no .hypothesis folder in the work tree; failures print their example.
@@ -111,7 +111,7 @@ def test_any_split_reads_the_parent_records_in_order(
             if unit.count < 2:
                 continue
             k = unit.start + 1 + at % (unit.count - 1)
-            head, tail = split_unit(unit, k, index)
+            head, tail = cut_unit(unit, (k, 0), index)
             assert head.residues + tail.residues == unit.residues
             assert head.residues >= 0 and tail.residues >= 0
             assert head.seek == unit.seek

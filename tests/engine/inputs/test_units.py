@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from virnucpro_bridge.errors import InputError, UsageError
-from virnucpro_bridge.inputs import plan, units
+from virnucpro_bridge.inputs import gzip_cache, plan, units
 
 
 def fa(path: Path, *seqs: str) -> Path:
@@ -60,12 +60,13 @@ def test_discover_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         units.discover([str(p)])
 
 
-def test_build_units_shards_and_empty(tmp_path: Path) -> None:
+def test_plan_units_shards_and_empty(tmp_path: Path) -> None:
     big = fa(tmp_path / "big.fa", "A", "CC", "GGG", "TTTT", "AAAAA")
     small = fa(tmp_path / "small.fa", "ACGT", "AC")
     (tmp_path / "empty.fa").write_text("")
     files = units.discover([str(tmp_path)])
-    got, warnings = plan.build_units(files, shard_size=2)
+    got_plan = plan.plan_units(files, shard_size=2)
+    got, warnings = got_plan.units, got_plan.warnings
     assert warnings == ["empty.fa: empty FASTA file, skipped"]
     assert [u.uid for u in got] == ["big.fa#0", "big.fa#1", "big.fa#2", "small.fa"]
     assert [(u.start, u.count, u.residues) for u in got] == [(0, 2, 3), (2, 2, 7), (4, 1, 5), (0, 2, 6)]
@@ -75,12 +76,12 @@ def test_build_units_shards_and_empty(tmp_path: Path) -> None:
     assert got[0].sha256 == got[2].sha256 != got[3].sha256
 
 
-def test_build_units_bad_input(tmp_path: Path) -> None:
+def test_plan_units_bad_input(tmp_path: Path) -> None:
     (tmp_path / "bad.fa").write_bytes(b"\x00\x01")
     with pytest.raises(InputError, match="binary data"):
-        plan.build_units([(str(tmp_path / "bad.fa"), "bad.fa")], 10)
+        plan.plan_units([(str(tmp_path / "bad.fa"), "bad.fa")], 10)
     with pytest.raises(UsageError, match="--shard-size"):
-        plan.build_units([], 0)
+        plan.plan_units([], 0)
 
 
 def test_summarize_inputs(tmp_path: Path) -> None:
@@ -100,7 +101,8 @@ def test_units_carry_seek_points_and_pickle(tmp_path: Path, monkeypatch: pytest.
     plain = fa(tmp_path / "in" / "a.fa", "A", "CC", "GGG", "TTTT", "AAAAA")
     packed = tmp_path / "in" / "b.fa.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
-    got, _ = plan.build_units(units.discover([str(tmp_path / "in")]), shard_size=2)
+    got = plan.plan_units(units.discover([str(tmp_path / "in")]), shard_size=2,
+                          cache_dir=gzip_cache.default_dir()).units
     offsets = [0, 13, 30]  # ">r0\nA\n>r1\nCC\n" is 13 bytes, then ">r2\nGGG\n>r3\nTTTT\n" 17
     assert [(u.start, u.seek.record, u.seek.offset) for u in got if u.seek] == \
         [(0, 0, 0), (2, 2, 13), (4, 4, 30)] * 2

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from virnucpro_bridge.policy.throughput import MAX_UNITS, Throughput, detect_stalled, is_stalled
+from virnucpro_bridge.policy.throughput import MAX_UNITS, Throughput, is_stalled
 
 
 def test_no_completions() -> None:
@@ -69,12 +69,6 @@ def test_is_stalled() -> None:
     assert not is_stalled(399.0, 100.0, True, 300.0)
     assert not is_stalled(10_000.0, 100.0, False, 300.0)  # no work: never stalled
     assert not is_stalled(10_000.0, None, True, 300.0)
-
-
-def test_detect_stalled() -> None:
-    devices = {3: (0.0, True), 0: (0.0, True), 1: (0.0, False), 2: (95.0, True), 4: (None, True)}
-    assert detect_stalled(100.0, devices, 10.0) == [0, 3]
-    assert detect_stalled(100.0, {}, 10.0) == []
 
 
 def brute_rate(done: list[tuple[float, int, float]], now: float, window: float, min_units: int) -> float | None:

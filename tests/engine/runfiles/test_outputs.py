@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from virnucpro_bridge.inputs.units import Unit
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 from virnucpro_bridge.runfiles.journal import Journal
-from virnucpro_bridge.runfiles.outputs import completed_units
-from virnucpro_bridge.runfiles.reader import ManifestEntry
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
+from virnucpro_bridge.runfiles.outputs import Resume
 from virnucpro_bridge.runfiles.vouch import digest
 
 
 def unit(rel: str = "a.fa", sha: str = "s1") -> Unit:
     return Unit(rel, f"/in/{rel}", rel, 0, 1, 0, 5, 500, sha)
+
+
+def completed_units(units: list[Unit], out: Path, task: str, fingerprint: str) -> set[str]:
+    """uids of the whole-file units a resume would skip entirely."""
+    resume = Resume(out, task, fingerprint)
+    return {u.uid for u in units if resume.done(u) == [(u.begin, u.stop)]}
 
 
 def write(out: Path, u: Unit, **overrides) -> None:
@@ -23,8 +31,9 @@ def write(out: Path, u: Unit, **overrides) -> None:
                  stolen=False, attempt=1, output=f"units/{u.rel}.json", sha256=u.sha256,
                  start=0, count=5, task="sim", fingerprint="fp", output_sha256=sha, output_size=size)
     entry.update(overrides)
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "run_id": "r1"}))
     journal = Journal(out)
-    journal.unit_done(ManifestEntry(**entry).__dict__)
+    journal.unit_done(ManifestEntry(**entry))
     journal.close()
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from virnucpro_bridge.runfiles.reader import ManifestEntry, load, manifest_entries
+from virnucpro_bridge.runfiles.folder_format import FORMAT
+from virnucpro_bridge.runfiles.manifest import ManifestEntry
+from virnucpro_bridge.runfiles.reader import load, manifest_entries
 
 
 def row(**fields) -> dict:
@@ -16,8 +18,8 @@ def row(**fields) -> dict:
 
 def write_manifest(out: Path, lines: list[str]) -> None:
     out.mkdir()
-    (out / "run.json").write_text(json.dumps({"run_id": "s1", "devices": [{"index": 0, "device": "sim0",
-                                                                           "kind": "sim"}]}))
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "run_id": "s1", "devices": [
+        {"index": 0, "device": "sim0", "kind": "sim"}]}))
     (out / "manifest.jsonl").write_text("".join(line + "\n" for line in lines))
 
 
@@ -55,9 +57,10 @@ def test_the_next_session_numbers_its_events_after_every_earlier_one(tmp_path) -
     from virnucpro_bridge.runfiles.reader import last_event_seq
 
     assert last_event_seq(tmp_path) == 0  # no events.jsonl yet
-    # an older folder: each session counted from 1 again; the highest is in the first one
-    lines = [json.dumps({"seq": n, "time": n, "kind": "info"}) for n in (1, 2, 3, 4005, 4006)]
-    lines += [json.dumps({"seq": n, "time": 5000 + n, "kind": "info"}) for n in (1, 2)]
+    lines = [json.dumps({"seq": n, "time": n, "kind": "info", "message": "x" * (n % 300)}) for n in range(1, 4007)]
     lines += ["not json", json.dumps({"kind": "info", "seq": 99999})]  # foreign: seq not first
     (tmp_path / "events.jsonl").write_text("".join(x + "\n" for x in lines) + '{"seq": 777777, "ti')
     assert last_event_seq(tmp_path) == 4006  # the torn last line (no newline) does not count
+    (tmp_path / "events.jsonl").write_text(lines[0] + "\n" + json.dumps({"kind": "info", "m": "y" * 200_000}) + "\n"
+                                           + '{"seq": 9, "m": "' + "z" * 150_000)  # lines longer than a block
+    assert last_event_seq(tmp_path) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from virnucpro_bridge.runfiles.folder_format import FORMAT
 from virnucpro_bridge.runfiles.reader import earlier_sessions, load
 from virnucpro_bridge.runfiles.sessions import close_session, run_totals, start_line
 
@@ -46,7 +47,8 @@ def three_sessions(out: Path) -> None:
     (out / "manifest.jsonl").write_text("".join(r + "\n" for r in rows))
     (out / "events.jsonl").write_text(json.dumps({"seq": 9, "time": T0 + 3700.0, "kind": "info",
                                                   "message": "last word of b", "run_id": "b"}) + "\n")
-    (out / "run.json").write_text(json.dumps({"run_id": "b", "main_pid": 1, "start_epoch": T0 + 3600}))
+    run = {"format": FORMAT, "run_id": "b", "main_pid": 1, "start_epoch": T0 + 3600}
+    (out / "run.json").write_text(json.dumps(run))
 
 
 def test_three_sessions_one_of_them_killed(tmp_path) -> None:
@@ -82,7 +84,8 @@ def test_the_folder_read_after_the_end_agrees_with_the_summary(tmp_path) -> None
     with open(out / "sessions.jsonl", "a") as fh:  # after the torn line: the journal cuts it first
         fh.write("\n" + json.dumps(c) + "\n" + json.dumps(close_session(summary, c, earlier)) + "\n")
     (out / "summary.json").write_text(json.dumps(summary))
-    (out / "run.json").write_text(json.dumps({"run_id": "c", "main_pid": 1, "start_epoch": T0 + 7200}))
+    run = {"format": FORMAT, "run_id": "c", "main_pid": 1, "start_epoch": T0 + 7200}
+    (out / "run.json").write_text(json.dumps(run))
     found = load(out).sessions
     assert [s.run_id for s in found] == ["a", "b", "c"]
     assert run_totals(found) == summary["run"]
@@ -91,28 +94,12 @@ def test_the_folder_read_after_the_end_agrees_with_the_summary(tmp_path) -> None
         ("a", "interrupted", True), ("b", "killed", False), ("c", "finished", True)]
 
 
-def test_an_older_lbtuis_summary_closes_the_session_that_wrote_it(tmp_path) -> None:
-    """No sessions.jsonl: sessions are rebuilt from the manifest's run_ids, and summary.json
-    (no run_id) gives the exact figures of the latest session begun before it was written."""
-    out = tmp_path / "run"
-    out.mkdir()
-    rows = [row("s1", 0, 0, T0), row("s2", 1, 0, T0 + 500), row("s2", 2, 1, T0 + 500)]
-    (out / "manifest.jsonl").write_text("".join(r + "\n" for r in rows))
-    summary = summary_of(GPUS, done=2, skipped=1, seqs=200, code=1, start=T0 + 490, end=T0 + 520)
-    (out / "summary.json").write_text(json.dumps(summary))
-    (out / "run.json").write_text(json.dumps({"run_id": "s2", "main_pid": 1, "start_epoch": T0 + 490,
-                                              "devices": [{"index": 0, "device": "gpu0", "kind": "cuda"}]}))
-    s1, s2 = load(out).sessions
-    assert (s1.run_id, s1.end, s1.units, s1.recorded) == ("s1", "killed", 1, False)
-    assert (s2.run_id, s2.end, s2.exit_code, s2.units, s2.failed, s2.recorded) == ("s2", "failed", 1, 2, 1, True)
-
-
 def test_the_session_running_now_is_running_not_killed(tmp_path) -> None:
     out = tmp_path / "run"
     out.mkdir()
     (out / "sessions.jsonl").write_text(json.dumps(start_line("now", T0, GPUS)) + "\n")
     (out / "manifest.jsonl").write_text(row("now", 0, 1, T0 + 1) + "\n")
-    (out / "run.json").write_text(json.dumps({"run_id": "now", "main_pid": 1, "start_epoch": T0}))
+    (out / "run.json").write_text(json.dumps({"format": FORMAT, "run_id": "now", "main_pid": 1, "start_epoch": T0}))
     (s,) = load(out, live="now").sessions
     assert s.end == "running" and s.units == 1 and s.exit_code is None
     assert load(out).sessions[0].end == "killed"

@@ -382,7 +382,7 @@ class UnitControl:
         if self.splittable and now - self._polled >= POLL_INTERVAL_S:
             self._polled = now
             at = (self.start + done[0], done[1]) if isinstance(done, tuple) else (self.start + int(done), 0)
-            while self.conn.poll():
+            while readable(self.conn):
                 self.receive(self.conn.recv(), at)
         rel = (self.stop[0] - self.start, self.stop[1])
         if isinstance(done, tuple):

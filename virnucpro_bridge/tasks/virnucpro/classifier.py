@@ -31,7 +31,6 @@ STATE_KEYS = {
     "hidden_layer.weight", "hidden_layer.bias", "bn1.weight", "bn1.bias", "bn1.running_mean",
     "bn1.running_var", "output_layer.weight", "output_layer.bias",
 }
-CLASSES = ("others", "virus")  # index 0, 1 as upstream's label_map
 BATCH_ROWS = 256  # fixed batch shape: a row's scores never depend on its neighbours
 
 

@@ -233,6 +233,3 @@ class MosaicBert(nn.Module):
         for layer in cast("Iterable[_Layer]", self.encoder.layer):  # ModuleList is not generic
             x = layer.mlp(layer.attention(x, batch, self.kernel))
         return batch.pad(x)
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -84,14 +84,6 @@ def _update(best: dict[str, tuple[float, float]], line: str) -> str:
     return seq_id
 
 
-def highest_scores(lines: Iterable[str]) -> dict[str, tuple[float, float]]:
-    """Modified_ID -> (max score1, max score2) over ``lines``."""
-    best: dict[str, tuple[float, float]] = {}
-    for line in lines:
-        _update(best, line)
-    return best
-
-
 Chunks = dict[str, list[str]]  # record id -> its chunk ids with rows in the unit files, in input order
 
 

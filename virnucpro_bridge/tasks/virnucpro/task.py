@@ -113,7 +113,7 @@ class VirNucProTask(Task):
             for root in (paths.esm, paths.dnabert, paths.classifier):
                 found = sorted(root.rglob("*")) if root.is_dir() else [root]
                 files += [f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in found if p.is_file()]
-        # units=2: unit files list the chunks that kept no frame (older ones did not: they are redone)
+        # units=2: the unit files' layout (they list the chunks that kept no frame); bump it when that changes
         key = ["units=2", f"chunk_length={self.chunk_length}", f"autocast={bool(self.options.get('autocast', True))}",
                *files]
         return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]

@@ -55,10 +55,6 @@ class Hasher:
         return self.git.hexdigest() if self.git is not None else None
 
 
-def sha256_of(path: Path) -> str:
-    return Hasher().feed(path).sha256.hexdigest()
-
-
 def read(root: Path) -> dict[str, Any]:
     """The record in ``root`` ({} when there is none); TaskError when it is unreadable."""
     path = root / RECORD
