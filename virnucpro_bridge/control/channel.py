@@ -14,23 +14,11 @@ Every run listens on a Unix socket while its process lives::
     (resume, drain: "index"; stealing: "enabled"; stop: "now")
     any failure                     ───▶ {"ok": false, "type": "CommandError", "error": "..."}
 
-A request may carry an ``"id"``; its reply carries the same. Messages are JSON
-(``wire.py``), never pickles, one per frame (``wire.frame``: a length, then the
-bytes). Whatever a client sends (not JSON, too big, an unknown op, a request
-before hello) gets an error reply and the connection goes on; only a frame too
-big to read past (over SKIP_MAX) ends that connection, after its error reply.
-Other clients never wait on one: the handshake runs in the client's own thread
-with one deadline for the whole exchange, so a client that connects and says
-nothing, or trickles a byte at a time, holds its slot for HANDSHAKE_TIMEOUT_S at most.
-
-Only the run's user gets in: the socket is mode 0600 in a 0700 folder, and a
-client must prove it knows the run's 32-byte key (``endpoint.authenticate``:
-``multiprocessing.connection``'s HMAC challenge), kept in a 0600 file. A client
-that says ``"read_only": true`` at hello gets every command refused on this side
-(``lbtui attach --read-only``, ``lbtui serve --read-only``), whatever it sends later.
-The server only calls the coordinator's thread-safe snapshot and command methods,
-and requests that arrive close together share one snapshot (SNAPSHOT_SHARE_S), so any number of dashboards
-costs the dispatcher a bounded few snapshots a second.
+Rules (the prose is in docs/remote.md and docs/security.md): JSON in length-prefixed
+frames (``wire.py``), never pickles; a bad message gets an error reply and the connection
+goes on; the key handshake has one deadline per client in its own thread; a read-only
+hello makes this side refuse every command; requests close together share one snapshot
+(SNAPSHOT_SHARE_S), so dashboards cost the dispatcher a bounded few snapshots a second.
 """
 
 from __future__ import annotations
