@@ -17,32 +17,13 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.helpers.plain_plan import PlainLeft  # noqa: E402
 from virnucpro_bridge.inputs import plan as plan_module  # noqa: E402
-from virnucpro_bridge.inputs.work import Position  # noqa: E402
-
-
-class PlainLeft:
-    """The straightforward bookkeeping, to measure what the compact one saves."""
-
-    def __init__(self) -> None:
-        self.segments: list[tuple[int, Position, Position | None]] = []
-        self.costs: list[float] = []
-
-    def add(self, n: int, cost: float, begin: Position = plan_module.ORIGIN, stop: Position | None = None) -> None:
-        self.segments.append((n, begin, stop))
-        self.costs.append(cost)
-
-    def piece_costs(self, pieces: Callable[[Sequence[float]], list[list[float]]]) -> list[list[float]]:
-        return pieces(self.costs)
-
-    def __iter__(self) -> Iterator[tuple[int, Position, Position | None]]:
-        return iter(self.segments)
 
 
 def make_files(folder: Path, count: int) -> list[tuple[str, str]]:

@@ -6,32 +6,14 @@ segment, a list of Python floats); every plan must come out the same, unit for u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-
 import pytest
 
+from tests.helpers.plain_plan import PlainLeft
 from virnucpro_bridge.inputs import plan as plan_module
 from virnucpro_bridge.inputs.plan import plan_units
-from virnucpro_bridge.inputs.work import Position
 from virnucpro_bridge.tasks.virnucpro.chunking import chunk_count
 
 from .test_planning import write_fasta
-
-
-class PlainLeft:
-    def __init__(self) -> None:
-        self.segments: list[tuple[int, Position, Position | None]] = []
-        self.costs: list[float] = []
-
-    def add(self, n: int, cost: float, begin: Position = plan_module.ORIGIN, stop: Position | None = None) -> None:
-        self.segments.append((n, begin, stop))
-        self.costs.append(cost)
-
-    def piece_costs(self, pieces: Callable[[Sequence[float]], list[list[float]]]) -> list[list[float]]:
-        return pieces(self.costs)
-
-    def __iter__(self) -> Iterator[tuple[int, Position, Position | None]]:
-        return iter(self.segments)
 
 
 def parts(n: int) -> int:
