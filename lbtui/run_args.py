@@ -45,6 +45,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="FASTA files or folders (searched recursively for .fa .fasta .fna "
                    ".faa .ffn, optionally .gz)")
+    _devices_and_task(p)
+    _scheduling(p)
+    _display(p)
+    _alerts(p)
+    _sim_task(p)
+    _virnucpro_task(p)
+    p.set_defaults(handler=handler)
+
+
+def _devices_and_task(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("devices and task")
     g.add_argument("--gpus", default=DEFAULTS.gpus, metavar="SPEC",
                    help="0,1,2 (CUDA indices) | all | auto (all CUDA devices, else 2 CPU "
@@ -61,6 +71,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     g.add_argument("--ray-address", default=DEFAULTS.ray_address, metavar="ADDR",
                    help="with --backend ray: the cluster to connect to (host:port of the head node); "
                    "without it a local Ray instance is started")
+
+
+def _scheduling(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("scheduling")
     s.add_argument("--no-steal", dest="steal", action="store_false",
                    help="turn work stealing off (static assignment only)")
@@ -95,6 +108,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                    "flight are cut at their next record or chunk boundary and the finished part kept; "
                    "past S they are killed. A second signal more than 1 s after the first stops at once "
                    "[default: 20; under Slurm, KillWait less 10 s]")
+
+
+def _display(p: argparse.ArgumentParser) -> None:
     u = p.add_argument_group("display")
     u.add_argument("--headless", action="store_true",
                    help="plain log lines instead of the dashboard (automatic when stdout is not a TTY; "
@@ -115,6 +131,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     u.add_argument("--metrics-log", default=DEFAULTS.metrics_log, metavar="FILE",
                    help="append CSV rows (timestamp, device, seq/s, util %%, mem %%, queue, done); timestamp "
                    "is local time with its UTC offset, ISO 8601")
+
+
+def _alerts(p: argparse.ArgumentParser) -> None:
     n = p.add_argument_group("alerts")
     n.add_argument("--notify", default=DEFAULTS.notify, metavar="CMD",
                    help="run CMD (split like a shell does, never run by one) when the run finishes, is "
@@ -124,12 +143,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     n.add_argument("--notify-url", default=DEFAULTS.notify_url, metavar="URL",
                    help="POST the same alerts to URL as JSON with a 'text' field (a Slack or Mattermost "
                    "incoming webhook); a slow or failing hook never holds up the run")
+
+
+def _sim_task(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("sim task")
     m.add_argument("--sim-rate", type=positive_float, default=NOMINAL_RATE, metavar="R",
                    help="residues/s of a speed-1 simulated GPU [default: %(default)g]")
     m.add_argument("--sim-jitter", type=fraction, default=0.0, metavar="J",
                    help="per-file time factor in [1-J, 1+J], from the file name [default: 0]")
     m.add_argument("--sim-seed", type=int, default=0, metavar="N", help="seed for the jitter [default: 0]")
+
+
+def _virnucpro_task(p: argparse.ArgumentParser) -> None:
     v = p.add_argument_group("virnucpro task")
     v.add_argument("--models", default="auto", metavar="DIR",
                    help="the models folder 'lbtui models fetch DIR' wrote (esm/, dnabert/, <L>_model.pth "
@@ -144,7 +169,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     v.add_argument("--no-autocast", dest="autocast", action="store_false",
                    help="run CUDA inference in float32 instead of bf16 (compute capability >= 8.0) "
                    "or fp16")
-    p.set_defaults(handler=handler)
 
 
 def task_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -165,7 +165,11 @@ def test_srun_at_its_time_limit_stops_once_not_twice(slurm, tmp_path) -> None:
     graceful stop, not "stop now"."""
     folder, files = inputs(tmp_path, 8)
     out = tmp_path / "out"
-    command = ["srun", "-c", "1", "--time=1", lbtui_command(), "run", "--out", str(out), *SLOW, str(folder)]
+    # Slurm enforces a time limit on its own clock (slurmctld looks every ~30 s), so the
+    # signal lands anywhere from 60 to ~95 s in. Units of ~125 s are in flight whenever it
+    # lands; 40 s ones once ended right at it (80 s), leaving nothing in flight to cut.
+    command = ["srun", "-c", "1", "--time=1", lbtui_command(), "run", "--out", str(out), *SLOW,
+               "--sim-rate", "80", str(folder)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     print(first.stdout, first.stderr)
     assert [line.split(":")[0] for line in closing(first.stdout)] == ["interrupted"], first.stdout
