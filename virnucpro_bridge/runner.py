@@ -239,21 +239,32 @@ class Run:
         self.files.merge_complete()
         self.coord.assign_initial()
         self.metrics = MetricsLog(cfg.metrics_log) if cfg.metrics_log else None
-        self.backend: Backend
-        if cfg.backend == "ray":
-            from .backends.ray.backend import RayPool
-
-            self.backend = RayPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
-                                   sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out),
-                                   pinned=self._pinned, node_names=self._node_names)
-        else:
-            self.backend = LocalPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
-                                     sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out))
+        self.backend = self._backend(status)
         pids = self.backend.start() if todo else []
         nodes = self.backend.nodes if todo else []
         self.channel = ChannelServer(self.out, self.coord, run_id=self.run_id)  # closes at process exit
         if (control := self.channel.start()) is None:
             self.coord.info(f"lbtui attach will not reach this run: {self.channel.problem}", "warning")
+        self._record_start(started, pids, nodes, control)
+        self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
+        self._thread.start()
+        return self.coord
+
+    def _backend(self, status: MutableMapping[int, Any]) -> Backend:
+        """The backend that runs this session's workers: Ray actors or local processes."""
+        cfg = self.options
+        if cfg.backend == "ray":
+            from .backends.ray.backend import RayPool
+
+            return RayPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
+                           sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out),
+                           pinned=self._pinned, node_names=self._node_names)
+        return LocalPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
+                         sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out))
+
+    def _record_start(self, started: float, pids: list[int | None], nodes: list[str], control: dict[str, str] | None) -> None:
+        """run.json (who runs it, how to reach it) and this session's line in sessions.jsonl."""
+        cfg = self.options
         write_run_json(self.out, run_id=self.run_id, argv=list(cfg.argv), task=self.task_name,
                        inputs=list(cfg.inputs), fingerprint=self.fingerprint,
                        fingerprint_parts=self.task.fingerprint_parts(), task_options=self.task.options,
@@ -268,9 +279,6 @@ class Run:
             "units_total": self.coord.units_total + kept, "units_kept": kept,
             "sequences_total": self.coord.counts.sequences_total + kept_seqs, "sequences_kept": kept_seqs})
         self.journal.session_line(self.session)
-        self._thread = threading.Thread(target=self._dispatch, name="lbtui-dispatcher", daemon=True)
-        self._thread.start()
-        return self.coord
 
     # -- the dispatcher thread: it alone ends the run --------------------------------
     def _dispatch(self) -> None:
