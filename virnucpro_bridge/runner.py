@@ -262,7 +262,8 @@ class Run:
         return LocalPool(self.coord, self.devices, cfg, task_name=self.task_name, outputs=self.output_for,
                          sink=self, status=status, wakeup=self.wakeup, out_dir=str(self.out))
 
-    def _record_start(self, started: float, pids: list[int | None], nodes: list[str], control: dict[str, str] | None) -> None:
+    def _record_start(self, started: float, pids: list[int | None], nodes: list[str],
+                      control: dict[str, str] | None) -> None:
         """run.json (who runs it, how to reach it) and this session's line in sessions.jsonl."""
         cfg = self.options
         write_run_json(self.out, run_id=self.run_id, argv=list(cfg.argv), task=self.task_name,
