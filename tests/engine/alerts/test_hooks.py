@@ -80,14 +80,19 @@ def test_a_failing_hook_is_logged_once_and_the_next_alerts_still_go_to_the_other
 
 def test_sending_never_waits_for_a_hook_still_running(tmp_path) -> None:
     started, release, seen = tmp_path / "started", tmp_path / "release", tmp_path / "seen"
-    hook = script(tmp_path / "hook.sh", f'touch {started}\nwhile [ ! -e {release} ]; do sleep 0.05; done\n'
+    # The hook gives up after 60 s or once its folder is gone, so a failed test leaves no
+    # shell behind; the test releases it whatever happens.
+    hook = script(tmp_path / "hook.sh", f'touch {started}\ni=0\n'
+                  f'while [ ! -e {release} ] && [ -d {tmp_path} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n'
                   f'echo "$LBTUI_MESSAGE" >> {seen}\n')
     n = Notifier("/runs/x", command=hook, log=pytest.fail, timeout=60)
-    n.send(Alert("slow", "first"))
-    wait_for(started.exists, timeout=10, what="the hook to start")
-    n.send(Alert("finished", "second"))  # the first hook waits for us: this call must not
-    assert not seen.exists()
-    release.touch()
+    try:
+        n.send(Alert("slow", "first"))
+        wait_for(started.exists, timeout=10, what="the hook to start")
+        n.send(Alert("finished", "second"))  # the first hook waits for us: this call must not
+        assert not seen.exists()
+    finally:
+        release.touch()
     assert n.close(30)
     assert seen.read_text().splitlines() == ["first", "second"]
 
