@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -179,3 +181,57 @@ def test_a_run_sweeps_only_temps_whose_writer_is_gone(tmp_path) -> None:
         path.write_text("half")
     assert remove_stale_temps(tmp_path) == 1
     assert live.exists() and not dead.exists()
+
+
+NOBODY = 65534
+
+
+def _holder_as_nobody(out: Path) -> str:
+    """``holder(out)`` as another user would get it (a forked child that drops to nobody)."""
+    from virnucpro_bridge.runfiles.lock import holder
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into pytest
+        code = 1
+        try:
+            os.close(read)
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.write(write, repr(holder(out)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        text = answer.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    return text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to be another user")
+def test_another_user_is_told_a_live_run_holds_the_folder() -> None:
+    """Another user cannot open the lock (its folder is 0700): the main process run.json
+    names, alive on this host, holds the folder (lbtui verify then refuses, exit 2); a
+    dead one does not."""
+    from virnucpro_bridge.runfiles.lock import FolderLock
+
+    shared = Path(tempfile.mkdtemp(prefix="lbtui-shared-", dir="/tmp"))  # pytest's own is 0700
+    shared.chmod(0o755)  # others may look in, as in a group's folder
+    out = shared / "out"
+    lock = FolderLock.acquire(out)
+    try:
+        run = {"main_pid": os.getpid(), "host": socket.gethostname(), "start_time": "2026-12-07T04:53:00+0000"}
+        (out / "run.json").write_text(json.dumps(run))
+        (out / "run.json").chmod(0o644)
+        assert f"Holder(host='{socket.gethostname()}', pid={os.getpid()}," in _holder_as_nobody(out)
+        dead = psutil.Popen(["true"])  # a pid that has ended
+        dead.wait()
+        (out / "run.json").write_text(json.dumps({**run, "main_pid": dead.pid}))
+        assert _holder_as_nobody(out) == "None"
+        (out / "run.json").write_text(json.dumps({**run, "host": "another-node"}))
+        assert _holder_as_nobody(out) == "None"  # another host's process cannot be asked
+    finally:
+        lock.release()
+        shutil.rmtree(shared)

@@ -34,6 +34,7 @@ from ..errors import UsageError
 
 LOCK_NAME = "run.lock"
 HOLDER_MAX = 4096  # what a holder writes is a few dozen bytes; more is not ours
+RUN_JSON_MAX = 1 << 20  # run.json is a few KB; a bigger one is cut off, and then not JSON
 _OPEN = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK  # never follow a planted link, never block on a FIFO
 
 
@@ -138,6 +139,8 @@ def holder(out: Path) -> Holder | None:
     """Who holds ``out``'s lock now, or None when no live process does (taking nothing)."""
     try:
         fd = os.open(lock_path(out), os.O_RDONLY | _OPEN)
+    except PermissionError:  # another user's run folder: its lock is theirs alone to read
+        return _recorded_holder(out)
     except OSError:
         return None
     try:
@@ -150,6 +153,36 @@ def holder(out: Path) -> Holder | None:
         return None  # we got it: nobody holds it (closing the descriptor gives it back)
     finally:
         os.close(fd)
+
+
+def _recorded_holder(out: Path) -> Holder | None:
+    """For a user who may not open the lock: the main process run.json names, when it is
+    on this host and alive (a live process of another user answers EPERM). Another
+    host's process cannot be asked: None, as for a folder without a lock."""
+    try:
+        fd = os.open(out / "run.json", os.O_RDONLY | _OPEN)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        run = json.loads(os.pread(fd, RUN_JSON_MAX, 0) or b"{}")
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+    if not isinstance(run, dict):
+        return None
+    pid = run.get("main_pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or run.get("host") != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        pass  # alive, and not ours
+    except OSError:
+        return None
+    return Holder(host=_text(run.get("host")), pid=pid, started=_text(run.get("start_time")))
 
 
 def read_holder(fd: int) -> Holder:
